@@ -1,0 +1,127 @@
+//! The one CLI every server shares (DESIGN.md, "Flags").
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::query::MAX_FANOUT;
+use crate::upstream::Upstream;
+
+/// Flags of every server binary; the names and defaults are the contract.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on (use port 0 for an ephemeral port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Base URL of the slow upstream (gosleep); only plain http:// is supported.
+    #[arg(long, default_value = "http://127.0.0.1:8090", value_parser = Upstream::parse)]
+    pub upstream: Upstream,
+
+    /// Upstream calls per `/multiple` request when the query gives no `n`.
+    #[arg(long, default_value_t = 5, value_parser = parse_fanout)]
+    pub fanout: usize,
+
+    /// Open a fresh TCP connection for every upstream call and close it after the
+    /// response (the "not reuse connections" tables). Default: one pooled keep-alive client.
+    #[arg(long)]
+    pub no_reuse: bool,
+
+    /// Worker threads (rouille: pool size; tokio: worker threads; actix: workers).
+    /// Default: the model's natural choice.
+    #[arg(long)]
+    pub threads: Option<NonZeroUsize>,
+
+    /// Timeout of each upstream call, in milliseconds; slower calls answer 504.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upstream_timeout_ms: u64,
+}
+
+impl Config {
+    /// The defaults of the contract, pointed at `upstream` and listening on an ephemeral
+    /// port: what tests start servers with.
+    pub fn for_upstream(upstream: Upstream) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            upstream,
+            fanout: 5,
+            no_reuse: false,
+            threads: None,
+            upstream_timeout_ms: 30_000,
+        }
+    }
+
+    /// The per-call upstream timeout as a [`Duration`].
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    /// `--threads` if given, else the number of CPUs this process may run on.
+    pub fn threads_or_cpus(&self) -> usize {
+        self.threads.map_or_else(crate::sys::available_cpus, NonZeroUsize::get)
+    }
+}
+
+fn parse_fanout(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_FANOUT).contains(&n) => Ok(n),
+        _ => Err(format!("must be an integer in 1..={MAX_FANOUT}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_contract() {
+        let c = Config::parse_from(["server"]);
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.upstream.base(), "http://127.0.0.1:8090");
+        assert_eq!(c.fanout, 5);
+        assert!(!c.no_reuse);
+        assert_eq!(c.threads, None);
+        assert_eq!(c.upstream_timeout_ms, 30_000);
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let c = Config::parse_from([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9/",
+            "--fanout",
+            "64",
+            "--no-reuse",
+            "--threads",
+            "3",
+            "--upstream-timeout-ms",
+            "100",
+        ]);
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.upstream.base(), "http://127.0.0.1:9");
+        assert_eq!(c.fanout, 64);
+        assert!(c.no_reuse);
+        assert_eq!(c.threads_or_cpus(), 3);
+        assert_eq!(c.upstream_timeout(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn bad_flags_are_rejected() {
+        for args in [
+            &["server", "--fanout", "0"][..],
+            &["server", "--fanout", "65"],
+            &["server", "--threads", "0"],
+            &["server", "--upstream-timeout-ms", "0"],
+            &["server", "--upstream", "https://example.test"],
+            &["server", "--listen", "localhost"],
+        ] {
+            assert!(Config::try_parse_from(args).is_err(), "accepted {args:?}");
+        }
+    }
+}

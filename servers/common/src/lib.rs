@@ -1,0 +1,45 @@
+//! The bench contract, in one place, for every server in this workspace.
+//!
+//! Each server crate (rouille, axum, actix, warp, hyper) holds only what is specific to
+//! its framework and upstream client; everything a reader would otherwise compare across
+//! five files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query validation
+//! ([`query`]), the JSON bodies and the one mapping from failure kind to status
+//! ([`reply`]), the upstream URL and failure kinds ([`upstream`]), and the socket / fd /
+//! signal set-up every benchmark process needs ([`sys`]). gosleep uses the same query
+//! and socket helpers, so the `ms` limit and the listen backlog are defined once.
+//!
+//! There is deliberately no web-framework dependency here.
+
+pub mod config;
+pub mod query;
+pub mod reply;
+pub mod running;
+pub mod sys;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod upstream;
+
+pub use config::Config;
+pub use query::{MultipleQuery, QueryError, SingleQuery};
+pub use reply::{BenchError, ErrorReply, ProxyReply};
+pub use running::Running;
+pub use upstream::{Upstream, UpstreamError};
+
+/// The request paths of the contract (DESIGN.md, "Endpoints").
+pub mod paths {
+    /// One upstream call.
+    pub const SINGLE: &str = "/single";
+    /// N concurrent upstream calls.
+    pub const MULTIPLE: &str = "/multiple";
+    /// Liveness; touches nothing upstream.
+    pub const HEALTH: &str = "/health";
+}
+
+/// The body of `GET /health`.
+pub const HEALTH_BODY: &str = "ok";
+
+/// Content-Type of every JSON answer (bodies and errors alike).
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// Content-Type of `/health`.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; charset=utf-8";

@@ -1,0 +1,120 @@
+//! The JSON bodies of the contract and the one mapping from failure to status.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::query::QueryError;
+use crate::upstream::UpstreamError;
+
+/// `200` body of `/single` and `/multiple`: how many upstream calls were made and how many
+/// body bytes they returned in total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyReply {
+    /// Upstream calls made (1 for `/single`, `n` for `/multiple`).
+    pub calls: usize,
+    /// Sum of the upstream body lengths.
+    pub bytes: u64,
+}
+
+impl ProxyReply {
+    /// The serialized body.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Two integers cannot fail to serialize.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Body of every error answer: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What went wrong, for a human.
+    pub error: String,
+}
+
+/// Everything a contract endpoint can fail with. A server turns it into a response with
+/// [`BenchError::status`] and [`BenchError::to_json`] and nothing else, so the statuses
+/// are the same in all five.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BenchError {
+    /// Bad query: 400.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Upstream failure: 502, or 504 on timeout.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Unknown path: 404.
+    #[error("no such endpoint")]
+    NotFound,
+    /// Known path, wrong method: 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+impl BenchError {
+    /// The HTTP status of this failure.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Query(_) => 400,
+            Self::Upstream(e) => e.status(),
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+        }
+    }
+
+    /// The `{"error": "..."}` body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&ErrorReply { error: self.to_string() }).unwrap_or_default()
+    }
+}
+
+/// Sums the outcomes of upstream calls into the reply, or the first failure.
+///
+/// For `/multiple`, the first failing call decides the status: a proxy that got a
+/// refused connection and a timeout in one fan-out has no single right answer, and the
+/// first keeps all servers consistent.
+pub fn sum_calls<I>(outcomes: I) -> Result<ProxyReply, BenchError>
+where
+    I: IntoIterator<Item = Result<u64, UpstreamError>>,
+{
+    let mut reply = ProxyReply { calls: 0, bytes: 0 };
+    for outcome in outcomes {
+        reply.bytes += outcome?;
+        reply.calls += 1;
+    }
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_reply_is_calls_and_bytes() {
+        let body = ProxyReply { calls: 5, bytes: 320 }.to_json();
+        assert_eq!(body, br#"{"calls":5,"bytes":320}"#);
+    }
+
+    #[test]
+    fn each_failure_kind_has_its_status() {
+        let bad = QueryError::Repeated { key: "n" };
+        assert_eq!(BenchError::from(bad).status(), 400);
+        assert_eq!(BenchError::from(UpstreamError::Timeout(1)).status(), 504);
+        assert_eq!(BenchError::from(UpstreamError::Connect("x".into())).status(), 502);
+        assert_eq!(BenchError::NotFound.status(), 404);
+        assert_eq!(BenchError::MethodNotAllowed.status(), 405);
+    }
+
+    #[test]
+    fn error_body_is_json_with_the_message() {
+        let body = BenchError::from(UpstreamError::Status(503)).to_json();
+        let parsed: ErrorReply = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.error, "upstream answered HTTP 503");
+    }
+
+    #[test]
+    fn sum_calls_adds_bytes_or_stops_at_first_failure() {
+        assert_eq!(sum_calls([Ok(64), Ok(64), Ok(1)]), Ok(ProxyReply { calls: 3, bytes: 129 }));
+        let failed = sum_calls([Ok(64), Err(UpstreamError::Timeout(5)), Err(UpstreamError::Status(500))]);
+        assert_eq!(failed, Err(BenchError::Upstream(UpstreamError::Timeout(5))));
+    }
+}

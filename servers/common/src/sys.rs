@@ -1,0 +1,109 @@
+//! Process and socket set-up every benchmark binary needs, done on purpose and once.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Listen backlog asked of the kernel. std's `TcpListener::bind` asks for 128, which
+/// overflows when thousands of connections arrive at once: the kernel drops the SYNs,
+/// clients retry after 1 s / 3 s, and the benchmark reports those retries as server
+/// latency. The kernel caps this at `net.core.somaxconn` (4096 on current kernels).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// CPUs this process may run on (1 if unknown): the default worker count.
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
+///
+/// A proxy under `/multiple` holds C x (1 + fanout) sockets; the usual soft limit of 1024
+/// would turn a benchmark into an EMFILE test.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// The current soft RLIMIT_NOFILE.
+pub fn fd_limit() -> io::Result<u64> {
+    rlimit::Resource::NOFILE.get().map(|(soft, _hard)| soft)
+}
+
+/// Binds a blocking std listener with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (so a
+/// restarted server can bind while old connections sit in TIME_WAIT).
+pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// [`bind_listener`], made non-blocking and handed to tokio. Must run inside a runtime.
+pub fn bind_tokio_listener(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let listener = bind_listener(addr)?;
+    listener.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(listener)
+}
+
+/// Installs SIGTERM and SIGINT (Ctrl-C) handlers now, and returns a future that
+/// completes when either arrives: the graceful-shutdown trigger of every binary.
+///
+/// The handlers are installed before the caller announces its address, so a signal sent
+/// the moment a script sees the address is never lost to the default action (which
+/// would kill the process with a non-zero status). Must be called inside a tokio runtime.
+pub fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Logging to stderr, off by default: per-request logging distorts a benchmark, so only
+/// warnings show unless `RUST_LOG` asks for more (e.g. `RUST_LOG=debug`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A second init (tests) is harmless; ignore it.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
+}
+
+/// Prints `listening on http://ADDR` on stdout, flushed: scripts and tests that start a
+/// binary on port 0 read the real port from this line.
+pub fn announce(name: &str, addr: SocketAddr) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{name} listening on http://{addr}");
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_limit_is_raised_to_the_hard_limit() {
+        let raised = raise_fd_limit().unwrap();
+        let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
+        assert_eq!(raised, soft);
+        assert_eq!(soft, hard.min(raised));
+        assert!(soft >= 1024, "soft limit {soft}");
+    }
+
+    #[test]
+    fn bind_listener_gives_an_ephemeral_port() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_ne!(l.local_addr().unwrap().port(), 0);
+    }
+
+    #[test]
+    fn bind_listener_refuses_a_taken_port() {
+        let a = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let taken = a.local_addr().unwrap();
+        assert!(bind_listener(taken).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! A minimal HTTP/1.1 client for black-box tests (feature `testkit`).
+//!
+//! Hand-written on purpose: the tests must control exactly which TCP connection carries
+//! which request (keep-alive vs `Connection: close` is what gosleep's `/stats` counts), and
+//! must be able to send malformed bytes. A pooled client library would hide both.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// How long any single test request may take before the test fails instead of hanging.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body (by Content-Length; or to EOF when the server sent none).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8 (lossy), for messages and asserts.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON into `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {:?}", self.text()))
+    }
+}
+
+/// One TCP connection: requests sent on it reuse it (HTTP/1.1 keep-alive).
+pub struct Conn {
+    stream: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    /// Connects to `addr`.
+    pub async fn open(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self { stream: BufReader::new(stream), host: addr.to_string() })
+    }
+
+    /// Sends `METHOD target` with `extra` header lines and reads the answer.
+    pub async fn request(&mut self, method: &str, target: &str, extra: &[(&str, &str)]) -> io::Result<Response> {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if method == "POST" || method == "PUT" {
+            head.push_str("Content-Length: 0\r\n");
+        }
+        head.push_str("\r\n");
+        self.send_raw(head.as_bytes()).await?;
+        self.read_response().await
+    }
+
+    /// `GET target` on this connection.
+    pub async fn get(&mut self, target: &str) -> io::Result<Response> {
+        self.request("GET", target, &[]).await
+    }
+
+    /// Writes bytes as they are (for malformed requests).
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.get_mut().write_all(bytes).await
+    }
+
+    /// Reads one response (bounded by [`REQUEST_TIMEOUT`]).
+    pub async fn read_response(&mut self) -> io::Result<Response> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.read_response_unbounded())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
+    }
+
+    async fn read_response_unbounded(&mut self) -> io::Result<Response> {
+        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+        let mut line = String::new();
+        if self.stream.read_line(&mut line).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before a response"));
+        }
+        let status =
+            line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("malformed status line"))?;
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').ok_or_else(|| bad("malformed header"))?;
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        let mut response = Response { status, headers, body: Vec::new() };
+        match response.header("content-length") {
+            Some(len) => {
+                let len: usize = len.parse().map_err(|_| bad("bad content-length"))?;
+                response.body.resize(len, 0);
+                self.stream.read_exact(&mut response.body).await?;
+            }
+            None if response.header("transfer-encoding").is_some() => {
+                return Err(bad("chunked bodies are not expected here"));
+            }
+            None => {
+                self.stream.read_to_end(&mut response.body).await?;
+            }
+        }
+        Ok(response)
+    }
+
+    /// True once the server has closed this connection (reads EOF within `wait`).
+    pub async fn closed_by_peer(&mut self, wait: Duration) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(tokio::time::timeout(wait, self.stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
+    }
+}
+
+/// `GET target` on a fresh connection that asks to be closed afterwards.
+pub async fn get(addr: SocketAddr, target: &str) -> io::Result<Response> {
+    Conn::open(addr).await?.request("GET", target, &[("Connection", "close")]).await
+}
+
+/// `METHOD target` on a fresh connection that asks to be closed afterwards.
+pub async fn request(addr: SocketAddr, method: &str, target: &str) -> io::Result<Response> {
+    Conn::open(addr).await?.request(method, target, &[("Connection", "close")]).await
+}
+
+/// A server binary started as a child process on an ephemeral port, for the tests that
+/// need the real process (signals, exit codes, resource limits). Killed if dropped.
+pub struct Child {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Child {
+    /// Runs `program args...` (which must print `... listening on http://ADDR` on its first
+    /// stdout line, as [`crate::sys::announce`] does) and waits for that line.
+    pub fn spawn(program: &str, args: &[&str]) -> io::Result<Self> {
+        Self::spawn_command(std::process::Command::new(program).args(args))
+    }
+
+    /// Like [`Child::spawn`], for a prepared command (e.g. `bash -c 'ulimit -n 64; exec ...'`).
+    pub fn spawn_command(command: &mut std::process::Command) -> io::Result<Self> {
+        use std::io::BufRead;
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line.trim().rsplit_once("http://").and_then(|(_, a)| a.parse().ok()).ok_or_else(|| {
+            let _ = child.kill();
+            io::Error::other(format!("no address announced; first line was {line:?}"))
+        });
+        match addr {
+            Ok(addr) => Ok(Self { child, addr }),
+            Err(e) => {
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// All the child wrote to stderr, when it was spawned with a piped stderr and has
+    /// exited (empty otherwise).
+    pub fn stderr_text(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// The announced address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends a signal by PID (`kill -SIG PID`) to this child only.
+    pub fn signal(&self, sig: &str) -> io::Result<()> {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()?
+            .success();
+        if ok { Ok(()) } else { Err(io::Error::other(format!("kill -{sig} failed"))) }
+    }
+
+    /// Waits (polling, up to `limit`) for the child to exit; `None` if it is still running.
+    pub fn wait_timeout(&mut self, limit: Duration) -> io::Result<Option<std::process::ExitStatus>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
