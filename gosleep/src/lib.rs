@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -23,22 +23,16 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use serde::{Deserialize, Serialize};
 use server_common::query::{self, MAX_MS, QueryError};
 use server_common::running::{self, Running};
-use server_common::{Upstream, sys};
+use server_common::{Upstream, hyper_serve, sys};
 
 /// Largest body `/sleep` serves (`bytes=` and `--body-bytes`): 16 MiB.
 pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How long a stopping gosleep lets sleeping requests finish before it exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Pause after an accept error that means "out of a resource" (EMFILE, ENFILE, ENOBUFS):
-/// retrying at once would spin a core while nothing frees a descriptor.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Command line of gosleep (DESIGN.md, "gosleep").
 #[derive(Debug, Clone, Parser)]
@@ -229,22 +223,12 @@ async fn sleep(app: &App, query: Option<&str>) -> Reply {
     text(StatusCode::OK, body)
 }
 
-/// Logs accept errors at most once a second, with how many it held back.
-struct AcceptErrorLog {
-    last: Option<Instant>,
-    suppressed: u64,
-}
+/// Counts a connection out when its service is dropped, i.e. when the connection ends.
+struct OpenConnection(Arc<App>);
 
-impl AcceptErrorLog {
-    fn record(&mut self, e: &io::Error) {
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
-            self.suppressed += 1;
-            return;
-        }
-        tracing::warn!(error = %e, suppressed = self.suppressed, "gosleep: accept failed; backing off");
-        self.last = Some(now);
-        self.suppressed = 0;
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -256,57 +240,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let app = Arc::new(App::new(config));
-    let http = {
-        let mut b = hyper::server::conn::http1::Builder::new();
-        b.timer(TokioTimer::new());
-        b
+    let make_service = || {
+        let counters = &app.counters;
+        counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
+        counters.connections_open.fetch_add(1, Ordering::Relaxed);
+        let open = Arc::new(OpenConnection(Arc::clone(&app)));
+        hyper::service::service_fn(move |req| handle(Arc::clone(&open.0), req))
     };
-    let graceful = GracefulShutdown::new();
-    let mut errors = AcceptErrorLog { last: None, suppressed: 0 };
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // ECONNABORTED and friends concern one connection that died in the queue:
-                // take the next. Anything else (EMFILE, ENFILE, ENOBUFS) is a shortage:
-                // back off. Either way the loop goes on; only shutdown ends it.
-                if !is_per_connection(&e) {
-                    errors.record(&e);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-                continue;
-            }
-        };
-        // Answers are tiny and latency is what is measured: no Nagle delay.
-        let _ = stream.set_nodelay(true);
-        app.counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
-        let app = Arc::clone(&app);
-        let service = hyper::service::service_fn({
-            let app = Arc::clone(&app);
-            move |req| handle(Arc::clone(&app), req)
-        });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _open = Gauge::enter(&app.counters.connections_open);
-            // A client that resets or sends garbage ends its own connection, nothing more.
-            let _ = conn.await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
-        tracing::warn!("gosleep: grace period over, dropping requests still sleeping");
-    }
-    Ok(())
-}
-
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
+    hyper_serve::serve_http1("gosleep", listener, make_service, shutdown, SHUTDOWN_GRACE).await
 }
 
 /// Starts gosleep on its own runtime in a background thread (binds first, so errors and

@@ -4,15 +4,22 @@
 //! its framework and upstream client; everything a reader would otherwise compare across
 //! five files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query validation
 //! ([`query`]), the JSON bodies and the one mapping from failure kind to status
-//! ([`reply`]), the upstream URL and failure kinds ([`upstream`]), and the socket / fd /
-//! signal set-up every benchmark process needs ([`sys`]). gosleep uses the same query
-//! and socket helpers, so the `ms` limit and the listen backlog are defined once.
+//! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]), the
+//! upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
+//! and the socket / fd / signal set-up every benchmark process needs ([`sys`]). gosleep
+//! uses the same query and socket helpers, so the `ms` limit and the listen backlog are
+//! defined once.
 //!
 //! There is deliberately no web-framework dependency here.
 
 pub mod config;
+#[cfg(feature = "hyper")]
+pub mod hyper_serve;
+pub mod proxy;
 pub mod query;
 pub mod reply;
+#[cfg(feature = "reqwest")]
+pub mod reqwest_client;
 pub mod running;
 pub mod sys;
 #[cfg(feature = "testkit")]
@@ -40,6 +47,9 @@ pub const HEALTH_BODY: &str = "ok";
 
 /// Content-Type of every JSON answer (bodies and errors alike).
 pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// The `Allow` header of a 405: every endpoint of the contract is GET-only.
+pub const ALLOW: &str = "GET";
 
 /// Content-Type of `/health`.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; charset=utf-8";

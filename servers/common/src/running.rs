@@ -10,8 +10,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::thread;
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 use crate::sys;
 
@@ -61,10 +62,16 @@ impl std::fmt::Debug for Running {
     }
 }
 
+/// The longest a stopping tokio server may take to drain: a little over the default
+/// upstream timeout (30 s), so a request already waiting upstream is not cut short, but a
+/// client that stalls half-way through a request cannot keep the process alive.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
+
 /// Starts a tokio-based server: binds `listen` (backlog [`sys::LISTEN_BACKLOG`]), builds a
 /// multi-thread runtime of `threads` workers on a thread named `name`, and runs
 /// `serve(listener, shutdown)` on it. `shutdown` completes when [`Running::stop`] is
-/// called; `serve` must then stop accepting, drain, and return.
+/// called; `serve` must then stop accepting, drain, and return. If it has not returned
+/// [`SHUTDOWN_GRACE`] later, the runtime is dropped with whatever is still in flight.
 pub fn spawn_tokio<S, F>(name: &str, listen: SocketAddr, threads: usize, serve: S) -> io::Result<Running>
 where
     S: FnOnce(tokio::net::TcpListener, Shutdown) -> F + Send + 'static,
@@ -78,30 +85,60 @@ where
         .thread_name(name)
         .enable_all()
         .build()?;
-    let (tx, rx) = oneshot::channel();
+    let (tx, rx) = watch::channel(false);
+    let label = name.to_owned();
     let thread = thread::Builder::new().name(format!("{name}-main")).spawn(move || {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            serve(listener, Shutdown(rx)).await
+            let overdue = Shutdown::new(rx.clone()).then_sleep(SHUTDOWN_GRACE);
+            let serving = serve(listener, Shutdown::new(rx));
+            tokio::select! {
+                served = serving => served,
+                () = overdue => {
+                    tracing::warn!("{label}: still draining after {SHUTDOWN_GRACE:?}; stopping anyway");
+                    Ok(())
+                }
+            }
         })
         // Dropping the runtime here ends whatever a drained server left (idle tasks).
     })?;
     Ok(Running::new(addr, move || {
-        let _ = tx.send(());
+        let _ = tx.send(true);
         thread.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked")))
     }))
 }
 
 /// Completes when the owning [`Running`] is stopped (or dropped).
-pub struct Shutdown(oneshot::Receiver<()>);
+pub struct Shutdown(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl Shutdown {
+    fn new(mut stop: watch::Receiver<bool>) -> Self {
+        // An error means the sender is gone: stop as well.
+        Self(Box::pin(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        }))
+    }
+
+    /// Completes `grace` after the stop: the deadline of a drain.
+    async fn then_sleep(self, grace: Duration) {
+        self.await;
+        tokio::time::sleep(grace).await;
+    }
+}
 
 impl Future for Shutdown {
     type Output = ();
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        // Sent or sender dropped: both mean stop.
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+        self.0.as_mut().poll(cx)
     }
+}
+
+/// The whole `main` of a contract server: parses the shared [`Config`](crate::Config)
+/// and runs [`main`] with `start`. A server's `main.rs` is this one call.
+pub fn server_main(name: &str, start: impl FnOnce(crate::Config) -> io::Result<Running>) -> ExitCode {
+    let config = <crate::Config as clap::Parser>::parse();
+    main(name, || start(config))
 }
 
 /// The whole `main` of a server binary: logging, fd limit, `start`, print the address,

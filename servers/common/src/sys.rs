@@ -64,11 +64,16 @@ pub fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// Logging to stderr, off by default: per-request logging distorts a benchmark, so only
-/// warnings show unless `RUST_LOG` asks for more (e.g. `RUST_LOG=debug`).
+/// What logs by default: warnings, except warp's per-connection errors, which it raises
+/// for every client that hangs up mid-request (every open connection at the end of a load
+/// run): per-connection logging distorts a benchmark as per-request logging does.
+pub const DEFAULT_LOG_FILTER: &str = "warn,warp::server=off";
+
+/// Logging to stderr, quiet by default ([`DEFAULT_LOG_FILTER`]); `RUST_LOG` asks for more
+/// (e.g. `RUST_LOG=debug` logs every request).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     // A second init (tests) is harmless; ignore it.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
 }

@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# Shared pieces of the wrk-based benchmark scripts (gosleep/bench.sh, servers/bench.sh).
+# Source it after `set -euo pipefail`; it defines functions and a temp dir ($BENCH_TMP) that
+# the EXIT trap removes along with every process started through bench_start.
+
+BENCH_TMP=$(mktemp -d)
+BENCH_PIDS=()
+BENCH_TCK=$(getconf CLK_TCK)
+
+bench_cleanup() {
+  local pid
+  for pid in "${BENCH_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT
+
+# bench_need_wrk: installs wrk from Debian's packages when missing and we are root.
+bench_need_wrk() {
+  command -v wrk >/dev/null && return 0
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  else
+    echo "wrk not found (Debian: apt-get install wrk)" >&2
+    return 1
+  fi
+}
+
+# bench_start NAME PIN CMD...: runs CMD in the background (under PIN, e.g. "taskset -c 0",
+# or "" for none), waits for its "listening on http://ADDR" line; sets PID and ADDR.
+bench_start() {
+  local name=$1 pin=$2
+  shift 2
+  # shellcheck disable=SC2086 # PIN is a word list on purpose
+  $pin "$@" >"$BENCH_TMP/$name.out" 2>&1 &
+  PID=$!
+  BENCH_PIDS+=("$PID")
+  local _
+  for _ in $(seq 100); do
+    ADDR=$(sed -n 's|.*listening on http://||p' "$BENCH_TMP/$name.out")
+    [[ -n "$ADDR" ]] && return 0
+    sleep 0.1
+  done
+  echo "$name did not start: $(cat "$BENCH_TMP/$name.out")" >&2
+  return 1
+}
+
+# bench_stop PID: SIGTERM, then wait for it; prints a note if it did not exit 0 (the Go twin
+# dies of the signal, which is fine; one of ours should not).
+bench_stop() {
+  kill -TERM "$1"
+  local rc=0
+  wait "$1" || rc=$?
+  (( rc == 0 )) || echo "(process $1 exited with status $rc after SIGTERM)" >&2
+}
+
+# CPU ticks (user + system, all threads) and peak RSS (KiB) of a process.
+bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# bench_cpu_per_1000 TICKS_BEFORE TICKS_AFTER REQUESTS: CPU seconds per 1,000 requests.
+bench_cpu_per_1000() { awk -v a="$2" -v b="$1" -v t="$BENCH_TCK" -v n="$3" 'BEGIN {printf "%.4f", (n > 0) ? (a - b) / t / n * 1000 : 0}'; }
+# bench_cpu_percent TICKS_BEFORE TICKS_AFTER SECONDS: CPU use in % of one core.
+bench_cpu_percent() { awk -v a="$2" -v b="$1" -v t="$BENCH_TCK" -v d="$3" 'BEGIN {printf "%.0f%%", 100 * (a - b) / t / d}'; }
+
+# bench_wrk PIN THREADS CONNS SECONDS URL: runs wrk, keeps its output in $BENCH_TMP/wrk.out.
+bench_wrk() {
+  local pin=$1
+  shift
+  # shellcheck disable=SC2086
+  $pin wrk -t "$1" -c "$2" -d "$3s" --timeout 10s --latency "$4" >"$BENCH_TMP/wrk.out" 2>&1
+}
+
+# Figures from the last wrk run. Latencies carry units (us, ms, s, m); printed in ms.
+wrk_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /m$/) {sub(/m/,"",v); v*=60000} else {sub(/s/,"",v); v*=1000} printf "%.1f", v}'; }
+wrk_rps() { awk '/^Requests\/sec/ {print $2}' "$BENCH_TMP/wrk.out"; }
+wrk_requests() { awk '/requests in/ {print $1}' "$BENCH_TMP/wrk.out"; }
+wrk_p50() { awk '$1 == "50%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
+wrk_p99() { awk '$1 == "99%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
+# "none", or wrk's socket error counts and non-2xx count, in one cell.
+wrk_errors() {
+  awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); e = $0} /Non-2xx/ {n = $NF}
+       END {s = ""; if (e != "") s = e; if (n != "") s = s (s == "" ? "" : "; ") "non-2xx " n; print (s == "" ? "none" : s)}' \
+    "$BENCH_TMP/wrk.out"
+}
+
+# bench_machine: one line naming the machine and tools, for the report header.
+bench_machine() {
+  echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr), $(free -g | awk '/Mem:/ {print $2}') GiB, $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+}

@@ -1,0 +1,239 @@
+//! server-actix: actor-style workers, the tornado analog.
+//!
+//! actix-web runs `--threads` workers (default: one per CPU), each its own single-threaded
+//! runtime with its own state, sharing nothing: every worker builds its own awc client
+//! (and so its own pool of keep-alive upstream connections) in the app factory, and the
+//! listener spreads connections across workers. Within a worker, a request waiting on
+//! gosleep is a parked future, so one thread holds thousands of them; `/multiple` joins
+//! its calls on the handler's own task, the way a tornado coroutine gathers its fetches.
+//!
+//! Run with: cargo run -p server-actix
+
+use std::io;
+use std::sync::mpsc;
+use std::thread;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use futures_util::StreamExt;
+use server_common::{BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
+
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "actix-web";
+
+/// Seconds a stopping server gives in-flight requests: the default upstream timeout
+/// (30 s) plus a margin, so a request waiting on its upstream when the stop comes is
+/// still answered. actix then drops what is left.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
+
+/// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the actix `System` and
+/// its workers on a thread of their own, and returns once the server runs. Stopping the
+/// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
+/// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
+/// and the thread ends. "Finish" is actix's: a keep-alive connection is served until its
+/// client closes it or it idles out (actix's 5 s keep-alive), so a stop with idle
+/// clients still connected takes a few seconds.
+pub fn start(config: Config) -> io::Result<Running> {
+    // Bound here rather than by `HttpServer::bind`, so that the backlog is ours (4096,
+    // not std's 128) and a bind error or the real port (port 0) comes back at once.
+    let listener = sys::bind_listener(config.listen)?;
+    let addr = listener.local_addr()?;
+    let workers = config.threads_or_cpus();
+    let (ready_tx, ready_rx) = mpsc::channel();
+
+    let thread = thread::Builder::new().name("actix-system".into()).spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                // Runs once per worker, on that worker's thread: its state is its own.
+                App::new()
+                    .app_data(web::Data::new(Worker::new(&config)))
+                    .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
+                    .service(endpoint(paths::SINGLE, web::get().to(single)))
+                    .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))
+                    .service(endpoint(paths::HEALTH, web::get().to(health)))
+                    // actix's own 404 has no body; the contract's is JSON.
+                    .default_service(web::to(|| async { reply(Err(BenchError::NotFound)) }))
+            })
+            .workers(workers)
+            // Applies only to sockets actix binds itself; the listener above already has
+            // this backlog. Kept so that a switch to `.bind` would not silently drop to 128.
+            .backlog(sys::LISTEN_BACKLOG.unsigned_abs())
+            // server_common's main handles SIGTERM/SIGINT and calls stop below.
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+            .listen(listener);
+            match server {
+                Ok(server) => {
+                    let server = server.run();
+                    let _ = ready_tx.send(Ok(server.handle()));
+                    // Resolves when the server has fully stopped.
+                    server.await
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    Ok(())
+                }
+            }
+        })
+    })?;
+
+    let handle = match ready_rx.recv() {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(e);
+        }
+        Err(_) => return Err(join(thread).err().unwrap_or_else(|| io::Error::other("actix server did not start"))),
+    };
+    Ok(Running::new(addr, move || {
+        // `stop` sends the command itself; its future only waits for completion, which
+        // joining the thread does too (and needs no runtime on the caller's side).
+        drop(handle.stop(true));
+        join(thread)
+    }))
+}
+
+fn join(thread: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
+    thread.join().unwrap_or_else(|_| Err(io::Error::other("actix system thread panicked")))
+}
+
+/// A contract path: `route` for GET, and the contract's 405 for any other method.
+fn endpoint(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path).route(route).default_service(web::to(|| async { reply(Err(BenchError::MethodNotAllowed)) }))
+}
+
+/// The state of one worker: the config and that worker's upstream client.
+struct Worker {
+    config: Config,
+    client: awc::Client,
+}
+
+impl Worker {
+    fn new(config: &Config) -> Self {
+        let timeout = config.upstream_timeout();
+        // limit(0): no cap on connections. awc's default of 100 per worker would queue
+        // calls beyond it, capping `/multiple` at 100 / fanout concurrent requests per
+        // worker. The connect timeout (5 s by default) gets the whole call's budget; the
+        // call itself is bounded in `call`. Reuse needs nothing more: awc pools
+        // keep-alive connections by default (idle up to 15 s).
+        let connector = awc::Connector::new().limit(0).timeout(timeout);
+        let client = awc::Client::builder()
+            .connector(connector)
+            // awc's 5 s default would cut calls the contract allows 30 s; `call` bounds
+            // the whole exchange (head and body) with `--upstream-timeout-ms` instead.
+            .disable_timeout()
+            // A proxy reports a redirect as the upstream's answer (non-2xx: 502).
+            .disable_redirects()
+            .finish();
+        Self { config: config.clone(), client }
+    }
+
+    /// One upstream call: GET `url`, read the whole body, return its length; all of it
+    /// within `--upstream-timeout-ms`.
+    async fn call(&self, url: String) -> Result<u64, UpstreamError> {
+        let request = self.client.get(url);
+        // No reuse: `Connection: close` on the request. awc then closes the connection
+        // after the response instead of returning it to the pool (and gosleep closes its
+        // end too), so every call opens a fresh one.
+        let request = if self.config.no_reuse { request.force_close() } else { request };
+        let timeout_ms = self.config.upstream_timeout_ms;
+        let exchange = async {
+            let mut response = request.send().await.map_err(|e| send_error(e, timeout_ms))?;
+            if !response.status().is_success() {
+                return Err(UpstreamError::Status(response.status().as_u16()));
+            }
+            // Counted chunk by chunk: no body-size limit to raise, no buffer to fill.
+            // Reading to the end is also what returns the connection to the pool.
+            let mut bytes = 0;
+            while let Some(chunk) = response.next().await {
+                bytes += chunk.map_err(|e| payload_error(e, timeout_ms))?.len() as u64;
+            }
+            Ok(bytes)
+        };
+        actix_rt::time::timeout(self.config.upstream_timeout(), exchange)
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout(timeout_ms)))
+    }
+}
+
+async fn single(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
+    let upstream = &worker.config.upstream;
+    reply(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
+}
+
+async fn multiple(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
+    let (fanout, upstream) = (worker.config.fanout, &worker.config.upstream);
+    reply(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().content_type(server_common::CONTENT_TYPE_TEXT).body(server_common::HEALTH_BODY)
+}
+
+/// The answer of `/single` and `/multiple`, and of every failure: the one place a
+/// [`BenchError`] becomes a status and a body.
+fn reply(result: Result<ProxyReply, BenchError>) -> HttpResponse {
+    let (status, body) = match &result {
+        Ok(reply) => (200, reply.to_json()),
+        Err(e) => {
+            tracing::debug!("answering {}: {e}", e.status());
+            (e.status(), e.to_json())
+        }
+    };
+    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    response.content_type(server_common::CONTENT_TYPE_JSON);
+    if let Err(BenchError::MethodNotAllowed) = result {
+        // RFC 9110: a 405 names the methods the resource allows.
+        response.insert_header((header::ALLOW, server_common::ALLOW));
+    }
+    response.body(body)
+}
+
+/// Maps a failure to send the request or read the response head. `timeout_ms` is the
+/// per-call timeout (awc's connect timeout is set to the same budget).
+fn send_error(e: SendRequestError, timeout_ms: u64) -> UpstreamError {
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            UpstreamError::Timeout(timeout_ms)
+        }
+        SendRequestError::Connect(e) => UpstreamError::Connect(e.to_string()),
+        // Sending failed, or the response was cut short or malformed (e.g. a pooled
+        // connection the upstream had closed).
+        e => UpstreamError::Broken(e.to_string()),
+    }
+}
+
+/// Maps a failure while reading the response body.
+fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
+    match e {
+        PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
+        e => UpstreamError::Broken(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awc_errors_map_to_their_kind() {
+        let refused = SendRequestError::Connect(ConnectError::Io(io::Error::from(io::ErrorKind::ConnectionRefused)));
+        assert!(matches!(send_error(refused, 5), UpstreamError::Connect(_)));
+        assert_eq!(send_error(SendRequestError::Timeout, 5), UpstreamError::Timeout(5));
+        assert_eq!(send_error(SendRequestError::Connect(ConnectError::Timeout), 5), UpstreamError::Timeout(5));
+        let reset = SendRequestError::Send(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert!(matches!(send_error(reset, 5), UpstreamError::Broken(_)));
+        assert!(matches!(payload_error(PayloadError::Incomplete(None), 5), UpstreamError::Broken(_)));
+    }
+
+    #[test]
+    fn errors_answer_their_status_as_json() {
+        let r = reply(Err(BenchError::MethodNotAllowed));
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()), Some("GET"));
+        let ct = r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        assert_eq!(ct, Some(server_common::CONTENT_TYPE_JSON));
+        assert_eq!(reply(Err(BenchError::Upstream(UpstreamError::Timeout(1)))).status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+}

@@ -1,0 +1,7 @@
+//! The server-actix binary: the shared CLI, signals and graceful stop around [`server_actix::start`].
+//!
+//! Run with: cargo run -p server-actix
+
+fn main() -> std::process::ExitCode {
+    server_common::running::server_main("server-actix", server_actix::start)
+}

@@ -1,0 +1,134 @@
+//! server-axum: async axum on a multi-thread tokio runtime, one shared reqwest client
+//! (the Starlette + httpx analog of the original experiment).
+//!
+//! Every request is a task on the runtime; while it waits on the upstream it costs a
+//! socket and a parked future, no thread. `/multiple` joins its `n` upstream calls on the
+//! handler's own task. Upstream connections come from one reqwest pool per process.
+//!
+//! Run with: `cargo run -p server-axum -- --upstream http://127.0.0.1:8090`
+
+use std::io;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE, SERVER};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use axum::serve::ListenerExt;
+use server_common::reqwest_client::ReqwestUpstream;
+use server_common::running::{self, Running};
+use server_common::{BenchError, Config, ProxyReply, Upstream, paths, proxy};
+
+/// The value of the `Server` header on every response.
+pub const SERVER_NAME: &str = "axum";
+
+/// What every handler shares, built once per process and passed as axum `State`.
+#[derive(Debug)]
+pub struct AppState {
+    /// The one pooled upstream client (or the no-reuse one).
+    client: ReqwestUpstream,
+    upstream: Upstream,
+    fanout: usize,
+}
+
+impl AppState {
+    /// The state for `config`: builds the reqwest client.
+    pub fn new(config: &Config) -> io::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            client: ReqwestUpstream::new(config)?,
+            upstream: config.upstream.clone(),
+            fanout: config.fanout,
+        }))
+    }
+}
+
+/// The router of the contract: three GET endpoints, JSON 404 and 405, and the `Server`
+/// header on every response (fallbacks included: the layer is added last).
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(paths::SINGLE, get_only(single))
+        .route(paths::MULTIPLE, get_only(multiple))
+        .route(paths::HEALTH, get_only(health))
+        // Registered after the routes: it applies to the method routers that exist.
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(server_header))
+        .with_state(state)
+}
+
+/// Starts server-axum on its own tokio runtime (`--threads` workers, default one per
+/// CPU) and returns once the listener is bound.
+pub fn start(config: Config) -> io::Result<Running> {
+    let state = AppState::new(&config)?;
+    running::spawn_tokio("server-axum", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
+        // `listener` comes from server-common with a 4096 backlog (std's 128 would drop
+        // SYNs under a connection storm). Answers are small and latency is what is
+        // measured: no Nagle delay on accepted sockets.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("server-axum: TCP_NODELAY not set: {e}");
+            }
+        });
+        // Graceful stop: stop accepting, close idle keep-alive connections, and let
+        // requests in flight finish before the future returns.
+        async move { axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await }
+    })
+}
+
+/// A GET-only method router. axum's `get` also answers HEAD (body stripped); the contract
+/// answers 405 to every method but GET, so HEAD is routed to the 405 handler explicitly.
+fn get_only<H, T>(handler: H) -> MethodRouter<Arc<AppState>>
+where
+    H: axum::handler::Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    get(handler).head(method_not_allowed)
+}
+
+async fn single(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    respond(proxy::single(query.as_deref(), &app.upstream, |url| app.client.call(url)).await)
+}
+
+async fn multiple(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    respond(proxy::multiple(query.as_deref(), app.fanout, &app.upstream, |url| app.client.call(url)).await)
+}
+
+async fn health() -> Response {
+    ([(CONTENT_TYPE, server_common::CONTENT_TYPE_TEXT)], server_common::HEALTH_BODY).into_response()
+}
+
+async fn not_found() -> Response {
+    respond(Err(BenchError::NotFound))
+}
+
+async fn method_not_allowed() -> Response {
+    respond(Err(BenchError::MethodNotAllowed))
+}
+
+/// The one mapping from an endpoint's outcome to a response.
+fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
+    match outcome {
+        Ok(reply) => json(StatusCode::OK, reply.to_json()),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = json(status, e.to_json());
+            if e == BenchError::MethodNotAllowed {
+                // A 405 must say what is allowed; set here, axum keeps it (it would
+                // otherwise list "GET,HEAD" from the registered methods).
+                response.headers_mut().insert(ALLOW, HeaderValue::from_static(server_common::ALLOW));
+            }
+            response
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(CONTENT_TYPE, server_common::CONTENT_TYPE_JSON)], body).into_response()
+}
+
+async fn server_header(mut response: Response) -> Response {
+    response.headers_mut().insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+    response
+}

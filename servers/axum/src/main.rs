@@ -1,0 +1,6 @@
+//! server-axum binary: the shared CLI and main around [`server_axum::start`].
+//!
+//! Run with: cargo run -p server-axum
+fn main() -> std::process::ExitCode {
+    server_common::running::server_main("server-axum", server_axum::start)
+}

@@ -1,0 +1,171 @@
+//! The contract endpoints as functions over "make one upstream call".
+//!
+//! A server supplies only what is specific to it, how its client makes one call
+//! (`url -> Result<body bytes, UpstreamError>`); the parsing, the fan-out and the summing
+//! are here, once, so five servers cannot drift apart. The async servers join the `n`
+//! calls on the handler's own task (no spawn per call: the natural async way); the
+//! blocking server gives each call a scoped thread, the natural way of a thread pool.
+
+use std::future::Future;
+
+use crate::query::{MultipleQuery, SingleQuery};
+use crate::reply::{BenchError, ProxyReply, sum_calls};
+use crate::upstream::{Upstream, UpstreamError};
+
+/// The endpoints of the contract, for servers that route by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /single`
+    Single,
+    /// `GET /multiple`
+    Multiple,
+    /// `GET /health`
+    Health,
+}
+
+/// Routes a request: a known path with `GET` is its endpoint; a known path with another
+/// method is 405; anything else is 404.
+pub fn route(method: &str, path: &str) -> Result<Endpoint, BenchError> {
+    let endpoint = match path {
+        crate::paths::SINGLE => Endpoint::Single,
+        crate::paths::MULTIPLE => Endpoint::Multiple,
+        crate::paths::HEALTH => Endpoint::Health,
+        _ => return Err(BenchError::NotFound),
+    };
+    if method == "GET" { Ok(endpoint) } else { Err(BenchError::MethodNotAllowed) }
+}
+
+/// `GET /single[?ms=M]`: validates the raw query, makes one call.
+pub async fn single<F, Fut>(query: Option<&str>, upstream: &Upstream, call: F) -> Result<ProxyReply, BenchError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<u64, UpstreamError>>,
+{
+    let q = SingleQuery::parse(query)?;
+    sum_calls([call(upstream.sleep_url(q.ms)).await])
+}
+
+/// `GET /multiple[?n=N][&ms=M]`: validates the raw query, issues the `n` calls at once
+/// and waits for all of them (a failed call does not cancel the others: each upstream
+/// request is seen through, as a real proxy's would be).
+pub async fn multiple<F, Fut>(
+    query: Option<&str>,
+    default_fanout: usize,
+    upstream: &Upstream,
+    call: F,
+) -> Result<ProxyReply, BenchError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<u64, UpstreamError>>,
+{
+    let q = MultipleQuery::parse(query, default_fanout)?;
+    let url = upstream.sleep_url(q.ms);
+    let calls = (0..q.n).map(|_| call(url.clone()));
+    sum_calls(futures_util::future::join_all(calls).await)
+}
+
+/// Blocking `GET /single`, for thread-per-request servers.
+pub fn single_blocking<F>(query: Option<&str>, upstream: &Upstream, call: F) -> Result<ProxyReply, BenchError>
+where
+    F: FnOnce(&str) -> Result<u64, UpstreamError>,
+{
+    let q = SingleQuery::parse(query)?;
+    sum_calls([call(&upstream.sleep_url(q.ms))])
+}
+
+/// Blocking `GET /multiple`: the `n` calls run at once, each on a scoped thread (the
+/// request's own thread makes the first), and all are joined.
+pub fn multiple_blocking<F>(
+    query: Option<&str>,
+    default_fanout: usize,
+    upstream: &Upstream,
+    call: F,
+) -> Result<ProxyReply, BenchError>
+where
+    F: Fn(&str) -> Result<u64, UpstreamError> + Sync,
+{
+    let q = MultipleQuery::parse(query, default_fanout)?;
+    let url = upstream.sleep_url(q.ms);
+    let (url, call) = (&url, &call);
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..q.n).map(|_| s.spawn(move || call(url))).collect();
+        let mut outcomes = vec![call(url)];
+        for t in others {
+            // A panicking client call is a broken upstream exchange, not a crashed server.
+            outcomes.push(t.join().unwrap_or_else(|_| Err(UpstreamError::Broken("client panicked".into()))));
+        }
+        outcomes
+    });
+    sum_calls(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    fn upstream() -> Upstream {
+        Upstream::parse("http://127.0.0.1:9").unwrap()
+    }
+
+    #[test]
+    fn route_knows_the_three_endpoints_and_only_get() {
+        assert_eq!(route("GET", "/single"), Ok(Endpoint::Single));
+        assert_eq!(route("GET", "/multiple"), Ok(Endpoint::Multiple));
+        assert_eq!(route("GET", "/health"), Ok(Endpoint::Health));
+        assert_eq!(route("POST", "/single"), Err(BenchError::MethodNotAllowed));
+        assert_eq!(route("HEAD", "/health"), Err(BenchError::MethodNotAllowed));
+        assert_eq!(route("GET", "/"), Err(BenchError::NotFound));
+        assert_eq!(route("GET", "/single/"), Err(BenchError::NotFound));
+    }
+
+    #[test]
+    fn multiple_blocking_runs_calls_at_once() {
+        let t = Instant::now();
+        let reply = multiple_blocking(Some("n=8&ms=5"), 5, &upstream(), |url| {
+            assert_eq!(url, "http://127.0.0.1:9/sleep?ms=5");
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(10)
+        });
+        assert_eq!(reply, Ok(ProxyReply { calls: 8, bytes: 80 }));
+        assert!(t.elapsed() < Duration::from_millis(1000), "8 x 200 ms took {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn multiple_blocking_sees_every_call_through_and_reports_a_failure() {
+        let made = AtomicUsize::new(0);
+        let reply = multiple_blocking(None, 4, &upstream(), |_| {
+            if made.fetch_add(1, Ordering::SeqCst) == 0 { Err(UpstreamError::Status(500)) } else { Ok(1) }
+        });
+        assert_eq!(reply, Err(BenchError::Upstream(UpstreamError::Status(500))));
+        assert_eq!(made.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn bad_query_makes_no_call() {
+        let r = single_blocking(Some("ms=x"), &upstream(), |_| panic!("called"));
+        assert!(matches!(r, Err(BenchError::Query(_))));
+        let r = multiple_blocking(Some("n=0"), 5, &upstream(), |_| panic!("called"));
+        assert!(matches!(r, Err(BenchError::Query(_))));
+    }
+
+    #[tokio::test]
+    async fn async_multiple_joins_calls_concurrently() {
+        let t = Instant::now();
+        let reply = multiple(Some("n=10"), 5, &upstream(), |url| async move {
+            assert_eq!(url, "http://127.0.0.1:9/sleep");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(3)
+        })
+        .await;
+        assert_eq!(reply, Ok(ProxyReply { calls: 10, bytes: 30 }));
+        assert!(t.elapsed() < Duration::from_millis(1000), "10 x 200 ms took {:?}", t.elapsed());
+        let one = single(Some("ms=7"), &upstream(), |url| async move {
+            assert_eq!(url, "http://127.0.0.1:9/sleep?ms=7");
+            Ok(64)
+        })
+        .await;
+        assert_eq!(one, Ok(ProxyReply { calls: 1, bytes: 64 }));
+    }
+}

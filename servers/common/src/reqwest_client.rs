@@ -1,0 +1,213 @@
+//! The reqwest upstream client shared by server-axum and server-warp (feature `reqwest`).
+//!
+//! One [`reqwest::Client`] per process, built from the [`Config`]: reqwest's client is a
+//! handle to one connection pool, so every handler (on every worker thread) shares the
+//! same keep-alive connections, which is what "reuse" means in the contract.
+
+use crate::Config;
+use crate::upstream::UpstreamError;
+
+/// The upstream client of the reqwest servers: one pooled client and the per-call timeout.
+/// Cheap to share by reference; build it once per process.
+#[derive(Debug, Clone)]
+pub struct ReqwestUpstream {
+    client: reqwest::Client,
+    /// `--upstream-timeout-ms`, reported in [`UpstreamError::Timeout`].
+    timeout_ms: u64,
+}
+
+impl ReqwestUpstream {
+    /// Builds the client for `config`: `--upstream-timeout-ms` as a total per-call
+    /// deadline (connect + headers + body), pooled keep-alive unless `--no-reuse`.
+    /// Fails only if reqwest cannot set up its client (no TLS or resolver here to fail).
+    pub fn new(config: &Config) -> std::io::Result<Self> {
+        let builder = reqwest::Client::builder()
+            // The benchmark must reach loopback directly: an HTTP(S)_PROXY in the
+            // environment would silently put a second server in the measured path.
+            .no_proxy()
+            // A total deadline (connect until the body is fully read), not a read timeout:
+            // `--upstream-timeout-ms` bounds the whole call.
+            .timeout(config.upstream_timeout())
+            // The request line and headers go out in one write; no Nagle wait on them.
+            .tcp_nodelay(true);
+        let builder = if config.no_reuse {
+            // The reuse knob of reqwest: with no idle slot per host, hyper-util disables
+            // its pool entirely, so no connection is ever checked back in or handed to a
+            // waiting request; each call connects, and the connection is dropped (closed by
+            // us) once its response body has been read. One TCP connection per call.
+            builder.pool_max_idle_per_host(0)
+        } else {
+            // Reuse: keep every connection a `/multiple` burst opened (reqwest's default
+            // is already unbounded; said here so nobody lowers it by accident). There is no
+            // per-host cap on *open* connections in reqwest/hyper-util, so concurrency is
+            // never limited by the client: a burst opens as many connections as it needs.
+            // Idle ones are dropped after reqwest's default 90 s.
+            builder.pool_max_idle_per_host(usize::MAX)
+        };
+        let client = builder.build().map_err(std::io::Error::other)?;
+        Ok(Self { client, timeout_ms: config.upstream_timeout_ms })
+    }
+
+    /// One upstream call: `GET url`, requires 2xx, reads the whole body and returns its
+    /// length in bytes.
+    pub async fn call(&self, url: String) -> Result<u64, UpstreamError> {
+        let response = self.client.get(url).send().await.map_err(|e| self.error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            // Dropping the unread body closes that connection rather than reusing it:
+            // fine, a non-2xx upstream is an error case, not the measured path.
+            return Err(UpstreamError::Status(status.as_u16()));
+        }
+        let body = response.bytes().await.map_err(|e| self.error(&e))?;
+        Ok(body.len() as u64)
+    }
+
+    fn error(&self, e: &reqwest::Error) -> UpstreamError {
+        classify(e, self.timeout_ms)
+    }
+}
+
+/// The one mapping from a reqwest error to the contract's failure kinds.
+///
+/// The timeout check comes first: a connect that runs past the deadline is a timeout
+/// (504), not a failed connect.
+fn classify(e: &reqwest::Error, timeout_ms: u64) -> UpstreamError {
+    if e.is_timeout() {
+        UpstreamError::Timeout(timeout_ms)
+    } else if e.is_connect() {
+        UpstreamError::Connect(chain(e))
+    } else {
+        UpstreamError::Broken(chain(e))
+    }
+}
+
+/// The error and its sources in one line: reqwest's own message ("error sending request")
+/// says nothing about the cause (refused, reset, ...), which is in the source chain.
+fn chain(e: &reqwest::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Upstream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A tiny HTTP server on an ephemeral port that answers every connection with
+    /// `response` after `delay`, then closes it. It lives as long as the test's runtime.
+    async fn canned(response: &'static str, delay: Duration) -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    tokio::time::sleep(delay).await;
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Upstream::at(addr)
+    }
+
+    /// A keep-alive HTTP server answering `ok` to every request, counting the
+    /// connections it accepted (requests are small: one read is one request).
+    async fn keep_alive() -> (Upstream, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(ok).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (Upstream::at(addr), accepted)
+    }
+
+    fn client(upstream: &Upstream, timeout_ms: u64) -> ReqwestUpstream {
+        let mut config = Config::for_upstream(upstream.clone());
+        config.upstream_timeout_ms = timeout_ms;
+        ReqwestUpstream::new(&config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn call_returns_the_body_length() {
+        let upstream =
+            canned("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello", Duration::ZERO).await;
+        assert_eq!(client(&upstream, 5_000).call(upstream.sleep_url(None)).await, Ok(5));
+    }
+
+    #[tokio::test]
+    async fn non_2xx_is_a_status_error() {
+        let upstream =
+            canned("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", Duration::ZERO).await;
+        assert_eq!(client(&upstream, 5_000).call(upstream.sleep_url(None)).await, Err(UpstreamError::Status(503)));
+    }
+
+    #[tokio::test]
+    async fn slow_upstream_is_a_timeout() {
+        let upstream = canned("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", Duration::from_secs(2)).await;
+        assert_eq!(client(&upstream, 100).call(upstream.sleep_url(None)).await, Err(UpstreamError::Timeout(100)));
+    }
+
+    #[tokio::test]
+    async fn refused_is_a_connect_error() {
+        // Bind then drop: the port is (almost certainly) closed now.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let upstream = Upstream::at(addr);
+        let outcome = client(&upstream, 5_000).call(upstream.sleep_url(None)).await;
+        assert!(matches!(outcome, Err(UpstreamError::Connect(_))), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn reuse_keeps_one_connection_for_sequential_calls() {
+        let (upstream, accepted) = keep_alive().await;
+        let client = client(&upstream, 5_000);
+        for _ in 0..20 {
+            assert_eq!(client.call(upstream.sleep_url(None)).await, Ok(2));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn no_reuse_opens_one_connection_per_call() {
+        let (upstream, accepted) = keep_alive().await;
+        let mut config = Config::for_upstream(upstream.clone());
+        config.no_reuse = true;
+        let client = ReqwestUpstream::new(&config).unwrap();
+        for _ in 0..20 {
+            assert_eq!(client.call(upstream.sleep_url(None)).await, Ok(2));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 20);
+    }
+
+    #[tokio::test]
+    async fn truncated_body_is_broken() {
+        let upstream = canned("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", Duration::ZERO).await;
+        let outcome = client(&upstream, 5_000).call(upstream.sleep_url(None)).await;
+        assert!(matches!(outcome, Err(UpstreamError::Broken(_))), "{outcome:?}");
+    }
+}

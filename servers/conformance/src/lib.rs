@@ -1,0 +1,69 @@
+//! One black-box conformance suite of the bench contract (DESIGN.md), run against every
+//! server: each server crate has a `tests/conformance.rs` that is a single [`suite!`]
+//! invocation, so adding a sixth server means adding one line, and every case runs
+//! against every server the same way, over real HTTP on ephemeral ports of 127.0.0.1,
+//! each case with its own gosleep.
+
+use std::io;
+
+use server_common::{Config, Running};
+
+pub mod cases;
+
+/// A server under test.
+#[derive(Clone, Copy)]
+pub struct Subject {
+    /// Short name (`"axum"`), used in messages.
+    pub name: &'static str,
+    /// The value every response must carry in `Server:`.
+    pub server_header: &'static str,
+    /// The crate's `start`.
+    pub start: fn(Config) -> io::Result<Running>,
+    /// The crate's binary (`env!("CARGO_BIN_EXE_server-NAME")`), for the cases that need
+    /// the real process (signals, exit code).
+    pub binary: &'static str,
+    /// Thread-per-request model: the concurrency cases start it with `--threads 256`.
+    pub blocking: bool,
+}
+
+/// Generates one `#[test]` per conformance case for `$subject` (a [`Subject`]).
+#[macro_export]
+macro_rules! suite {
+    ($subject:expr) => {
+        const SUBJECT: $crate::Subject = $subject;
+        $crate::__cases!(
+            single_answers_one_call_and_its_bytes,
+            multiple_answers_n_calls_and_total_bytes,
+            multiple_defaults_to_the_fanout_flag,
+            health_answers_ok,
+            every_response_has_content_type_length_date_and_server,
+            date_changes_between_requests_a_second_apart,
+            multiple_fans_out_concurrently,
+            reuse_keeps_upstream_connections_few,
+            no_reuse_opens_one_upstream_connection_per_call,
+            concurrent_singles_are_not_serialized,
+            bad_query_is_400_with_a_json_error,
+            unknown_path_is_404_and_wrong_method_is_405,
+            upstream_down_is_502,
+            upstream_non_2xx_is_502,
+            upstream_timeout_is_504_and_serving_goes_on,
+            upstream_back_after_an_outage_is_served_again,
+            malformed_http_is_rejected_and_serving_goes_on,
+            sigterm_finishes_in_flight_requests_and_exits_0,
+            binary_defaults_are_the_contract,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::cases::$case(&SUBJECT);
+            }
+        )*
+    };
+}

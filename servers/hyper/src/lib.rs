@@ -1,0 +1,134 @@
+//! server-hyper: the contract on bare hyper 1, with the hyper-util legacy client.
+//!
+//! The floor under every framework: no router, no middleware, no extractors; just the
+//! shared accept loop (`server_common::hyper_serve`), a `match` on the path, and a pooled
+//! hyper client. Whatever axum, actix-web or warp cost on top shows against this one.
+//!
+//! Run with: `cargo run -p server-hyper` (127.0.0.1:8080, upstream gosleep on 127.0.0.1:8090)
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use server_common::proxy::{self, Endpoint};
+use server_common::{BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
+
+/// The `Server` header of every answer.
+pub const SERVER: &str = "hyper";
+
+/// How long a stopping server lets in-flight requests finish: a little over the default
+/// upstream timeout, so a request already waiting upstream is not cut short.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
+
+struct App {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    upstream: Upstream,
+    fanout: usize,
+    timeout: Duration,
+}
+
+impl App {
+    fn new(config: &Config) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let mut builder = Client::builder(TokioExecutor::new());
+        // Reuse: the pool keeps every idle keep-alive connection (no per-host cap, and the
+        // client never limits connections in flight), so /multiple at C connections can
+        // hold C x fanout upstream connections. No reuse: zero idle slots switch the pool
+        // off altogether (hyper-util: enabled only while max_idle_per_host > 0), so each
+        // call connects, and drops (closes) its connection once the body is read; the
+        // same knob reqwest's servers use, so the no-reuse tables compare like with like.
+        builder.pool_max_idle_per_host(if config.no_reuse { 0 } else { usize::MAX });
+        Self {
+            client: builder.build(connector),
+            upstream: config.upstream.clone(),
+            fanout: config.fanout,
+            timeout: config.upstream_timeout(),
+        }
+    }
+
+    /// One upstream call: GET, 2xx, whole body read; the timeout covers all of it.
+    async fn call(&self, url: String) -> Result<u64, UpstreamError> {
+        let uri: Uri = url.parse().map_err(|e| UpstreamError::Connect(format!("bad upstream URL {url}: {e}")))?;
+        let request = Request::get(uri).body(Empty::new()).map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    UpstreamError::Connect(e.to_string())
+                } else {
+                    UpstreamError::Broken(e.to_string())
+                }
+            })?;
+            if !response.status().is_success() {
+                return Err(UpstreamError::Status(response.status().as_u16()));
+            }
+            let body = response.into_body().collect().await.map_err(|e| UpstreamError::Broken(e.to_string()))?;
+            Ok(body.to_bytes().len() as u64)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout(self.timeout.as_millis() as u64)))
+    }
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
+    tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
+    let query = req.uri().query();
+    let result = match proxy::route(req.method().as_str(), req.uri().path()) {
+        Ok(Endpoint::Health) => {
+            return Ok(respond(StatusCode::OK, server_common::CONTENT_TYPE_TEXT, server_common::HEALTH_BODY.into()));
+        }
+        Ok(Endpoint::Single) => proxy::single(query, &app.upstream, |url| app.call(url)).await,
+        Ok(Endpoint::Multiple) => proxy::multiple(query, app.fanout, &app.upstream, |url| app.call(url)).await,
+        Err(e) => Err(e),
+    };
+    Ok(answer(result))
+}
+
+/// The one mapping from a contract outcome to a response.
+fn answer(result: Result<ProxyReply, BenchError>) -> Response<Full<Bytes>> {
+    match result {
+        Ok(reply) => respond(StatusCode::OK, server_common::CONTENT_TYPE_JSON, reply.to_json().into()),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = respond(status, server_common::CONTENT_TYPE_JSON, e.to_json().into());
+            if e == BenchError::MethodNotAllowed {
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(server_common::ALLOW));
+            }
+            response
+        }
+    }
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
+    // Content-Length comes from the full body, Date from hyper (refreshed every second).
+    response
+}
+
+/// Starts the server on `config.listen` (port 0: ephemeral) with `--threads` tokio workers.
+pub fn start(config: Config) -> io::Result<Running> {
+    let threads = config.threads_or_cpus();
+    running::spawn_tokio("server-hyper", config.listen, threads, move |listener, shutdown| async move {
+        let app = Arc::new(App::new(&config));
+        let make_service = || {
+            let app = Arc::clone(&app);
+            hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
+        };
+        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, SHUTDOWN_GRACE).await
+    })
+}

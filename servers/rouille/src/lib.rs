@@ -1,0 +1,274 @@
+//! server-rouille: the blocking thread-pool model, the Flask analog.
+//!
+//! rouille (on tiny_http) hands each request to one thread of a fixed pool, and that
+//! thread blocks on the upstream through ureq, a blocking client: while a request waits
+//! on gosleep, its thread can do nothing else, so the pool size bounds the concurrency
+//! (throughput <= threads / upstream delay). `/multiple` fans out on scoped threads, the
+//! natural way of a thread pool. One `ureq::Agent` per process pools keep-alive
+//! connections, shared by every thread.
+//!
+//! Run with: cargo run -p server-rouille
+
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::thread;
+use std::time::Duration;
+
+use rouille::{Request, Response};
+use server_common::proxy::{self, Endpoint};
+use server_common::query::MAX_FANOUT;
+use server_common::{BenchError, Config, ErrorReply, ProxyReply, Running, UpstreamError};
+
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "rouille";
+
+/// How long a stopping server waits for in-flight requests before it gives up: the
+/// default upstream timeout (30 s) plus a margin, so a request that is waiting on its
+/// upstream when the stop comes is still answered.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
+
+/// How long the dispatch loop waits for a request before it looks for a stop.
+///
+/// rouille's dispatch (`poll_timeout`) returns only after this long without a new
+/// request, so under uninterrupted load a stop is seen at the first lull this long. 10 ms
+/// finds one within moments at the request rates a blocking pool reaches (a few hundred
+/// per second with `--threads 256` and a 1 s upstream), while an idle server wakes only
+/// 100 times a second; a delivered request wakes the loop at once either way, so this
+/// adds no latency. Above that rate, a stop can wait for the load to pause (at most
+/// [`DRAIN_LIMIT`]).
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The pool size without `--threads`: 8 x CPUs, the default of rouille's own
+/// `start_server_with_pool(addr, None, ..)`. (A bare `rouille::Server::new` would spawn a
+/// thread per request, unbounded; this server always uses a pool, so that `--threads`
+/// always means the same thing and the Flask-like limit on concurrency is explicit.)
+pub fn default_pool_size() -> usize {
+    8 * server_common::sys::available_cpus()
+}
+
+/// Binds `config.listen`, starts the pool of `--threads` workers (default
+/// [`default_pool_size`]) and returns; the server runs until the [`Running`] is stopped.
+///
+/// Backlog: rouille 3.6 only binds its listener itself (`Server::new(addr, ..)` ->
+/// `tiny_http::Server::http` -> std `TcpListener::bind`, backlog 128). tiny_http 0.12 has
+/// `Server::from_listener`, but rouille offers no way to hand it a tiny_http server, so
+/// [`server_common::sys::bind_listener`]'s 4096 cannot be used here. Under a connection
+/// storm (more than 128 connects at once, before tiny_http's accept thread catches up),
+/// the kernel drops SYNs and those clients retry after 1 s, then 3 s: that shows up as
+/// latency of this server, and is part of what this model costs as shipped.
+pub fn start(config: Config) -> io::Result<Running> {
+    let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
+    let app = Arc::new(App { agent: agent(&config, pool_size), config });
+    let server = rouille::Server::new(app.config.listen, move |request| app.handle(request))
+        .map_err(|e| e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e))?
+        .pool_size(pool_size);
+    let addr: SocketAddr = server.server_addr();
+
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let thread = thread::Builder::new().name("rouille-dispatch".into()).spawn(move || {
+        // Dispatch until stopped (or until the Running is dropped: the sender is gone).
+        while let Err(TryRecvError::Empty) = stop_rx.try_recv() {
+            server.poll_timeout(POLL_INTERVAL);
+        }
+        // rouille's graceful-shutdown recipe (see `Server::join`): dispatch what tiny_http
+        // has already read (in flight, from its client's view), then wait until the pool
+        // has answered everything. tiny_http keeps accepting meanwhile (its listener lives
+        // as long as the server); requests that arrive now are not served. Dropping the
+        // server closes the listener.
+        server.poll();
+        server.join();
+        drop(server);
+        let _ = done_tx.send(());
+    })?;
+
+    Ok(Running::new(addr, move || {
+        let _ = stop_tx.send(());
+        match done_rx.recv_timeout(DRAIN_LIMIT) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                thread.join().map_err(|_| io::Error::other("rouille dispatch thread panicked"))
+            }
+            // The pool threads are left to the process exit.
+            Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
+            )),
+        }
+    }))
+}
+
+/// The one ureq agent of the process: every pool thread shares it, and its pool keeps
+/// the upstream connections alive between calls.
+fn agent(config: &Config, pool_size: usize) -> ureq::Agent {
+    // Reuse: every pool thread can have MAX_FANOUT calls open at once, so that many
+    // connections can come back idle together; ureq's defaults (10 idle, 3 per host)
+    // would close most of them and reconnect on the next burst. 200 sequential calls use
+    // one connection. No reuse: an idle limit of 0 is ureq's own knob for "no pooling":
+    // the pool keeps no idle connection, so ureq closes each one as soon as its response
+    // body is read, and every call connects afresh.
+    let idle = if config.no_reuse { 0 } else { pool_size.saturating_mul(MAX_FANOUT) };
+    ureq::Agent::config_builder()
+        // One budget for the whole call: connect, request, response head and body.
+        .timeout_global(Some(config.upstream_timeout()))
+        // A non-2xx status is the upstream's answer, mapped to 502 below, not a ureq error.
+        .http_status_as_error(false)
+        // A proxy reports a redirect as the upstream's answer (non-2xx: 502) instead of
+        // following it.
+        .max_redirects(0)
+        // The upstream is on loopback: ignore any http_proxy in the environment.
+        .proxy(None)
+        .max_idle_connections(idle)
+        .max_idle_connections_per_host(idle)
+        .build()
+        .into()
+}
+
+/// Shared by every pool thread.
+struct App {
+    config: Config,
+    agent: ureq::Agent,
+}
+
+impl App {
+    /// The whole request handler: route, run the endpoint, answer. Never panics.
+    fn handle(&self, request: &Request) -> Response {
+        if let Some(bad) = bad_framing(request) {
+            return json(400, serde_json::to_vec(&ErrorReply { error: bad.into() }).unwrap_or_default());
+        }
+        let (path, query) = match request.raw_url().split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (request.raw_url(), None),
+        };
+        let call = |url: &str| self.call(url);
+        let upstream = &self.config.upstream;
+        let result = match proxy::route(request.method(), path) {
+            Ok(Endpoint::Health) => {
+                return Response::from_data(server_common::CONTENT_TYPE_TEXT, server_common::HEALTH_BODY)
+                    .with_additional_header("Server", SERVER_HEADER);
+            }
+            Ok(Endpoint::Single) => proxy::single_blocking(query, upstream, call),
+            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, call),
+            Err(e) => Err(e),
+        };
+        reply(result)
+    }
+
+    /// One upstream call: GET `url`, read the whole body, return its length.
+    fn call(&self, url: &str) -> Result<u64, UpstreamError> {
+        let failed = |e| upstream_error(e, self.config.upstream_timeout_ms);
+        let mut response = self.agent.get(url).call().map_err(failed)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(UpstreamError::Status(status.as_u16()));
+        }
+        // Reading to the end is also what returns the connection to the pool.
+        io::copy(&mut response.body_mut().as_reader(), &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))
+    }
+}
+
+/// The answer of `/single` and `/multiple`, and of every failure: the one place a
+/// [`BenchError`] becomes a status and a body.
+fn reply(result: Result<ProxyReply, BenchError>) -> Response {
+    match result {
+        Ok(reply) => json(200, reply.to_json()),
+        Err(e) => {
+            tracing::debug!("answering {}: {e}", e.status());
+            let response = json(e.status(), e.to_json());
+            match e {
+                // RFC 9110: a 405 names the methods the resource allows.
+                BenchError::MethodNotAllowed => response.with_additional_header("Allow", server_common::ALLOW),
+                _ => response,
+            }
+        }
+    }
+}
+
+/// A JSON response with this server's headers (tiny_http adds Date and Content-Length).
+fn json(status: u16, body: Vec<u8>) -> Response {
+    Response::from_data(server_common::CONTENT_TYPE_JSON, body)
+        .with_status_code(status)
+        .with_additional_header("Server", SERVER_HEADER)
+}
+
+/// A request whose body framing is invalid, which tiny_http 0.12 lets through: it treats
+/// an unparsable `Content-Length` as absent (and uses the first of several). RFC 9112
+/// (6.3) makes that a 400; answering it here is the closest rouille gets, as it cannot
+/// ask tiny_http to close the connection afterwards.
+fn bad_framing(request: &Request) -> Option<&'static str> {
+    let mut lengths = request.headers().filter(|(name, _)| name.eq_ignore_ascii_case("Content-Length"));
+    let first = lengths.next()?.1.trim();
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("malformed Content-Length header");
+    }
+    if lengths.any(|(_, other)| other.trim() != first) {
+        return Some("conflicting Content-Length headers");
+    }
+    None
+}
+
+/// Maps a ureq failure to its kind. `timeout_ms` is the configured per-call timeout.
+fn upstream_error(e: ureq::Error, timeout_ms: u64) -> UpstreamError {
+    match e {
+        ureq::Error::Timeout(_) => UpstreamError::Timeout(timeout_ms),
+        ureq::Error::StatusCode(code) => UpstreamError::Status(code),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => UpstreamError::Connect(e.to_string()),
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
+            // Nothing was sent: the connection itself could not be made.
+            ErrorKind::ConnectionRefused
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::NetworkDown
+            | ErrorKind::AddrNotAvailable => UpstreamError::Connect(io.to_string()),
+            _ => UpstreamError::Broken(io.to_string()),
+        },
+        // Protocol errors, a body cut short, and whatever else ureq may add.
+        other => UpstreamError::Broken(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ureq_errors_map_to_their_kind() {
+        let refused = ureq::Error::Io(io::Error::from(ErrorKind::ConnectionRefused));
+        assert!(matches!(upstream_error(refused, 5), UpstreamError::Connect(_)));
+        let reset = ureq::Error::Io(io::Error::from(ErrorKind::ConnectionReset));
+        assert!(matches!(upstream_error(reset, 5), UpstreamError::Broken(_)));
+        assert_eq!(upstream_error(ureq::Error::Timeout(ureq::Timeout::Global), 5), UpstreamError::Timeout(5));
+        assert_eq!(upstream_error(ureq::Error::StatusCode(503), 5), UpstreamError::Status(503));
+        // A body read failure arrives as an io::Error wrapping the ureq error.
+        let wrapped = ureq::Error::Timeout(ureq::Timeout::RecvBody).into_io();
+        assert_eq!(upstream_error(ureq::Error::from(wrapped), 7), UpstreamError::Timeout(7));
+    }
+
+    #[test]
+    fn errors_answer_their_status_as_json() {
+        let r = reply(Err(BenchError::MethodNotAllowed));
+        assert_eq!(r.status_code, 405);
+        let header = |name: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        assert_eq!(header("Allow").as_deref(), Some("GET"));
+        assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
+        assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
+        let r = reply(Err(BenchError::Upstream(UpstreamError::Timeout(100))));
+        assert_eq!(r.status_code, 504);
+    }
+
+    #[test]
+    fn invalid_content_length_is_bad_framing() {
+        let with = |values: &[&str]| {
+            let headers = values.iter().map(|v| ("Content-Length".to_owned(), (*v).to_owned())).collect();
+            bad_framing(&Request::fake_http("GET", "/single", headers, Vec::new()))
+        };
+        assert_eq!(with(&[]), None);
+        assert_eq!(with(&["0"]), None);
+        assert_eq!(with(&["12", "12"]), None);
+        assert!(with(&["nope"]).is_some());
+        assert!(with(&["-1"]).is_some());
+        assert!(with(&["1", "2"]).is_some());
+    }
+}

@@ -1,0 +1,7 @@
+//! The server-rouille binary: the shared CLI, signals and graceful stop around [`server_rouille::start`].
+//!
+//! Run with: cargo run -p server-rouille
+
+fn main() -> std::process::ExitCode {
+    server_common::running::server_main("server-rouille", server_rouille::start)
+}

@@ -1,0 +1,177 @@
+//! server-warp: warp filters on a multi-thread tokio runtime, one shared reqwest client.
+//!
+//! The same async model as server-axum (a task per request, no thread while waiting on
+//! the upstream, `/multiple` joined on the handler's task, one reqwest pool per process),
+//! with routing done the warp way: each endpoint is a chain of filters, and what no
+//! filter accepts comes back as a rejection that one `recover` turns into the contract's
+//! JSON 404 or 405.
+//!
+//! Run with: `cargo run -p server-warp -- --upstream http://127.0.0.1:8090`
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+
+use server_common::reqwest_client::ReqwestUpstream;
+use server_common::running::{self, Running};
+use server_common::{BenchError, Config, ProxyReply, Upstream, paths, proxy};
+use warp::filters::path::FullPath;
+use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reject::{MethodNotAllowed, Rejection};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// The value of the `Server` header on every response.
+pub const SERVER_NAME: &str = "warp";
+
+/// What every handler shares, built once per process.
+#[derive(Debug)]
+pub struct AppState {
+    /// The one pooled upstream client (or the no-reuse one).
+    client: ReqwestUpstream,
+    upstream: Upstream,
+    fanout: usize,
+}
+
+impl AppState {
+    /// The state for `config`: builds the reqwest client.
+    pub fn new(config: &Config) -> io::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            client: ReqwestUpstream::new(config)?,
+            upstream: config.upstream.clone(),
+            fanout: config.fanout,
+        }))
+    }
+}
+
+/// The whole service as one filter: the three endpoints, JSON 404/405 from the
+/// rejections, and the `Server` header on every response.
+pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let state = warp::any().map(move || Arc::clone(&state));
+    let single = endpoint(paths::SINGLE).and(raw_query()).and(state.clone()).then(single);
+    let multiple = endpoint(paths::MULTIPLE).and(raw_query()).and(state).then(multiple);
+    let health = endpoint(paths::HEALTH).map(health);
+    single
+        .or(multiple)
+        .unify()
+        .or(health)
+        .unify()
+        .recover(rejection)
+        .unify()
+        .with(warp::reply::with::header(SERVER, SERVER_NAME))
+}
+
+/// Starts server-warp on its own tokio runtime (`--threads` workers, default one per
+/// CPU) and returns once the listener is bound.
+pub fn start(config: Config) -> io::Result<Running> {
+    let state = AppState::new(&config)?;
+    running::spawn_tokio("server-warp", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
+        async move {
+            // warp 0.4 serves a pre-bound `tokio::net::TcpListener` through `incoming`, so
+            // the 4096 backlog server-common asked for stays in force (warp's own `bind`
+            // would use tokio's default of 1024). Its `Accept` trait is sealed, so there is
+            // no hook on accepted sockets: TCP_NODELAY goes on the listening socket
+            // instead, which Linux copies to every accepted one (tested below).
+            if let Err(e) = set_nodelay(&listener) {
+                tracing::warn!("server-warp: TCP_NODELAY not set on the listener: {e}");
+            }
+            // Graceful stop: warp stops accepting when `shutdown` completes, drops the
+            // listener, and waits (hyper-util's GracefulShutdown) until every connection
+            // has finished its request in flight; idle keep-alive connections close at once.
+            warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+            Ok(())
+        }
+    })
+}
+
+fn set_nodelay(listener: &tokio::net::TcpListener) -> io::Result<()> {
+    socket2::SockRef::from(listener).set_tcp_nodelay(true)
+}
+
+/// `GET {path}` exactly. The path is matched before the method, so a wrong method on a
+/// known path is a `MethodNotAllowed` rejection (405) and any other path only `not_found`
+/// (404); warp prefers the 405 when it combines the rejections of all the routes.
+///
+/// The path is compared whole rather than with `warp::path("single").and(warp::path::end())`:
+/// that chain also accepts `/single/` (warp consumes the slash after a matched segment),
+/// and the contract's paths are exact (`/single/` is 404 in every server).
+fn endpoint(path: &'static str) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path::full()
+        .and_then(move |full: FullPath| async move {
+            if full.as_str() == path { Ok(()) } else { Err(warp::reject::not_found()) }
+        })
+        .untuple_one()
+        .and(warp::get())
+}
+
+/// The raw query string, `None` when the request has none (`warp::query::raw` rejects
+/// that case; the contract treats it as "all defaults").
+fn raw_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Copy {
+    warp::query::raw().map(Some).or(warp::any().map(|| None)).unify()
+}
+
+async fn single(query: Option<String>, app: Arc<AppState>) -> Response {
+    respond(proxy::single(query.as_deref(), &app.upstream, |url| app.client.call(url)).await)
+}
+
+async fn multiple(query: Option<String>, app: Arc<AppState>) -> Response {
+    respond(proxy::multiple(query.as_deref(), app.fanout, &app.upstream, |url| app.client.call(url)).await)
+}
+
+fn health() -> Response {
+    let mut response = Response::new(server_common::HEALTH_BODY.into());
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(server_common::CONTENT_TYPE_TEXT));
+    response
+}
+
+/// Rejections of the routing filters as the contract's errors. Only routing can reject
+/// (the query is parsed in the handlers, by server-common), so anything else is passed
+/// on to warp's default handling unchanged.
+async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
+    if rejection.find::<MethodNotAllowed>().is_some() {
+        Ok(respond(Err(BenchError::MethodNotAllowed)))
+    } else if rejection.is_not_found() {
+        Ok(respond(Err(BenchError::NotFound)))
+    } else {
+        Err(rejection)
+    }
+}
+
+/// The one mapping from an endpoint's outcome to a response.
+fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
+    match outcome {
+        Ok(reply) => json(StatusCode::OK, reply.to_json()),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = json(status, e.to_json());
+            if e == BenchError::MethodNotAllowed {
+                // A 405 must say what is allowed.
+                response.headers_mut().insert(ALLOW, HeaderValue::from_static(server_common::ALLOW));
+            }
+            response
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(server_common::CONTENT_TYPE_JSON));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The premise of `set_nodelay`: a socket accepted from a TCP_NODELAY listener has it.
+    #[tokio::test]
+    async fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        let listener = server_common::sys::bind_tokio_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        set_nodelay(&listener).unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+}

@@ -1,0 +1,6 @@
+//! server-warp binary: the shared CLI and main around [`server_warp::start`].
+//!
+//! Run with: cargo run -p server-warp
+fn main() -> std::process::ExitCode {
+    server_common::running::server_main("server-warp", server_warp::start)
+}
