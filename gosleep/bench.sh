@@ -19,7 +19,7 @@ source scripts/bench-lib.sh
 long=60 short=10 rounds=3 conns=10000
 if [[ "${1:-}" == "--quick" ]]; then long=5 short=3 rounds=1 conns=2000; fi
 
-bench_need_wrk
+bench_need wrk
 ulimit -n "$(ulimit -Hn)"
 if (( $(ulimit -n) < conns + 100 )); then
   echo "bench.sh: need ulimit -n >= $((conns + 100)) for $conns connections, have $(ulimit -n)" >&2; exit 1

@@ -17,15 +17,19 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-# bench_need_wrk: installs wrk from Debian's packages when missing and we are root.
-bench_need_wrk() {
-  command -v wrk >/dev/null && return 0
-  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
-    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-  else
-    echo "wrk not found (Debian: apt-get install wrk)" >&2
-    return 1
-  fi
+# bench_need TOOL...: installs each missing tool from Debian's packages (same name) when we
+# are root, or stops with a message naming it.
+bench_need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null && continue
+    if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+      apt-get install -y -qq "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+    else
+      echo "$tool not found (Debian: apt-get install $tool)" >&2
+      return 1
+    fi
+  done
 }
 
 # bench_start NAME PIN CMD...: runs CMD in the background (under PIN, e.g. "taskset -c 0",
@@ -84,6 +88,11 @@ wrk_errors() {
        END {s = ""; if (e != "") s = e; if (n != "") s = s (s == "" ? "" : "; ") "non-2xx " n; print (s == "" ? "none" : s)}' \
     "$BENCH_TMP/wrk.out"
 }
+
+# gosleep_stat ADDR FIELD: one counter of gosleep's /stats (its own connection counts: the
+# caller subtracts it from connections_accepted).
+gosleep_stat() { curl -s "http://$1/stats" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
+gosleep_reset() { curl -s -X POST "http://$1/stats/reset" >/dev/null; }
 
 # bench_machine: one line naming the machine and tools, for the report header.
 bench_machine() {

@@ -17,7 +17,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
-use server_common::{BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
+use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "actix-web";
@@ -171,23 +171,17 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type(server_common::CONTENT_TYPE_TEXT).body(server_common::HEALTH_BODY)
 }
 
-/// The answer of `/single` and `/multiple`, and of every failure: the one place a
-/// [`BenchError`] becomes a status and a body.
-fn reply(result: Result<ProxyReply, BenchError>) -> HttpResponse {
-    let (status, body) = match &result {
-        Ok(reply) => (200, reply.to_json()),
-        Err(e) => {
-            tracing::debug!("answering {}: {e}", e.status());
-            (e.status(), e.to_json())
-        }
-    };
-    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-    response.content_type(server_common::CONTENT_TYPE_JSON);
-    if let Err(BenchError::MethodNotAllowed) = result {
-        // RFC 9110: a 405 names the methods the resource allows.
-        response.insert_header((header::ALLOW, server_common::ALLOW));
+/// The answer of `/single` and `/multiple`, and of every failure: the one place an
+/// outcome becomes an actix response.
+fn reply(outcome: Result<ProxyReply, BenchError>) -> HttpResponse {
+    let answer = Answer::from(outcome);
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    response.content_type(answer.content_type);
+    if let Some(allow) = answer.allow {
+        response.insert_header((header::ALLOW, allow));
     }
-    response.body(body)
+    response.body(answer.body)
 }
 
 /// Maps a failure to send the request or read the response head. `timeout_ms` is the

@@ -19,7 +19,7 @@ use axum::routing::{MethodRouter, get};
 use axum::serve::ListenerExt;
 use server_common::reqwest_client::ReqwestUpstream;
 use server_common::running::{self, Running};
-use server_common::{BenchError, Config, ProxyReply, Upstream, paths, proxy};
+use server_common::{Answer, BenchError, Config, ProxyReply, Upstream, paths, proxy};
 
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "axum";
@@ -109,23 +109,14 @@ async fn method_not_allowed() -> Response {
 
 /// The one mapping from an endpoint's outcome to a response.
 fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
-    match outcome {
-        Ok(reply) => json(StatusCode::OK, reply.to_json()),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = json(status, e.to_json());
-            if e == BenchError::MethodNotAllowed {
-                // A 405 must say what is allowed; set here, axum keeps it (it would
-                // otherwise list "GET,HEAD" from the registered methods).
-                response.headers_mut().insert(ALLOW, HeaderValue::from_static(server_common::ALLOW));
-            }
-            response
-        }
+    let answer = Answer::from(outcome);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, [(CONTENT_TYPE, answer.content_type)], answer.body).into_response();
+    if let Some(allow) = answer.allow {
+        // Set here, axum keeps it (it would otherwise list "GET,HEAD" from the routes).
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     }
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(CONTENT_TYPE, server_common::CONTENT_TYPE_JSON)], body).into_response()
+    response
 }
 
 async fn server_header(mut response: Response) -> Response {

@@ -28,7 +28,7 @@ pub mod upstream;
 
 pub use config::Config;
 pub use query::{MultipleQuery, QueryError, SingleQuery};
-pub use reply::{BenchError, ErrorReply, ProxyReply};
+pub use reply::{Answer, BenchError, ErrorReply, ProxyReply};
 pub use running::Running;
 pub use upstream::{Upstream, UpstreamError};
 

@@ -67,6 +67,31 @@ impl BenchError {
     }
 }
 
+/// A contract outcome as the parts of an HTTP answer: every server turns these into its
+/// own response type, and does nothing else with a [`ProxyReply`] or a [`BenchError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// 200, or the failure's status.
+    pub status: u16,
+    /// Always JSON: replies and errors alike.
+    pub content_type: &'static str,
+    /// `{"calls":N,"bytes":B}` or `{"error":"..."}`.
+    pub body: Vec<u8>,
+    /// The `Allow` header a 405 must carry (RFC 9110), `None` otherwise.
+    pub allow: Option<&'static str>,
+}
+
+impl From<Result<ProxyReply, BenchError>> for Answer {
+    fn from(outcome: Result<ProxyReply, BenchError>) -> Self {
+        let (status, body) = match &outcome {
+            Ok(reply) => (200, reply.to_json()),
+            Err(e) => (e.status(), e.to_json()),
+        };
+        let allow = matches!(outcome, Err(BenchError::MethodNotAllowed)).then_some(crate::ALLOW);
+        Self { status, content_type: crate::CONTENT_TYPE_JSON, body, allow }
+    }
+}
+
 /// Sums the outcomes of upstream calls into the reply, or the first failure.
 ///
 /// For `/multiple`, the first failing call decides the status: a proxy that got a
@@ -109,6 +134,17 @@ mod tests {
         let body = BenchError::from(UpstreamError::Status(503)).to_json();
         let parsed: ErrorReply = serde_json::from_slice(&body).unwrap();
         assert_eq!(parsed.error, "upstream answered HTTP 503");
+    }
+
+    #[test]
+    fn answer_is_json_and_a_405_says_allow_get() {
+        let ok = Answer::from(Ok(ProxyReply { calls: 1, bytes: 64 }));
+        assert_eq!((ok.status, ok.content_type, ok.allow), (200, "application/json", None));
+        assert_eq!(ok.body, br#"{"calls":1,"bytes":64}"#);
+        let wrong = Answer::from(Err(BenchError::MethodNotAllowed));
+        assert_eq!((wrong.status, wrong.allow), (405, Some("GET")));
+        let slow = Answer::from(Err(BenchError::Upstream(UpstreamError::Timeout(9))));
+        assert_eq!((slow.status, slow.allow), (504, None));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use server_common::proxy::{self, Endpoint};
-use server_common::{BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
+use server_common::{Answer, BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
 
 /// The `Server` header of every answer.
 pub const SERVER: &str = "hyper";
@@ -96,18 +96,14 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<B
 }
 
 /// The one mapping from a contract outcome to a response.
-fn answer(result: Result<ProxyReply, BenchError>) -> Response<Full<Bytes>> {
-    match result {
-        Ok(reply) => respond(StatusCode::OK, server_common::CONTENT_TYPE_JSON, reply.to_json().into()),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = respond(status, server_common::CONTENT_TYPE_JSON, e.to_json().into());
-            if e == BenchError::MethodNotAllowed {
-                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(server_common::ALLOW));
-            }
-            response
-        }
+fn answer(outcome: Result<ProxyReply, BenchError>) -> Response<Full<Bytes>> {
+    let answer = Answer::from(outcome);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = respond(status, answer.content_type, answer.body.into());
+    if let Some(allow) = answer.allow {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     }
+    response
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rouille::{Request, Response};
 use server_common::proxy::{self, Endpoint};
 use server_common::query::MAX_FANOUT;
-use server_common::{BenchError, Config, ErrorReply, ProxyReply, Running, UpstreamError};
+use server_common::{Answer, BenchError, Config, ErrorReply, ProxyReply, Running, UpstreamError};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
@@ -168,20 +168,14 @@ impl App {
     }
 }
 
-/// The answer of `/single` and `/multiple`, and of every failure: the one place a
-/// [`BenchError`] becomes a status and a body.
-fn reply(result: Result<ProxyReply, BenchError>) -> Response {
-    match result {
-        Ok(reply) => json(200, reply.to_json()),
-        Err(e) => {
-            tracing::debug!("answering {}: {e}", e.status());
-            let response = json(e.status(), e.to_json());
-            match e {
-                // RFC 9110: a 405 names the methods the resource allows.
-                BenchError::MethodNotAllowed => response.with_additional_header("Allow", server_common::ALLOW),
-                _ => response,
-            }
-        }
+/// The answer of `/single` and `/multiple`, and of every failure: the one place an
+/// outcome becomes a rouille response.
+fn reply(outcome: Result<ProxyReply, BenchError>) -> Response {
+    let answer = Answer::from(outcome);
+    let response = json(answer.status, answer.body);
+    match answer.allow {
+        Some(allow) => response.with_additional_header("Allow", allow),
+        None => response,
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use server_common::reqwest_client::ReqwestUpstream;
 use server_common::running::{self, Running};
-use server_common::{BenchError, Config, ProxyReply, Upstream, paths, proxy};
+use server_common::{Answer, BenchError, Config, ProxyReply, Upstream, paths, proxy};
 use warp::filters::path::FullPath;
 use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use warp::http::{HeaderValue, StatusCode};
@@ -140,24 +140,13 @@ async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
 
 /// The one mapping from an endpoint's outcome to a response.
 fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
-    match outcome {
-        Ok(reply) => json(StatusCode::OK, reply.to_json()),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = json(status, e.to_json());
-            if e == BenchError::MethodNotAllowed {
-                // A 405 must say what is allowed.
-                response.headers_mut().insert(ALLOW, HeaderValue::from_static(server_common::ALLOW));
-            }
-            response
-        }
+    let answer = Answer::from(outcome);
+    let mut response = Response::new(answer.body.into());
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    if let Some(allow) = answer.allow {
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     }
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(server_common::CONTENT_TYPE_JSON));
     response
 }
 
