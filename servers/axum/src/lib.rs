@@ -17,36 +17,16 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::serve::ListenerExt;
-use server_common::reqwest_client::ReqwestUpstream;
+use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, Upstream, paths, proxy};
+use server_common::{Answer, BenchError, Config, ProxyReply, paths};
 
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "axum";
 
-/// What every handler shares, built once per process and passed as axum `State`.
-#[derive(Debug)]
-pub struct AppState {
-    /// The one pooled upstream client (or the no-reuse one).
-    client: ReqwestUpstream,
-    upstream: Upstream,
-    fanout: usize,
-}
-
-impl AppState {
-    /// The state for `config`: builds the reqwest client.
-    pub fn new(config: &Config) -> io::Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            client: ReqwestUpstream::new(config)?,
-            upstream: config.upstream.clone(),
-            fanout: config.fanout,
-        }))
-    }
-}
-
 /// The router of the contract: three GET endpoints, JSON 404 and 405, and the `Server`
 /// header on every response (fallbacks included: the layer is added last).
-pub fn app(state: Arc<AppState>) -> Router {
+pub fn app(state: Arc<ReqwestProxy>) -> Router {
     Router::new()
         .route(paths::SINGLE, get_only(single))
         .route(paths::MULTIPLE, get_only(multiple))
@@ -61,7 +41,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Starts server-axum on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
 pub fn start(config: Config) -> io::Result<Running> {
-    let state = AppState::new(&config)?;
+    let state = ReqwestProxy::new(&config)?;
     running::spawn_tokio("server-axum", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         // `listener` comes from server-common with a 4096 backlog (std's 128 would drop
         // SYNs under a connection storm). Answers are small and latency is what is
@@ -79,20 +59,20 @@ pub fn start(config: Config) -> io::Result<Running> {
 
 /// A GET-only method router. axum's `get` also answers HEAD (body stripped); the contract
 /// answers 405 to every method but GET, so HEAD is routed to the 405 handler explicitly.
-fn get_only<H, T>(handler: H) -> MethodRouter<Arc<AppState>>
+fn get_only<H, T>(handler: H) -> MethodRouter<Arc<ReqwestProxy>>
 where
-    H: axum::handler::Handler<T, Arc<AppState>>,
+    H: axum::handler::Handler<T, Arc<ReqwestProxy>>,
     T: 'static,
 {
     get(handler).head(method_not_allowed)
 }
 
-async fn single(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    respond(proxy::single(query.as_deref(), &app.upstream, |url| app.client.call(url)).await)
+async fn single(State(app): State<Arc<ReqwestProxy>>, RawQuery(query): RawQuery) -> Response {
+    respond(app.single(query.as_deref()).await)
 }
 
-async fn multiple(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    respond(proxy::multiple(query.as_deref(), app.fanout, &app.upstream, |url| app.client.call(url)).await)
+async fn multiple(State(app): State<Arc<ReqwestProxy>>, RawQuery(query): RawQuery) -> Response {
+    respond(app.multiple(query.as_deref()).await)
 }
 
 async fn health() -> Response {

@@ -4,8 +4,41 @@
 //! handle to one connection pool, so every handler (on every worker thread) shares the
 //! same keep-alive connections, which is what "reuse" means in the contract.
 
-use crate::Config;
-use crate::upstream::UpstreamError;
+use std::sync::Arc;
+
+use crate::reply::{BenchError, ProxyReply};
+use crate::upstream::{Upstream, UpstreamError};
+use crate::{Config, proxy};
+
+/// What every handler of a reqwest server shares, built once per process: the client
+/// and the contract's parameters, with `/single` and `/multiple` ready to call.
+#[derive(Debug)]
+pub struct ReqwestProxy {
+    client: ReqwestUpstream,
+    upstream: Upstream,
+    fanout: usize,
+}
+
+impl ReqwestProxy {
+    /// Builds the one client for `config`.
+    pub fn new(config: &Config) -> std::io::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            client: ReqwestUpstream::new(config)?,
+            upstream: config.upstream.clone(),
+            fanout: config.fanout,
+        }))
+    }
+
+    /// `GET /single` with the raw query string.
+    pub async fn single(&self, query: Option<&str>) -> Result<ProxyReply, BenchError> {
+        proxy::single(query, &self.upstream, |url| self.client.call(url)).await
+    }
+
+    /// `GET /multiple` with the raw query string.
+    pub async fn multiple(&self, query: Option<&str>) -> Result<ProxyReply, BenchError> {
+        proxy::multiple(query, self.fanout, &self.upstream, |url| self.client.call(url)).await
+    }
+}
 
 /// The upstream client of the reqwest servers: one pooled client and the per-call timeout.
 /// Cheap to share by reference; build it once per process.

@@ -24,11 +24,6 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
 }
 
-/// The current soft RLIMIT_NOFILE.
-pub fn fd_limit() -> io::Result<u64> {
-    rlimit::Resource::NOFILE.get().map(|(soft, _hard)| soft)
-}
-
 /// Binds a blocking std listener with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (so a
 /// restarted server can bind while old connections sit in TIME_WAIT).
 pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {

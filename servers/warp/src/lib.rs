@@ -12,9 +12,9 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 
-use server_common::reqwest_client::ReqwestUpstream;
+use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, Upstream, paths, proxy};
+use server_common::{Answer, BenchError, Config, ProxyReply, paths};
 use warp::filters::path::FullPath;
 use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use warp::http::{HeaderValue, StatusCode};
@@ -25,29 +25,9 @@ use warp::{Filter, Reply};
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "warp";
 
-/// What every handler shares, built once per process.
-#[derive(Debug)]
-pub struct AppState {
-    /// The one pooled upstream client (or the no-reuse one).
-    client: ReqwestUpstream,
-    upstream: Upstream,
-    fanout: usize,
-}
-
-impl AppState {
-    /// The state for `config`: builds the reqwest client.
-    pub fn new(config: &Config) -> io::Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            client: ReqwestUpstream::new(config)?,
-            upstream: config.upstream.clone(),
-            fanout: config.fanout,
-        }))
-    }
-}
-
 /// The whole service as one filter: the three endpoints, JSON 404/405 from the
 /// rejections, and the `Server` header on every response.
-pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+pub fn routes(state: Arc<ReqwestProxy>) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let state = warp::any().map(move || Arc::clone(&state));
     let single = endpoint(paths::SINGLE).and(raw_query()).and(state.clone()).then(single);
     let multiple = endpoint(paths::MULTIPLE).and(raw_query()).and(state).then(multiple);
@@ -65,7 +45,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (impl Reply,), Erro
 /// Starts server-warp on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
 pub fn start(config: Config) -> io::Result<Running> {
-    let state = AppState::new(&config)?;
+    let state = ReqwestProxy::new(&config)?;
     running::spawn_tokio("server-warp", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         async move {
             // warp 0.4 serves a pre-bound `tokio::net::TcpListener` through `incoming`, so
@@ -111,12 +91,12 @@ fn raw_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> +
     warp::query::raw().map(Some).or(warp::any().map(|| None)).unify()
 }
 
-async fn single(query: Option<String>, app: Arc<AppState>) -> Response {
-    respond(proxy::single(query.as_deref(), &app.upstream, |url| app.client.call(url)).await)
+async fn single(query: Option<String>, app: Arc<ReqwestProxy>) -> Response {
+    respond(app.single(query.as_deref()).await)
 }
 
-async fn multiple(query: Option<String>, app: Arc<AppState>) -> Response {
-    respond(proxy::multiple(query.as_deref(), app.fanout, &app.upstream, |url| app.client.call(url)).await)
+async fn multiple(query: Option<String>, app: Arc<ReqwestProxy>) -> Response {
+    respond(app.multiple(query.as_deref()).await)
 }
 
 fn health() -> Response {
