@@ -1,0 +1,181 @@
+//! Command line: wrk's flags (`-c -t -d --timeout -H --latency URL`) plus what wrk lacks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A wrk-compatible HTTP/1.1 load generator that measures honestly: HDR-histogram
+/// percentiles, open-loop `--rate` with coordinated-omission correction, errors by kind,
+/// and the server's CPU and memory sampled from /proc.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    /// The load run (when no subcommand is given).
+    #[command(flatten)]
+    pub run: RunOpts,
+
+    /// Other tasks.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Merge result files (`--json`) of runs made at the same time from several machines:
+    /// sums counts and errors, merges the latency histograms, prints the merged report.
+    Merge {
+        /// Result files written by `--json`.
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// Write the merged result here as JSON too.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+/// One load run.
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Connections to keep open (closed loop: each sends its next request when the
+    /// previous answer arrives).
+    #[arg(short = 'c', long, default_value_t = 10, value_name = "N")]
+    pub connections: usize,
+
+    /// Threads (tokio workers) to spread the connections over.
+    #[arg(short = 't', long, default_value_t = 2, value_name = "N")]
+    pub threads: usize,
+
+    /// Recorded duration of the run (e.g. 30s, 2m, 500ms).
+    #[arg(short = 'd', long, default_value = "10s", value_parser = parse_duration, value_name = "T")]
+    pub duration: Duration,
+
+    /// Per-request timeout; a request that takes longer counts as a timeout error.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "T")]
+    pub timeout: Duration,
+
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "H")]
+    pub headers: Vec<(String, String)>,
+
+    /// Print the latency distribution (percentiles).
+    #[arg(long)]
+    pub latency: bool,
+
+    /// Open loop: R requests per second in total, at evenly spaced intended times; latency
+    /// is measured from each request's intended send time (coordinated-omission
+    /// correction, as wrk2 does), so a stalled server shows as latency, not as fewer
+    /// samples.
+    #[arg(short = 'R', long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// A new connection for every request (`Connection: close`): the client side of the
+    /// "not reuse connections" tables.
+    #[arg(long)]
+    pub no_keepalive: bool,
+
+    /// Traffic sent before the recorded window, not recorded (connections are opened and
+    /// warmed up; e.g. 2s).
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "T")]
+    pub warmup: Duration,
+
+    /// Write the whole result as JSON (mode, counts, errors, serialized histogram).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Sample this process (all its threads) from /proc during the recorded window: CPU %
+    /// (user + system), peak RSS, thread count.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Target URL (http:// only).
+    #[arg(required = true, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// Parses `500ms`, `2s`, `1.5s`, `3m`, `1h`, or a bare number of seconds (as wrk does).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("not a duration: {s:?} (try 30s, 500ms, 2m)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "us" => value / 1_000_000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use us, ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("not a duration: {s:?}"))
+}
+
+/// Parses `Name: value`.
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once(':').ok_or_else(|| format!("a header is \"Name: value\", got {s:?}"))?;
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+        return Err(format!("not a header name: {name:?}"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("a rate is a positive number of requests per second, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_wrk() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "ten", "10x", "-1s", "1..2s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn headers_parse_name_and_value() {
+        assert_eq!(parse_header("X-Test: a b"), Ok(("X-Test".into(), "a b".into())));
+        assert_eq!(parse_header("Accept:*/*"), Ok(("Accept".into(), "*/*".into())));
+        for bad in ["no colon", ": v", "bad name: v"] {
+            assert!(parse_header(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn wrk_style_command_lines_parse() {
+        let cli = Cli::parse_from([
+            "loadgen",
+            "-c",
+            "1000",
+            "-t",
+            "2",
+            "-d",
+            "30s",
+            "--timeout",
+            "30s",
+            "--latency",
+            "-H",
+            "A: b",
+            "http://127.0.0.1:8080/single",
+        ]);
+        let run = cli.run;
+        assert_eq!((run.connections, run.threads, run.duration), (1000, 2, Duration::from_secs(30)));
+        assert!(run.latency && cli.command.is_none());
+        assert_eq!(run.url.as_deref(), Some("http://127.0.0.1:8080/single"));
+        let cli = Cli::parse_from(["loadgen", "merge", "a.json", "b.json"]);
+        assert!(matches!(cli.command, Some(Command::Merge { .. })));
+    }
+}

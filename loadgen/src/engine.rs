@@ -1,0 +1,381 @@
+//! The load loop: C connections on T tokio workers, closed loop or open-loop rate.
+//!
+//! Each connection is one task owning one `hyper::client::conn::http1` connection (no pool
+//! in between, so C is exactly the number of sockets). Samples go into a few sharded
+//! histograms; counters are atomics. The run ends at its deadline whatever the server
+//! does: every task is aborted then, so a dead or hanging server yields errors and
+//! timeouts, never a hang.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONNECTION, HOST, HeaderName, HeaderValue};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::procstat;
+use crate::result::{Errors, MAX_LATENCY_US, Mode, RequestError, RunResult, new_histogram};
+
+/// Pause after a failed connect, so a dead server is retried, not spun on.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// The request target and Host header.
+    pub uri: Uri,
+    /// The URL as given, for the report.
+    pub url: String,
+    /// Connections.
+    pub connections: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Recorded window.
+    pub duration: Duration,
+    /// Unrecorded warm-up before it.
+    pub warmup: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Open-loop total rate, requests/second.
+    pub rate: Option<f64>,
+    /// Reuse connections (false: a new one per request, `Connection: close`).
+    pub keepalive: bool,
+    /// Process to sample during the window.
+    pub server_pid: Option<u32>,
+    /// Print a progress line on stderr once a second.
+    pub progress: bool,
+}
+
+/// Counters shared by every connection task.
+struct Shared {
+    histograms: Vec<Mutex<Histogram<u64>>>,
+    requests: AtomicU64,
+    bytes: AtomicU64,
+    connect: AtomicU64,
+    write: AtomicU64,
+    read: AtomicU64,
+    timeout: AtomicU64,
+    /// Non-2xx answers, indexed by status code (100..=999 fit).
+    status: Vec<AtomicU64>,
+    /// Completed requests per thread group, for the Req/Sec row.
+    per_group: Vec<AtomicU64>,
+}
+
+impl Shared {
+    fn new(plan: &Plan) -> Self {
+        let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Self {
+            // A few shards per thread keep the locks uncontended.
+            histograms: (0..plan.threads * 4).map(|_| Mutex::new(new_histogram())).collect(),
+            requests: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            connect: AtomicU64::new(0),
+            write: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            timeout: AtomicU64::new(0),
+            status: counters(1000),
+            per_group: counters(plan.threads),
+        }
+    }
+
+    fn error(&self, e: RequestError) {
+        let counter = match e {
+            RequestError::Connect => &self.connect,
+            RequestError::Write => &self.write,
+            RequestError::Read => &self.read,
+            RequestError::Timeout => &self.timeout,
+            RequestError::Status(code) => &self.status[usize::from(code).min(999)],
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn errors(&self) -> Errors {
+        let mut e = Errors {
+            connect: self.connect.load(Ordering::Relaxed),
+            write: self.write.load(Ordering::Relaxed),
+            read: self.read.load(Ordering::Relaxed),
+            timeout: self.timeout.load(Ordering::Relaxed),
+            ..Errors::default()
+        };
+        for (code, n) in self.status.iter().enumerate() {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                e.status.insert(code as u16, n);
+            }
+        }
+        e
+    }
+
+    fn errors_total(&self) -> u64 {
+        let e = self.errors();
+        e.socket() + e.non_2xx()
+    }
+}
+
+/// The time frame of a run.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    record_from: Instant,
+    end: Instant,
+}
+
+impl Window {
+    fn recording(&self, t: Instant) -> bool {
+        t >= self.record_from && t < self.end
+    }
+}
+
+/// Runs the plan and returns what it measured.
+pub fn run(plan: &Plan) -> io::Result<RunResult> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.threads).enable_all().build()?;
+    let result = runtime.block_on(drive(plan));
+    // Whatever is still in flight (driver tasks of connections) goes with the runtime.
+    runtime.shutdown_background();
+    result
+}
+
+async fn drive(plan: &Plan) -> io::Result<RunResult> {
+    let shared = Arc::new(Shared::new(plan));
+    let start = Instant::now();
+    let window = Window { start, record_from: start + plan.warmup, end: start + plan.warmup + plan.duration };
+    let tasks: Vec<_> = (0..plan.connections)
+        .map(|i| tokio::spawn(connection(i, Arc::new(plan.clone()), Arc::clone(&shared), window)))
+        .collect();
+
+    tokio::time::sleep_until(window.record_from).await;
+    let mut server = match plan.server_pid {
+        Some(pid) => Some(procstat::Window::start(pid)?),
+        None => None,
+    };
+    let mut thread_rps = Vec::new();
+    let mut last_counts: Vec<u64> = shared.per_group.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let mut last_tick = Instant::now();
+    let mut tick =
+        tokio::time::interval_at(window.record_from + Duration::from_millis(250), Duration::from_millis(250));
+    let mut quarter = 0u64;
+    while Instant::now() < window.end {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = tokio::time::sleep_until(window.end) => break,
+        }
+        if let Some(s) = server.as_mut() {
+            s.sample();
+        }
+        quarter += 1;
+        if quarter.is_multiple_of(4) {
+            // Once a second: each thread group's completions, for the Req/Sec row.
+            let now = Instant::now();
+            let secs = now.duration_since(last_tick).as_secs_f64();
+            for (group, counter) in shared.per_group.iter().enumerate() {
+                let count = counter.load(Ordering::Relaxed);
+                thread_rps.push((count - last_counts[group]) as f64 / secs);
+                last_counts[group] = count;
+            }
+            last_tick = now;
+            if plan.progress {
+                progress(&shared, window);
+            }
+        }
+    }
+    let elapsed = Instant::now().duration_since(window.record_from).as_secs_f64().min(plan.duration.as_secs_f64());
+    for t in &tasks {
+        t.abort();
+    }
+    if plan.progress {
+        eprint!("\r\x1b[K");
+    }
+    let mut latency = new_histogram();
+    for h in &shared.histograms {
+        let h = h.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Same bounds on both sides: adding cannot fail.
+        let _ = latency.add(&*h);
+    }
+    Ok(RunResult {
+        mode: Mode {
+            loadgen_version: env!("CARGO_PKG_VERSION").to_owned(),
+            url: plan.url.clone(),
+            connections: plan.connections,
+            threads: plan.threads,
+            duration_s: plan.duration.as_secs_f64(),
+            warmup_s: plan.warmup.as_secs_f64(),
+            timeout_s: plan.timeout.as_secs_f64(),
+            keepalive: plan.keepalive,
+            rate: plan.rate,
+            headers: plan.headers.clone(),
+        },
+        elapsed_s: elapsed,
+        requests: shared.requests.load(Ordering::Relaxed),
+        bytes: shared.bytes.load(Ordering::Relaxed),
+        errors: shared.errors(),
+        thread_rps,
+        latency,
+        server: server.map(|s| s.finish(elapsed)),
+    })
+}
+
+fn progress(shared: &Shared, window: Window) {
+    let secs = Instant::now().duration_since(window.record_from).as_secs_f64();
+    let requests = shared.requests.load(Ordering::Relaxed);
+    let rps = if secs > 0.0 { requests as f64 / secs } else { 0.0 };
+    eprint!("\r  {secs:>5.1}s  {requests} requests  {rps:.0} req/s  {} errors\x1b[K", shared.errors_total());
+}
+
+/// One connection's life: send, wait, record, repeat until the run is aborted.
+async fn connection(index: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window) {
+    let group = index % plan.threads;
+    let shard = &shared.histograms[index % shared.histograms.len()];
+    let request = RequestTemplate::new(&plan);
+    // Open loop: this connection's share of the rate, staggered so that the connections
+    // do not all fire at once.
+    let interval = plan.rate.map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
+    let mut next = window.start + plan.rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(index as f64 / r));
+    let mut sender: Option<SendRequest<Empty<Bytes>>> = None;
+    loop {
+        let intended = match interval {
+            Some(interval) => {
+                let scheduled = next;
+                next += interval;
+                if scheduled > Instant::now() {
+                    // On time: wait for the slot and measure from the real wake-up, so
+                    // our own timer's lateness (up to a millisecond) is not the server's.
+                    tokio::time::sleep_until(scheduled).await;
+                    Instant::now()
+                } else {
+                    // Behind: the previous answer came late. Measure from the slot this
+                    // request should have gone out in (coordinated-omission correction).
+                    scheduled
+                }
+            }
+            None => Instant::now(),
+        };
+        if sender.as_mut().is_none_or(|s| s.is_closed()) {
+            match tokio::time::timeout(plan.timeout, connect(plan.addr)).await {
+                Ok(Ok(s)) => sender = Some(s),
+                outcome => {
+                    if window.recording(Instant::now()) {
+                        shared.error(if outcome.is_err() { RequestError::Timeout } else { RequestError::Connect });
+                    }
+                    tokio::time::sleep(CONNECT_BACKOFF).await;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+        let outcome = tokio::time::timeout(plan.timeout, exchange(s, request.build())).await;
+        let done = Instant::now();
+        let outcome = outcome.unwrap_or(Err(RequestError::Timeout));
+        if outcome.is_err() || !plan.keepalive {
+            // A failed exchange leaves the connection unusable, and a closing one is
+            // closed: the next request reconnects.
+            sender = None;
+        }
+        if !window.recording(done) {
+            continue;
+        }
+        match outcome {
+            Ok((status, bytes)) => {
+                let micros = done.duration_since(intended).as_micros().clamp(1, u128::from(MAX_LATENCY_US)) as u64;
+                if let Ok(mut h) = shard.lock() {
+                    let _ = h.record(micros);
+                }
+                shared.requests.fetch_add(1, Ordering::Relaxed);
+                shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+                shared.per_group[group].fetch_add(1, Ordering::Relaxed);
+                if !(200..=299).contains(&status) {
+                    shared.error(RequestError::Status(status));
+                }
+            }
+            Err(e) => shared.error(e),
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr) -> io::Result<SendRequest<Empty<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(io::Error::other)?;
+    tokio::spawn(async move {
+        // Ends when the connection closes; its errors surface on the request side.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// One request and its whole answer: the status and the bytes read (status line and
+/// headers estimated from their lengths, body counted).
+async fn exchange(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    request: Request<Empty<Bytes>>,
+) -> Result<(u16, u64), RequestError> {
+    sender.ready().await.map_err(|_| RequestError::Write)?;
+    let response = sender.send_request(request).await.map_err(|e| classify(&e))?;
+    let status = response.status().as_u16();
+    // "HTTP/1.1 200 OK\r\n" plus "Name: value\r\n" per header plus the blank line.
+    let mut bytes =
+        17 + 2 + response.headers().iter().map(|(k, v)| (k.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| RequestError::Read)?;
+        if let Some(data) = frame.data_ref() {
+            bytes += data.len() as u64;
+        }
+    }
+    Ok((status, bytes))
+}
+
+/// A request that never went out (the connection was gone first) is a write error; one
+/// whose answer broke off or did not parse is a read error.
+fn classify(e: &hyper::Error) -> RequestError {
+    let broken_pipe = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe);
+    if e.is_canceled() || broken_pipe { RequestError::Write } else { RequestError::Read }
+}
+
+/// The request every connection sends, its headers built once.
+struct RequestTemplate {
+    uri: Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl RequestTemplate {
+    fn new(plan: &Plan) -> Self {
+        let mut headers = Vec::new();
+        if let Some(authority) = plan.uri.authority()
+            && let Ok(v) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.push((HOST, v));
+        }
+        if !plan.keepalive {
+            headers.push((CONNECTION, HeaderValue::from_static("close")));
+        }
+        for (name, value) in &plan.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                headers.push((n, v));
+            }
+        }
+        let path = plan.uri.path_and_query().map_or("/", |p| p.as_str());
+        Self { uri: path.parse().unwrap_or_else(|_| Uri::from_static("/")), headers }
+    }
+
+    fn build(&self) -> Request<Empty<Bytes>> {
+        let mut request = Request::new(Empty::new());
+        *request.uri_mut() = self.uri.clone();
+        request.headers_mut().extend(self.headers.iter().cloned());
+        request
+    }
+}

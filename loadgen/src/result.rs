@@ -1,0 +1,424 @@
+//! What a run measured: counts, errors by kind, the latency histogram, the server sample;
+//! its JSON form (mergeable across machines) and its wrk-shaped text form.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Highest latency the histogram tracks, in microseconds (1 hour); longer ones saturate.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A new latency histogram: microseconds, 3 significant figures.
+pub fn new_histogram() -> Histogram<u64> {
+    // 1..=1 h with 3 significant digits is always a valid configuration.
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
+}
+
+/// Why a request did not get an answer (or got a non-2xx one). Counted, never fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// The TCP connection could not be made.
+    #[error("connect")]
+    Connect,
+    /// The request could not be written (the connection was gone before it was sent).
+    #[error("write")]
+    Write,
+    /// The response could not be read: reset, closed early, or malformed.
+    #[error("read")]
+    Read,
+    /// No complete answer within `--timeout`.
+    #[error("timeout")]
+    Timeout,
+    /// A complete answer with a status outside 2xx.
+    #[error("status {0}")]
+    Status(u16),
+}
+
+/// Error counts by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Errors {
+    /// Connections that could not be made.
+    pub connect: u64,
+    /// Requests that could not be sent.
+    pub write: u64,
+    /// Responses that could not be read.
+    pub read: u64,
+    /// Requests that hit `--timeout`.
+    pub timeout: u64,
+    /// Non-2xx answers, by status code.
+    pub status: BTreeMap<u16, u64>,
+}
+
+impl Errors {
+    /// Counts one error.
+    pub fn count(&mut self, e: RequestError) {
+        match e {
+            RequestError::Connect => self.connect += 1,
+            RequestError::Write => self.write += 1,
+            RequestError::Read => self.read += 1,
+            RequestError::Timeout => self.timeout += 1,
+            RequestError::Status(code) => *self.status.entry(code).or_default() += 1,
+        }
+    }
+
+    /// Socket-level errors (wrk's "Socket errors").
+    pub fn socket(&self) -> u64 {
+        self.connect + self.write + self.read + self.timeout
+    }
+
+    /// Non-2xx answers.
+    pub fn non_2xx(&self) -> u64 {
+        self.status.values().sum()
+    }
+
+    /// Adds another run's counts.
+    pub fn add(&mut self, other: &Errors) {
+        self.connect += other.connect;
+        self.write += other.write;
+        self.read += other.read;
+        self.timeout += other.timeout;
+        for (code, n) in &other.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+    }
+}
+
+/// The server process as sampled from /proc during the recorded window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerSample {
+    /// The sampled PID.
+    pub pid: u32,
+    /// CPU time (user + system, all threads) over the window, in % of one core.
+    pub cpu_percent: f64,
+    /// CPU seconds used in the window.
+    pub cpu_seconds: f64,
+    /// Highest resident set size seen (the larger of sampled VmRSS and VmHWM), in KiB.
+    pub peak_rss_kib: u64,
+    /// Most threads seen.
+    pub max_threads: u64,
+}
+
+/// How the run was made: everything needed to reproduce or compare it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mode {
+    /// loadgen's version.
+    pub loadgen_version: String,
+    /// Target URL.
+    pub url: String,
+    /// Connections (per machine; summed by merge).
+    pub connections: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Recorded duration asked for, seconds.
+    pub duration_s: f64,
+    /// Unrecorded warm-up, seconds.
+    pub warmup_s: f64,
+    /// Per-request timeout, seconds.
+    pub timeout_s: f64,
+    /// HTTP keep-alive (false: `--no-keepalive`).
+    pub keepalive: bool,
+    /// Open-loop rate (requests/second in total), `None` for closed loop.
+    pub rate: Option<f64>,
+    /// Extra headers sent.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The result of a run: JSON-first, the text report is rendered from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// How the run was made.
+    pub mode: Mode,
+    /// Measured length of the recorded window, seconds.
+    pub elapsed_s: f64,
+    /// Answers received in the window (any status).
+    pub requests: u64,
+    /// Bytes read in the window (status line, headers and body).
+    pub bytes: u64,
+    /// Errors by kind.
+    pub errors: Errors,
+    /// Completed requests per second of each thread's connections, one entry per thread
+    /// per second: wrk's "Req/Sec" row.
+    pub thread_rps: Vec<f64>,
+    /// Latency histogram in microseconds (HdrHistogram V2 + deflate, base64).
+    #[serde(with = "histogram_base64")]
+    pub latency: Histogram<u64>,
+    /// The sampled server, if `--server-pid` was given.
+    pub server: Option<ServerSample>,
+}
+
+impl RunResult {
+    /// Requests per second over the recorded window.
+    pub fn rps(&self) -> f64 {
+        if self.elapsed_s > 0.0 { self.requests as f64 / self.elapsed_s } else { 0.0 }
+    }
+
+    /// Merges results of runs made at the same time (e.g. from several machines against
+    /// one server): counts, bytes and errors add up, histograms merge, the window is the
+    /// longest one, connections add up.
+    pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
+        let (first, rest) = results.split_first().ok_or(MergeError::Empty)?;
+        let mut merged = first.clone();
+        for r in rest {
+            if r.mode.url != merged.mode.url {
+                return Err(MergeError::DifferentUrl(merged.mode.url.clone(), r.mode.url.clone()));
+            }
+            merged.mode.connections += r.mode.connections;
+            merged.mode.threads += r.mode.threads;
+            merged.mode.rate = match (merged.mode.rate, r.mode.rate) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            merged.elapsed_s = merged.elapsed_s.max(r.elapsed_s);
+            merged.requests += r.requests;
+            merged.bytes += r.bytes;
+            merged.errors.add(&r.errors);
+            merged.thread_rps.extend_from_slice(&r.thread_rps);
+            merged.latency.add(&r.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
+            merged.server = merged.server.or(r.server);
+        }
+        Ok(merged)
+    }
+
+    /// The wrk-shaped text report (plus the percentiles wrk lacks and the server sample).
+    pub fn render_text(&self, latency_distribution: bool) -> String {
+        let mut out = String::new();
+        let m = &self.mode;
+        let _ = writeln!(out, "Running {} test @ {}", human_secs(m.duration_s), m.url);
+        let rate = m.rate.map(|r| format!(", open loop at {r} req/s")).unwrap_or_default();
+        let ka = if m.keepalive { "" } else { ", no keep-alive" };
+        let _ = writeln!(out, "  {} threads and {} connections{rate}{ka}", m.threads, m.connections);
+        let _ = writeln!(out, "  Thread Stats   Avg      Stdev     Max   +/- Stdev");
+        let h = &self.latency;
+        let (mean, stdev) = (h.mean(), h.stdev());
+        let within = within_stdev(h, mean, stdev);
+        let _ =
+            writeln!(out, "    Latency {:>9} {:>9} {:>9} {:>8.2}%", us(mean), us(stdev), us(h.max() as f64), within);
+        let (rmean, rstdev, rmax, rwithin) = summary(&self.thread_rps);
+        let _ =
+            writeln!(out, "    Req/Sec {:>9} {:>9} {:>9} {:>8.2}%", count(rmean), count(rstdev), count(rmax), rwithin);
+        if latency_distribution {
+            let _ = writeln!(out, "  Latency Distribution");
+            for q in [50.0, 75.0, 90.0, 99.0, 99.9, 99.99] {
+                let _ = writeln!(out, "  {:>6}% {:>9}", trim_float(q), us(h.value_at_quantile(q / 100.0) as f64));
+            }
+            let _ = writeln!(out, "  {:>7} {:>9}", "max", us(h.max() as f64));
+        }
+        let _ =
+            writeln!(out, "  {} requests in {:.2}s, {} read", self.requests, self.elapsed_s, bytes(self.bytes as f64));
+        let e = &self.errors;
+        if e.socket() > 0 {
+            let _ = writeln!(
+                out,
+                "  Socket errors: connect {}, read {}, write {}, timeout {}",
+                e.connect, e.read, e.write, e.timeout
+            );
+        }
+        if e.non_2xx() > 0 {
+            let codes: Vec<String> = e.status.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+            let _ = writeln!(out, "  Non-2xx or 3xx responses: {} ({})", e.non_2xx(), codes.join(", "));
+        }
+        if let Some(s) = &self.server {
+            let _ = writeln!(
+                out,
+                "  Server pid {}: CPU {:.1}% ({:.2} s), peak RSS {:.1} MiB, threads {}",
+                s.pid,
+                s.cpu_percent,
+                s.cpu_seconds,
+                s.peak_rss_kib as f64 / 1024.0,
+                s.max_threads
+            );
+        }
+        let _ = writeln!(out, "Requests/sec: {:>10.2}", self.rps());
+        let per_sec = if self.elapsed_s > 0.0 { self.bytes as f64 / self.elapsed_s } else { 0.0 };
+        let _ = writeln!(out, "Transfer/sec: {:>10}", bytes(per_sec));
+        out
+    }
+}
+
+/// Why results could not be merged.
+#[derive(Debug, Error)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no results to merge")]
+    Empty,
+    /// Runs against different targets are not one measurement.
+    #[error("results are for different URLs: {0} and {1}")]
+    DifferentUrl(String, String),
+    /// The histograms could not be added.
+    #[error("histograms cannot be merged: {0}")]
+    Histogram(String),
+}
+
+mod histogram_base64 {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = Vec::new();
+        V2DeflateSerializer::new().serialize(h, &mut buf).map_err(|e| serde::ser::Error::custom(format!("{e:?}")))?;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(buf))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)?;
+        Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| serde::de::Error::custom(format!("{e:?}")))
+    }
+}
+
+/// Share of values within one standard deviation of the mean, in % (wrk's "+/- Stdev").
+fn within_stdev(h: &Histogram<u64>, mean: f64, stdev: f64) -> f64 {
+    if h.is_empty() {
+        return 0.0;
+    }
+    let (lo, hi) = ((mean - stdev).max(0.0) as u64, (mean + stdev) as u64);
+    let inside: u64 =
+        h.iter_recorded().filter(|v| (lo..=hi).contains(&v.value_iterated_to())).map(|v| v.count_at_value()).sum();
+    100.0 * inside as f64 / h.len() as f64
+}
+
+fn summary(values: &[f64]) -> (f64, f64, f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0, 0.0, 0.0);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let stdev = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let max = values.iter().copied().fold(0.0, f64::max);
+    let within = values.iter().filter(|v| (**v - mean).abs() <= stdev).count() as f64 / n * 100.0;
+    (mean, stdev, max, within)
+}
+
+/// Microseconds as wrk prints them: us, ms, s or m.
+fn us(v: f64) -> String {
+    if v < 1000.0 {
+        format!("{v:.2}us")
+    } else if v < 1_000_000.0 {
+        format!("{:.2}ms", v / 1000.0)
+    } else if v < 60_000_000.0 {
+        format!("{:.2}s", v / 1_000_000.0)
+    } else {
+        format!("{:.2}m", v / 60_000_000.0)
+    }
+}
+
+fn count(v: f64) -> String {
+    if v < 1000.0 { format!("{v:.2}") } else { format!("{:.2}k", v / 1000.0) }
+}
+
+fn bytes(v: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = v;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.2}{}", UNITS[unit])
+}
+
+fn human_secs(s: f64) -> String {
+    if s.fract() == 0.0 { format!("{s:.0}s") } else { format!("{s}s") }
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v}");
+    s.trim_end_matches(".0").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(samples: &[u64]) -> RunResult {
+        let mut latency = new_histogram();
+        for s in samples {
+            latency.record(*s).unwrap();
+        }
+        RunResult {
+            mode: Mode {
+                loadgen_version: "test".into(),
+                url: "http://127.0.0.1:1/".into(),
+                connections: 2,
+                threads: 1,
+                duration_s: 1.0,
+                warmup_s: 0.0,
+                timeout_s: 2.0,
+                keepalive: true,
+                rate: None,
+                headers: vec![],
+            },
+            elapsed_s: 1.0,
+            requests: samples.len() as u64,
+            bytes: 100,
+            errors: Errors::default(),
+            thread_rps: vec![samples.len() as f64],
+            latency,
+            server: None,
+        }
+    }
+
+    /// Two JSON files merged equal one histogram of all their samples.
+    #[test]
+    fn merged_json_histograms_equal_one_histogram_of_all_samples() {
+        let a: Vec<u64> = (1..=5000).map(|i| i * 37 % 100_000 + 1).collect();
+        let b: Vec<u64> = (1..=3000).map(|i| i * 101 % 2_000_000 + 1).collect();
+        let ja = serde_json::to_string(&result(&a)).unwrap();
+        let jb = serde_json::to_string(&result(&b)).unwrap();
+        let parsed: Vec<RunResult> = [ja, jb].iter().map(|j| serde_json::from_str(j).unwrap()).collect();
+        let merged = RunResult::merge(&parsed).unwrap();
+        let all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        let one = result(&all);
+        assert_eq!(merged.latency, one.latency);
+        assert_eq!(merged.requests, 8000);
+        assert_eq!(merged.mode.connections, 4);
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            assert_eq!(merged.latency.value_at_quantile(q), one.latency.value_at_quantile(q));
+        }
+    }
+
+    #[test]
+    fn merge_refuses_different_urls() {
+        let a = result(&[1]);
+        let mut b = result(&[2]);
+        b.mode.url = "http://127.0.0.1:2/".into();
+        assert!(matches!(RunResult::merge(&[a, b]), Err(MergeError::DifferentUrl(..))));
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind() {
+        let mut e = Errors::default();
+        for k in [
+            RequestError::Connect,
+            RequestError::Read,
+            RequestError::Status(502),
+            RequestError::Status(502),
+            RequestError::Timeout,
+            RequestError::Write,
+        ] {
+            e.count(k);
+        }
+        assert_eq!((e.connect, e.read, e.write, e.timeout, e.socket(), e.non_2xx()), (1, 1, 1, 1, 4, 2));
+        assert_eq!(e.status.get(&502), Some(&2));
+    }
+
+    #[test]
+    fn text_report_has_wrk_lines() {
+        let text = result(&[1000, 2000, 3000]).render_text(true);
+        for line in [
+            "Running 1s test @ http://127.0.0.1:1/",
+            "Thread Stats",
+            "Latency Distribution",
+            "99.9%",
+            "3 requests in 1.00s",
+            "Requests/sec:",
+            "Transfer/sec:",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+}
