@@ -33,6 +33,35 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Find the saturation point: raise the connections geometrically from `-c`, one
+    /// short run (`-d`) each, until the server's CPU reaches `--target-cpu`, RPS stops
+    /// growing, errors appear, or the fd limit or `--max-connections` stops it; prints each
+    /// step and the chosen `-c` (the manual step of the original experiment).
+    Sweep(SweepOpts),
+}
+
+/// `loadgen sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepOpts {
+    /// Each step's run: `-c` is the first step's connections, `-d` each step's length.
+    #[command(flatten)]
+    pub run: RunOpts,
+
+    /// Factor between one step's connections and the next.
+    #[arg(long, default_value_t = 2.0, value_name = "F")]
+    pub factor: f64,
+
+    /// Never go past this many connections.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Stop once the server (`--server-pid`) uses this much CPU, in % of one core.
+    #[arg(long, default_value_t = 80.0, value_name = "PERCENT")]
+    pub target_cpu: f64,
+
+    /// RPS "stops growing" when a step gains less than this share over the previous one.
+    #[arg(long, default_value_t = 0.05, value_name = "SHARE")]
+    pub min_gain: f64,
 }
 
 /// One load run.

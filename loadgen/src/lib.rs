@@ -3,7 +3,8 @@
 //! wrk's flags and output shape, plus HDR-histogram percentiles, an open-loop `--rate`
 //! with coordinated-omission correction, `--no-keepalive`, `--warmup`, errors counted by
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
-//! server's CPU and memory from /proc.
+//! server's CPU and memory from /proc, and `sweep`, which finds the connection count that
+//! saturates a server.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod engine;
 pub mod procstat;
 pub mod result;
+pub mod sweep;
 
 use std::io::IsTerminal;
 use std::net::ToSocketAddrs;
@@ -102,6 +104,13 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             }
             Ok(())
         }
+        Some(Command::Sweep(opts)) => {
+            let sweep = sweep::sweep(&opts)?;
+            if let Some(path) = &opts.run.json {
+                write_json(path, &sweep)?;
+            }
+            Ok(())
+        }
         None => {
             let opts = cli.run;
             let plan = plan(&opts)?;
@@ -178,7 +187,7 @@ fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {
         .map_err(|e| LoadgenError::Json(format!("{}: not a loadgen result: {e}", path.display())))
 }
 
-fn write_json(path: &Path, result: &RunResult) -> Result<(), LoadgenError> {
+fn write_json(path: &Path, result: &impl serde::Serialize) -> Result<(), LoadgenError> {
     let text = serde_json::to_string_pretty(result).map_err(|e| LoadgenError::Json(e.to_string()))?;
     std::fs::write(path, text + "\n").map_err(|e| LoadgenError::Json(format!("{}: {e}", path.display())))
 }
