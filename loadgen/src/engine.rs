@@ -140,22 +140,53 @@ impl Window {
 }
 
 /// Runs the plan and returns what it measured.
+///
+/// Like wrk, each of the `-t` threads runs its own event loop (a current-thread tokio
+/// runtime) with its share of the connections: a connection's request, its hyper
+/// connection task and its response never cross threads, which is what keeps the cost
+/// per request near wrk's. The calling thread only samples and keeps time.
 pub fn run(plan: &Plan) -> io::Result<RunResult> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(plan.threads).enable_all().build()?;
-    let result = runtime.block_on(drive(plan));
-    // Whatever is still in flight (driver tasks of connections) goes with the runtime.
-    runtime.shutdown_background();
-    result
-}
-
-async fn drive(plan: &Plan) -> io::Result<RunResult> {
     let shared = Arc::new(Shared::new(plan));
     let start = Instant::now();
     let window = Window { start, record_from: start + plan.warmup, end: start + plan.warmup + plan.duration };
-    let tasks: Vec<_> = (0..plan.connections)
-        .map(|i| tokio::spawn(connection(i, Arc::new(plan.clone()), Arc::clone(&shared), window)))
-        .collect();
+    let plan_arc = Arc::new(plan.clone());
+    let workers = (0..plan.threads)
+        .map(|thread| {
+            let (plan, shared) = (Arc::clone(&plan_arc), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name(format!("loadgen-{thread}"))
+                .spawn(move || worker(thread, plan, shared, window))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let monitor = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let sampled = monitor.block_on(drive(plan, &shared, window));
+    for w in workers {
+        w.join().map_err(|_| io::Error::other("a loadgen thread panicked"))??;
+    }
+    Ok(collect(plan, &shared, sampled?))
+}
 
+/// One thread's event loop: its connections until the deadline, then all of them dropped
+/// mid-flight (the run ends on time whatever the server does).
+fn worker(thread: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let tasks: Vec<_> = (thread..plan.connections)
+            .step_by(plan.threads)
+            .map(|i| tokio::spawn(connection(i, Arc::clone(&plan), Arc::clone(&shared), window)))
+            .collect();
+        tokio::time::sleep_until(window.end).await;
+        for t in &tasks {
+            t.abort();
+        }
+    });
+    // Connection driver tasks still open go with the runtime.
+    runtime.shutdown_background();
+    Ok(())
+}
+
+/// Samples the server and the per-thread rates once the window opens, until it closes.
+async fn drive(plan: &Plan, shared: &Shared, window: Window) -> io::Result<Sampled> {
     tokio::time::sleep_until(window.record_from).await;
     let mut server = match plan.server_pid {
         Some(pid) => Some(procstat::Window::start(pid)?),
@@ -187,24 +218,33 @@ async fn drive(plan: &Plan) -> io::Result<RunResult> {
             }
             last_tick = now;
             if plan.progress {
-                progress(&shared, window);
+                progress(shared, window);
             }
         }
     }
     let elapsed = Instant::now().duration_since(window.record_from).as_secs_f64().min(plan.duration.as_secs_f64());
-    for t in &tasks {
-        t.abort();
-    }
     if plan.progress {
         eprint!("\r\x1b[K");
     }
+    Ok(Sampled { thread_rps, server: server.map(|s| s.finish(elapsed)), elapsed })
+}
+
+/// What the monitor measured besides the shared counters.
+struct Sampled {
+    thread_rps: Vec<f64>,
+    server: Option<crate::result::ServerSample>,
+    elapsed: f64,
+}
+
+/// The result, from the counters once every worker has stopped recording.
+fn collect(plan: &Plan, shared: &Shared, sampled: Sampled) -> RunResult {
     let mut latency = new_histogram();
     for h in &shared.histograms {
         let h = h.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Same bounds on both sides: adding cannot fail.
         let _ = latency.add(&*h);
     }
-    Ok(RunResult {
+    RunResult {
         mode: Mode {
             loadgen_version: env!("CARGO_PKG_VERSION").to_owned(),
             url: plan.url.clone(),
@@ -217,14 +257,14 @@ async fn drive(plan: &Plan) -> io::Result<RunResult> {
             rate: plan.rate,
             headers: plan.headers.clone(),
         },
-        elapsed_s: elapsed,
+        elapsed_s: sampled.elapsed,
         requests: shared.requests.load(Ordering::Relaxed),
         bytes: shared.bytes.load(Ordering::Relaxed),
         errors: shared.errors(),
-        thread_rps,
+        thread_rps: sampled.thread_rps,
         latency,
-        server: server.map(|s| s.finish(elapsed)),
-    })
+        server: sampled.server,
+    }
 }
 
 fn progress(shared: &Shared, window: Window) {

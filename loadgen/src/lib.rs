@@ -154,6 +154,9 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
         return Err(usage("duration and timeout must be longer than zero".into()));
     }
     check_fd_limit(opts.connections)?;
+    if let Some(pid) = opts.server_pid {
+        procstat::read(pid).map_err(|e| usage(format!("--server-pid {pid}: cannot read /proc/{pid} ({e})")))?;
+    }
     Ok(Plan {
         addr,
         uri,

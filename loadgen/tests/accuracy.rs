@@ -147,6 +147,7 @@ fn bad_input_is_one_line_and_exit_2() {
         &["ftp://127.0.0.1/"],
         &["-d", "soon", "http://127.0.0.1:9/"],
         &["-c", "1000000", "http://127.0.0.1:9/"],
+        &["--server-pid", "4000000000", "http://127.0.0.1:9/"],
         &[],
     ] {
         let out = Command::new(BIN).args(args).output().expect("run loadgen");

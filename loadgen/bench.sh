@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# loadgen/bench.sh: is loadgen as fast as wrk? Same target (gosleep, ms=0, one thread
+# pinned to core 0), same client side (100 keep-alive connections, one thread pinned to
+# core 1), runs alternated: requests/second and the load generator's own CPU seconds
+# per 1,000 requests (user + system, from bash's `time`). Printed as Markdown.
+# Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
+#
+# Usage: loadgen/bench.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+
+secs=10 rounds=3
+if [[ "${1:-}" == "--quick" ]]; then secs=3 rounds=1; fi
+
+bench_need wrk
+cargo build --release -p gosleep -p loadgen >&2
+
+server_pin="" client_pin=""
+if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+  server_pin="taskset -c 0" client_pin="taskset -c 1"
+fi
+bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
+url="http://$ADDR/sleep?ms=0"
+
+# measure TOOL: one run; prints "RPS REQUESTS CPU_SECONDS".
+measure() {
+  local out="$BENCH_TMP/$1.out" times="$BENCH_TMP/$1.time"
+  local TIMEFORMAT='%3U %3S'
+  if [[ $1 == wrk ]]; then
+    # shellcheck disable=SC2086
+    { time $client_pin wrk -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1; } 2>"$times"
+  else
+    # shellcheck disable=SC2086
+    { time $client_pin target/release/loadgen -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1; } 2>"$times"
+  fi
+  local rps requests
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
+  requests=$(awk '/requests in/ {print $1}' "$out")
+  echo "$rps $requests $(awk '{print $1 + $2}' "$times")"
+}
+
+echo "# loadgen vs wrk"
+echo
+echo "Machine: $(bench_machine)."
+echo "Command: \`loadgen/bench.sh $*\` on $(date -u '+%Y-%m-%d %H:%M UTC'); target gosleep ms=0 (1 thread, ${server_pin:-unpinned}), client 1 thread x 100 keep-alive connections (${client_pin:-unpinned}), ${secs} s per run."
+echo
+echo "| round | tool | requests/s | client CPU s per 1,000 requests |"
+echo "|---:|---|---:|---:|"
+for round in $(seq "$rounds"); do
+  for tool in wrk loadgen; do
+    read -r rps requests cpu <<<"$(measure "$tool")"
+    echo "| $round | $tool | $rps | $(awk -v c="$cpu" -v n="$requests" 'BEGIN {printf "%.4f", (n > 0) ? c / n * 1000 : 0}') |"
+  done
+done
+bench_stop "$PID"
