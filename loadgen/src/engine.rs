@@ -262,6 +262,7 @@ fn collect(plan: &Plan, shared: &Shared, sampled: Sampled) -> RunResult {
         bytes: shared.bytes.load(Ordering::Relaxed),
         errors: shared.errors(),
         thread_rps: sampled.thread_rps,
+        latency_summary: crate::result::LatencySummary::of(&latency),
         latency,
         server: sampled.server,
     }

@@ -128,6 +128,54 @@ pub struct Mode {
     pub headers: Vec<(String, String)>,
 }
 
+/// The latency histogram's summary in microseconds, kept beside the histogram in the JSON
+/// so that scripts and reports can read the figures without decoding it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Smallest.
+    pub min_us: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Standard deviation.
+    pub stdev_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 75th percentile.
+    pub p75_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p99_9_us: u64,
+    /// 99.99th percentile.
+    pub p99_99_us: u64,
+    /// Largest.
+    pub max_us: u64,
+}
+
+impl LatencySummary {
+    /// Summarizes a histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |q: f64| h.value_at_quantile(q);
+        Self {
+            count: h.len(),
+            min_us: h.min(),
+            mean_us: h.mean(),
+            stdev_us: h.stdev(),
+            p50_us: q(0.5),
+            p75_us: q(0.75),
+            p90_us: q(0.9),
+            p99_us: q(0.99),
+            p99_9_us: q(0.999),
+            p99_99_us: q(0.9999),
+            max_us: h.max(),
+        }
+    }
+}
+
 /// The result of a run: JSON-first, the text report is rendered from it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
@@ -147,6 +195,8 @@ pub struct RunResult {
     /// Latency histogram in microseconds (HdrHistogram V2 + deflate, base64).
     #[serde(with = "histogram_base64")]
     pub latency: Histogram<u64>,
+    /// The histogram's percentiles, for readers of the JSON (derived from `latency`).
+    pub latency_summary: LatencySummary,
     /// The sampled server, if `--server-pid` was given.
     pub server: Option<ServerSample>,
 }
@@ -181,6 +231,7 @@ impl RunResult {
             merged.latency.add(&r.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
             merged.server = merged.server.or(r.server);
         }
+        merged.latency_summary = LatencySummary::of(&merged.latency);
         Ok(merged)
     }
 
@@ -357,6 +408,7 @@ mod tests {
             bytes: 100,
             errors: Errors::default(),
             thread_rps: vec![samples.len() as f64],
+            latency_summary: LatencySummary::of(&latency),
             latency,
             server: None,
         }
@@ -374,6 +426,7 @@ mod tests {
         let all: Vec<u64> = a.iter().chain(&b).copied().collect();
         let one = result(&all);
         assert_eq!(merged.latency, one.latency);
+        assert_eq!(merged.latency_summary, one.latency_summary);
         assert_eq!(merged.requests, 8000);
         assert_eq!(merged.mode.connections, 4);
         for q in [0.5, 0.9, 0.99, 0.999] {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# servers/latency.sh: the servers' latency under an open-loop load, measured by loadgen.
+#
+# servers/bench.sh (wrk, closed loop) starts every connection at once, so requests arrive
+# in waves and p99 measures how fast a wave is cleared. Here loadgen sends at a constant
+# total rate (--rate, spread evenly over the connections, latency counted from each
+# request's intended send time: coordinated-omission corrected), after a warm-up, so p99
+# is the latency a steady stream of clients sees. Server: one thread pinned to core 0;
+# gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay 1000 ms, /single,
+# reuse, 2,000 connections at 95% of the Little's-law bound (1,900 requests/s).
+# Only 127.0.0.1 is targeted; runs are bounded; the EXIT trap stops what it started.
+#
+# Usage: servers/latency.sh [--quick] [--servers hyper,axum,...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+
+args="$*"
+conns=2000 secs=20 warmup=3
+servers=(hyper axum actix warp)
+while (( $# )); do
+  case $1 in
+    --quick) conns=500 secs=5 warmup=2; shift ;;
+    --servers) IFS=, read -r -a servers <<<"$2"; shift 2 ;;
+    *) echo "usage: servers/latency.sh [--quick] [--servers a,b]" >&2; exit 2 ;;
+  esac
+done
+rate=$(( conns * 95 / 100 ))
+ulimit -n "$(ulimit -Hn)"
+
+packages=(-p gosleep -p loadgen)
+for s in "${servers[@]}"; do packages+=(-p "server-$s"); done
+cargo build --release "${packages[@]}" >&2
+
+server_pin="" client_pin=""
+if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+  server_pin="taskset -c 0" client_pin="taskset -c 1"
+fi
+bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms 1000 --threads 1
+upstream="http://$ADDR"
+gosleep_pid=$PID
+
+echo "# Server latency, open loop"
+echo
+echo "Machine: $(bench_machine)."
+echo "Command: \`servers/latency.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); /single, reuse, upstream delay 1000 ms, $conns connections at $rate requests/s (95% of C/D), ${warmup} s warm-up then ${secs} s recorded; server 1 thread on ${server_pin:-no pinning}, gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+echo
+echo "| server | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server CPU % |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for s in "${servers[@]}"; do
+  bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads 1
+  json="$BENCH_TMP/$s.json"
+  # shellcheck disable=SC2086
+  $client_pin target/release/loadgen -c "$conns" -t 1 --rate "$rate" --warmup "${warmup}s" -d "${secs}s" \
+    --timeout 10s --latency --server-pid "$PID" --json "$json" "http://$ADDR/single" >"$BENCH_TMP/$s.txt"
+  bench_stop "$PID"
+  # The figures, from the JSON's latency_summary (microseconds) and server sample.
+  field() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$json" | head -1; }
+  ms() { awk -v v="$(field "$1")" 'BEGIN {printf "%.1f", v / 1000}'; }
+  errors=$(awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$BENCH_TMP/$s.txt")
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$BENCH_TMP/$s.txt")
+  echo "| $s | $rps | $(ms p50_us) | $(ms p90_us) | $(ms p99_us) | $(ms p99_9_us) | $(ms max_us) | $errors | $(awk -v c="$(field cpu_percent)" 'BEGIN {printf "%.0f%%", c}') |"
+done
+bench_stop "$gosleep_pid"
