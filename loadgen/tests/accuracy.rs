@@ -9,6 +9,14 @@ use loadgen::cli::Cli;
 use loadgen::result::RunResult;
 use server_common::Running;
 
+/// The accuracy tests measure time and rates on a 2-core machine: run them one at a time
+/// (each holds this lock), so that one test's load is not another's noise.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn gosleep(delay_ms: u64) -> Running {
     gosleep::start(gosleep::Config { delay_ms, ..gosleep::Config::default() }).expect("gosleep starts")
 }
@@ -35,6 +43,7 @@ fn reset(addr: SocketAddr) {
 /// and a closed loop that keeps them busy comes within 10% of it.
 #[test]
 fn closed_loop_reaches_littles_bound_with_true_latency() {
+    let _serial = serial();
     let g = gosleep(100);
     let url = format!("http://{}/sleep", g.addr());
     let r = run(&["-c", "50", "-t", "2", "-d", "2s", &url]);
@@ -48,6 +57,7 @@ fn closed_loop_reaches_littles_bound_with_true_latency() {
 /// Open loop: 200 requests/second for 2 s is 400 requests, whatever the latency.
 #[test]
 fn rate_200_for_2s_sends_400_requests() {
+    let _serial = serial();
     let g = gosleep(5);
     let url = format!("http://{}/sleep", g.addr());
     let r = run(&["-c", "10", "-t", "1", "-d", "2s", "--rate", "200", &url]);
@@ -58,6 +68,7 @@ fn rate_200_for_2s_sends_400_requests() {
 /// not as fewer samples: 1 connection at 100/s against 300 ms answers.
 #[test]
 fn open_loop_charges_queueing_to_latency() {
+    let _serial = serial();
     let g = gosleep(300);
     let url = format!("http://{}/sleep", g.addr());
     let r = run(&["-c", "1", "-t", "1", "-d", "2s", "--rate", "100", "--timeout", "10s", &url]);
@@ -69,6 +80,7 @@ fn open_loop_charges_queueing_to_latency() {
 /// --no-keepalive: one TCP connection per request (gosleep counts both).
 #[test]
 fn no_keepalive_opens_one_connection_per_request() {
+    let _serial = serial();
     let g = gosleep(0);
     reset(g.addr());
     let url = format!("http://{}/sleep?ms=1", g.addr());
@@ -84,6 +96,7 @@ fn no_keepalive_opens_one_connection_per_request() {
 /// Keep-alive: the connections are reused.
 #[test]
 fn keepalive_reuses_its_connections() {
+    let _serial = serial();
     let g = gosleep(0);
     reset(g.addr());
     let url = format!("http://{}/sleep?ms=1", g.addr());
@@ -96,6 +109,7 @@ fn keepalive_reuses_its_connections() {
 /// A server that stops mid-run: loadgen still ends on time and counts the errors by kind.
 #[test]
 fn server_stopping_mid_run_ends_on_time_with_errors_by_kind() {
+    let _serial = serial();
     let g = gosleep(0);
     let url = format!("http://{}/sleep?ms=20", g.addr());
     let stopper = std::thread::spawn(move || {
@@ -114,6 +128,7 @@ fn server_stopping_mid_run_ends_on_time_with_errors_by_kind() {
 /// A server that accepts and never answers: timeouts, and the run still ends on time.
 #[test]
 fn hanging_server_gives_timeouts_not_a_hang() {
+    let _serial = serial();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let t = Instant::now();
@@ -127,6 +142,7 @@ fn hanging_server_gives_timeouts_not_a_hang() {
 /// --server-pid samples the process: here the test process, which runs gosleep.
 #[test]
 fn server_pid_sampling_reports_cpu_rss_and_threads() {
+    let _serial = serial();
     let g = gosleep(0);
     let url = format!("http://{}/sleep", g.addr());
     let pid = std::process::id().to_string();
@@ -140,6 +156,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
 /// Bad input: one line on stderr, exit 2, no panic.
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
+    let _serial = serial();
     for args in [
         &["not a url"][..],
         &["-c", "0", "http://127.0.0.1:9/"],
@@ -163,6 +180,7 @@ fn bad_input_is_one_line_and_exit_2() {
 /// --json files merge: counts add up, histograms merge.
 #[test]
 fn json_results_merge_from_the_command_line() {
+    let _serial = serial();
     let g = gosleep(0);
     let url = format!("http://{}/sleep?ms=5", g.addr());
     let dir = std::env::temp_dir().join(format!("loadgen-merge-{}", std::process::id()));
@@ -198,6 +216,7 @@ fn sweep(args: &[&str]) -> loadgen::sweep::Sweep {
 /// A server with room to spare: RPS doubles with C until --max-connections stops it.
 #[test]
 fn sweep_raises_connections_geometrically_until_a_limit() {
+    let _serial = serial();
     let g = gosleep(50);
     let url = format!("http://{}/sleep", g.addr());
     let pid = std::process::id().to_string();
@@ -213,6 +232,7 @@ fn sweep_raises_connections_geometrically_until_a_limit() {
 /// and keeps the smaller count.
 #[test]
 fn sweep_stops_when_rps_stops_growing() {
+    let _serial = serial();
     let g = gosleep(10);
     let url = format!("http://{}/sleep", g.addr());
     let s = sweep(&["-c", "4", "-t", "1", "-d", "600ms", "--rate", "100", &url]);
@@ -223,6 +243,7 @@ fn sweep_stops_when_rps_stops_growing() {
 /// Errors end the sweep: nothing is chosen when even the first step fails.
 #[test]
 fn sweep_stops_at_errors() {
+    let _serial = serial();
     let g = gosleep(0);
     let url = format!("http://{}/missing", g.addr());
     let s = sweep(&["-c", "2", "-t", "1", "-d", "300ms", &url]);
@@ -232,6 +253,7 @@ fn sweep_stops_at_errors() {
 /// `loadgen --help` explains every flag.
 #[test]
 fn help_explains_every_flag() {
+    let _serial = serial();
     let out = Command::new(BIN).arg("--help").output().expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
