@@ -1,21 +1,216 @@
 #!/usr/bin/env bash
 # run_all.sh: reproduce every table of results.md with one command.
 #
-# Not yet implemented: it lands with the run_all issue.
-# For now it builds the workspace in release mode, which is the first step of the real
-# run, and points at what can be measured today.
+# Builds the workspace (release), starts gosleep, and for each mode (--no-reuse, reuse) x
+# endpoint (/single, /multiple) x server starts the server, loads it with loadgen (warm-up,
+# then a recorded window, sampling the server's CPU and memory), keeps loadgen's JSON, and
+# stops the server by PID. Then `loadgen report` renders the tables and the chart.
+#
+# Everything listens on ephemeral ports of 127.0.0.1 (each process prints the address it
+# got), so no run can collide with another program's port, and nothing is left listening.
+# A trap stops every process this script started, by PID, however it exits.
+#
+# Usage: ./run_all.sh [--quick] [--servers a,b] [--connections N] [--duration S]
+#                     [--delay-ms D] [--fanout N] [--sweep] [--output DIR]
 set -euo pipefail
 cd "$(dirname "$0")"
 
+command_line="./run_all.sh $*"
+servers_all=(rouille axum actix warp hyper)
+servers=("${servers_all[@]}")
+connections=1000 duration=10 warmup=2 delay_ms=1000 fanout=5 sweep=0 output=""
+# Thread-per-request needs threads to hold clients: rouille gets a pool of 256 (its
+# concurrency, and so its Little's bound, is min(C, 256) / D). The async servers get one
+# worker, as they get one pinned core.
+rouille_threads=256 async_threads=1
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while (( $# )); do
+  case $1 in
+    --quick) connections=100 duration=2 warmup=1 delay_ms=200 rouille_threads=64; shift ;;
+    --servers) IFS=, read -r -a servers <<<"${2:?--servers needs a list}"; shift 2 ;;
+    --connections) connections=${2:?}; shift 2 ;;
+    --duration) duration=${2:?}; shift 2 ;;
+    --delay-ms) delay_ms=${2:?}; shift 2 ;;
+    --fanout) fanout=${2:?}; shift 2 ;;
+    --sweep) sweep=1; shift ;;
+    --output) output=${2:?}; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run_all.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+for s in "${servers[@]}"; do
+  [[ " ${servers_all[*]} " == *" $s "* ]] || { echo "run_all.sh: unknown server $s (known: ${servers_all[*]})" >&2; exit 2; }
+done
+for n in "$connections" "$duration" "$delay_ms" "$fanout"; do
+  if ! [[ $n =~ ^[0-9]+$ ]] || (( n == 0 )); then
+    echo "run_all.sh: --connections, --duration, --delay-ms and --fanout take positive integers" >&2
+    exit 2
+  fi
+done
+
+if [[ -n $output ]]; then
+  raw=$output results_md=$output/results.md
+else
+  raw=results/$(date -u +%Y%m%d-%H%M%S) results_md=results.md
+fi
+mkdir -p "$raw"
+
+echo "== building (release)"
 cargo build --release --workspace
-cat >&2 <<'MSG'
-run_all.sh: the full comparison is not implemented yet (it lands with the run_all
-issue). What works today:
-  target/release/gosleep --help          the slow upstream
-  target/release/server-actix --help     any of the five servers (rouille, axum, actix, warp, hyper)
-  gosleep/bench.sh                       gosleep's own benchmark (needs wrk)
-  target/release/loadgen --help          the load generator
-  servers/bench.sh                       the five servers under wrk (needs wrk)
-  servers/latency.sh                     the async servers' open-loop latency
-MSG
-exit 1
+bin=target/release
+
+ulimit -n "$(ulimit -Hn)"
+fd_limit=$(ulimit -n)
+
+server_pin="" client_pin=""
+if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+  server_pin="taskset -c 0" client_pin="taskset -c 1"
+  pinning="server on core 0; loadgen and gosleep on core 1 (taskset)"
+else
+  pinning="none ($(nproc) core(s)$(command -v taskset >/dev/null || echo ', no taskset'))"
+fi
+echo "== pinning: $pinning"
+
+pids=()
+logs=$(mktemp -d)
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CMD...: starts CMD in the background, waits for the address it announces
+# and for its /health; sets PID and ADDR.
+start() {
+  local name=$1 pin=$2
+  shift 2
+  # shellcheck disable=SC2086 # the pin is a word list on purpose
+  $pin "$@" >"$logs/$name.out" 2>"$logs/$name.err" &
+  PID=$!
+  pids+=("$PID")
+  local _
+  for _ in $(seq 100); do
+    ADDR=$(sed -n 's|.*listening on http://||p' "$logs/$name.out")
+    [[ -n $ADDR ]] && healthy "$ADDR" && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run_all.sh: $name did not come up: $(cat "$logs/$name.err")" >&2
+  return 1
+}
+
+# healthy HOST:PORT: GET /health answers 200 (bash's /dev/tcp: no curl needed).
+healthy() {
+  local host=${1%:*} port=${1##*:} status
+  { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
+  printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
+  read -r _ status _ <&3 || true
+  exec 3<&-
+  [[ $status == 200 ]]
+}
+
+# stop PID NAME: SIGTERM, and the process must exit 0.
+stop() {
+  local rc=0
+  kill -TERM "$1"
+  wait "$1" || rc=$?
+  local kept=() pid
+  for pid in "${pids[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+  (( rc == 0 )) || echo "run_all.sh: $2 exited with status $rc after SIGTERM" >&2
+}
+
+start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$delay_ms"
+upstream="http://$ADDR" gosleep_pid=$PID
+echo "== gosleep on $upstream, delay ${delay_ms} ms"
+
+threads_of() { if [[ $1 == rouille ]]; then echo "$rouille_threads"; else echo "$async_threads"; fi; }
+
+# --sweep: per server, loadgen's sweep finds the connection count that saturates it
+# (/single, reuse), the step the original experiment did by hand.
+declare -A conns_of
+for s in "${servers[@]}"; do
+  conns_of[$s]=$connections
+  (( sweep )) || continue
+  start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads "$(threads_of "$s")"
+  # shellcheck disable=SC2086
+  chosen=$($client_pin "$bin/loadgen" sweep -c 50 -t 1 -d 3s --timeout 30s --max-connections 8000 \
+    --server-pid "$PID" "http://$ADDR/single" | tee /dev/stderr | sed -n 's/^chosen: -c \([0-9]*\).*/\1/p')
+  stop "$PID" "$s"
+  [[ -n $chosen ]] && conns_of[$s]=$chosen
+  echo "== sweep: $s uses -c ${conns_of[$s]}"
+done
+
+declare -A skipped
+for mode in no-reuse reuse; do
+  for endpoint in single multiple; do
+    for s in "${servers[@]}"; do
+      cell="$mode-$endpoint-$s"
+      c=${conns_of[$s]}
+      # A proxy holds C client sockets plus C x calls upstream sockets; loadgen holds C.
+      calls=1
+      [[ $endpoint == multiple ]] && calls=$fanout
+      need=$(( c * (1 + calls) + 100 ))
+      if (( need > fd_limit )); then
+        skipped[$cell]="needs $need file descriptors (C x (1 + calls)), the limit is $fd_limit"
+        echo "-- $cell: skipped (${skipped[$cell]})"
+        continue
+      fi
+      flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
+      [[ $mode == no-reuse ]] && flags+=(--no-reuse)
+      lg_flags=()
+      [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
+      echo "-> $cell: $c connections, ${warmup} s warm-up + ${duration} s"
+      start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+      # shellcheck disable=SC2086
+      if $client_pin "$bin/loadgen" -c "$c" -t 1 -d "${duration}s" --warmup "${warmup}s" --timeout 30s \
+          "${lg_flags[@]}" --latency --server-pid "$PID" --json "$raw/$cell.json" "http://$ADDR/$endpoint" \
+          >"$raw/$cell.txt" 2>&1; then
+        echo "<- $cell: $(awk '/^Requests\/sec/ {print $2}' "$raw/$cell.txt") req/s"
+      else
+        skipped[$cell]="loadgen failed: $(tail -1 "$raw/$cell.txt")"
+        echo "<- $cell: FAILED (${skipped[$cell]})"
+      fi
+      stop "$PID" "$s"
+    done
+  done
+done
+
+# The run's own record, for the report.
+json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+{
+  echo "{"
+  echo "  \"command\": $(json_string "$command_line"),"
+  echo "  \"date\": $(json_string "$(date -u '+%Y-%m-%d %H:%M UTC')"),"
+  echo "  \"machine\": {\"cpu\": $(json_string "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"), \"cores\": $(nproc), \"kernel\": $(json_string "$(uname -sr)"), \"memory_gib\": $(free -g | awk '/Mem:/ {print $2}')},"
+  echo "  \"rustc\": $(json_string "$(rustc --version)"),"
+  echo "  \"delay_ms\": $delay_ms, \"fanout\": $fanout, \"connections\": $connections,"
+  echo "  \"duration_s\": $duration, \"warmup_s\": $warmup,"
+  echo "  \"pinning\": $(json_string "$pinning"),"
+  printf '  "server_threads": {'
+  sep=""
+  for s in "${servers_all[@]}"; do printf '%s"%s": %s' "$sep" "$s" "$(threads_of "$s")"; sep=", "; done
+  echo "},"
+  printf '  "skipped": {'
+  sep=""
+  for s in "${servers_all[@]}"; do
+    [[ " ${servers[*]} " == *" $s "* ]] && continue
+    for mode in no-reuse reuse; do for endpoint in single multiple; do
+      skipped[$mode-$endpoint-$s]="not in --servers"
+    done; done
+  done
+  for cell in "${!skipped[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${skipped[$cell]}")"; sep=", "; done
+  echo "}"
+  echo "}"
+} >"$raw/run.json"
+
+stop "$gosleep_pid" gosleep
+"$bin/loadgen" report "$raw" --output "$results_md"
+echo "== raw results in $raw/, tables in $results_md"

@@ -38,6 +38,17 @@ pub enum Command {
     /// growing, errors appear, or the fd limit or `--max-connections` stops it; prints each
     /// step and the chosen `-c` (the manual step of the original experiment).
     Sweep(SweepOpts),
+    /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
+    /// mode, endpoint and server) into the Markdown tables of results.md and an SVG chart
+    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason.
+    Report {
+        /// The directory run_all.sh wrote.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The Markdown file to write; the chart goes next to it with `.svg`.
+        #[arg(long, default_value = "results.md", value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 /// `loadgen sweep`.
@@ -160,6 +171,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn durations_parse_like_wrk() {
@@ -206,5 +218,14 @@ mod tests {
         assert_eq!(run.url.as_deref(), Some("http://127.0.0.1:8080/single"));
         let cli = Cli::parse_from(["loadgen", "merge", "a.json", "b.json"]);
         assert!(matches!(cli.command, Some(Command::Merge { .. })));
+    }
+
+    #[test]
+    fn report_takes_a_dir_and_an_optional_output() {
+        let cli = Cli::parse_from(["loadgen", "report", "out/run1"]);
+        let Some(Command::Report { dir, output }) = cli.command else { panic!("not report: {cli:?}") };
+        assert_eq!((dir, output), (PathBuf::from("out/run1"), PathBuf::from("results.md")));
+        let cli = Cli::parse_from(["loadgen", "report", "d", "--output", "x/r.md"]);
+        assert!(matches!(cli.command, Some(Command::Report { output, .. }) if output == Path::new("x/r.md")));
     }
 }

@@ -4,13 +4,15 @@
 //! with coordinated-omission correction, `--no-keepalive`, `--warmup`, errors counted by
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
 //! server's CPU and memory from /proc, and `sweep`, which finds the connection count that
-//! saturates a server.
+//! saturates a server, and `report`, which renders a run_all.sh results directory into
+//! results.md and an SVG chart.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
 pub mod cli;
 pub mod engine;
 pub mod procstat;
+pub mod report;
 pub mod result;
 pub mod sweep;
 
@@ -57,6 +59,9 @@ pub enum LoadgenError {
     /// A result file that is not loadgen JSON (exit 1).
     #[error("{0}")]
     Json(String),
+    /// A results directory that cannot be reported, or a report that cannot be written (exit 1).
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
 }
 
 impl LoadgenError {
@@ -109,6 +114,11 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             if let Some(path) = &opts.run.json {
                 write_json(path, &sweep)?;
             }
+            Ok(())
+        }
+        Some(Command::Report { dir, output }) => {
+            let written = report::write_report(&dir, &output)?;
+            println!("wrote {} and {}", written.markdown.display(), written.chart.display());
             Ok(())
         }
         None => {
