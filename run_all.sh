@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-command_line="./run_all.sh $*"
+command_line="./run_all.sh${*:+ $*}"
 servers_all=(rouille axum actix warp hyper)
 servers=("${servers_all[@]}")
 connections=1000 duration=10 warmup=2 delay_ms=1000 fanout=5 sweep=0 output=""
