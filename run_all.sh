@@ -116,14 +116,19 @@ healthy() {
   [[ $status == 200 ]]
 }
 
+# forget PID: the process has ended; the trap need not stop it.
+forget() {
+  local kept=() pid
+  for pid in "${pids[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+}
+
 # stop PID NAME: SIGTERM, and the process must exit 0.
 stop() {
   local rc=0
   kill -TERM "$1"
   wait "$1" || rc=$?
-  local kept=() pid
-  for pid in "${pids[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
-  pids=("${kept[@]}")
+  forget "$1"
   (( rc == 0 )) || echo "run_all.sh: $2 exited with status $rc after SIGTERM" >&2
 }
 
@@ -169,16 +174,25 @@ for mode in no-reuse reuse; do
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
       echo "-> $cell: $c connections, ${warmup} s warm-up + ${duration} s"
       start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+      server_pid=$PID
+      # In the background and waited for: bash runs the INT/TERM traps during `wait` at
+      # once, whereas a foreground child would delay them (or, for a SIGINT sent to this
+      # script alone, swallow it).
       # shellcheck disable=SC2086
-      if $client_pin "$bin/loadgen" -c "$c" -t 1 -d "${duration}s" --warmup "${warmup}s" --timeout 30s \
-          "${lg_flags[@]}" --latency --server-pid "$PID" --json "$raw/$cell.json" "http://$ADDR/$endpoint" \
-          >"$raw/$cell.txt" 2>&1; then
+      $client_pin "$bin/loadgen" -c "$c" -t 1 -d "${duration}s" --warmup "${warmup}s" --timeout 30s \
+        "${lg_flags[@]}" --latency --server-pid "$server_pid" --json "$raw/$cell.json" "http://$ADDR/$endpoint" \
+        >"$raw/$cell.txt" 2>&1 &
+      loadgen_pid=$!
+      pids+=("$loadgen_pid")
+      if wait "$loadgen_pid"; then
+        forget "$loadgen_pid"
         echo "<- $cell: $(awk '/^Requests\/sec/ {print $2}' "$raw/$cell.txt") req/s"
       else
+        forget "$loadgen_pid"
         skipped[$cell]="loadgen failed: $(tail -1 "$raw/$cell.txt")"
         echo "<- $cell: FAILED (${skipped[$cell]})"
       fi
-      stop "$PID" "$s"
+      stop "$server_pid" "$s"
     done
   done
 done
