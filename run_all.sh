@@ -14,6 +14,8 @@
 #                     [--delay-ms D] [--fanout N] [--sweep] [--output DIR]
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 command_line="./run_all.sh${*:+ $*}"
 servers_all=(rouille axum actix warp hyper)
@@ -72,67 +74,7 @@ else
 fi
 echo "== pinning: $pinning"
 
-pids=()
-logs=$(mktemp -d)
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start NAME CMD...: starts CMD in the background, waits for the address it announces
-# and for its /health; sets PID and ADDR.
-start() {
-  local name=$1 pin=$2
-  shift 2
-  # shellcheck disable=SC2086 # the pin is a word list on purpose
-  $pin "$@" >"$logs/$name.out" 2>"$logs/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  local _
-  for _ in $(seq 100); do
-    ADDR=$(sed -n 's|.*listening on http://||p' "$logs/$name.out")
-    [[ -n $ADDR ]] && healthy "$ADDR" && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run_all.sh: $name did not come up: $(cat "$logs/$name.err")" >&2
-  return 1
-}
-
-# healthy HOST:PORT: GET /health answers 200 (bash's /dev/tcp: no curl needed).
-healthy() {
-  local host=${1%:*} port=${1##*:} status
-  { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
-  printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
-  read -r _ status _ <&3 || true
-  exec 3<&-
-  [[ $status == 200 ]]
-}
-
-# forget PID: the process has ended; the trap need not stop it.
-forget() {
-  local kept=() pid
-  for pid in "${pids[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
-  pids=("${kept[@]}")
-}
-
-# stop PID NAME: SIGTERM, and the process must exit 0.
-stop() {
-  local rc=0
-  kill -TERM "$1"
-  wait "$1" || rc=$?
-  forget "$1"
-  (( rc == 0 )) || echo "run_all.sh: $2 exited with status $rc after SIGTERM" >&2
-}
-
-start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$delay_ms"
+bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$delay_ms"
 upstream="http://$ADDR" gosleep_pid=$PID
 echo "== gosleep on $upstream, delay ${delay_ms} ms"
 
@@ -144,11 +86,11 @@ declare -A conns_of
 for s in "${servers[@]}"; do
   conns_of[$s]=$connections
   (( sweep )) || continue
-  start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads "$(threads_of "$s")"
+  bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads "$(threads_of "$s")"
   # shellcheck disable=SC2086
   chosen=$($client_pin "$bin/loadgen" sweep -c 50 -t 1 -d 3s --timeout 30s --max-connections 8000 \
     --server-pid "$PID" "http://$ADDR/single" | tee /dev/stderr | sed -n 's/^chosen: -c \([0-9]*\).*/\1/p')
-  stop "$PID" "$s"
+  bench_stop "$PID" "$s"
   [[ -n $chosen ]] && conns_of[$s]=$chosen
   echo "== sweep: $s uses -c ${conns_of[$s]}"
 done
@@ -173,7 +115,7 @@ for mode in no-reuse reuse; do
       lg_flags=()
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
       echo "-> $cell: $c connections, ${warmup} s warm-up + ${duration} s"
-      start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+      bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
       server_pid=$PID
       # In the background and waited for: bash runs the INT/TERM traps during `wait` at
       # once, whereas a foreground child would delay them (or, for a SIGINT sent to this
@@ -183,16 +125,16 @@ for mode in no-reuse reuse; do
         "${lg_flags[@]}" --latency --server-pid "$server_pid" --json "$raw/$cell.json" "http://$ADDR/$endpoint" \
         >"$raw/$cell.txt" 2>&1 &
       loadgen_pid=$!
-      pids+=("$loadgen_pid")
+      BENCH_PIDS+=("$loadgen_pid")
       if wait "$loadgen_pid"; then
-        forget "$loadgen_pid"
+        bench_forget "$loadgen_pid"
         echo "<- $cell: $(awk '/^Requests\/sec/ {print $2}' "$raw/$cell.txt") req/s"
       else
-        forget "$loadgen_pid"
+        bench_forget "$loadgen_pid"
         skipped[$cell]="loadgen failed: $(tail -1 "$raw/$cell.txt")"
         echo "<- $cell: FAILED (${skipped[$cell]})"
       fi
-      stop "$server_pid" "$s"
+      bench_stop "$server_pid" "$s"
     done
   done
 done
@@ -225,6 +167,6 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
   echo "}"
 } >"$raw/run.json"
 
-stop "$gosleep_pid" gosleep
+bench_stop "$gosleep_pid" gosleep
 "$bin/loadgen" report "$raw" --output "$results_md"
 echo "== raw results in $raw/, tables in $results_md"

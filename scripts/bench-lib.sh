@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Shared pieces of the wrk-based benchmark scripts (gosleep/bench.sh, servers/bench.sh).
-# Source it after `set -euo pipefail`; it defines functions and a temp dir ($BENCH_TMP) that
-# the EXIT trap removes along with every process started through bench_start.
+# Shared pieces of the project's shell scripts (run_all.sh, gosleep/bench.sh,
+# servers/bench.sh, servers/latency.sh, loadgen/bench.sh). Source it after
+# `set -euo pipefail`; it defines functions and a temp dir ($BENCH_TMP), and traps that stop
+# every process started through bench_start (or added to BENCH_PIDS), by PID, however the
+# script ends (an INT or TERM ends it at once: children are waited for with `wait`).
 
 BENCH_TMP=$(mktemp -d)
 BENCH_PIDS=()
@@ -16,6 +18,8 @@ bench_cleanup() {
   rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # bench_need TOOL...: installs each missing tool from Debian's packages (same name) when we
 # are root, or stops with a message naming it.
@@ -33,7 +37,8 @@ bench_need() {
 }
 
 # bench_start NAME PIN CMD...: runs CMD in the background (under PIN, e.g. "taskset -c 0",
-# or "" for none), waits for its "listening on http://ADDR" line; sets PID and ADDR.
+# or "" for none), waits for its "listening on http://ADDR" line and for GET /health to
+# answer 200; sets PID and ADDR. Output goes to $BENCH_TMP/NAME.out.
 bench_start() {
   local name=$1 pin=$2
   shift 2
@@ -44,20 +49,39 @@ bench_start() {
   local _
   for _ in $(seq 100); do
     ADDR=$(sed -n 's|.*listening on http://||p' "$BENCH_TMP/$name.out")
-    [[ -n "$ADDR" ]] && return 0
+    [[ -n "$ADDR" ]] && bench_healthy "$ADDR" && return 0
+    kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
   done
-  echo "$name did not start: $(cat "$BENCH_TMP/$name.out")" >&2
+  echo "$name did not come up: $(cat "$BENCH_TMP/$name.out")" >&2
   return 1
 }
 
-# bench_stop PID: SIGTERM, then wait for it; prints a note if it did not exit 0 (the Go twin
-# dies of the signal, which is fine; one of ours should not).
+# bench_healthy HOST:PORT: GET /health answers 200 (bash's /dev/tcp: no curl needed).
+bench_healthy() {
+  local status
+  { exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; } 2>/dev/null || return 1
+  printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
+  read -r _ status _ <&3 || true
+  exec 3<&-
+  [[ $status == 200 ]]
+}
+
+# bench_forget PID: the process has ended; the traps need not stop it.
+bench_forget() {
+  local kept=() pid
+  for pid in "${BENCH_PIDS[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
+  BENCH_PIDS=("${kept[@]}")
+}
+
+# bench_stop PID [NAME]: SIGTERM, then wait for it; says so if it did not exit 0 (the Go
+# twin of gosleep dies of the signal, which is fine; one of ours should not).
 bench_stop() {
   kill -TERM "$1"
   local rc=0
   wait "$1" || rc=$?
-  (( rc == 0 )) || echo "(process $1 exited with status $rc after SIGTERM)" >&2
+  bench_forget "$1"
+  (( rc == 0 )) || echo "${2:-process $1} exited with status $rc after SIGTERM" >&2
 }
 
 # CPU ticks (user + system, all threads) and peak RSS (KiB) of a process.
