@@ -13,12 +13,11 @@ fn start(delay_ms: u64) -> Running {
 }
 
 async fn stats(addr: SocketAddr) -> Stats {
-    testkit::get(addr, "/stats").await.expect("GET /stats").json()
+    testkit::upstream_stats(addr).await
 }
 
 async fn reset(addr: SocketAddr) {
-    let r = testkit::request(addr, "POST", "/stats/reset").await.expect("POST /stats/reset");
-    assert_eq!(r.status, 200);
+    testkit::reset_upstream_stats(addr).await;
 }
 
 #[tokio::test]

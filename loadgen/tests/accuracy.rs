@@ -28,15 +28,18 @@ fn run(args: &[&str]) -> RunResult {
     loadgen::engine::run(&plan).expect("run")
 }
 
+/// Runs a testkit future here: the engine under test builds its own runtimes, so these
+/// tests are plain `#[test]`s.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
 fn stats(addr: SocketAddr) -> gosleep::Stats {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(server_common::testkit::get(addr, "/stats")).expect("GET /stats").json()
+    block_on(server_common::testkit::upstream_stats(addr))
 }
 
 fn reset(addr: SocketAddr) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let r = rt.block_on(server_common::testkit::request(addr, "POST", "/stats/reset")).expect("reset");
-    assert_eq!(r.status, 200);
+    block_on(server_common::testkit::reset_upstream_stats(addr));
 }
 
 /// Little's law: 50 connections each waiting 100 ms cannot exceed 500 requests/second,

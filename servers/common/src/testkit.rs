@@ -142,6 +142,19 @@ pub async fn request(addr: SocketAddr, method: &str, target: &str) -> io::Result
     Conn::open(addr).await?.request(method, target, &[("Connection", "close")]).await
 }
 
+/// gosleep's `GET /stats`, parsed into the caller's type (`gosleep::Stats`); panics on
+/// failure, as a test helper should. One version for every test suite that counts upstream
+/// connections.
+pub async fn upstream_stats<T: serde::de::DeserializeOwned>(gosleep: SocketAddr) -> T {
+    get(gosleep, "/stats").await.unwrap_or_else(|e| panic!("GET /stats: {e}")).json()
+}
+
+/// gosleep's `POST /stats/reset`; panics unless it answers 200.
+pub async fn reset_upstream_stats(gosleep: SocketAddr) {
+    let r = request(gosleep, "POST", "/stats/reset").await.unwrap_or_else(|e| panic!("POST /stats/reset: {e}"));
+    assert_eq!(r.status, 200, "POST /stats/reset");
+}
+
 /// A server binary started as a child process on an ephemeral port, for the tests that
 /// need the real process (signals, exit codes, resource limits). Killed if dropped.
 pub struct Child {

@@ -41,12 +41,11 @@ async fn get(addr: SocketAddr, target: &str) -> Response {
 }
 
 async fn stats(upstream: &Running) -> Stats {
-    get(upstream.addr(), "/stats").await.json()
+    testkit::upstream_stats(upstream.addr()).await
 }
 
 async fn reset(upstream: &Running) {
-    let r = testkit::request(upstream.addr(), "POST", "/stats/reset").await.expect("reset gosleep's stats");
-    assert_eq!(r.status, 200);
+    testkit::reset_upstream_stats(upstream.addr()).await;
 }
 
 fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64) {
