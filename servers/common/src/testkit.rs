@@ -155,6 +155,27 @@ pub async fn reset_upstream_stats(gosleep: SocketAddr) {
     assert_eq!(r.status, 200, "POST /stats/reset");
 }
 
+/// Waits until gosleep reports `n` `/sleep` requests in flight; panics after `within`.
+///
+/// Tests that act on "a request in flight" (a signal, a dropped client) wait for this
+/// instead of giving the request a fixed head start: on a loaded machine a head start is a
+/// race, and a request the server has not read yet is not in flight.
+pub async fn wait_for_upstream_in_flight(gosleep: SocketAddr, n: u64, within: Duration) {
+    #[derive(serde::Deserialize)]
+    struct InFlight {
+        in_flight: u64,
+    }
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = upstream_stats::<InFlight>(gosleep).await.in_flight;
+        if now == n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gosleep: {now} requests in flight after {within:?}, not {n}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A server binary started as a child process on an ephemeral port, for the tests that
 /// need the real process (signals, exit codes, resource limits). Killed if dropped.
 pub struct Child {

@@ -356,7 +356,9 @@ pub fn sigterm_finishes_in_flight_requests_and_exits_0(subject: &Subject) {
     let addr = child.addr();
     block_on(async {
         let in_flight = tokio::spawn(testkit::get(addr, "/single?ms=700"));
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // In flight = the server is waiting on gosleep for it. A request the server has not
+        // read yet is not, and every server drops that one on a stop.
+        testkit::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
         child.signal("TERM").expect("SIGTERM");
         let r = in_flight.await.expect("task").expect("in-flight request");
         assert_reply(subject, &r, 1, BODY);
