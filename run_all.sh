@@ -65,9 +65,8 @@ bin=target/release
 ulimit -n "$(ulimit -Hn)"
 fd_limit=$(ulimit -n)
 
-server_pin="" client_pin=""
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  server_pin="taskset -c 0" client_pin="taskset -c 1"
+bench_pins
+if [[ -n $server_pin ]]; then
   pinning="server on core 0; loadgen and gosleep on core 1 (taskset)"
 else
   pinning="none ($(nproc) core(s)$(command -v taskset >/dev/null || echo ', no taskset'))"

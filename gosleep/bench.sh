@@ -35,10 +35,7 @@ servers=(gosleep)
 [[ -n "$go_bin" ]] && servers+=(go)
 
 # Pin to core 0 (server) and core 1 (wrk) when there are two cores and taskset exists.
-server_pin="" client_pin=""
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  server_pin="taskset -c 0" client_pin="taskset -c 1"
-fi
+bench_pins
 
 # start_named NAME PIN THREADS: gosleep or the Go twin with THREADS worker threads
 # ("all": the default, one per CPU).

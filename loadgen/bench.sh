@@ -17,10 +17,7 @@ if [[ "${1:-}" == "--quick" ]]; then secs=3 rounds=1; fi
 bench_need wrk
 cargo build --release -p gosleep -p loadgen >&2
 
-server_pin="" client_pin=""
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  server_pin="taskset -c 0" client_pin="taskset -c 1"
-fi
+bench_pins
 bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
 url="http://$ADDR/sleep?ms=0"
 

@@ -84,6 +84,33 @@ bench_stop() {
   (( rc == 0 )) || echo "${2:-process $1} exited with status $rc after SIGTERM" >&2
 }
 
+# bench_pins: sets server_pin and client_pin, the command prefixes that put the measured
+# process alone on core 0 and the load and upstream on core 1 ("taskset -c 0" / "taskset
+# -c 1"), or "" each where there is no taskset or only one core.
+# shellcheck disable=SC2034 # set for the sourcing script
+bench_pins() {
+  server_pin="" client_pin=""
+  if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+    server_pin="taskset -c 0" client_pin="taskset -c 1"
+  fi
+}
+
+# bench_servers_setup DELAY_MS SERVER...: the common start of the server benchmarks: the
+# fd limit raised to the hard limit, a release build of gosleep, loadgen and the servers,
+# the pinning (bench_pins), and gosleep (DELAY_MS, one thread) on the client core. Sets
+# upstream (its URL), upstream_addr and gosleep_pid.
+# shellcheck disable=SC2034 # set for the sourcing script
+bench_servers_setup() {
+  local delay=$1 packages=(-p gosleep -p loadgen) s
+  shift
+  ulimit -n "$(ulimit -Hn)"
+  for s in "$@"; do packages+=(-p "server-$s"); done
+  cargo build --release "${packages[@]}" >&2
+  bench_pins
+  bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms "$delay" --threads 1
+  upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
+}
+
 # CPU ticks (user + system, all threads) and peak RSS (KiB) of a process.
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -102,7 +129,9 @@ bench_wrk() {
 
 # Figures from the last wrk run. Latencies carry units (us, ms, s, m); printed in ms.
 wrk_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /m$/) {sub(/m/,"",v); v*=60000} else {sub(/s/,"",v); v*=1000} printf "%.1f", v}'; }
-wrk_rps() { awk '/^Requests\/sec/ {print $2}' "$BENCH_TMP/wrk.out"; }
+# text_rps FILE: the requests/s of a run printed in wrk's text format (wrk's or loadgen's).
+text_rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+wrk_rps() { text_rps "$BENCH_TMP/wrk.out"; }
 wrk_requests() { awk '/requests in/ {print $1}' "$BENCH_TMP/wrk.out"; }
 wrk_p50() { awk '$1 == "50%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
 wrk_p99() { awk '$1 == "99%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
@@ -113,6 +142,14 @@ wrk_errors() {
     "$BENCH_TMP/wrk.out"
 }
 
+# Figures from a loadgen run: loadgen_field JSON NAME is the first numeric "NAME" of its
+# --json file (latency_summary's p99_us, the server sample's cpu_seconds, ...);
+# loadgen_errors TEXT is "none" or its error lines from its text output, in one cell.
+loadgen_field() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -1; }
+loadgen_errors() {
+  awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$1"
+}
+
 # gosleep_stat ADDR FIELD: one counter of gosleep's /stats (its own connection counts: the
 # caller subtracts it from connections_accepted).
 gosleep_stat() { curl -s "http://$1/stats" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"; }
@@ -120,5 +157,7 @@ gosleep_reset() { curl -s -X POST "http://$1/stats/reset" >/dev/null; }
 
 # bench_machine: one line naming the machine and tools, for the report header.
 bench_machine() {
-  echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr), $(free -g | awk '/Mem:/ {print $2}') GiB, $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+  local tools=""
+  command -v wrk >/dev/null && tools=", $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+  echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr), $(free -g | awk '/Mem:/ {print $2}') GiB$tools"
 }

@@ -30,25 +30,12 @@ done
 delay_ms=1000 fanout=5
 
 bench_need wrk curl
-ulimit -n "$(ulimit -Hn)"
 need=$(( reuse_conns * (1 + fanout) + 100 ))
-if (( $(ulimit -n) < need )); then
-  echo "servers/bench.sh: /multiple at $reuse_conns connections needs ulimit -n >= $need, have $(ulimit -n)" >&2
+if (( $(ulimit -Hn) < need )); then
+  echo "servers/bench.sh: /multiple at $reuse_conns connections needs ulimit -n >= $need, have $(ulimit -Hn)" >&2
   exit 1
 fi
-
-packages=(-p gosleep)
-for s in "${servers[@]}"; do packages+=(-p "server-$s"); done
-cargo build --release "${packages[@]}" >&2
-
-server_pin="" client_pin=""
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  server_pin="taskset -c 0" client_pin="taskset -c 1"
-fi
-
-bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms "$delay_ms" --threads 1
-upstream="http://$ADDR" upstream_addr=$ADDR
-gosleep_pid=$PID
+bench_servers_setup "$delay_ms" "${servers[@]}"
 
 rows="$BENCH_TMP/rows.tsv"
 : >"$rows"

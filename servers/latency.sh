@@ -27,19 +27,7 @@ while (( $# )); do
   esac
 done
 rate=$(( conns * 95 / 100 ))
-ulimit -n "$(ulimit -Hn)"
-
-packages=(-p gosleep -p loadgen)
-for s in "${servers[@]}"; do packages+=(-p "server-$s"); done
-cargo build --release "${packages[@]}" >&2
-
-server_pin="" client_pin=""
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  server_pin="taskset -c 0" client_pin="taskset -c 1"
-fi
-bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms 1000 --threads 1
-upstream="http://$ADDR"
-gosleep_pid=$PID
+bench_servers_setup 1000 "${servers[@]}"
 
 echo "# Server latency, open loop"
 echo
@@ -56,10 +44,8 @@ for s in "${servers[@]}"; do
     --timeout 10s --latency --server-pid "$PID" --json "$json" "http://$ADDR/single" >"$BENCH_TMP/$s.txt"
   bench_stop "$PID"
   # The figures, from the JSON's latency_summary (microseconds) and server sample.
-  field() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$json" | head -1; }
-  ms() { awk -v v="$(field "$1")" 'BEGIN {printf "%.1f", v / 1000}'; }
-  errors=$(awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$BENCH_TMP/$s.txt")
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$BENCH_TMP/$s.txt")
-  echo "| $s | $rps | $(ms p50_us) | $(ms p90_us) | $(ms p99_us) | $(ms p99_9_us) | $(ms max_us) | $errors | $(awk -v c="$(field cpu_percent)" 'BEGIN {printf "%.0f%%", c}') |"
+  ms() { awk -v v="$(loadgen_field "$json" "$1")" 'BEGIN {printf "%.1f", v / 1000}'; }
+  cpu=$(awk -v c="$(loadgen_field "$json" cpu_percent)" 'BEGIN {printf "%.0f%%", c}')
+  echo "| $s | $(text_rps "$BENCH_TMP/$s.txt") | $(ms p50_us) | $(ms p90_us) | $(ms p99_us) | $(ms p99_9_us) | $(ms max_us) | $(loadgen_errors "$BENCH_TMP/$s.txt") | $cpu |"
 done
 bench_stop "$gosleep_pid"
