@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# servers/cpu.sh: server CPU per proxied request, every server under the same load.
+#
+# servers/bench.sh drives each server as hard as its model allows, so rouille (a pool of
+# 256 threads: at most 256 requests/s against a 1 s upstream) is measured at an eighth of
+# the async servers' rate, and wrk's closed loop sends its requests in waves that an event
+# loop answers in batches. CPU per request is not comparable across loads or arrival
+# patterns. Here every server gets the same open-loop stream (loadgen --rate, spread
+# evenly, after a warm-up): the rate is one all five hold, 200 requests/s over 256
+# connections (rouille --threads 256: 78% of its bound; an async server: 1 thread).
+# Cases: /single and /multiple (fanout 5), upstream reuse and --no-reuse. The CPU is the
+# server's user + system time over loadgen's recorded window (--server-pid), per 1,000
+# requests completed in that window. Each case runs 3 times, the servers taking turns
+# within a round, so that a noisy minute on this shared machine hits one run of every
+# server rather than all runs of one; the table gives the median and the range. Server
+# pinned to core 0; gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay
+# 1000 ms.
+# Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
+#
+# Usage: servers/cpu.sh [--quick] [--servers hyper,axum,...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+
+args="$*"
+conns=256 rate=200 secs=15 warmup=3 rounds=3 rouille_threads=256 fanout=5
+servers=(hyper axum actix warp rouille)
+while (( $# )); do
+  case $1 in
+    --quick) secs=5 warmup=2 rounds=1; shift ;;
+    --servers) IFS=, read -r -a servers <<<"$2"; shift 2 ;;
+    *) echo "usage: servers/cpu.sh [--quick] [--servers a,b]" >&2; exit 2 ;;
+  esac
+done
+bench_servers_setup 1000 "${servers[@]}"
+
+rows="$BENCH_TMP/rows.tsv"
+: >"$rows"
+for round in $(seq "$rounds"); do
+  for mode in reuse no-reuse; do
+    flags=()
+    [[ $mode == no-reuse ]] && flags=(--no-reuse)
+    for path in single multiple; do
+      for s in "${servers[@]}"; do
+        threads=1
+        [[ $s == rouille ]] && threads=$rouille_threads
+        echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
+        bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" \
+          --threads "$threads" --fanout "$fanout" "${flags[@]}"
+        json="$BENCH_TMP/run.json"
+        # shellcheck disable=SC2086
+        $client_pin target/release/loadgen -c "$conns" -t 1 --rate "$rate" --warmup "${warmup}s" -d "${secs}s" \
+          --timeout 10s --server-pid "$PID" --json "$json" "http://$ADDR/$path" >"$BENCH_TMP/run.txt"
+        bench_stop "$PID"
+        per_1k=$(awk -v c="$(loadgen_field "$json" cpu_seconds)" -v n="$(loadgen_field "$json" requests)" \
+          'BEGIN {if (n > 0) printf "%.4f", 1000 * c / n; else print "—"}')
+        p99=$(awk -v v="$(loadgen_field "$json" p99_us)" 'BEGIN {printf "%.1f", v / 1000}')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" "$(text_rps "$BENCH_TMP/run.txt")" \
+          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" max_threads)" >>"$rows"
+      done
+    done
+  done
+done
+bench_stop "$gosleep_pid"
+
+echo "# Server CPU per request, equal load"
+echo
+echo "Machine: $(bench_machine)."
+echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, rouille --threads $rouille_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+echo
+for mode in reuse no-reuse; do
+  for path in single multiple; do
+    echo "## /$path, $mode"
+    echo
+    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper | server threads (max) |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+    # Per server: the median of each figure over the rounds (mawk has no sort: insertion).
+    awk -F'\t' -v m="$mode" -v p="$path" '
+      function median(list,    v, n, i, j, t) {
+        n = split(list, v, " ")
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        lo = v[1]; hi = v[n]
+        return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      }
+      $2 == p && $3 == m {
+        if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1; threads[$1] = $4; errs[$1] = "" }
+        rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8
+        if ($7 != "none") errs[$1] = errs[$1] (errs[$1] == "" ? "" : "; ") $7
+        if ($9 + 0 > maxthr[$1] + 0) maxthr[$1] = $9
+      }
+      END {
+        if ("hyper" in seen) base = median(cpu["hyper"])
+        for (i = 1; i <= n; i++) {
+          s = order[i]
+          c = median(cpu[s]); range = sprintf("%.4f-%.4f", lo, hi)
+          ratio = (base > 0) ? sprintf("%.2fx", c / base) : "—"
+          printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
+            (errs[s] == "" ? "none" : errs[s]), c, range, ratio, maxthr[s]
+        }
+      }' "$rows"
+    echo
+  done
+done
