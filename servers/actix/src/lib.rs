@@ -31,9 +31,8 @@ pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
 /// its workers on a thread of their own, and returns once the server runs. Stopping the
 /// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
 /// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
-/// and the thread ends. "Finish" is actix's: a keep-alive connection is served until its
-/// client closes it or it idles out (actix's 5 s keep-alive), so a stop with idle
-/// clients still connected takes a few seconds.
+/// and the thread ends. "Finish" is actix's (actix-web >= 4.14.1): an idle keep-alive
+/// connection is closed at once, a busy one after its current request.
 pub fn start(config: Config) -> io::Result<Running> {
     // Bound here rather than by `HttpServer::bind`, so that the backlog is ours (4096,
     // not std's 128) and a bind error or the real port (port 0) comes back at once.
