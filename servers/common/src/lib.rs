@@ -4,7 +4,8 @@
 //! its framework and upstream client; everything a reader would otherwise compare across
 //! five files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query validation
 //! ([`query`]), the JSON bodies and the one mapping from failure kind to status
-//! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]), the
+//! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]) and the
+//! threads the blocking server fans out on ([`cached_pool`]), the
 //! upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
 //! and the socket / fd / signal set-up every benchmark process needs ([`sys`]). gosleep
 //! uses the same query and socket helpers, so the `ms` limit and the listen backlog are
@@ -12,6 +13,7 @@
 //!
 //! There is deliberately no web-framework dependency here.
 
+pub mod cached_pool;
 pub mod config;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;

@@ -4,9 +4,12 @@
 //! (`url -> Result<body bytes, UpstreamError>`); the parsing, the fan-out and the summing
 //! are here, once, so five servers cannot drift apart. The async servers join the `n`
 //! calls on the handler's own task (no spawn per call: the natural async way); the
-//! blocking server gives each call a scoped thread, the natural way of a thread pool.
+//! blocking server gives each call a thread of its own, from a [`CachedPool`].
 
 use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use crate::cached_pool::CachedPool;
 
 use crate::query::{MultipleQuery, SingleQuery};
 use crate::reply::{BenchError, ProxyReply, sum_calls};
@@ -73,30 +76,82 @@ where
     sum_calls([call(&upstream.sleep_url(q.ms))])
 }
 
-/// Blocking `GET /multiple`: the `n` calls run at once, each on a scoped thread (the
-/// request's own thread makes the first), and all are joined.
+/// Blocking `GET /multiple`: the `n` calls run at once, the request's own thread making the
+/// first and `pool` threads the others, and all are waited for.
+///
+/// `pool` rather than a scoped thread per call: see [`CachedPool`] for what a spawn costs.
+/// The outcomes keep the calls' order, so the first failing call decides the status, as
+/// in [`multiple`].
 pub fn multiple_blocking<F>(
     query: Option<&str>,
     default_fanout: usize,
     upstream: &Upstream,
+    pool: &CachedPool,
     call: F,
 ) -> Result<ProxyReply, BenchError>
 where
-    F: Fn(&str) -> Result<u64, UpstreamError> + Sync,
+    F: Fn(&str) -> Result<u64, UpstreamError> + Clone + Send + 'static,
 {
     let q = MultipleQuery::parse(query, default_fanout)?;
-    let url = upstream.sleep_url(q.ms);
-    let (url, call) = (&url, &call);
-    let outcomes: Vec<_> = std::thread::scope(|s| {
-        let others: Vec<_> = (1..q.n).map(|_| s.spawn(move || call(url))).collect();
-        let mut outcomes = vec![call(url)];
-        for t in others {
-            // A panicking client call is a broken upstream exchange, not a crashed server.
-            outcomes.push(t.join().unwrap_or_else(|_| Err(UpstreamError::Broken("client panicked".into()))));
+    let url: Arc<str> = upstream.sleep_url(q.ms).into();
+    let batch = Arc::new(Batch::new(q.n));
+    for i in 1..q.n {
+        let (url, call, slot) = (Arc::clone(&url), call.clone(), Arc::clone(&batch));
+        let job = move || {
+            // A panicking client call is a broken upstream exchange, not a crashed server;
+            // and its slot must be filled, or the request would wait forever.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&url)))
+                .unwrap_or_else(|_| Err(UpstreamError::Broken("client panicked".into())));
+            slot.fill(i, outcome);
+        };
+        if let Err(e) = pool.execute(job) {
+            batch.fill(i, Err(UpstreamError::Broken(format!("no thread for the call: {e}"))));
         }
-        outcomes
-    });
-    sum_calls(outcomes)
+    }
+    batch.fill(0, call(&url));
+    sum_calls(batch.wait())
+}
+
+/// The outcomes of one fan-out, filled from several threads; the waiter wakes once, when
+/// the last arrives (a channel would wake it for each).
+struct Batch {
+    slots: Mutex<Slots>,
+    done: Condvar,
+}
+
+struct Slots {
+    outcomes: Vec<Option<Result<u64, UpstreamError>>>,
+    missing: usize,
+}
+
+impl Batch {
+    fn new(n: usize) -> Self {
+        Self { slots: Mutex::new(Slots { outcomes: vec![None; n], missing: n }), done: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        // Nothing panics while holding it; a poisoned lock still holds whole outcomes.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fills slot `i` (each exactly once).
+    fn fill(&self, i: usize, outcome: Result<u64, UpstreamError>) {
+        let mut slots = self.lock();
+        slots.outcomes[i] = Some(outcome);
+        slots.missing -= 1;
+        if slots.missing == 0 {
+            self.done.notify_one();
+        }
+    }
+
+    /// Waits until every slot is filled; the outcomes in call order.
+    fn wait(&self) -> Vec<Result<u64, UpstreamError>> {
+        let mut slots = self.lock();
+        while slots.missing > 0 {
+            slots = self.done.wait(slots).unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut slots.outcomes).into_iter().flatten().collect()
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +159,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
+
+    fn pool() -> CachedPool {
+        CachedPool::new("test-fanout", Duration::from_secs(10))
+    }
 
     fn upstream() -> Upstream {
         Upstream::parse("http://127.0.0.1:9").unwrap()
@@ -123,7 +182,7 @@ mod tests {
     #[test]
     fn multiple_blocking_runs_calls_at_once() {
         let t = Instant::now();
-        let reply = multiple_blocking(Some("n=8&ms=5"), 5, &upstream(), |url| {
+        let reply = multiple_blocking(Some("n=8&ms=5"), 5, &upstream(), &pool(), |url| {
             assert_eq!(url, "http://127.0.0.1:9/sleep?ms=5");
             std::thread::sleep(Duration::from_millis(200));
             Ok(10)
@@ -134,19 +193,47 @@ mod tests {
 
     #[test]
     fn multiple_blocking_sees_every_call_through_and_reports_a_failure() {
-        let made = AtomicUsize::new(0);
-        let reply = multiple_blocking(None, 4, &upstream(), |_| {
-            if made.fetch_add(1, Ordering::SeqCst) == 0 { Err(UpstreamError::Status(500)) } else { Ok(1) }
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let reply = multiple_blocking(None, 4, &upstream(), &pool(), move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 { Err(UpstreamError::Status(500)) } else { Ok(1) }
         });
         assert_eq!(reply, Err(BenchError::Upstream(UpstreamError::Status(500))));
         assert_eq!(made.load(Ordering::SeqCst), 4);
     }
 
     #[test]
+    fn multiple_blocking_reports_a_panicking_call_as_broken_and_returns() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let reply = multiple_blocking(Some("n=3"), 5, &upstream(), &pool(), move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 1 { panic!("client bug") } else { Ok(1) }
+        });
+        assert_eq!(reply, Err(BenchError::Upstream(UpstreamError::Broken("client panicked".into()))));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn multiple_blocking_reuses_pool_threads_across_requests() {
+        let pool = pool();
+        for _ in 0..20 {
+            let reply = multiple_blocking(Some("n=4"), 5, &upstream(), &pool, |_| Ok(2));
+            assert_eq!(reply, Ok(ProxyReply { calls: 4, bytes: 8 }));
+            // A helper counts itself idle just after it hands over its outcome.
+            let until = Instant::now() + Duration::from_secs(5);
+            while pool.idle() < pool.threads() && Instant::now() < until {
+                std::thread::yield_now();
+            }
+        }
+        // 3 helpers serve every request: a thread per call would be 60.
+        assert_eq!(pool.threads(), 3);
+    }
+
+    #[test]
     fn bad_query_makes_no_call() {
         let r = single_blocking(Some("ms=x"), &upstream(), |_| panic!("called"));
         assert!(matches!(r, Err(BenchError::Query(_))));
-        let r = multiple_blocking(Some("n=0"), 5, &upstream(), |_| panic!("called"));
+        let r = multiple_blocking(Some("n=0"), 5, &upstream(), &pool(), |_| panic!("called"));
         assert!(matches!(r, Err(BenchError::Query(_))));
     }
 

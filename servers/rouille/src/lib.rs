@@ -3,9 +3,11 @@
 //! rouille (on tiny_http) hands each request to one thread of a fixed pool, and that
 //! thread blocks on the upstream through ureq, a blocking client: while a request waits
 //! on gosleep, its thread can do nothing else, so the pool size bounds the concurrency
-//! (throughput <= threads / upstream delay). `/multiple` fans out on scoped threads, the
-//! natural way of a thread pool. One `ureq::Agent` per process pools keep-alive
-//! connections, shared by every thread.
+//! (throughput <= threads / upstream delay). `/multiple` fans out on threads: the
+//! request's thread makes the first call, and each other call blocks a thread of a cached
+//! pool that grows with the load (a thread per call in flight, reused rather than spawned
+//! per call). One `ureq::Agent` per process pools keep-alive connections, shared by every
+//! thread.
 //!
 //! Run with: cargo run -p server-rouille
 
@@ -17,6 +19,7 @@ use std::thread;
 use std::time::Duration;
 
 use rouille::{Request, Response};
+use server_common::cached_pool::CachedPool;
 use server_common::proxy::{self, Endpoint};
 use server_common::query::MAX_FANOUT;
 use server_common::{Answer, BenchError, Config, ErrorReply, ProxyReply, Running, UpstreamError};
@@ -30,6 +33,11 @@ pub const SERVER_HEADER: &str = "rouille";
 /// default upstream timeout (30 s) plus a margin, so a request that is waiting on its
 /// upstream when the stop comes is still answered.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
+
+/// How long a `/multiple` helper thread stays without a call before it exits: tokio's
+/// choice for its blocking pool. Under steady load the helpers never wait that long; after
+/// a burst, the server gives its peak's threads back within seconds.
+const FANOUT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// How long the dispatch loop waits for a request before it looks for a stop.
 ///
@@ -62,7 +70,8 @@ pub fn default_pool_size() -> usize {
 /// latency of this server, and is part of what this model costs as shipped.
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
-    let app = Arc::new(App { agent: agent(&config, pool_size), config });
+    let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE);
+    let app = Arc::new(App { agent: agent(&config, pool_size), config, fanout });
     let server = rouille::Server::new(app.config.listen, move |request| app.handle(request))
         .map_err(|e| e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e))?
         .pool_size(pool_size);
@@ -173,11 +182,13 @@ fn ip_literal(uri: &ureq::http::Uri) -> Option<SocketAddr> {
 struct App {
     config: Config,
     agent: ureq::Agent,
+    /// The threads `/multiple`'s calls after the first run on.
+    fanout: CachedPool,
 }
 
 impl App {
     /// The whole request handler: route, run the endpoint, answer. Never panics.
-    fn handle(&self, request: &Request) -> Response {
+    fn handle(self: &Arc<Self>, request: &Request) -> Response {
         if let Some(bad) = bad_framing(request) {
             return json(400, serde_json::to_vec(&ErrorReply { error: bad.into() }).unwrap_or_default());
         }
@@ -185,7 +196,8 @@ impl App {
             Some((path, query)) => (path, Some(query)),
             None => (request.raw_url(), None),
         };
-        let call = |url: &str| self.call(url);
+        let app = Arc::clone(self);
+        let call = move |url: &str| app.call(url);
         let upstream = &self.config.upstream;
         let result = match proxy::route(request.method(), path) {
             Ok(Endpoint::Health) => {
@@ -193,7 +205,7 @@ impl App {
                     .with_additional_header("Server", SERVER_HEADER);
             }
             Ok(Endpoint::Single) => proxy::single_blocking(query, upstream, call),
-            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, call),
+            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, &self.fanout, call),
             Err(e) => Err(e),
         };
         reply(result)
