@@ -59,7 +59,7 @@ fi
 mkdir -p "$raw"
 
 echo "== building (release)"
-cargo build --release --workspace
+bench_build
 bin=target/release
 
 ulimit -n "$(ulimit -Hn)"

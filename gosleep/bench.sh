@@ -25,7 +25,7 @@ if (( $(ulimit -n) < conns + 100 )); then
   echo "bench.sh: need ulimit -n >= $((conns + 100)) for $conns connections, have $(ulimit -n)" >&2; exit 1
 fi
 
-cargo build --release -p gosleep >&2
+bench_build
 gosleep=target/release/gosleep
 go_bin=""
 if command -v go >/dev/null; then

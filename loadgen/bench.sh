@@ -15,7 +15,7 @@ secs=10 rounds=3
 if [[ "${1:-}" == "--quick" ]]; then secs=3 rounds=1; fi
 
 bench_need wrk
-cargo build --release -p gosleep -p loadgen >&2
+bench_build
 
 bench_pins
 bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1

@@ -95,17 +95,26 @@ bench_pins() {
   fi
 }
 
+# bench_build: the release build every script measures, always of the whole workspace.
+# Building only the packages a script runs would let cargo unify the shared crates'
+# features over that subset (server-common, tokio, hyper: other features than with
+# --workspace), so two scripts would measure two different builds of the same server;
+# run_all.sh and every benchmark run the same binaries this way.
+bench_build() { cargo build --release --workspace >&2; }
+
 # bench_servers_setup DELAY_MS SERVER...: the common start of the server benchmarks: the
-# fd limit raised to the hard limit, a release build of gosleep, loadgen and the servers,
-# the pinning (bench_pins), and gosleep (DELAY_MS, one thread) on the client core. Sets
-# upstream (its URL), upstream_addr and gosleep_pid.
+# fd limit raised to the hard limit, the release build (bench_build), the pinning
+# (bench_pins), and gosleep (DELAY_MS, one thread) on the client core. Sets upstream (its
+# URL), upstream_addr and gosleep_pid. The SERVERs are the ones the script will run.
 # shellcheck disable=SC2034 # set for the sourcing script
 bench_servers_setup() {
-  local delay=$1 packages=(-p gosleep -p loadgen) s
+  local delay=$1 s
   shift
   ulimit -n "$(ulimit -Hn)"
-  for s in "$@"; do packages+=(-p "server-$s"); done
-  cargo build --release "${packages[@]}" >&2
+  bench_build
+  for s in "$@"; do
+    [[ -x target/release/server-$s ]] || { echo "no server named $s (target/release/server-$s)" >&2; exit 2; }
+  done
   bench_pins
   bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms "$delay" --threads 1
   upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
