@@ -185,6 +185,35 @@ mod tests {
     }
 
     #[test]
+    fn no_job_is_lost_when_idle_threads_expire_while_jobs_arrive() {
+        // A keep-alive of 1 ms makes threads time out all the time, racing the submitters:
+        // a job queued for a thread that then exits would never run, and recv would fail.
+        let pool = CachedPool::new("test", Duration::from_millis(1));
+        let (tx, rx) = mpsc::channel();
+        let submitters: Vec<_> = (0..4)
+            .map(|_| {
+                let (pool, tx) = (pool.clone(), tx.clone());
+                thread::spawn(move || {
+                    for i in 0..500 {
+                        let tx = tx.clone();
+                        pool.execute(move || tx.send(()).unwrap()).unwrap();
+                        if i % 50 == 0 {
+                            thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in submitters {
+            s.join().unwrap();
+        }
+        for _ in 0..4 * 500 {
+            rx.recv_timeout(Duration::from_secs(5)).expect("a job never ran");
+        }
+        eventually(|| pool.threads() == 0);
+    }
+
+    #[test]
     fn a_panicking_job_does_not_take_its_thread_down() {
         let pool = CachedPool::new("test", Duration::from_secs(10));
         pool.execute(|| panic!("job panics")).unwrap();
