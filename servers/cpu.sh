@@ -12,7 +12,8 @@
 # server's user + system time over loadgen's recorded window (--server-pid), per 1,000
 # requests completed in that window. Each case runs 3 times, the servers taking turns
 # within a round, so that a noisy minute on this shared machine hits one run of every
-# server rather than all runs of one; the table gives the median and the range. Server
+# server rather than all runs of one; the table gives the median and the range, and each
+# server's CPU against hyper's of the same round (median and range of those ratios). Server
 # pinned to core 0; gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
@@ -56,8 +57,8 @@ for round in $(seq "$rounds"); do
         per_1k=$(awk -v c="$(loadgen_field "$json" cpu_seconds)" -v n="$(loadgen_field "$json" requests)" \
           'BEGIN {if (n > 0) printf "%.4f", 1000 * c / n; else print "—"}')
         p99=$(awk -v v="$(loadgen_field "$json" p99_us)" 'BEGIN {printf "%.1f", v / 1000}')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" "$(text_rps "$BENCH_TMP/run.txt")" \
-          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" max_threads)" >>"$rows"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" "$(text_rps "$BENCH_TMP/run.txt")" \
+          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" max_threads)" "$round" >>"$rows"
       done
     done
   done
@@ -73,9 +74,12 @@ for mode in reuse no-reuse; do
   for path in single multiple; do
     echo "## /$path, $mode"
     echo
-    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper | server threads (max) |"
-    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper (median) | range | server threads (max) |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"
     # Per server: the median of each figure over the rounds (mawk has no sort: insertion).
+    # "CPU vs hyper" is the median of the per-round ratios, each against hyper's run of the
+    # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
+    # moves both sides of a ratio, where it would move only one median.
     awk -F'\t' -v m="$mode" -v p="$path" '
       function median(list,    v, n, i, j, t) {
         n = split(list, v, " ")
@@ -85,18 +89,23 @@ for mode in reuse no-reuse; do
       }
       $2 == p && $3 == m {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1; threads[$1] = $4; errs[$1] = "" }
-        rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8
+        rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8; by_round[$1, $10] = $8
         if ($7 != "none") errs[$1] = errs[$1] (errs[$1] == "" ? "" : "; ") $7
         if ($9 + 0 > maxthr[$1] + 0) maxthr[$1] = $9
       }
       END {
-        if ("hyper" in seen) base = median(cpu["hyper"])
         for (i = 1; i <= n; i++) {
           s = order[i]
           c = median(cpu[s]); range = sprintf("%.4f-%.4f", lo, hi)
-          ratio = (base > 0) ? sprintf("%.2fx", c / base) : "—"
-          printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
-            (errs[s] == "" ? "none" : errs[s]), c, range, ratio, maxthr[s]
+          ratios = ""
+          for (k in by_round) {
+            split(k, key, SUBSEP)
+            if (key[1] == s && by_round["hyper", key[2]] > 0) ratios = ratios " " by_round[k] / by_round["hyper", key[2]]
+          }
+          if (ratios == "") { ratio = "—"; ratio_range = "—" }
+          else { ratio = sprintf("%.2fx", median(ratios)); ratio_range = sprintf("%.2f-%.2fx", lo, hi) }
+          printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
+            (errs[s] == "" ? "none" : errs[s]), c, range, ratio, ratio_range, maxthr[s]
         }
       }' "$rows"
     echo
