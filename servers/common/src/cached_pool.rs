@@ -4,14 +4,13 @@
 //! thread until the answer comes. A fresh thread per call (a scoped spawn) costs a
 //! `clone3`, a 2 MiB stack `mmap` + guard `mprotect`, the thread's exit, `munmap` and a
 //! join: 24% of server-rouille's CPU samples on `/multiple` at 200 requests/s were in
-//! those (`perf record`, see docs/benchmarks/servers-cpu.md). This pool keeps the
-//! threads instead, the way
-//! production blocking code fans out (Java's `newCachedThreadPool`, tokio's blocking pool):
-//! a job goes to an idle thread if there is one, else to a new thread, so it never waits
-//! for a thread and the pool never caps concurrency (`/multiple` at C connections needs
-//! C x fanout calls in flight at once); a thread idle for `keep_alive` exits, so a quiet
-//! server does not keep its peak's threads. The model is unchanged: one blocked thread per
-//! call in flight.
+//! those (`perf record`, see docs/benchmarks/servers-cpu.md). This pool keeps the threads
+//! instead, the way production blocking code fans out (Java's `newCachedThreadPool`,
+//! tokio's blocking pool): a job goes to an idle thread if there is one, else to a new
+//! thread, so it never waits for a thread and the pool never caps concurrency (`/multiple`
+//! at C connections needs C x fanout calls in flight at once); a thread idle for
+//! `keep_alive` exits, so a quiet server does not keep its peak's threads. The model is
+//! unchanged: one blocked thread per call in flight.
 
 use std::collections::VecDeque;
 use std::io;

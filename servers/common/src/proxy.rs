@@ -10,7 +10,6 @@ use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::cached_pool::CachedPool;
-
 use crate::query::{MultipleQuery, SingleQuery};
 use crate::reply::{BenchError, ProxyReply, sum_calls};
 use crate::upstream::{Upstream, UpstreamError};
@@ -97,19 +96,24 @@ where
     let batch = Arc::new(Batch::new(q.n));
     for i in 1..q.n {
         let (url, call, slot) = (Arc::clone(&url), call.clone(), Arc::clone(&batch));
-        let job = move || {
-            // A panicking client call is a broken upstream exchange, not a crashed server;
-            // and its slot must be filled, or the request would wait forever.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&url)))
-                .unwrap_or_else(|_| Err(UpstreamError::Broken("client panicked".into())));
-            slot.fill(i, outcome);
-        };
-        if let Err(e) = pool.execute(job) {
+        // Every slot must be filled, or the request would wait forever: hence the
+        // panic guard, and the failure of a job that never got a thread.
+        if let Err(e) = pool.execute(move || slot.fill(i, guarded(&call, &url))) {
             batch.fill(i, Err(UpstreamError::Broken(format!("no thread for the call: {e}"))));
         }
     }
-    batch.fill(0, call(&url));
+    batch.fill(0, guarded(&call, &url));
     sum_calls(batch.wait())
+}
+
+/// One blocking call, where a panicking client is a broken upstream exchange (502), not a
+/// crashed server.
+fn guarded<F>(call: &F, url: &str) -> Result<u64, UpstreamError>
+where
+    F: Fn(&str) -> Result<u64, UpstreamError>,
+{
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(url)))
+        .unwrap_or_else(|_| Err(UpstreamError::Broken("client panicked".into())))
 }
 
 /// The outcomes of one fan-out, filled from several threads; the waiter wakes once, when
