@@ -119,20 +119,22 @@ impl Shared {
     }
 }
 
+/// Waits up to 5 s for `done`, and fails the test if it never holds: for a pool thread
+/// that counts itself idle just after its job has handed over its result.
+#[cfg(test)]
+pub(crate) fn eventually(done: impl Fn() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "not within 5 s");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc;
     use std::time::Instant;
-
-    /// Waits up to 5 s for `done`, and fails the test if it never holds.
-    fn eventually(done: impl Fn() -> bool) {
-        let until = Instant::now() + Duration::from_secs(5);
-        while !done() {
-            assert!(Instant::now() < until, "not within 5 s");
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
 
     /// Runs `n` jobs that each sleep `nap` on `pool`, and waits for all of them.
     fn sleep_on(pool: &CachedPool, n: usize, nap: Duration) {

@@ -223,11 +223,7 @@ mod tests {
         for _ in 0..20 {
             let reply = multiple_blocking(Some("n=4"), 5, &upstream(), &pool, |_| Ok(2));
             assert_eq!(reply, Ok(ProxyReply { calls: 4, bytes: 8 }));
-            // A helper counts itself idle just after it hands over its outcome.
-            let until = Instant::now() + Duration::from_secs(5);
-            while pool.idle() < pool.threads() && Instant::now() < until {
-                std::thread::yield_now();
-            }
+            crate::cached_pool::eventually(|| pool.idle() == pool.threads());
         }
         // 3 helpers serve every request: a thread per call would be 60.
         assert_eq!(pool.threads(), 3);
