@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
 use hyper::service::Service;
@@ -16,11 +16,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::sys::AcceptErrors;
 
-/// Pause after an accept error that means "out of a resource" (EMFILE, ENFILE, ENOBUFS):
-/// retrying at once would spin a core while nothing frees a descriptor.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting and
 /// waits at most `grace` for in-flight requests. `make_service` is called once per
@@ -48,7 +46,7 @@ where
     // theirs however long a pause between runs is, as Go's net/http server does by default.
     http.timer(TokioTimer::new()).header_read_timeout(None);
     let graceful = GracefulShutdown::new();
-    let mut errors = AcceptErrorLog { name, last: None, suppressed: 0 };
+    let mut errors = AcceptErrors::new(name);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -59,12 +57,9 @@ where
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(e) => {
-                // ECONNABORTED and friends concern one connection that died in the queue:
-                // take the next. Anything else (EMFILE, ENFILE, ENOBUFS) is a shortage:
-                // back off. Either way the loop goes on; only shutdown ends it.
-                if !is_per_connection(&e) {
-                    errors.record(&e);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                // The loop goes on after any accept error; only shutdown ends it.
+                if let Some(pause) = errors.failed(&e) {
+                    tokio::time::sleep(pause).await;
                 }
                 continue;
             }
@@ -82,28 +77,4 @@ where
         tracing::warn!("{name}: grace period over, dropping requests still in flight");
     }
     Ok(())
-}
-
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
-}
-
-/// Logs accept errors at most once a second, with how many it held back.
-struct AcceptErrorLog {
-    name: &'static str,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl AcceptErrorLog {
-    fn record(&mut self, e: &io::Error) {
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
-            self.suppressed += 1;
-            return;
-        }
-        tracing::warn!(error = %e, suppressed = self.suppressed, "{}: accept failed; backing off", self.name);
-        self.last = Some(now);
-        self.suppressed = 0;
-    }
 }

@@ -27,6 +27,8 @@ pub mod sys;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod upstream;
+#[cfg(feature = "ureq")]
+pub mod ureq_client;
 
 pub use config::Config;
 pub use query::{MultipleQuery, QueryError, SingleQuery};

@@ -31,6 +31,14 @@ pub struct ErrorReply {
     pub error: String,
 }
 
+impl ErrorReply {
+    /// `{"error":"..."}` for any message: also what a server answers for a request it
+    /// rejects before the contract sees it (bad framing).
+    pub fn json(error: impl Into<String>) -> Vec<u8> {
+        serde_json::to_vec(&Self { error: error.into() }).unwrap_or_default()
+    }
+}
+
 /// Everything a contract endpoint can fail with. A server turns it into a response with
 /// [`BenchError::status`] and [`BenchError::to_json`] and nothing else, so the statuses
 /// are the same in all five.
@@ -63,7 +71,7 @@ impl BenchError {
 
     /// The `{"error": "..."}` body.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&ErrorReply { error: self.to_string() }).unwrap_or_default()
+        ErrorReply::json(self.to_string())
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -81,6 +82,46 @@ pub fn announce(name: &str, addr: SocketAddr) {
     let _ = out.flush();
 }
 
+/// What an accept loop does about its errors: the same in the hyper loop and the blocking
+/// server's, so both survive a shortage (EMFILE under a connection storm) the same way.
+pub struct AcceptErrors {
+    name: &'static str,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptErrors {
+    /// Pause after an accept error that means "out of a resource" (EMFILE, ENFILE,
+    /// ENOBUFS): retrying at once would spin a core while nothing frees a descriptor.
+    pub const BACKOFF: Duration = Duration::from_millis(20);
+
+    /// For the accept loop of the server called `name` (in log lines).
+    pub fn new(name: &'static str) -> Self {
+        Self { name, last: None, suppressed: 0 }
+    }
+
+    /// Records a failed accept and says how long to pause before the next one, if at all.
+    ///
+    /// ECONNABORTED and friends concern one connection that died in the queue: take the
+    /// next at once. Anything else is a shortage: back off, and log it at most once a
+    /// second, with how many were held back.
+    pub fn failed(&mut self, e: &io::Error) -> Option<Duration> {
+        use io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+        if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
+            return None;
+        }
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            self.suppressed += 1;
+        } else {
+            tracing::warn!(error = %e, suppressed = self.suppressed, "{}: accept failed; backing off", self.name);
+            self.last = Some(now);
+            self.suppressed = 0;
+        }
+        Some(Self::BACKOFF)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +146,16 @@ mod tests {
         let a = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
         let taken = a.local_addr().unwrap();
         assert!(bind_listener(taken).is_err());
+    }
+
+    #[test]
+    fn accept_errors_back_off_on_shortage_not_on_a_dead_connection() {
+        let mut errors = AcceptErrors::new("test");
+        assert_eq!(errors.failed(&io::Error::from(io::ErrorKind::ConnectionAborted)), None);
+        let emfile = io::Error::from_raw_os_error(24);
+        assert_eq!(errors.failed(&emfile), Some(AcceptErrors::BACKOFF));
+        // The second within a second is held back from the log, not from the back-off.
+        assert_eq!(errors.failed(&emfile), Some(AcceptErrors::BACKOFF));
+        assert_eq!(errors.suppressed, 1);
     }
 }

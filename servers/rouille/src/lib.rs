@@ -12,7 +12,7 @@
 //! Run with: cargo run -p server-rouille
 
 use std::io::{self, ErrorKind};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread;
@@ -21,10 +21,8 @@ use std::time::Duration;
 use rouille::{Request, Response};
 use server_common::cached_pool::CachedPool;
 use server_common::proxy::{self, Endpoint};
-use server_common::query::MAX_FANOUT;
-use server_common::{Answer, BenchError, Config, ErrorReply, ProxyReply, Running, UpstreamError};
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use server_common::ureq_client::UreqUpstream;
+use server_common::{Answer, BenchError, Config, ErrorReply, ProxyReply, Running};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
@@ -71,7 +69,7 @@ pub fn default_pool_size() -> usize {
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
     let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE);
-    let app = Arc::new(App { agent: agent(&config, pool_size), config, fanout });
+    let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
     let server = rouille::Server::new(app.config.listen, move |request| app.handle(request))
         .map_err(|e| e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e))?
         .pool_size(pool_size);
@@ -110,78 +108,12 @@ pub fn start(config: Config) -> io::Result<Running> {
     }))
 }
 
-/// The one ureq agent of the process: every pool thread shares it, and its pool keeps
-/// the upstream connections alive between calls.
-fn agent(config: &Config, pool_size: usize) -> ureq::Agent {
-    // Reuse: every pool thread can have MAX_FANOUT calls open at once, so that many
-    // connections can come back idle together; ureq's defaults (10 idle, 3 per host)
-    // would close most of them and reconnect on the next burst. 200 sequential calls use
-    // one connection. No reuse: an idle limit of 0 is ureq's own knob for "no pooling":
-    // the pool keeps no idle connection, so ureq closes each one as soon as its response
-    // body is read, and every call connects afresh.
-    let idle = if config.no_reuse { 0 } else { pool_size.saturating_mul(MAX_FANOUT) };
-    let config = ureq::Agent::config_builder()
-        // One budget for the whole call: connect, request, response head and body.
-        .timeout_global(Some(config.upstream_timeout()))
-        // A non-2xx status is the upstream's answer, mapped to 502 below, not a ureq error.
-        .http_status_as_error(false)
-        // A proxy reports a redirect as the upstream's answer (non-2xx: 502) instead of
-        // following it.
-        .max_redirects(0)
-        // The upstream is on loopback: ignore any http_proxy in the environment.
-        .proxy(None)
-        .max_idle_connections(idle)
-        .max_idle_connections_per_host(idle)
-        .build();
-    ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
-}
-
-/// ureq's own resolver, except that an IP-literal host (the upstream is gosleep on
-/// loopback) resolves to itself without a lookup.
-///
-/// ureq resolves the host on every call, before it looks in its pool for an idle
-/// connection, and when the call has a timeout (ours always has: the upstream budget) its
-/// `DefaultResolver` does so on a thread spawned for that call, IP literal or not. That
-/// was one `clone3` per proxied request, reused connection or not (1,347 in 5 s at 256
-/// req/s, `perf stat -e syscalls:sys_enter_clone3`), a cost of ureq rather than of the
-/// blocking model this server stands for. A host name still goes to ureq's resolver.
-#[derive(Debug, Default)]
-struct LiteralFirst(DefaultResolver);
-
-impl Resolver for LiteralFirst {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        match ip_literal(uri) {
-            Some(addr) => {
-                let mut addrs = self.empty();
-                addrs.push(addr);
-                Ok(addrs)
-            }
-            None => self.0.resolve(uri, config, timeout),
-        }
-    }
-}
-
-/// The socket address of an `http://IP[:PORT]` URI (IPv6 in brackets), if its host is an
-/// IP literal; the port defaults to 80.
-fn ip_literal(uri: &ureq::http::Uri) -> Option<SocketAddr> {
-    if uri.scheme_str() != Some("http") {
-        return None;
-    }
-    let host = uri.host()?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    let ip: IpAddr = host.parse().ok()?;
-    Some(SocketAddr::new(ip, uri.port_u16().unwrap_or(80)))
-}
-
 /// Shared by every pool thread.
 struct App {
     config: Config,
-    agent: ureq::Agent,
+    /// The one ureq agent of the process: every thread shares it, and its pool keeps the
+    /// upstream connections alive between calls.
+    upstream: UreqUpstream,
     /// The threads `/multiple`'s calls after the first run on.
     fanout: CachedPool,
 }
@@ -190,14 +122,14 @@ impl App {
     /// The whole request handler: route, run the endpoint, answer. Never panics.
     fn handle(self: &Arc<Self>, request: &Request) -> Response {
         if let Some(bad) = bad_framing(request) {
-            return json(400, serde_json::to_vec(&ErrorReply { error: bad.into() }).unwrap_or_default());
+            return json(400, ErrorReply::json(bad));
         }
         let (path, query) = match request.raw_url().split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (request.raw_url(), None),
         };
         let app = Arc::clone(self);
-        let call = move |url: &str| app.call(url);
+        let call = move |url: &str| app.upstream.call(url);
         let upstream = &self.config.upstream;
         let result = match proxy::route(request.method(), path) {
             Ok(Endpoint::Health) => {
@@ -209,18 +141,6 @@ impl App {
             Err(e) => Err(e),
         };
         reply(result)
-    }
-
-    /// One upstream call: GET `url`, read the whole body, return its length.
-    fn call(&self, url: &str) -> Result<u64, UpstreamError> {
-        let failed = |e| upstream_error(e, self.config.upstream_timeout_ms);
-        let mut response = self.agent.get(url).call().map_err(failed)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(UpstreamError::Status(status.as_u16()));
-        }
-        // Reading to the end is also what returns the connection to the pool.
-        io::copy(&mut response.body_mut().as_reader(), &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))
     }
 }
 
@@ -258,43 +178,9 @@ fn bad_framing(request: &Request) -> Option<&'static str> {
     None
 }
 
-/// Maps a ureq failure to its kind. `timeout_ms` is the configured per-call timeout.
-fn upstream_error(e: ureq::Error, timeout_ms: u64) -> UpstreamError {
-    match e {
-        ureq::Error::Timeout(_) => UpstreamError::Timeout(timeout_ms),
-        ureq::Error::StatusCode(code) => UpstreamError::Status(code),
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => UpstreamError::Connect(e.to_string()),
-        ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
-            // Nothing was sent: the connection itself could not be made.
-            ErrorKind::ConnectionRefused
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkUnreachable
-            | ErrorKind::NetworkDown
-            | ErrorKind::AddrNotAvailable => UpstreamError::Connect(io.to_string()),
-            _ => UpstreamError::Broken(io.to_string()),
-        },
-        // Protocol errors, a body cut short, and whatever else ureq may add.
-        other => UpstreamError::Broken(other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ureq_errors_map_to_their_kind() {
-        let refused = ureq::Error::Io(io::Error::from(ErrorKind::ConnectionRefused));
-        assert!(matches!(upstream_error(refused, 5), UpstreamError::Connect(_)));
-        let reset = ureq::Error::Io(io::Error::from(ErrorKind::ConnectionReset));
-        assert!(matches!(upstream_error(reset, 5), UpstreamError::Broken(_)));
-        assert_eq!(upstream_error(ureq::Error::Timeout(ureq::Timeout::Global), 5), UpstreamError::Timeout(5));
-        assert_eq!(upstream_error(ureq::Error::StatusCode(503), 5), UpstreamError::Status(503));
-        // A body read failure arrives as an io::Error wrapping the ureq error.
-        let wrapped = ureq::Error::Timeout(ureq::Timeout::RecvBody).into_io();
-        assert_eq!(upstream_error(ureq::Error::from(wrapped), 7), UpstreamError::Timeout(7));
-    }
 
     #[test]
     fn errors_answer_their_status_as_json() {
@@ -304,18 +190,8 @@ mod tests {
         assert_eq!(header("Allow").as_deref(), Some("GET"));
         assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
         assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
-        let r = reply(Err(BenchError::Upstream(UpstreamError::Timeout(100))));
+        let r = reply(Err(BenchError::Upstream(server_common::UpstreamError::Timeout(100))));
         assert_eq!(r.status_code, 504);
-    }
-
-    #[test]
-    fn ip_literal_hosts_resolve_without_a_lookup_and_names_do_not() {
-        let literal = |uri: &str| ip_literal(&uri.parse().unwrap());
-        assert_eq!(literal("http://127.0.0.1:8090/sleep?ms=5"), Some("127.0.0.1:8090".parse().unwrap()));
-        assert_eq!(literal("http://[::1]:8090/sleep"), Some("[::1]:8090".parse().unwrap()));
-        assert_eq!(literal("http://10.1.2.3/sleep"), Some("10.1.2.3:80".parse().unwrap()));
-        assert_eq!(literal("http://localhost:8090/sleep"), None);
-        assert_eq!(literal("https://127.0.0.1:8090/sleep"), None);
     }
 
     #[test]
