@@ -2,9 +2,9 @@
 //!
 //! A server supplies only what is specific to it, how its client makes one call
 //! (`url -> Result<body bytes, UpstreamError>`); the parsing, the fan-out and the summing
-//! are here, once, so five servers cannot drift apart. The async servers join the `n`
+//! are here, once, so the servers cannot drift apart. The async servers join the `n`
 //! calls on the handler's own task (no spawn per call: the natural async way); the
-//! blocking server gives each call a thread of its own, from a [`CachedPool`].
+//! blocking servers give each call a thread of its own, from a [`CachedPool`].
 
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -35,6 +35,24 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, BenchError> {
         _ => return Err(BenchError::NotFound),
     };
     if method == "GET" { Ok(endpoint) } else { Err(BenchError::MethodNotAllowed) }
+}
+
+/// Checks a request's `Content-Length` values (RFC 9112, 6.3), for servers whose HTTP layer
+/// lets a bad one through: not a number, or several that differ, is a 400 whose reason
+/// this returns. `Ok(true)` when they announce a body.
+pub fn content_length<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Result<bool, &'static str> {
+    let mut first: Option<&[u8]> = None;
+    for value in values {
+        let value = value.trim_ascii();
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return Err("malformed Content-Length header");
+        }
+        if first.is_some_and(|first| first != value) {
+            return Err("conflicting Content-Length headers");
+        }
+        first = Some(value);
+    }
+    Ok(first.is_some_and(|length| length.iter().any(|&digit| digit != b'0')))
 }
 
 /// `GET /single[?ms=M]`: validates the raw query, makes one call.
@@ -170,6 +188,18 @@ mod tests {
 
     fn upstream() -> Upstream {
         Upstream::parse("http://127.0.0.1:9").unwrap()
+    }
+
+    #[test]
+    fn content_length_must_be_one_number() {
+        let check = |values: &[&str]| content_length(values.iter().map(|v| v.as_bytes()));
+        assert_eq!(check(&[]), Ok(false));
+        assert_eq!(check(&["0"]), Ok(false));
+        assert_eq!(check(&["00", "00"]), Ok(false));
+        assert_eq!(check(&[" 12 ", "12"]), Ok(true));
+        for bad in [&["nope"][..], &["-1"], &[""], &["1", "2"], &["1", "x"]] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

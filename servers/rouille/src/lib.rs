@@ -167,15 +167,8 @@ fn json(status: u16, body: Vec<u8>) -> Response {
 /// (6.3) makes that a 400; answering it here is the closest rouille gets, as it cannot
 /// ask tiny_http to close the connection afterwards.
 fn bad_framing(request: &Request) -> Option<&'static str> {
-    let mut lengths = request.headers().filter(|(name, _)| name.eq_ignore_ascii_case("Content-Length"));
-    let first = lengths.next()?.1.trim();
-    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
-        return Some("malformed Content-Length header");
-    }
-    if lengths.any(|(_, other)| other.trim() != first) {
-        return Some("conflicting Content-Length headers");
-    }
-    None
+    let lengths = request.headers().filter(|(name, _)| name.eq_ignore_ascii_case("Content-Length"));
+    proxy::content_length(lengths.map(|(_, value)| value.as_bytes())).err()
 }
 
 #[cfg(test)]

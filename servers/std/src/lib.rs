@@ -1,0 +1,555 @@
+//! server-std: the blocking floor, what a blocking server costs without a framework.
+//!
+//! server-hyper is the floor under the async frameworks; this is the floor under
+//! server-rouille. Its model is rouille's (a request holds a thread while it waits on the
+//! upstream, through the same ureq client set up the same way, and `/multiple` fans out
+//! on the same cached pool), with nothing between the socket and the handler: std's
+//! `TcpListener`, a thread per connection that reads, parses (httparse, hyper's parser)
+//! and answers its own requests. rouille hands every request from tiny_http's connection
+//! thread through a queue to a dispatch thread and on to a pool thread; comparing the two
+//! splits what rouille costs from what blocking I/O costs (docs/benchmarks/servers-cpu.md).
+//!
+//! Not a framework and not meant to be one: HTTP/1.1 with keep-alive and pipelining, GET
+//! without a body; a request with a body is answered and its connection closed.
+//!
+//! Run with: cargo run -p server-std
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use server_common::cached_pool::CachedPool;
+use server_common::proxy::{self, Endpoint};
+use server_common::sys::{self, AcceptErrors};
+use server_common::ureq_client::UreqUpstream;
+use server_common::{Answer, BenchError, Config, ErrorReply, Running};
+
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "std";
+
+/// How long a stopping server waits for in-flight requests: the default upstream timeout
+/// (30 s) plus a margin, as server-rouille.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
+
+/// How long an idle thread (a connection's or a fan-out call's) stays before it exits;
+/// server-rouille's choice for its fan-out threads.
+const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The longest request head (request line and headers) read before answering 431.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Headers parsed per request; more is a 431, as in hyper (100) and tiny_http.
+const MAX_HEADERS: usize = 64;
+
+/// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the accept thread and
+/// returns; the server runs until the [`Running`] is stopped.
+///
+/// Every accepted connection gets a thread of its own (an idle one if there is one) for
+/// its whole life. `--threads N` caps the connections served at once: the next one waits
+/// in the listen backlog until a connection closes. Without it there is no cap, the
+/// thread-per-connection default.
+pub fn start(config: Config) -> io::Result<Running> {
+    let listener = sys::bind_listener(config.listen)?;
+    let addr = listener.local_addr()?;
+    let cap = config.threads.map(NonZeroUsize::get);
+    let app = Arc::new(App {
+        upstream: UreqUpstream::new(&config, cap),
+        fanout: CachedPool::new("std-fanout", THREAD_KEEP_ALIVE),
+        config,
+    });
+    let connections = Arc::new(Connections::new(cap));
+    let accepting = Arc::clone(&connections);
+    let accept =
+        thread::Builder::new().name("std-accept".into()).spawn(move || accept_loop(&listener, &accepting, &app))?;
+
+    Ok(Running::new(addr, move || {
+        connections.stop();
+        // accept() blocks until a connection comes: bring one.
+        let _ = TcpStream::connect_timeout(&reachable(addr), Duration::from_secs(1));
+        accept.join().map_err(|_| io::Error::other("server-std accept thread panicked"))?;
+        if connections.wait_all_closed(DRAIN_LIMIT) {
+            Ok(())
+        } else {
+            // The connection threads are left to the process exit.
+            Err(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
+            ))
+        }
+    }))
+}
+
+/// `addr` with an unspecified IP (0.0.0.0, ::) replaced by loopback: where to connect to a
+/// listener bound to it.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    }
+}
+
+fn accept_loop(listener: &TcpListener, connections: &Arc<Connections>, app: &Arc<App>) {
+    let threads = CachedPool::new("std-conn", THREAD_KEEP_ALIVE);
+    let mut errors = AcceptErrors::new("server-std");
+    while connections.wait_for_room() {
+        let stream = match listener.accept() {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                if let Some(pause) = errors.failed(&e) {
+                    thread::sleep(pause);
+                }
+                continue;
+            }
+        };
+        // After a stop, this is the stop's own wake-up connection (or one that came with
+        // it): not served. Dropping the listener then closes the backlog.
+        let Some(connection) = connections.open(stream) else { break };
+        let app = Arc::clone(app);
+        if let Err(e) = threads.execute(move || serve(&connection, &app)) {
+            // The job, and with it the connection, is dropped: the client sees it closed.
+            tracing::warn!("server-std: no thread for a connection: {e}");
+        }
+    }
+}
+
+/// Shared by every thread.
+struct App {
+    config: Config,
+    /// The one ureq agent of the process, as in server-rouille.
+    upstream: UreqUpstream,
+    /// The threads `/multiple`'s calls after the first run on.
+    fanout: CachedPool,
+}
+
+impl App {
+    /// Routes and runs one request. Never panics.
+    fn answer(self: &Arc<Self>, method: &str, target: &str) -> Answer {
+        // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
+        tracing::debug!(method, target, "request");
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let app = Arc::clone(self);
+        let call = move |url: &str| app.upstream.call(url);
+        let upstream = &self.config.upstream;
+        Answer::from(match proxy::route(method, path) {
+            Ok(Endpoint::Health) => {
+                return Answer {
+                    status: 200,
+                    content_type: server_common::CONTENT_TYPE_TEXT,
+                    body: server_common::HEALTH_BODY.into(),
+                    allow: None,
+                };
+            }
+            Ok(Endpoint::Single) => proxy::single_blocking(query, upstream, call),
+            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, &self.fanout, call),
+            Err(e) => Err::<_, BenchError>(e),
+        })
+    }
+}
+
+/// One connection, on its own thread, until the client closes it, sends something that
+/// is not a request this server can frame, or the server stops.
+fn serve(connection: &Connection, app: &Arc<App>) {
+    let stream = &*connection.stream;
+    // Answers are small and latency is what is measured: no Nagle delay.
+    let _ = stream.set_nodelay(true);
+    let mut buffer = Vec::with_capacity(1024);
+    loop {
+        let (head, len) = match next_request(stream, &mut buffer) {
+            Ok(Some(Ok(request))) => request,
+            Ok(Some(Err(bad))) => {
+                // The framing is lost: answer, then close.
+                let _ = write_answer(stream, &bad.answer(), Persist::Close);
+                return;
+            }
+            // The client closed, reset, or the server is stopping (its reads shut down).
+            Ok(None) | Err(_) => return,
+        };
+        buffer.drain(..len);
+        let answer = app.answer(&head.method, &head.target);
+        let persist = if connection.stopping() { Persist::Close } else { head.persist };
+        if write_answer(stream, &answer, persist).is_err() || persist == Persist::Close {
+            return;
+        }
+    }
+}
+
+/// Reads until `buffer` holds a whole request head; `Ok(None)` when the connection ends
+/// first. Bytes after the head (a pipelined request) stay in `buffer`.
+fn next_request(mut stream: &TcpStream, buffer: &mut Vec<u8>) -> io::Result<Option<Result<(Head, usize), Bad>>> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if !buffer.is_empty() {
+            match parse(buffer) {
+                Parsed::Partial if buffer.len() >= MAX_HEAD => return Ok(Some(Err(Bad::TooLarge))),
+                Parsed::Partial => {}
+                Parsed::Request(head, len) => return Ok(Some(Ok((head, len)))),
+                Parsed::Bad(bad) => return Ok(Some(Err(bad))),
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What the server needs of a request head.
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    method: String,
+    target: String,
+    persist: Persist,
+}
+
+/// Whether the connection goes on after the answer, and what the answer says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persist {
+    /// HTTP/1.1's default: keep-alive, nothing said.
+    KeepAlive,
+    /// An HTTP/1.0 client asked for keep-alive: say yes.
+    KeepAlive10,
+    /// Answer with `Connection: close`, then close.
+    Close,
+}
+
+/// A request this server cannot frame: answered with a 4xx, then the connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bad {
+    /// Not HTTP/1.x as httparse reads it.
+    Syntax(httparse::Error),
+    /// More than [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers.
+    TooLarge,
+    /// A Content-Length that is not a number, or several that differ (RFC 9112, 6.3).
+    Length(&'static str),
+}
+
+impl Bad {
+    fn answer(self) -> Answer {
+        let (status, error) = match self {
+            Bad::Syntax(e) => (400, format!("malformed request: {e}")),
+            Bad::TooLarge => (431, "request header fields too large".to_owned()),
+            Bad::Length(e) => (400, e.to_owned()),
+        };
+        Answer { status, content_type: server_common::CONTENT_TYPE_JSON, body: ErrorReply::json(error), allow: None }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    Partial,
+    Request(Head, usize),
+    Bad(Bad),
+}
+
+/// Parses the request head at the start of `buffer`.
+fn parse(buffer: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let len = match request.parse(buffer) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Bad(Bad::TooLarge),
+        Err(e) => return Parsed::Bad(Bad::Syntax(e)),
+    };
+    let lengths = request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let mut body = match proxy::content_length(lengths.map(|h| h.value)) {
+        Ok(body) => body,
+        Err(reason) => return Parsed::Bad(Bad::Length(reason)),
+    };
+    let (mut close, mut keep_alive) = (false, false);
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            body = true;
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    // No endpoint takes a body, so none is read: the connection closes after the answer
+    // instead of skipping it (RFC 9112, 9.6 lets a server close at any time).
+    let persist = match request.version {
+        _ if close || body => Persist::Close,
+        Some(1) => Persist::KeepAlive,
+        _ if keep_alive => Persist::KeepAlive10,
+        _ => Persist::Close,
+    };
+    // httparse returns Complete only with method and path set.
+    let head = Head {
+        method: request.method.unwrap_or_default().to_owned(),
+        target: request.path.unwrap_or_default().to_owned(),
+        persist,
+    };
+    Parsed::Request(head, len)
+}
+
+/// Writes the whole answer in one call.
+fn write_answer(mut stream: &TcpStream, answer: &Answer, persist: Persist) -> io::Result<()> {
+    let mut out = Vec::with_capacity(192 + answer.body.len());
+    let reason = http::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    write!(
+        out,
+        "HTTP/1.1 {} {reason}\r\nServer: {SERVER_HEADER}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+        answer.status,
+        DATE.with_borrow_mut(HttpDate::now),
+        answer.content_type,
+        answer.body.len()
+    )?;
+    if let Some(allow) = answer.allow {
+        write!(out, "Allow: {allow}\r\n")?;
+    }
+    match persist {
+        Persist::KeepAlive => {}
+        Persist::KeepAlive10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persist::Close => out.extend_from_slice(b"Connection: close\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&answer.body);
+    stream.write_all(&out)
+}
+
+thread_local! {
+    /// Each thread formats the Date once a second at most, as hyper does per process.
+    static DATE: RefCell<HttpDate> = const { RefCell::new(HttpDate { second: u64::MAX, text: String::new() }) };
+}
+
+struct HttpDate {
+    second: u64,
+    text: String,
+}
+
+impl HttpDate {
+    fn now(&mut self) -> String {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        self.text.clone()
+    }
+}
+
+/// The open connections: the `--threads` cap, and what a stop must shut down and wait for.
+struct Connections {
+    cap: Option<usize>,
+    state: Mutex<Open>,
+    /// Signalled when a connection closes and on stop.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Open {
+    stopping: bool,
+    next_id: u64,
+    streams: HashMap<u64, Arc<TcpStream>>,
+}
+
+impl Connections {
+    fn new(cap: Option<usize>) -> Self {
+        Self { cap, state: Mutex::default(), changed: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Open> {
+        // Nothing panics while holding it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until another connection may be served; false once the server is stopping.
+    fn wait_for_room(&self) -> bool {
+        let full = |open: &mut Open| !open.stopping && self.cap.is_some_and(|cap| open.streams.len() >= cap);
+        let open = self.changed.wait_while(self.lock(), full).unwrap_or_else(PoisonError::into_inner);
+        !open.stopping
+    }
+
+    /// Registers an accepted connection; `None` (and the stream closed) if stopping.
+    fn open(self: &Arc<Self>, stream: TcpStream) -> Option<Connection> {
+        let mut open = self.lock();
+        if open.stopping {
+            return None;
+        }
+        let (id, stream) = (open.next_id, Arc::new(stream));
+        open.next_id += 1;
+        open.streams.insert(id, Arc::clone(&stream));
+        Some(Connection { connections: Arc::clone(self), id, stream })
+    }
+
+    fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    /// Stops taking connections and ends the idle ones: shutting down a connection's
+    /// reading side ends a thread waiting for its next request (it reads end-of-stream),
+    /// while a thread busy with a request still writes its answer, then closes.
+    fn stop(&self) {
+        let mut open = self.lock();
+        open.stopping = true;
+        for stream in open.streams.values() {
+            let _ = stream.shutdown(Shutdown::Read);
+        }
+        drop(open);
+        self.changed.notify_all();
+    }
+
+    /// Waits at most `limit` for every connection to close; true if they did.
+    fn wait_all_closed(&self, limit: Duration) -> bool {
+        let open = self.changed.wait_timeout_while(self.lock(), limit, |open| !open.streams.is_empty());
+        let (open, _) = open.unwrap_or_else(PoisonError::into_inner);
+        open.streams.is_empty()
+    }
+}
+
+/// An open connection; dropping it (the thread is done with it) unregisters and closes it.
+struct Connection {
+    connections: Arc<Connections>,
+    id: u64,
+    stream: Arc<TcpStream>,
+}
+
+impl Connection {
+    fn stopping(&self) -> bool {
+        self.connections.stopping()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.connections.lock().streams.remove(&self.id);
+        self.connections.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &[u8]) -> (Head, usize) {
+        match parse(raw) {
+            Parsed::Request(head, len) => (head, len),
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    #[test]
+    fn a_whole_head_parses_and_a_pipelined_request_stays_behind() {
+        let raw = b"GET /single?ms=5 HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\n";
+        let (h, len) = head(raw);
+        assert_eq!((h.method.as_str(), h.target.as_str(), h.persist), ("GET", "/single?ms=5", Persist::KeepAlive));
+        assert_eq!(&raw[len..], b"GET /health HTTP/1.1\r\n");
+        assert_eq!(parse(&raw[len..]), Parsed::Partial);
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_the_connection_header() {
+        let persist = |raw: &[u8]| head(raw).0.persist;
+        assert_eq!(persist(b"GET / HTTP/1.1\r\n\r\n"), Persist::KeepAlive);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.0\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n"), Persist::KeepAlive10);
+        // A body is never read, so the connection cannot go on after it.
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), Persist::Close);
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), Persist::KeepAlive);
+    }
+
+    #[test]
+    fn unframeable_requests_are_4xx() {
+        for (raw, status) in [
+            (&b"NOT HTTP AT ALL\r\n\r\n"[..], 400),
+            (b"GET /single HTTP/9.9\r\n\r\n", 400),
+            (b"GET /single HTTP/1.1\r\nHost\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ] {
+            match parse(raw) {
+                Parsed::Bad(bad) => assert_eq!(bad.answer().status, status, "{:?}", String::from_utf8_lossy(raw)),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+            }
+        }
+        let many: Vec<u8> = [&b"GET / HTTP/1.1\r\n"[..], &b"X: y\r\n".repeat(MAX_HEADERS + 1), b"\r\n"].concat();
+        assert_eq!(parse(&many), Parsed::Bad(Bad::TooLarge));
+        assert_eq!(Bad::TooLarge.answer().status, 431);
+    }
+
+    #[test]
+    fn an_answer_is_one_http_1_1_message_with_the_contract_headers() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::MethodNotAllowed));
+        write_answer(&server, &answer, Persist::Close).unwrap();
+        drop(server);
+        let mut text = String::new();
+        (&client).read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{head}");
+        for line in ["Server: std", "Content-Type: application/json", "Allow: GET", "Connection: close"] {
+            assert!(head.lines().any(|l| l == line), "no {line:?} in {head}");
+        }
+        assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
+        let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "Date {date}");
+    }
+
+    #[test]
+    fn the_threads_cap_holds_the_next_connection_until_one_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(Connections::new(Some(1)));
+        let accept = |l: &TcpListener| l.accept().unwrap().0;
+        let _client = TcpStream::connect(addr).unwrap();
+        assert!(connections.wait_for_room());
+        let first = connections.open(accept(&listener)).unwrap();
+        let waiter = {
+            let connections = Arc::clone(&connections);
+            thread::spawn(move || connections.wait_for_room())
+        };
+        thread::sleep(Duration::from_millis(100));
+        assert!(!waiter.is_finished(), "a second connection was let in past --threads 1");
+        drop(first);
+        assert!(waiter.join().unwrap(), "closing the first did not make room");
+    }
+
+    #[test]
+    fn a_stop_ends_idle_connections_and_lets_busy_ones_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(Connections::new(None));
+        let client = TcpStream::connect(addr).unwrap();
+        let connection = connections.open(listener.accept().unwrap().0).unwrap();
+        let reader = thread::spawn(move || {
+            // Waiting for a next request that never comes, as an idle keep-alive thread does.
+            let mut buffer = Vec::new();
+            let next = next_request(&connection.stream, &mut buffer).map(|r| r.is_none());
+            // The write side still works: a busy thread's answer gets out.
+            let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::NotFound));
+            let wrote = write_answer(&connection.stream, &answer, Persist::Close).is_ok();
+            (next, wrote)
+        });
+        thread::sleep(Duration::from_millis(50));
+        connections.stop();
+        assert!(!connections.wait_for_room(), "a stopping server made room");
+        let (next, wrote) = reader.join().unwrap();
+        assert_eq!(next.ok(), Some(true), "the idle read did not end");
+        assert!(wrote);
+        assert!(connections.wait_all_closed(Duration::from_secs(5)));
+        let mut text = String::new();
+        (&client).read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+        let _late = TcpStream::connect(addr).unwrap();
+        assert!(connections.open(listener.accept().unwrap().0).is_none(), "a stopping server took a connection");
+    }
+}
