@@ -6,14 +6,17 @@
 # the async servers' rate, and wrk's closed loop sends its requests in waves that an event
 # loop answers in batches. CPU per request is not comparable across loads or arrival
 # patterns. Here every server gets the same open-loop stream (loadgen --rate, spread
-# evenly, after a warm-up): the rate is one all five hold, 200 requests/s over 256
-# connections (rouille --threads 256: 78% of its bound; an async server: 1 thread).
+# evenly, after a warm-up): the rate is one all six hold, 200 requests/s over 256
+# connections (rouille and std --threads 256: 78% of their bound; an async server: 1
+# thread).
 # Cases: /single and /multiple (fanout 5), upstream reuse and --no-reuse. The CPU is the
 # server's user + system time over loadgen's recorded window (--server-pid), per 1,000
 # requests completed in that window. Each case runs 3 times, the servers taking turns
 # within a round, so that a noisy minute on this shared machine hits one run of every
 # server rather than all runs of one; the table gives the median and the range, and each
-# server's CPU against hyper's of the same round (median and range of those ratios). Server
+# server's CPU against hyper's of the same round (median and range of those ratios), and
+# each framework's against the floor of its own model: hyper under axum, actix and warp,
+# server-std (blocking, no framework) under rouille. Server
 # pinned to core 0; gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
@@ -25,8 +28,8 @@ cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
 args="$*"
-conns=256 rate=200 secs=15 warmup=3 rounds=3 rouille_threads=256 fanout=5
-servers=(hyper axum actix warp rouille)
+conns=256 rate=200 secs=15 warmup=3 rounds=3 blocking_threads=256 fanout=5
+servers=(hyper axum actix warp rouille std)
 while (( $# )); do
   case $1 in
     --quick) secs=5 warmup=2 rounds=1; shift ;;
@@ -45,7 +48,7 @@ for round in $(seq "$rounds"); do
     for path in single multiple; do
       for s in "${servers[@]}"; do
         threads=1
-        [[ $s == rouille ]] && threads=$rouille_threads
+        [[ $s == rouille || $s == std ]] && threads=$blocking_threads
         echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
         bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" \
           --threads "$threads" --fanout "$fanout" "${flags[@]}"
@@ -68,14 +71,14 @@ bench_stop "$gosleep_pid"
 echo "# Server CPU per request, equal load"
 echo
 echo "Machine: $(bench_machine)."
-echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, rouille --threads $rouille_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, rouille and std --threads $blocking_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
 echo
 for mode in reuse no-reuse; do
   for path in single multiple; do
     echo "## /$path, $mode"
     echo
-    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper (median) | range | server threads (max) |"
-    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper (median) | range | CPU vs its model's floor (median) | range | server threads (max) |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
     # Per server: the median of each figure over the rounds (mawk has no sort: insertion).
     # "CPU vs hyper" is the median of the per-round ratios, each against hyper's run of the
     # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
@@ -93,19 +96,27 @@ for mode in reuse no-reuse; do
         if ($7 != "none") errs[$1] = errs[$1] (errs[$1] == "" ? "" : "; ") $7
         if ($9 + 0 > maxthr[$1] + 0) maxthr[$1] = $9
       }
+      # ratio(s, base): the median (and range, in lo/hi) of s'"'"'s per-round CPU over base'"'"'s.
+      function ratio(s, base,    k, key, ratios) {
+        ratios = ""
+        for (k in by_round) {
+          split(k, key, SUBSEP)
+          if (key[1] == s && by_round[base, key[2]] > 0) ratios = ratios " " by_round[k] / by_round[base, key[2]]
+        }
+        if (ratios == "") { lo = ""; return "—" }
+        return sprintf("%.2fx", median(ratios))
+      }
       END {
         for (i = 1; i <= n; i++) {
           s = order[i]
           c = median(cpu[s]); range = sprintf("%.4f-%.4f", lo, hi)
-          ratios = ""
-          for (k in by_round) {
-            split(k, key, SUBSEP)
-            if (key[1] == s && by_round["hyper", key[2]] > 0) ratios = ratios " " by_round[k] / by_round["hyper", key[2]]
-          }
-          if (ratios == "") { ratio = "—"; ratio_range = "—" }
-          else { ratio = sprintf("%.2fx", median(ratios)); ratio_range = sprintf("%.2f-%.2fx", lo, hi) }
-          printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
-            (errs[s] == "" ? "none" : errs[s]), c, range, ratio, ratio_range, maxthr[s]
+          vs_hyper = ratio(s, "hyper"); hyper_range = (lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
+          # Each framework against the floor of its own model; the floors have none.
+          floor = (s == "rouille") ? "std" : (s == "hyper" || s == "std") ? "" : "hyper"
+          vs_floor = (floor == "") ? "—" : ratio(s, floor); floor_range = (floor == "" || lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
+          if (floor != "" && vs_floor != "—") vs_floor = vs_floor " (" floor ")"
+          printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
+            (errs[s] == "" ? "none" : errs[s]), c, range, vs_hyper, hyper_range, vs_floor, floor_range, maxthr[s]
         }
       }' "$rows"
     echo

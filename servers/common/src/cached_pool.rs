@@ -1,6 +1,6 @@
 //! A cached thread pool: threads for blocking work, reused instead of spawned per job.
 //!
-//! The blocking server fans `/multiple` out on threads: each upstream call blocks its
+//! The blocking servers fan `/multiple` out on threads: each upstream call blocks its
 //! thread until the answer comes. A fresh thread per call (a scoped spawn) costs a
 //! `clone3`, a 2 MiB stack `mmap` + guard `mprotect`, the thread's exit, `munmap` and a
 //! join: 24% of server-rouille's CPU samples on `/multiple` at 200 requests/s were in

@@ -1,11 +1,11 @@
 //! The bench contract, in one place, for every server in this workspace.
 //!
-//! Each server crate (rouille, axum, actix, warp, hyper) holds only what is specific to
-//! its framework and upstream client; everything a reader would otherwise compare across
-//! five files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query validation
-//! ([`query`]), the JSON bodies and the one mapping from failure kind to status
+//! Each server crate (rouille, axum, actix, warp, hyper, std) holds only what is specific
+//! to its framework and upstream client; everything a reader would otherwise compare
+//! across six files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query
+//! validation ([`query`]), the JSON bodies and the one mapping from failure kind to status
 //! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]) and the
-//! threads the blocking server fans out on ([`cached_pool`]), the
+//! threads the blocking servers fan out on ([`cached_pool`]), the
 //! upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
 //! and the socket / fd / signal set-up every benchmark process needs ([`sys`]). gosleep
 //! uses the same query and socket helpers, so the `ms` limit and the listen backlog are

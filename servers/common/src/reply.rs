@@ -41,7 +41,7 @@ impl ErrorReply {
 
 /// Everything a contract endpoint can fail with. A server turns it into a response with
 /// [`BenchError::status`] and [`BenchError::to_json`] and nothing else, so the statuses
-/// are the same in all five.
+/// are the same in every server.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BenchError {
     /// Bad query: 400.
