@@ -40,6 +40,11 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
 /// server-rouille's choice for its fan-out threads.
 const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+/// How long a connection this server closes waits for the client to close its side (see
+/// [`linger`]), and how much of what the client still sends it reads meanwhile.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
 /// The longest request head (request line and headers) read before answering 431.
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -167,7 +172,9 @@ fn serve(connection: &Connection, app: &Arc<App>) {
             Ok(Some(Ok(request))) => request,
             Ok(Some(Err(bad))) => {
                 // The framing is lost: answer, then close.
-                let _ = write_answer(stream, &bad.answer(), Persist::Close);
+                if write_answer(stream, &bad.answer(), Persist::Close).is_ok() {
+                    linger(stream);
+                }
                 return;
             }
             // The client closed, reset, or the server is stopping (its reads shut down).
@@ -176,8 +183,32 @@ fn serve(connection: &Connection, app: &Arc<App>) {
         buffer.drain(..len);
         let answer = app.answer(&head.method, &head.target);
         let persist = if connection.stopping() { Persist::Close } else { head.persist };
-        if write_answer(stream, &answer, persist).is_err() || persist == Persist::Close {
+        if write_answer(stream, &answer, persist).is_err() {
             return;
+        }
+        if persist == Persist::Close {
+            linger(stream);
+            return;
+        }
+    }
+}
+
+/// The end of a connection this server closes: a FIN after the answer, then what the
+/// client still sends (a request body this server never reads, a pipelined request) read
+/// and dropped until the client closes too, for at most [`LINGER`].
+///
+/// Closing a socket with unread input makes the kernel send a reset instead of a FIN, and
+/// a reset can reach the client before it has read the answer, which it then loses (the
+/// reason for Apache's "lingering close"; RFC 9112, 9.6).
+fn linger(mut stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() || stream.set_read_timeout(Some(LINGER)).is_err() {
+        return;
+    }
+    let (mut chunk, mut left) = ([0u8; 4096], LINGER_BYTES);
+    while left > 0 {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
 }
@@ -551,5 +582,28 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 404"), "{text}");
         let _late = TcpStream::connect(addr).unwrap();
         assert!(connections.open(listener.accept().unwrap().0).is_none(), "a stopping server took a connection");
+    }
+
+    #[test]
+    fn a_request_body_is_answered_and_the_answer_is_not_lost_to_a_reset() {
+        // Nothing listens upstream: a 405 never calls it.
+        let vacant = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let server = start(Config::for_upstream(server_common::Upstream::at(vacant))).unwrap();
+        let client = TcpStream::connect(server.addr()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Far more body than the server reads with the head: unread input at its close.
+        let body = vec![b'x'; 256 * 1024];
+        let head = format!("POST /single HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len());
+        let writer = {
+            let client = client.try_clone().unwrap();
+            thread::spawn(move || (&client).write_all(&[head.as_bytes(), &body].concat()))
+        };
+        let mut text = Vec::new();
+        (&client).read_to_end(&mut text).expect("the answer, then a clean close");
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.starts_with("HTTP/1.1 405 "), "{text}");
+        assert!(text.contains("Connection: close\r\n"), "{text}");
+        let _ = writer.join();
+        server.stop().unwrap();
     }
 }
