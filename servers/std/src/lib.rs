@@ -12,6 +12,11 @@
 //! Not a framework and not meant to be one: HTTP/1.1 with keep-alive and pipelining, GET
 //! without a body; a request with a body is answered and its connection closed.
 //!
+//! Without `--threads` every connection is served at once. With thousands of upstream
+//! calls in flight (`/multiple` at 1,000 connections) ureq's pool, which re-scans every
+//! idle connection under one lock on each call, takes most of the CPU (64% of the samples
+//! in docs/benchmarks/servers-cpu.md); `--threads N` bounds the calls as rouille's pool does.
+//!
 //! Run with: cargo run -p server-std
 
 use std::cell::RefCell;
