@@ -42,6 +42,9 @@ bench_need() {
 bench_start() {
   local name=$1 pin=$2
   shift 2
+  # The file exists before the loop below reads it: the background child opens it only
+  # when it gets to run, and a sed on a missing file would end this script (set -e).
+  : >"$BENCH_TMP/$name.out"
   # shellcheck disable=SC2086 # PIN is a word list on purpose
   $pin "$@" >"$BENCH_TMP/$name.out" 2>&1 &
   PID=$!
