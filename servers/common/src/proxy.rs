@@ -9,9 +9,10 @@
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::Config;
 use crate::cached_pool::CachedPool;
 use crate::query::{MultipleQuery, SingleQuery};
-use crate::reply::{BenchError, ProxyReply, sum_calls};
+use crate::reply::{Answer, BenchError, ProxyReply, sum_calls};
 use crate::upstream::{Upstream, UpstreamError};
 
 /// The endpoints of the contract, for servers that route by hand.
@@ -82,6 +83,26 @@ where
     let url = upstream.sleep_url(q.ms);
     let calls = (0..q.n).map(|_| call(url.clone()));
     sum_calls(futures_util::future::join_all(calls).await)
+}
+
+/// The whole handler of a blocking server but for the HTTP: routes `method` and `target`
+/// (path and raw query), runs the endpoint with `call` on the calling thread and, for
+/// `/multiple`'s other calls, on `pool`, and answers. server-rouille and server-std both
+/// serve this, so what differs between them is only how the request reaches it.
+pub fn answer_blocking<F>(method: &str, target: &str, config: &Config, pool: &CachedPool, call: F) -> Answer
+where
+    F: Fn(&str) -> Result<u64, UpstreamError> + Clone + Send + 'static,
+{
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    Answer::from(match route(method, path) {
+        Ok(Endpoint::Health) => return Answer::health(),
+        Ok(Endpoint::Single) => single_blocking(query, &config.upstream, call),
+        Ok(Endpoint::Multiple) => multiple_blocking(query, config.fanout, &config.upstream, pool, call),
+        Err(e) => Err(e),
+    })
 }
 
 /// Blocking `GET /single`, for thread-per-request servers.
@@ -257,6 +278,26 @@ mod tests {
         }
         // 3 helpers serve every request: a thread per call would be 60.
         assert_eq!(pool.threads(), 3);
+    }
+
+    #[test]
+    fn answer_blocking_routes_and_only_the_proxy_endpoints_call_upstream() {
+        let config = Config::for_upstream(upstream());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let call = move |_: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(10)
+        };
+        let answer = |method: &str, target: &str| answer_blocking(method, target, &config, &pool(), call.clone());
+        assert_eq!(answer("GET", "/health"), Answer::health());
+        assert_eq!(answer("GET", "/nowhere?ms=1").status, 404);
+        assert_eq!(answer("POST", "/single").allow, Some(crate::ALLOW));
+        assert_eq!(answer("GET", "/multiple?n=x").status, 400);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(answer("GET", "/single?ms=1").body, br#"{"calls":1,"bytes":10}"#);
+        assert_eq!(answer("GET", "/multiple?n=3").body, br#"{"calls":3,"bytes":30}"#);
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[test]

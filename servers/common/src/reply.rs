@@ -89,6 +89,19 @@ pub struct Answer {
     pub allow: Option<&'static str>,
 }
 
+impl Answer {
+    /// `GET /health`: `ok` as text.
+    pub fn health() -> Self {
+        Self { status: 200, content_type: crate::CONTENT_TYPE_TEXT, body: crate::HEALTH_BODY.into(), allow: None }
+    }
+
+    /// A `{"error": ...}` answer with `status`, for a request a server rejects before the
+    /// contract sees it (bad framing).
+    pub fn error(status: u16, error: impl Into<String>) -> Self {
+        Self { status, content_type: crate::CONTENT_TYPE_JSON, body: ErrorReply::json(error), allow: None }
+    }
+}
+
 impl From<Result<ProxyReply, BenchError>> for Answer {
     fn from(outcome: Result<ProxyReply, BenchError>) -> Self {
         let (status, body) = match &outcome {

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use rouille::{Request, Response};
 use server_common::cached_pool::CachedPool;
-use server_common::proxy::{self, Endpoint};
+use server_common::proxy;
 use server_common::ureq_client::UreqUpstream;
-use server_common::{Answer, BenchError, Config, ErrorReply, ProxyReply, Running};
+use server_common::{Answer, Config, Running};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
@@ -122,44 +122,24 @@ impl App {
     /// The whole request handler: route, run the endpoint, answer. Never panics.
     fn handle(self: &Arc<Self>, request: &Request) -> Response {
         if let Some(bad) = bad_framing(request) {
-            return json(400, ErrorReply::json(bad));
+            return respond(Answer::error(400, bad));
         }
-        let (path, query) = match request.raw_url().split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (request.raw_url(), None),
-        };
         let app = Arc::clone(self);
         let call = move |url: &str| app.upstream.call(url);
-        let upstream = &self.config.upstream;
-        let result = match proxy::route(request.method(), path) {
-            Ok(Endpoint::Health) => {
-                return Response::from_data(server_common::CONTENT_TYPE_TEXT, server_common::HEALTH_BODY)
-                    .with_additional_header("Server", SERVER_HEADER);
-            }
-            Ok(Endpoint::Single) => proxy::single_blocking(query, upstream, call),
-            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, &self.fanout, call),
-            Err(e) => Err(e),
-        };
-        reply(result)
+        respond(proxy::answer_blocking(request.method(), request.raw_url(), &self.config, &self.fanout, call))
     }
 }
 
-/// The answer of `/single` and `/multiple`, and of every failure: the one place an
-/// outcome becomes a rouille response.
-fn reply(outcome: Result<ProxyReply, BenchError>) -> Response {
-    let answer = Answer::from(outcome);
-    let response = json(answer.status, answer.body);
+/// The one place an answer becomes a rouille response (tiny_http adds Date and
+/// Content-Length).
+fn respond(answer: Answer) -> Response {
+    let response = Response::from_data(answer.content_type, answer.body)
+        .with_status_code(answer.status)
+        .with_additional_header("Server", SERVER_HEADER);
     match answer.allow {
         Some(allow) => response.with_additional_header("Allow", allow),
         None => response,
     }
-}
-
-/// A JSON response with this server's headers (tiny_http adds Date and Content-Length).
-fn json(status: u16, body: Vec<u8>) -> Response {
-    Response::from_data(server_common::CONTENT_TYPE_JSON, body)
-        .with_status_code(status)
-        .with_additional_header("Server", SERVER_HEADER)
 }
 
 /// A request whose body framing is invalid, which tiny_http 0.12 lets through: it treats
@@ -174,16 +154,19 @@ fn bad_framing(request: &Request) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use server_common::{BenchError, ProxyReply};
 
     #[test]
     fn errors_answer_their_status_as_json() {
-        let r = reply(Err(BenchError::MethodNotAllowed));
+        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::MethodNotAllowed)));
         assert_eq!(r.status_code, 405);
         let header = |name: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         assert_eq!(header("Allow").as_deref(), Some("GET"));
         assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
         assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
-        let r = reply(Err(BenchError::Upstream(server_common::UpstreamError::Timeout(100))));
+        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::Upstream(
+            server_common::UpstreamError::Timeout(100),
+        ))));
         assert_eq!(r.status_code, 504);
     }
 

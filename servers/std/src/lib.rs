@@ -29,10 +29,10 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use server_common::cached_pool::CachedPool;
-use server_common::proxy::{self, Endpoint};
+use server_common::proxy;
 use server_common::sys::{self, AcceptErrors};
 use server_common::ureq_client::UreqUpstream;
-use server_common::{Answer, BenchError, Config, ErrorReply, Running};
+use server_common::{Answer, Config, Running};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "std";
@@ -142,26 +142,9 @@ impl App {
     fn answer(self: &Arc<Self>, method: &str, target: &str) -> Answer {
         // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
         tracing::debug!(method, target, "request");
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (target, None),
-        };
         let app = Arc::clone(self);
         let call = move |url: &str| app.upstream.call(url);
-        let upstream = &self.config.upstream;
-        Answer::from(match proxy::route(method, path) {
-            Ok(Endpoint::Health) => {
-                return Answer {
-                    status: 200,
-                    content_type: server_common::CONTENT_TYPE_TEXT,
-                    body: server_common::HEALTH_BODY.into(),
-                    allow: None,
-                };
-            }
-            Ok(Endpoint::Single) => proxy::single_blocking(query, upstream, call),
-            Ok(Endpoint::Multiple) => proxy::multiple_blocking(query, self.config.fanout, upstream, &self.fanout, call),
-            Err(e) => Err::<_, BenchError>(e),
-        })
+        proxy::answer_blocking(method, target, &self.config, &self.fanout, call)
     }
 }
 
@@ -272,12 +255,11 @@ enum Bad {
 
 impl Bad {
     fn answer(self) -> Answer {
-        let (status, error) = match self {
-            Bad::Syntax(e) => (400, format!("malformed request: {e}")),
-            Bad::TooLarge => (431, "request header fields too large".to_owned()),
-            Bad::Length(e) => (400, e.to_owned()),
-        };
-        Answer { status, content_type: server_common::CONTENT_TYPE_JSON, body: ErrorReply::json(error), allow: None }
+        match self {
+            Bad::Syntax(e) => Answer::error(400, format!("malformed request: {e}")),
+            Bad::TooLarge => Answer::error(431, "request header fields too large"),
+            Bad::Length(e) => Answer::error(400, e),
+        }
     }
 }
 
@@ -470,6 +452,7 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use server_common::BenchError;
 
     fn head(raw: &[u8]) -> (Head, usize) {
         match parse(raw) {
