@@ -264,6 +264,22 @@ pub fn unknown_path_is_404_and_wrong_method_is_405(subject: &Subject) {
     });
 }
 
+/// Every endpoint is GET, but a client may still send a body with another method: it gets
+/// the same 405, and the server goes on serving.
+pub fn wrong_method_with_a_body_is_still_405(subject: &Subject) {
+    let g = gosleep(0);
+    let s = server_for(subject, &g);
+    block_on(async {
+        let body = vec![b'x'; 64 * 1024];
+        let head = format!("POST /single HTTP/1.1\r\nHost: conformance\r\nContent-Length: {}\r\n\r\n", body.len());
+        let mut conn = Conn::open(s.addr()).await.expect("connect");
+        conn.send_raw(&[head.as_bytes(), &body].concat()).await.expect("send");
+        let r = conn.read_response().await.unwrap_or_else(|e| panic!("{}: POST with a body: {e}", subject.name));
+        assert_error(subject, &r, 405, "POST /single with a 64 KiB body");
+        assert_eq!(get(s.addr(), "/health").await.status, 200, "{}: down after a request body", subject.name);
+    });
+}
+
 /// Nothing listening upstream: connection refused, 502, and the server stays up.
 pub fn upstream_down_is_502(subject: &Subject) {
     let vacant = server_common::sys::bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");

@@ -44,6 +44,7 @@ macro_rules! suite {
             concurrent_singles_are_not_serialized,
             bad_query_is_400_with_a_json_error,
             unknown_path_is_404_and_wrong_method_is_405,
+            wrong_method_with_a_body_is_still_405,
             upstream_down_is_502,
             upstream_non_2xx_is_502,
             upstream_timeout_is_504_and_serving_goes_on,
