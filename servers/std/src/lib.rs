@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -319,14 +320,9 @@ fn parse(buffer: &[u8]) -> Parsed {
 fn write_answer(mut stream: &TcpStream, answer: &Answer, persist: Persist) -> io::Result<()> {
     let mut out = Vec::with_capacity(192 + answer.body.len());
     let reason = http::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-    write!(
-        out,
-        "HTTP/1.1 {} {reason}\r\nServer: {SERVER_HEADER}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-        answer.status,
-        DATE.with_borrow_mut(HttpDate::now),
-        answer.content_type,
-        answer.body.len()
-    )?;
+    write!(out, "HTTP/1.1 {} {reason}\r\nServer: {SERVER_HEADER}\r\nDate: ", answer.status)?;
+    DATE.with_borrow_mut(|date| out.extend_from_slice(date.now().as_bytes()));
+    write!(out, "\r\nContent-Type: {}\r\nContent-Length: {}\r\n", answer.content_type, answer.body.len())?;
     if let Some(allow) = answer.allow {
         write!(out, "Allow: {allow}\r\n")?;
     }
@@ -351,20 +347,22 @@ struct HttpDate {
 }
 
 impl HttpDate {
-    fn now(&mut self) -> String {
+    fn now(&mut self) -> &str {
         let now = SystemTime::now();
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.second {
             self.second = second;
             self.text = httpdate::fmt_http_date(now);
         }
-        self.text.clone()
+        &self.text
     }
 }
 
 /// The open connections: the `--threads` cap, and what a stop must shut down and wait for.
 struct Connections {
     cap: Option<usize>,
+    /// Set once, by [`Connections::stop`]; read without the lock on every answer.
+    stopping: AtomicBool,
     state: Mutex<Open>,
     /// Signalled when a connection closes and on stop.
     changed: Condvar,
@@ -372,14 +370,13 @@ struct Connections {
 
 #[derive(Default)]
 struct Open {
-    stopping: bool,
     next_id: u64,
     streams: HashMap<u64, Arc<TcpStream>>,
 }
 
 impl Connections {
     fn new(cap: Option<usize>) -> Self {
-        Self { cap, state: Mutex::default(), changed: Condvar::new() }
+        Self { cap, stopping: AtomicBool::new(false), state: Mutex::default(), changed: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Open> {
@@ -389,15 +386,17 @@ impl Connections {
 
     /// Waits until another connection may be served; false once the server is stopping.
     fn wait_for_room(&self) -> bool {
-        let full = |open: &mut Open| !open.stopping && self.cap.is_some_and(|cap| open.streams.len() >= cap);
-        let open = self.changed.wait_while(self.lock(), full).unwrap_or_else(PoisonError::into_inner);
-        !open.stopping
+        let full = |open: &mut Open| !self.stopping() && self.cap.is_some_and(|cap| open.streams.len() >= cap);
+        drop(self.changed.wait_while(self.lock(), full).unwrap_or_else(PoisonError::into_inner));
+        !self.stopping()
     }
 
     /// Registers an accepted connection; `None` (and the stream closed) if stopping.
     fn open(self: &Arc<Self>, stream: TcpStream) -> Option<Connection> {
+        // Checked under the lock that stop() takes after setting the flag: a connection is
+        // either refused here or registered before stop() shuts the registered ones down.
         let mut open = self.lock();
-        if open.stopping {
+        if self.stopping() {
             return None;
         }
         let (id, stream) = (open.next_id, Arc::new(stream));
@@ -407,15 +406,15 @@ impl Connections {
     }
 
     fn stopping(&self) -> bool {
-        self.lock().stopping
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Stops taking connections and ends the idle ones: shutting down a connection's
     /// reading side ends a thread waiting for its next request (it reads end-of-stream),
     /// while a thread busy with a request still writes its answer, then closes.
     fn stop(&self) {
-        let mut open = self.lock();
-        open.stopping = true;
+        self.stopping.store(true, Ordering::SeqCst);
+        let open = self.lock();
         for stream in open.streams.values() {
             let _ = stream.shutdown(Shutdown::Read);
         }
