@@ -270,7 +270,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Row labels of each table, in order.
-pub const ROWS: [&str; 10] = [
+pub const ROWS: [&str; 11] = [
     "RPS",
     "Latency (avg)",
     "p99",
@@ -278,13 +278,14 @@ pub const ROWS: [&str; 10] = [
     "Threads (loadgen)",
     "Server threads",
     "Server CPU %",
+    "Server CPU per 1k requests",
     "Server peak RSS",
     "Errors",
     "Efficiency (RPS / Little's bound)",
 ];
 
-/// The ten rows of one column (one cell), in [`ROWS`] order.
-fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnotes) -> [String; 10] {
+/// The rows of one column (one cell), in [`ROWS`] order.
+fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnotes) -> [String; ROWS.len()] {
     let l = &result.latency_summary;
     let rps = result.rps();
     let no_sample = "no server sample (loadgen ran without --server-pid)";
@@ -294,6 +295,12 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
     };
     let threads = sampled(&|s| s.max_threads.to_string(), notes);
     let cpu = sampled(&|s| format!("{:.0}%", s.cpu_percent), notes);
+    // CPU % alone ranks servers by their load, not their cost: a thread pool capped below
+    // the async servers' rate shows a smaller % while each of its answers costs more.
+    let cpu_per_1k = match result.requests {
+        0 => format!("{DASH} {}", notes.mark("no answers in the window: no CPU per request".into())),
+        n => sampled(&|s| format!("{:.3} s", 1000.0 * s.cpu_seconds / n as f64), notes),
+    };
     let rss = sampled(&|s| format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0), notes);
     let efficiency = match littles_bound(meta, server, result.mode.connections) {
         Some(bound) if bound > 0.0 => format!("{:.1}% of {bound:.0}", 100.0 * rps / bound),
@@ -314,6 +321,7 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
         result.mode.threads.to_string(),
         threads,
         cpu,
+        cpu_per_1k,
         rss,
         errors_text(&result.errors),
         efficiency,
@@ -412,7 +420,12 @@ const HOW_TO_READ: &str = "## How to read this
 - **Connections** and **Threads (loadgen)**: loadgen's `-c` and `-t` for the cell.
 - **Server threads**: the most OS threads the server process had during the window
   (sampled from /proc); **Server CPU %**: its user + system CPU time in % of one core;
-  **Server peak RSS**: its largest resident memory.
+  **Server CPU per 1k requests**: those CPU seconds per 1,000 answers in the window, the
+  cost of a request where CPU % is the cost of a load (a server held to a lower RPS, like
+  rouille's pool, shows a lower % for a higher cost); each server is at its own RPS here,
+  and the cost per request moves with the load, so the fair comparison at one equal load
+  is `servers/cpu.sh` (docs/benchmarks/servers-cpu.md); **Server peak RSS**: its largest
+  resident memory.
 - **Errors**: socket errors (connect, write, read, timeout) plus non-2xx answers, by kind.
 - **Efficiency**: RPS divided by Little's bound. By Little's law, with C requests in
   flight each waiting D seconds upstream, no server can answer more than C / D requests
@@ -607,7 +620,8 @@ mod tests {
             server: Some(ServerSample {
                 pid: 1,
                 cpu_percent: 10.0 + k as f64,
-                cpu_seconds: 1.0,
+                // The same CPU over the 10 s window.
+                cpu_seconds: (10.0 + k as f64) / 10.0,
                 peak_rss_kib: 1024 * (k as u64 + 1),
                 max_threads: 5 + k as u64,
             }),
@@ -682,6 +696,8 @@ mod tests {
             assert_eq!(value(&t, "Threads (loadgen)", server), "2");
             assert_eq!(value(&t, "Server threads", server), (5 + k).to_string());
             assert_eq!(value(&t, "Server CPU %", server), format!("{}%", 10 + k));
+            let per_1k = 1000.0 * (10.0 + k as f64) / 10.0 / (1000.0 * (k as f64 + 1.0) + 5.0);
+            assert_eq!(value(&t, "Server CPU per 1k requests", server), format!("{per_1k:.3} s"));
             assert_eq!(value(&t, "Server peak RSS", server), format!("{:.1} MiB", k as f64 + 1.0));
             let errors = if k == 3 { "12 (connect 10, 502: 2)" } else { "0" };
             assert_eq!(value(&t, "Errors", server), errors);
@@ -725,6 +741,45 @@ mod tests {
         }
         assert_eq!(littles_bound(&m, "rouille", 100), Some(200.0), "fewer connections than threads");
         assert_eq!(littles_bound(&m, "axum", 1000), Some(2000.0));
+    }
+
+    #[test]
+    fn cpu_per_request_ranks_by_cost_where_cpu_percent_ranks_by_load() {
+        let dir = TempDir::new("cost");
+        write_dir(&dir.0, &meta());
+        // rouille's pool held to 256 requests/s at 30% of a core; hyper 1,000/s at 40%.
+        let cell = |name: &str, requests: u64, cpu_seconds: f64| {
+            let mut r = fake(0);
+            r.requests = requests;
+            r.server = Some(ServerSample { cpu_percent: 10.0 * cpu_seconds, cpu_seconds, ..r.server.unwrap() });
+            std::fs::write(dir.0.join(format!("{name}.json")), serde_json::to_string(&r).unwrap()).unwrap();
+        };
+        cell("reuse-multiple-rouille", 2_560, 3.0);
+        cell("reuse-multiple-hyper", 10_000, 4.0);
+        let t = table(&report(&dir.0), "Reuse connections — Multi req");
+        assert_eq!(value(&t, "Server CPU %", "rouille"), "30%");
+        assert_eq!(value(&t, "Server CPU %", "hyper"), "40%");
+        assert_eq!(value(&t, "Server CPU per 1k requests", "rouille"), "1.172 s");
+        assert_eq!(value(&t, "Server CPU per 1k requests", "hyper"), "0.400 s");
+    }
+
+    #[test]
+    fn cpu_per_request_is_a_dash_without_answers_or_without_a_server_sample() {
+        let dir = TempDir::new("no-cost");
+        write_dir(&dir.0, &meta());
+        let mut none_answered = fake(0);
+        none_answered.requests = 0;
+        let mut unsampled = fake(1);
+        unsampled.server = None;
+        for (name, r) in [("reuse-single-rouille", &none_answered), ("reuse-single-axum", &unsampled)] {
+            std::fs::write(dir.0.join(format!("{name}.json")), serde_json::to_string(r).unwrap()).unwrap();
+        }
+        let md = report(&dir.0);
+        let t = table(&md, "Reuse connections — Single req");
+        assert_eq!(value(&t, "Server CPU per 1k requests", "rouille"), format!("{DASH} [1]"));
+        assert_eq!(value(&t, "Server CPU per 1k requests", "axum"), format!("{DASH} [2]"));
+        assert_eq!(value(&t, "Server CPU %", "axum"), format!("{DASH} [2]"), "one footnote for one reason");
+        assert!(md.contains("[1] no answers in the window") && md.contains("[2] no server sample"));
     }
 
     #[test]
