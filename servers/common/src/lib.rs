@@ -17,6 +17,7 @@ pub mod cached_pool;
 pub mod config;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
+pub mod limits;
 pub mod proxy;
 pub mod query;
 pub mod reply;

@@ -1,0 +1,20 @@
+//! What every server accepts from a client, defined once: the head size and time limits.
+//!
+//! Each server applies them through its own framework's settings where it has them (hyper's
+//! buffer and header-read timer, actix's client request timeout) and in its own code where
+//! not; the README's error section says what each server answers at each limit.
+
+use std::time::Duration;
+
+/// The longest request head (request line and headers) a server reads. Past it the answer
+/// is 431, or 414 when the request line alone is longer; then the connection closes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most header fields one request may carry; more is a 431.
+pub const MAX_HEADERS: usize = 64;
+
+/// How long a client may take to send a whole request head: from the accept for a
+/// connection's first request, from the head's first byte for a later one. Past it the
+/// connection closes (after a 408 where the framework sends one). An idle keep-alive
+/// connection between requests is not timed out: a benchmark's pooled clients keep theirs.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
