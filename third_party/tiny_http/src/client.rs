@@ -6,11 +6,28 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+
+// PATCH(slow-upstream-bench): the limits of a request head (upstream has none). They are
+// the benchmark workspace's `server_common::limits` (MAX_HEAD_BYTES, MAX_HEADERS,
+// HEAD_TIMEOUT), repeated here because this crate cannot depend on the workspace.
+
+/// The longest request head (request line and headers, CRLFs included): past it 431, or
+/// 414 when the request line alone is longer; then the connection closes.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most header fields one request may carry; more is a 431.
+const MAX_HEADERS: usize = 64;
+
+/// How long a client may take to send a whole request head: from the accept for the first
+/// request, from the head's first byte for a later one; past it 408 and the connection
+/// closes. An idle keep-alive connection between requests is not timed.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -34,6 +51,10 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // PATCH(slow-upstream-bench): the first request's head deadline (accept + HEAD_TIMEOUT),
+    // taken when that head is read.
+    first_head_deadline: Option<Instant>,
 }
 
 /// Error that can happen when reading a request.
@@ -44,6 +65,10 @@ enum ReadError {
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
+    /// PATCH(slow-upstream-bench): the request line alone is over MAX_HEAD_BYTES (414).
+    RequestLineTooLong,
+    /// PATCH(slow-upstream-bench): the head is over MAX_HEAD_BYTES or MAX_HEADERS (431).
+    HeadTooLarge(HTTPVersion),
 }
 
 impl ClientConnection {
@@ -65,7 +90,17 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            first_head_deadline: Some(Instant::now() + HEAD_TIMEOUT),
         }
+    }
+
+    // PATCH(slow-upstream-bench): sets (or, with `None`, lifts) the deadline of the reads
+    // of the head being read.
+    fn set_head_deadline(&mut self, deadline: Option<Instant>) {
+        self.next_header_source
+            .get_mut()
+            .get_mut()
+            .set_read_deadline(deadline);
     }
 
     /// true if the connection is HTTPS
@@ -77,21 +112,38 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// PATCH(slow-upstream-bench): reads at most `head_left` bytes, counted down, and
+    /// returns `None` if the line is not over by then. With `start_clock`, the first byte
+    /// starts the head deadline.
+    fn read_next_line(
+        &mut self,
+        head_left: &mut usize,
+        mut start_clock: bool,
+    ) -> IoResult<Option<AsciiString>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
+            if *head_left == 0 {
+                return Ok(None);
+            }
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+            *head_left -= 1;
+            if start_clock {
+                self.set_head_deadline(Some(Instant::now() + HEAD_TIMEOUT));
+                start_clock = false;
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
+                    .map(Some)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
 
@@ -104,10 +156,21 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        // PATCH(slow-upstream-bench): the head deadline runs from the accept for the first
+        // request, from its first byte for a later one (an idle keep-alive connection waits
+        // for its next request without a limit); at most MAX_HEAD_BYTES are read.
+        let first_head_deadline = self.first_head_deadline.take();
+        if first_head_deadline.is_some() {
+            self.set_head_deadline(first_head_deadline);
+        }
+        let mut head_left = MAX_HEAD_BYTES;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(&mut head_left, first_head_deadline.is_none())
+                    .map_err(ReadError::ReadIoError)?
+                    .ok_or(ReadError::RequestLineTooLong)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +181,18 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(&mut head_left, false)
+                        .map_err(ReadError::ReadIoError)?
+                        .ok_or_else(|| ReadError::HeadTooLarge(version.clone()))?;
 
                     if line.is_empty() {
                         break;
                     };
+                    // PATCH(slow-upstream-bench): at most MAX_HEADERS header fields.
+                    if headers.len() == MAX_HEADERS {
+                        return Err(ReadError::HeadTooLarge(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -135,6 +205,9 @@ impl ClientConnection {
 
             (method, path, version, headers)
         };
+
+        // PATCH(slow-upstream-bench): the head is in; the body is read without a deadline.
+        self.set_head_deadline(None);
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();
@@ -161,6 +234,9 @@ impl ClientConnection {
                 request::RequestCreationError::ExpectationFailed => {
                     ReadError::ExpectationFailed(version)
                 }
+                // PATCH(slow-upstream-bench): a body that cannot be framed is a 400, and the
+                // connection closes (where the next request starts is unknown).
+                request::RequestCreationError::BadFraming => ReadError::WrongHeader(version),
             }
         })?;
 
@@ -220,6 +296,18 @@ impl Iterator for ClientConnection {
                     return None; // TODO: should be recoverable, but needs handling in case of body
                 }
 
+                // PATCH(slow-upstream-bench): a head over the limits is answered, then the
+                // connection closes without the rest of the head being read.
+                Err(ReadError::RequestLineTooLong) => {
+                    self.answer_and_close(StatusCode(414), HTTPVersion(1, 1));
+                    return None;
+                }
+
+                Err(ReadError::HeadTooLarge(ver)) => {
+                    self.answer_and_close(StatusCode(431), ver);
+                    return None;
+                }
+
                 Err(ReadError::ReadIoError(_)) => return None,
 
                 Ok(rq) => rq,
@@ -262,6 +350,16 @@ impl Iterator for ClientConnection {
             // returning the request
             return Some(rq);
         }
+    }
+}
+
+impl ClientConnection {
+    // PATCH(slow-upstream-bench): an empty answer that says the connection closes.
+    fn answer_and_close(&mut self, status: crate::StatusCode, version: HTTPVersion) {
+        let writer = self.sink.next().unwrap();
+        let close = crate::Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap();
+        let response = crate::Response::new_empty(status).with_header(close);
+        response.raw_print(writer, version, &[], false, None).ok();
     }
 }
 

@@ -104,7 +104,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use client::ClientConnection;
 use connection::Connection;
@@ -161,6 +161,8 @@ impl From<Request> for Message {
 
 // this trait is to make sure that Server implements Share and Send
 #[doc(hidden)]
+// PATCH(slow-upstream-bench): upstream's compile-time check, allowed (see src/util/mod.rs).
+#[allow(dead_code)]
 trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
@@ -186,6 +188,46 @@ pub struct SslConfig {
     pub certificate: Vec<u8>,
     /// Contains the ultra-secret private key used to decode communications.
     pub private_key: Vec<u8>,
+}
+
+/// PATCH(slow-upstream-bench): what the accept loop does about its errors, as the benchmark
+/// workspace's own accept loops do (`server_common::sys::AcceptErrors`).
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptErrors {
+    /// The pause after an accept error that means "out of a resource" (EMFILE, ENFILE,
+    /// ENOBUFS, ENOMEM): retrying at once would spin a core while nothing frees one.
+    const BACKOFF: Duration = Duration::from_millis(20);
+
+    /// Records a failed accept and says how long to pause before the next one, if at all:
+    /// not after an error that concerns one connection (it died in the queue: take the
+    /// next), else [`Self::BACKOFF`]. Logs at most once a second, with the count held back.
+    fn failed(&mut self, e: &IoError) -> Option<Duration> {
+        use IoErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+        if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
+            return None;
+        }
+        let now = Instant::now();
+        if self
+            .last_logged
+            .map_or(false, |t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+        } else {
+            log::error!(
+                "Error accepting new client: {} ({} more not logged); backing off",
+                e,
+                self.suppressed
+            );
+            self.last_logged = Some(now);
+            self.suppressed = 0;
+        }
+        Some(Self::BACKOFF)
+    }
 }
 
 impl Server {
@@ -290,6 +332,7 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            let mut accept_errors = AcceptErrors::default();
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
@@ -338,10 +381,14 @@ impl Server {
                         }));
                     }
 
+                    // PATCH(slow-upstream-bench): an accept error no longer ends the accept
+                    // thread (upstream: log, hand the error to `recv`, and `break`, after
+                    // which the port refused every connection for good). Nor is it handed
+                    // to `recv`: an error there ends `incoming_requests()` as well.
                     Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        if let Some(pause) = accept_errors.failed(&e) {
+                            thread::sleep(pause);
+                        }
                     }
                 }
             }

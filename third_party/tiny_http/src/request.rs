@@ -108,6 +108,11 @@ pub enum RequestCreationError {
 
     /// Error while reading data from the socket during the creation of the `Request`.
     CreationIoError(IoError),
+
+    /// PATCH(slow-upstream-bench): the body cannot be framed (RFC 9112, 6.1 and 6.3): a
+    /// `Content-Length` that is not a number, several that differ, one beside a
+    /// `Transfer-Encoding`, or a `Transfer-Encoding` whose last coding is not chunked.
+    BadFraming,
 }
 
 impl From<IoError> for RequestCreationError {
@@ -146,16 +151,29 @@ where
         .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
         .map(|h| h.value.clone());
 
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
+    // PATCH(slow-upstream-bench): an invalid framing is an error, not a guess (upstream
+    // took an unparsable Content-Length as absent, the first of several, and ignored one
+    // beside a Transfer-Encoding), so that the connection closes after the 400.
+    let mut content_length: Option<&str> = None;
+    for h in headers.iter().filter(|h| h.field.equiv("Content-Length")) {
+        let value = h.value.as_str().trim();
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        if !digits || content_length.map_or(false, |first| first != value) {
+            return Err(RequestCreationError::BadFraming);
+        }
+        content_length = Some(value);
+    }
+    if let Some(codings) = &transfer_encoding {
+        let last = codings.as_str().rsplit(',').next().unwrap_or("").trim();
+        if content_length.is_some() || !last.eq_ignore_ascii_case("chunked") {
+            return Err(RequestCreationError::BadFraming);
+        }
+    }
+    let content_length: Option<usize> = match content_length {
+        Some(value) => {
+            Some(FromStr::from_str(value).map_err(|_| RequestCreationError::BadFraming)?)
+        }
+        None => None,
     };
 
     // true if the client sent a `Expect: 100-continue` header

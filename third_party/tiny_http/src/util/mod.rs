@@ -4,6 +4,9 @@ pub use self::fused_reader::FusedReader;
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
 pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
+// PATCH(slow-upstream-bench): upstream's unused import, allowed: a path dependency's
+// warnings are not capped as a registry crate's are.
+#[allow(unused_imports)]
 pub use self::sequential::{SequentialWriter, SequentialWriterBuilder};
 pub use self::task_pool::TaskPool;
 

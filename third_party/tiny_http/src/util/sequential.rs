@@ -124,6 +124,20 @@ impl<R: Read + Send> Read for SequentialReader<R> {
     }
 }
 
+impl<R: Read + Send> SequentialReader<R> {
+    // PATCH(slow-upstream-bench): the reader itself, once it is this reader's turn (waits
+    // for it as `read` does), so that `ClientConnection` can set the head read deadline.
+    pub fn get_mut(&mut self) -> &mut R {
+        if let SequentialReaderInner::Waiting(ref mut recv) = self.inner {
+            self.inner = SequentialReaderInner::MyTurn(recv.recv().unwrap());
+        }
+        match self.inner {
+            SequentialReaderInner::MyTurn(ref mut reader) => reader,
+            _ => unreachable!(),
+        }
+    }
+}
+
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         if let Some(v) = self.trigger.as_mut() {
