@@ -9,6 +9,7 @@ use std::io;
 use server_common::{Config, Running};
 
 pub mod cases;
+pub mod recovery;
 
 /// A server under test.
 #[derive(Clone, Copy)]
@@ -53,6 +54,8 @@ macro_rules! suite {
             sigterm_finishes_in_flight_requests_and_exits_0,
             binary_defaults_are_the_contract,
         );
+        // Recovery from a shortage (recovery.rs): the real binary under a resource limit.
+        $crate::__cases!(recovery: accepts_again_within_5_s_after_running_out_of_file_descriptors,);
     };
 }
 
@@ -60,10 +63,13 @@ macro_rules! suite {
 #[macro_export]
 macro_rules! __cases {
     ($($case:ident),* $(,)?) => {
+        $crate::__cases!(cases: $($case),*);
+    };
+    ($module:ident: $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $crate::cases::$case(&SUBJECT);
+                $crate::$module::$case(&SUBJECT);
             }
         )*
     };

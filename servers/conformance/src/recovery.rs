@@ -1,0 +1,84 @@
+//! The cases of a server's recovery from a shortage it cannot avoid: each runs the real
+//! binary under a resource limit of its own, with its own gosleep, and stops both.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use server_common::testkit::{self, Child};
+
+use crate::Subject;
+
+/// The fd limit (soft and hard) the server runs under: the servers raise their soft limit
+/// to the hard one at start, so both are set.
+const FD_LIMIT: usize = 256;
+
+/// Connections opened and held at once: well past what [`FD_LIMIT`] lets the server accept.
+const CONNECTIONS: usize = 400;
+
+/// How soon after the overload ends the server must answer again (issue 11).
+const RECOVERY: Duration = Duration::from_secs(5);
+
+/// How long one connect of the storm may take. Once the server stops accepting and its
+/// listen backlog is full, the kernel drops SYNs: the first connect that times out ends the
+/// storm (the server is out of descriptors by then), rather than each waiting for retries.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// How long a `/health` probe waits for its answer.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// After a connection storm that ran the server out of file descriptors (every accept
+/// failing with EMFILE), the server accepts and answers again once the storm is over.
+pub fn accepts_again_within_5_s_after_running_out_of_file_descriptors(subject: &Subject) {
+    // The test process holds CONNECTIONS sockets besides those of the cases running beside it.
+    server_common::sys::raise_fd_limit().expect("raise the test's fd limit");
+    let g = gosleep::start(gosleep::Config { delay_ms: 0, ..gosleep::Config::default() }).expect("gosleep starts");
+    let upstream = gosleep::upstream(&g);
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(format!("ulimit -n {FD_LIMIT} && exec \"$0\" \"$@\"")).arg(subject.binary).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream.base(),
+    ]);
+    if subject.blocking {
+        // A thread per connection, bounded by the fd limit rather than by this cap (so that
+        // server-std runs out of descriptors too), and within the machine's pid limit.
+        command.args(["--threads", &CONNECTIONS.to_string()]);
+    }
+    let child = Child::spawn_command(&mut command).unwrap_or_else(|e| panic!("{} binary: {e}", subject.name));
+    let addr = child.addr();
+
+    let held: Vec<TcpStream> =
+        (0..CONNECTIONS).map_while(|_| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok()).collect();
+    // The storm did run the server out of descriptors: a new client is not answered.
+    assert_eq!(
+        health(addr),
+        None,
+        "{}: answered while {} connections were held under an fd limit of {FD_LIMIT}",
+        subject.name,
+        held.len()
+    );
+    drop(held);
+
+    let over = Instant::now();
+    let status = loop {
+        match health(addr) {
+            Some(status) => break Some(status),
+            None if over.elapsed() > RECOVERY => break None,
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    assert_eq!(status, Some(200), "{}: no answer within {RECOVERY:?} after the storm", subject.name);
+    drop(child);
+}
+
+/// `GET /health` on a new connection: its status, or `None` without an answer within
+/// [`PROBE_TIMEOUT`].
+fn health(addr: SocketAddr) -> Option<u16> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("test runtime");
+    runtime.block_on(async {
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, testkit::get(addr, "/health")).await;
+        answer.ok().and_then(Result::ok).map(|r| r.status)
+    })
+}
