@@ -64,6 +64,7 @@ const LINGER_BYTES: usize = 1 << 20;
 /// Connections served at once without `--threads`: the request threads' half of
 /// [`MAX_PROCESS_THREADS`], the fan-out pool having the other.
 pub const DEFAULT_THREADS: usize = MAX_PROCESS_THREADS - proxy::MAX_FANOUT_THREADS;
+const _: () = assert!(DEFAULT_THREADS > 0 && DEFAULT_THREADS + proxy::MAX_FANOUT_THREADS <= MAX_PROCESS_THREADS);
 
 /// How long the accept loop waits for a connection thread that has closed its connection
 /// to count itself idle (it closes it just before), before it refuses the next one.
@@ -620,6 +621,16 @@ mod tests {
         assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
         let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
         assert!(httpdate::parse_http_date(date).is_ok(), "Date {date}");
+    }
+
+    #[test]
+    fn without_threads_the_connections_and_fanout_threads_are_bounded_within_the_process_budget() {
+        let vacant = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let config = Config::for_upstream(server_common::Upstream::at(vacant));
+        assert_eq!(config.threads, None);
+        let connections = connection_threads(&config);
+        assert_eq!(connections, DEFAULT_THREADS);
+        assert!(connections + proxy::MAX_FANOUT_THREADS <= MAX_PROCESS_THREADS, "{connections} connection threads");
     }
 
     #[test]
