@@ -21,10 +21,9 @@
 //! connection under one lock on each call, takes most of it (64% of the samples in
 //! docs/benchmarks/servers-cpu.md).
 //!
-//! A request head must fit [`server_common::limits::MAX_HEAD_BYTES`] and [`server_common::limits::MAX_HEADERS`] (else
-//! 431, or 414 for a request line alone that long) and arrive within
-//! [`server_common::limits::HEAD_TIMEOUT`] (else 408), so `N` slow clients hold the `N` threads for that
-//! long at most.
+//! A request head must fit [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (else 431, or 414 for a
+//! request line alone that long) and arrive within [`HEAD_TIMEOUT`] (else 408), so `N`
+//! slow clients hold the `N` threads for that long at most (server_common::limits).
 //!
 //! Run with: cargo run -p server-std
 
