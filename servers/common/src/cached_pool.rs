@@ -7,16 +7,40 @@
 //! those (`perf record`, see docs/benchmarks/servers-cpu.md). This pool keeps the threads
 //! instead, the way production blocking code fans out (Java's `newCachedThreadPool`,
 //! tokio's blocking pool): a job goes to an idle thread if there is one, else to a new
-//! thread, so it never waits for a thread and the pool never caps concurrency (`/multiple`
-//! at C connections needs C x fanout calls in flight at once); a thread idle for
-//! `keep_alive` exits, so a quiet server does not keep its peak's threads. The model is
-//! unchanged: one blocked thread per call in flight.
+//! thread, so it never waits for a thread; a thread idle for `keep_alive` exits, so a quiet
+//! server does not keep its peak's threads. The model is unchanged: one blocked thread per
+//! call in flight.
+//!
+//! Up to a maximum: a job that finds no idle thread and no room for a new one is refused
+//! ([`PoolError::Full`]), never queued, and its caller answers 503. Without a cap, load
+//! alone decided the thread count, and past what the OS gives a thread fails in its own
+//! start-up (Rust's signal stack `mmap`), which aborts the whole process: a `spawn` error
+//! comes too late to catch that.
 
 use std::collections::VecDeque;
-use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
+
+use thiserror::Error;
+
+/// Threads one process's pools may hold in all. Each thread costs about four memory
+/// mappings (stack, guard page, signal stack and its guard) and Linux's default
+/// `vm.max_map_count` of 65,530 runs out near 16,000 of them, where a thread start aborts
+/// the process; half of that leaves the rest of the process and the machine's other
+/// programs (`pid_max` 32,768 is shared) their share.
+pub const MAX_PROCESS_THREADS: usize = 8192;
+
+/// Why [`CachedPool::execute`] did not take a job; the job is dropped, not run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PoolError {
+    /// Every thread is busy and the pool holds its maximum.
+    #[error("all {0} threads are busy")]
+    Full(usize),
+    /// The OS refused a new thread.
+    #[error("the OS refused a thread: {0}")]
+    Spawn(String),
+}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -29,6 +53,7 @@ pub struct CachedPool {
 struct Shared {
     name: String,
     keep_alive: Duration,
+    max_threads: usize,
     state: Mutex<State>,
     /// Signalled once per queued job.
     work: Condvar,
@@ -46,37 +71,64 @@ struct State {
 }
 
 impl CachedPool {
-    /// A pool whose threads are named `name` and exit after `keep_alive` without a job.
-    pub fn new(name: impl Into<String>, keep_alive: Duration) -> Self {
-        let shared = Shared { name: name.into(), keep_alive, state: Mutex::default(), work: Condvar::new() };
+    /// A pool of at most `max_threads` threads (at least one), named `name`, that exit
+    /// after `keep_alive` without a job.
+    pub fn new(name: impl Into<String>, keep_alive: Duration, max_threads: usize) -> Self {
+        let max_threads = max_threads.max(1);
+        let shared =
+            Shared { name: name.into(), keep_alive, max_threads, state: Mutex::default(), work: Condvar::new() };
         Self { shared: Arc::new(shared) }
     }
 
-    /// Runs `job` on an idle thread of the pool, or on a new one if none is idle.
+    /// Runs `job` on an idle thread of the pool, or on a new one if none is idle and the
+    /// pool is below its maximum; else refuses it (the job is then dropped, not run).
+    pub fn execute(&self, job: impl FnOnce() + Send + 'static) -> Result<(), PoolError> {
+        self.execute_all(vec![Box::new(job) as Job])
+    }
+
+    /// Runs every one of `jobs` at once, each on a thread of its own, or none of them:
+    /// refused when idle threads and room for new ones do not add up to `jobs.len()`.
     ///
-    /// Errors only when the OS refuses a new thread; the job is then dropped, not run.
-    pub fn execute(&self, job: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    /// All or none, so that a caller that needs every job done (`/multiple`) gets its
+    /// threads or is refused before it ties any up: under overload, partly served fan-outs
+    /// would hold threads for answers that fail anyway. Only an OS refusal of a new thread
+    /// (rare below the maximum) can leave some jobs running and the rest dropped.
+    pub fn execute_all(&self, jobs: Vec<Box<dyn FnOnce() + Send + 'static>>) -> Result<(), PoolError> {
         let mut state = self.shared.lock();
-        if state.idle > 0 {
-            state.idle -= 1;
-            state.queue.push_back(Box::new(job));
-            drop(state);
-            self.shared.work.notify_one();
-            return Ok(());
+        let from_idle = state.idle.min(jobs.len());
+        let new = jobs.len() - from_idle;
+        if state.threads + new > self.shared.max_threads {
+            return Err(PoolError::Full(self.shared.max_threads));
         }
-        state.threads += 1;
+        let mut jobs = jobs.into_iter();
+        state.idle -= from_idle;
+        state.queue.extend(jobs.by_ref().take(from_idle));
+        state.threads += new;
         drop(state);
-        let shared = Arc::clone(&self.shared);
-        let spawned = thread::Builder::new().name(self.shared.name.clone()).spawn(move || shared.run(Box::new(job)));
-        if spawned.is_err() {
-            self.shared.lock().threads -= 1;
+        for _ in 0..from_idle {
+            self.shared.work.notify_one();
         }
-        spawned.map(drop)
+        let mut refused = None;
+        for job in jobs {
+            let shared = Arc::clone(&self.shared);
+            let spawned = thread::Builder::new().name(self.shared.name.clone()).spawn(move || shared.run(job));
+            if let Err(e) = spawned {
+                self.shared.lock().threads -= 1;
+                refused = Some(PoolError::Spawn(e.to_string()));
+            }
+        }
+        refused.map_or(Ok(()), Err)
     }
 
     /// Threads alive now, busy or idle.
     pub fn threads(&self) -> usize {
         self.shared.lock().threads
+    }
+
+    /// Whether a job would be taken now: a thread is idle or the pool is below its maximum.
+    pub fn has_room(&self) -> bool {
+        let state = self.shared.lock();
+        state.idle > 0 || state.threads < self.shared.max_threads
     }
 
     /// Threads waiting for a job now.
@@ -154,7 +206,7 @@ mod tests {
 
     #[test]
     fn jobs_run_at_once_on_as_many_threads_as_are_busy() {
-        let pool = CachedPool::new("test", Duration::from_secs(10));
+        let pool = CachedPool::new("test", Duration::from_secs(10), MAX_PROCESS_THREADS);
         let t = Instant::now();
         sleep_on(&pool, 20, Duration::from_millis(300));
         // 20 x 300 ms in well under 20 x 300: no job waited for another.
@@ -164,7 +216,7 @@ mod tests {
 
     #[test]
     fn idle_threads_are_reused_not_respawned() {
-        let pool = CachedPool::new("test", Duration::from_secs(10));
+        let pool = CachedPool::new("test", Duration::from_secs(10), MAX_PROCESS_THREADS);
         let (tx, rx) = mpsc::channel();
         for _ in 0..50 {
             let tx = tx.clone();
@@ -178,7 +230,7 @@ mod tests {
 
     #[test]
     fn idle_threads_exit_after_keep_alive() {
-        let pool = CachedPool::new("test", Duration::from_millis(50));
+        let pool = CachedPool::new("test", Duration::from_millis(50), MAX_PROCESS_THREADS);
         sleep_on(&pool, 4, Duration::from_millis(100));
         eventually(|| pool.threads() == 0);
         // And the pool still works afterwards.
@@ -189,7 +241,7 @@ mod tests {
     fn no_job_is_lost_when_idle_threads_expire_while_jobs_arrive() {
         // A keep-alive of 1 ms makes threads time out all the time, racing the submitters:
         // a job queued for a thread that then exits would never run, and recv would fail.
-        let pool = CachedPool::new("test", Duration::from_millis(1));
+        let pool = CachedPool::new("test", Duration::from_millis(1), MAX_PROCESS_THREADS);
         let (tx, rx) = mpsc::channel();
         let submitters: Vec<_> = (0..4)
             .map(|_| {
@@ -216,12 +268,82 @@ mod tests {
 
     #[test]
     fn a_panicking_job_does_not_take_its_thread_down() {
-        let pool = CachedPool::new("test", Duration::from_secs(10));
+        let pool = CachedPool::new("test", Duration::from_secs(10), MAX_PROCESS_THREADS);
         pool.execute(|| panic!("job panics")).unwrap();
         eventually(|| pool.idle() == 1);
         let (tx, rx) = mpsc::channel();
         pool.execute(move || tx.send(()).unwrap()).unwrap();
         rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(pool.threads(), 1);
+    }
+
+    /// Starts `n` jobs on `pool` that each hold their thread until `release` is dropped;
+    /// returns once all of them run.
+    fn hold(pool: &CachedPool, n: usize) -> mpsc::Sender<()> {
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let (started, running) = mpsc::channel();
+        for _ in 0..n {
+            let (held, started) = (Arc::clone(&held), started.clone());
+            pool.execute(move || {
+                started.send(()).unwrap();
+                // Returns when the sender is dropped: every holder wakes in turn.
+                let _ = held.lock().unwrap().recv();
+            })
+            .unwrap();
+        }
+        for _ in 0..n {
+            running.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        release
+    }
+
+    #[test]
+    fn a_job_past_the_maximum_of_busy_threads_is_refused_not_queued() {
+        let pool = CachedPool::new("test", Duration::from_secs(10), 8);
+        let release = hold(&pool, 8);
+        let ran = Arc::new(Mutex::new(false));
+        let flag = Arc::clone(&ran);
+        assert_eq!(pool.execute(move || *flag.lock().unwrap() = true), Err(PoolError::Full(8)));
+        assert_eq!(pool.threads(), 8);
+        drop(release);
+        eventually(|| pool.idle() == 8);
+        // The refused job was dropped, not kept for a thread that came free.
+        thread::sleep(Duration::from_millis(50));
+        assert!(!*ran.lock().unwrap(), "a refused job ran later");
+        // And a freed thread takes the next job.
+        sleep_on(&pool, 8, Duration::ZERO);
+        assert_eq!(pool.threads(), 8);
+    }
+
+    #[test]
+    fn execute_all_runs_every_job_or_none() {
+        let pool = CachedPool::new("test", Duration::from_secs(10), 8);
+        let release = hold(&pool, 5);
+        let (tx, rx) = mpsc::channel();
+        let jobs = |n: usize| -> Vec<Box<dyn FnOnce() + Send>> {
+            (0..n)
+                .map(|_| {
+                    let tx = tx.clone();
+                    Box::new(move || tx.send(()).unwrap()) as Box<dyn FnOnce() + Send>
+                })
+                .collect()
+        };
+        // 5 busy of 8: 4 more do not fit, and none of the 4 starts.
+        assert_eq!(pool.execute_all(jobs(4)), Err(PoolError::Full(8)));
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "a job of a refused batch ran");
+        assert_eq!(pool.threads(), 5);
+        pool.execute_all(jobs(3)).unwrap();
+        for _ in 0..3 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        drop(release);
+        eventually(|| pool.idle() == 8);
+        // Idle threads count as room: 8 idle take a batch of 8 without a new thread.
+        pool.execute_all(jobs(8)).unwrap();
+        for _ in 0..8 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(pool.threads(), 8);
     }
 }

@@ -30,8 +30,8 @@ pub struct Config {
     #[arg(long)]
     pub no_reuse: bool,
 
-    /// Worker threads (rouille: pool size; tokio: worker threads; actix: workers).
-    /// Default: the model's natural choice.
+    /// Worker threads (rouille: pool size; tokio: worker threads; actix: workers; std:
+    /// connections served at once). Default: the model's natural choice, always bounded.
     #[arg(long)]
     pub threads: Option<NonZeroUsize>,
 

@@ -10,10 +10,14 @@ use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::Config;
-use crate::cached_pool::CachedPool;
+use crate::cached_pool::{CachedPool, MAX_PROCESS_THREADS};
 use crate::query::{MultipleQuery, SingleQuery};
 use crate::reply::{Answer, BenchError, ProxyReply, sum_calls};
 use crate::upstream::{Upstream, UpstreamError};
+
+/// The most threads a blocking server's `/multiple` pool holds: half of
+/// [`MAX_PROCESS_THREADS`], the other half being its request threads'.
+pub const MAX_FANOUT_THREADS: usize = MAX_PROCESS_THREADS / 2;
 
 /// The endpoints of the contract, for servers that route by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +122,9 @@ where
 /// first and `pool` threads the others, and all are waited for.
 ///
 /// `pool` rather than a scoped thread per call: see [`CachedPool`] for what a spawn costs.
-/// The outcomes keep the calls' order, so the first failing call decides the status, as
-/// in [`multiple`].
+/// The `n - 1` threads are taken all at once or not at all: without them the request
+/// answers 503 ([`BenchError::NoThread`]) at once and makes no call. The outcomes keep the
+/// calls' order, so the first failing call decides the status, as in [`multiple`].
 pub fn multiple_blocking<F>(
     query: Option<&str>,
     default_fanout: usize,
@@ -133,14 +138,17 @@ where
     let q = MultipleQuery::parse(query, default_fanout)?;
     let url: Arc<str> = upstream.sleep_url(q.ms).into();
     let batch = Arc::new(Batch::new(q.n));
-    for i in 1..q.n {
-        let (url, call, slot) = (Arc::clone(&url), call.clone(), Arc::clone(&batch));
-        // Every slot must be filled, or the request would wait forever: hence the
-        // panic guard, and the failure of a job that never got a thread.
-        if let Err(e) = pool.execute(move || slot.fill(i, guarded(&call, &url))) {
-            batch.fill(i, Err(UpstreamError::Broken(format!("no thread for the call: {e}"))));
-        }
-    }
+    let jobs = (1..q.n)
+        .map(|i| {
+            let (url, call, slot) = (Arc::clone(&url), call.clone(), Arc::clone(&batch));
+            // Every slot must be filled, or the request would wait forever: hence the
+            // panic guard.
+            Box::new(move || slot.fill(i, guarded(&call, &url))) as Box<dyn FnOnce() + Send>
+        })
+        .collect();
+    // Refused: no call was handed out (or, when the OS refused a thread part-way, the ones
+    // that were finish on their own and fill slots nobody waits for).
+    pool.execute_all(jobs)?;
     batch.fill(0, guarded(&call, &url));
     sum_calls(batch.wait())
 }
@@ -204,7 +212,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn pool() -> CachedPool {
-        CachedPool::new("test-fanout", Duration::from_secs(10))
+        CachedPool::new("test-fanout", Duration::from_secs(10), MAX_FANOUT_THREADS)
     }
 
     fn upstream() -> Upstream {
@@ -278,6 +286,23 @@ mod tests {
         }
         // 3 helpers serve every request: a thread per call would be 60.
         assert_eq!(pool.threads(), 3);
+    }
+
+    #[test]
+    fn multiple_blocking_without_threads_for_its_calls_is_503_and_calls_nothing() {
+        let pool = CachedPool::new("test-fanout", Duration::from_secs(10), 3);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let call = move |_: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(1)
+        };
+        // n=5 needs 4 pool threads of the 3.
+        let reply = multiple_blocking(Some("n=5"), 5, &upstream(), &pool, call.clone());
+        assert_eq!(reply, Err(BenchError::NoThread(crate::cached_pool::PoolError::Full(3))));
+        assert_eq!(Answer::from(reply).status, 503);
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "a refused fan-out made calls");
+        assert_eq!(multiple_blocking(Some("n=4"), 5, &upstream(), &pool, call), Ok(ProxyReply { calls: 4, bytes: 4 }));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::cached_pool::PoolError;
 use crate::query::QueryError;
 use crate::upstream::UpstreamError;
 
@@ -56,6 +57,10 @@ pub enum BenchError {
     /// Known path, wrong method: 405.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A blocking server had no thread for the request or one of its calls: 503, the
+    /// server's own limit, not a failure of the upstream (502).
+    #[error("no thread to serve this: {0}")]
+    NoThread(#[from] PoolError),
 }
 
 impl BenchError {
@@ -66,6 +71,7 @@ impl BenchError {
             Self::Upstream(e) => e.status(),
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::NoThread(_) => 503,
         }
     }
 
@@ -148,6 +154,8 @@ mod tests {
         assert_eq!(BenchError::from(UpstreamError::Connect("x".into())).status(), 502);
         assert_eq!(BenchError::NotFound.status(), 404);
         assert_eq!(BenchError::MethodNotAllowed.status(), 405);
+        assert_eq!(BenchError::from(PoolError::Full(8)).status(), 503);
+        assert_eq!(BenchError::from(PoolError::Spawn("EAGAIN".into())).status(), 503);
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn default_pool_size() -> usize {
 /// latency of this server, and is part of what this model costs as shipped.
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
-    let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE);
+    let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE, proxy::MAX_FANOUT_THREADS);
     let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
     let server = rouille::Server::new(app.config.listen, move |request| app.handle(request))
         .map_err(|e| e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e))?

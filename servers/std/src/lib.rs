@@ -12,10 +12,18 @@
 //! Not a framework and not meant to be one: HTTP/1.1 with keep-alive and pipelining, GET
 //! without a body; a request with a body is answered and its connection closed.
 //!
-//! Without `--threads` every connection is served at once. With thousands of upstream
-//! calls in flight (`/multiple` at 1,000 connections) ureq's pool, which re-scans every
-//! idle connection under one lock on each call, takes most of the CPU (64% of the samples
-//! in docs/benchmarks/servers-cpu.md); `--threads N` bounds the calls as rouille's pool does.
+//! Threads bound everything, as the blocking model means: `--threads N` connections are
+//! served at once ([`DEFAULT_THREADS`] without it; the next waits in the listen backlog),
+//! and `/multiple`'s calls run on at most [`proxy::MAX_FANOUT_THREADS`] more, a request
+//! that finds none answering 503. Load never drives the thread count to where the OS
+//! refuses a thread (where Rust aborts the process). The bound on calls matters for CPU
+//! too: with thousands of upstream calls in flight ureq's pool, which re-scans every idle
+//! connection under one lock on each call, takes most of it (64% of the samples in
+//! docs/benchmarks/servers-cpu.md).
+//!
+//! A request head must fit [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (else 431, or 414 for a
+//! request line alone that long) and arrive within [`HEAD_TIMEOUT`] (else 408), so `N`
+//! slow clients hold the `N` threads for that long at most (server_common::limits).
 //!
 //! Run with: cargo run -p server-std
 
@@ -27,13 +35,14 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use server_common::cached_pool::CachedPool;
+use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError};
+use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::proxy;
 use server_common::sys::{self, AcceptErrors};
 use server_common::ureq_client::UreqUpstream;
-use server_common::{Answer, Config, Running};
+use server_common::{Answer, BenchError, Config, Running};
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "std";
@@ -51,32 +60,46 @@ const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1 << 20;
 
-/// The longest request head (request line and headers) read before answering 431.
-const MAX_HEAD: usize = 16 * 1024;
+/// Connections served at once without `--threads`: the request threads' half of
+/// [`MAX_PROCESS_THREADS`], the fan-out pool having the other.
+pub const DEFAULT_THREADS: usize = MAX_PROCESS_THREADS - proxy::MAX_FANOUT_THREADS;
+const _: () = assert!(DEFAULT_THREADS > 0 && DEFAULT_THREADS + proxy::MAX_FANOUT_THREADS <= MAX_PROCESS_THREADS);
 
-/// Headers parsed per request; more is a 431, as in hyper (100) and tiny_http.
-const MAX_HEADERS: usize = 64;
+/// How long the accept loop waits for a connection thread that has closed its connection
+/// to count itself idle (it closes it just before), before it refuses the next one.
+const HANDOVER: Duration = Duration::from_millis(100);
+
+/// The connections served at once: `--threads`, else [`DEFAULT_THREADS`].
+pub fn connection_threads(config: &Config) -> usize {
+    config.threads.map_or(DEFAULT_THREADS, NonZeroUsize::get)
+}
 
 /// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the accept thread and
 /// returns; the server runs until the [`Running`] is stopped.
 ///
 /// Every accepted connection gets a thread of its own (an idle one if there is one) for
-/// its whole life. `--threads N` caps the connections served at once: the next one waits
-/// in the listen backlog until a connection closes. Without it there is no cap, the
-/// thread-per-connection default.
+/// its whole life, up to [`connection_threads`] at once: the next one waits in the listen
+/// backlog until a connection closes.
 pub fn start(config: Config) -> io::Result<Running> {
+    start_with_fanout_threads(config, proxy::MAX_FANOUT_THREADS)
+}
+
+/// [`start`] with at most `fanout_threads` threads for `/multiple`'s calls: for tests
+/// that run out of them on purpose.
+pub fn start_with_fanout_threads(config: Config, fanout_threads: usize) -> io::Result<Running> {
     let listener = sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
-    let cap = config.threads.map(NonZeroUsize::get);
+    let cap = connection_threads(&config);
     let app = Arc::new(App {
-        upstream: UreqUpstream::new(&config, cap),
-        fanout: CachedPool::new("std-fanout", THREAD_KEEP_ALIVE),
+        upstream: UreqUpstream::new(&config, Some(cap)),
+        fanout: CachedPool::new("std-fanout", THREAD_KEEP_ALIVE, fanout_threads),
         config,
     });
     let connections = Arc::new(Connections::new(cap));
     let accepting = Arc::clone(&connections);
-    let accept =
-        thread::Builder::new().name("std-accept".into()).spawn(move || accept_loop(&listener, &accepting, &app))?;
+    let accept = thread::Builder::new()
+        .name("std-accept".into())
+        .spawn(move || accept_loop(&listener, &accepting, &app, cap))?;
 
     Ok(Running::new(addr, move || {
         connections.stop();
@@ -105,10 +128,16 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn accept_loop(listener: &TcpListener, connections: &Arc<Connections>, app: &Arc<App>) {
-    let threads = CachedPool::new("std-conn", THREAD_KEEP_ALIVE);
+fn accept_loop(listener: &TcpListener, connections: &Arc<Connections>, app: &Arc<App>, cap: usize) {
+    let threads = CachedPool::new("std-conn", THREAD_KEEP_ALIVE, cap);
     let mut errors = AcceptErrors::new("server-std");
     while connections.wait_for_room() {
+        // Room among the connections is a thread on its way back to the pool: wait the
+        // moment it takes, so that the connection accepted next is not refused for it.
+        let handover = Instant::now() + HANDOVER;
+        while !threads.has_room() && Instant::now() < handover {
+            thread::sleep(Duration::from_micros(100));
+        }
         let stream = match listener.accept() {
             Ok((stream, _peer)) => stream,
             Err(e) => {
@@ -118,14 +147,33 @@ fn accept_loop(listener: &TcpListener, connections: &Arc<Connections>, app: &Arc
                 continue;
             }
         };
+        let accepted = Instant::now();
         // After a stop, this is the stop's own wake-up connection (or one that came with
         // it): not served. Dropping the listener then closes the backlog.
         let Some(connection) = connections.open(stream) else { break };
+        let stream = Arc::clone(&connection.stream);
         let app = Arc::clone(app);
-        if let Err(e) = threads.execute(move || serve(&connection, &app)) {
-            // The job, and with it the connection, is dropped: the client sees it closed.
+        if let Err(e) = threads.execute(move || serve(&connection, &app, accepted)) {
+            // The job, and with it the connection, is dropped (unregistered): this copy
+            // of the stream answers and closes it.
             tracing::warn!("server-std: no thread for a connection: {e}");
+            refuse(&stream, e);
         }
+    }
+}
+
+/// The end of a connection no thread can serve: a 503 written by the accept loop without
+/// blocking it (a few hundred bytes into an empty socket buffer), then whatever the client
+/// has sent so far read and dropped, so the close is a FIN rather than a reset that could
+/// erase the answer; a request still on its way when the socket closes meets a reset.
+fn refuse(stream: &TcpStream, e: PoolError) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::NoThread(e)));
+    if write_answer(stream, &answer, Persist::Close).is_ok() {
+        let _ = stream.shutdown(Shutdown::Write);
+        let _ = (&*stream).read(&mut [0u8; 4096]);
     }
 }
 
@@ -151,13 +199,16 @@ impl App {
 
 /// One connection, on its own thread, until the client closes it, sends something that
 /// is not a request this server can frame, or the server stops.
-fn serve(connection: &Connection, app: &Arc<App>) {
+///
+/// The first request's head must be in within [`HEAD_TIMEOUT`] of `accepted`.
+fn serve(connection: &Connection, app: &Arc<App>, accepted: Instant) {
     let stream = &*connection.stream;
     // Answers are small and latency is what is measured: no Nagle delay.
     let _ = stream.set_nodelay(true);
     let mut buffer = Vec::with_capacity(1024);
+    let mut first = Some(accepted);
     loop {
-        let (head, len) = match next_request(stream, &mut buffer) {
+        let (head, len) = match next_request(stream, &mut buffer, first.take()) {
             Ok(Some(Ok(request))) => request,
             Ok(Some(Err(bad))) => {
                 // The framing is lost: answer, then close.
@@ -190,13 +241,19 @@ fn serve(connection: &Connection, app: &Arc<App>) {
 /// Linux the client still reads what arrived before the reset, then an error instead of
 /// the end of the stream; RFC 9112 (9.6) warns that a reset may also erase a client's
 /// unread input, the answer included, which is why servers close this way (Apache's
-/// "lingering close").
+/// "lingering close"). The bound is on the whole linger, not on each read, so a client
+/// that trickles bytes cannot keep the thread.
 fn linger(mut stream: &TcpStream) {
-    if stream.shutdown(Shutdown::Write).is_err() || stream.set_read_timeout(Some(LINGER)).is_err() {
+    if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
+    let until = Instant::now() + LINGER;
     let (mut chunk, mut left) = ([0u8; 4096], LINGER_BYTES);
     while left > 0 {
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return,
             Ok(n) => left = left.saturating_sub(n),
@@ -206,24 +263,56 @@ fn linger(mut stream: &TcpStream) {
 
 /// Reads until `buffer` holds a whole request head; `Ok(None)` when the connection ends
 /// first. Bytes after the head (a pipelined request) stay in `buffer`.
-fn next_request(mut stream: &TcpStream, buffer: &mut Vec<u8>) -> io::Result<Option<Result<(Head, usize), Bad>>> {
+///
+/// The head must be in within [`HEAD_TIMEOUT`] of `first` (the accept) for a connection's
+/// first request, of its first byte for a later one, so an idle keep-alive connection
+/// waits as long as its client likes. While heads come whole in one read this costs no
+/// syscall: `SO_RCVTIMEO` is armed, with the time left, only for a read that waits for a
+/// head already due (the first request's, or the rest of a partial one), and disarmed once
+/// the head is in.
+fn next_request(
+    mut stream: &TcpStream,
+    buffer: &mut Vec<u8>,
+    first: Option<Instant>,
+) -> io::Result<Option<Result<(Head, usize), Bad>>> {
     let mut chunk = [0u8; 4096];
-    loop {
+    let mut due = first.map(|accepted| accepted + HEAD_TIMEOUT);
+    let mut armed = false;
+    let outcome = loop {
         if !buffer.is_empty() {
             match parse(buffer) {
-                Parsed::Partial if buffer.len() >= MAX_HEAD => return Ok(Some(Err(Bad::TooLarge))),
-                Parsed::Partial => {}
-                Parsed::Request(head, len) => return Ok(Some(Ok((head, len)))),
-                Parsed::Bad(bad) => return Ok(Some(Err(bad))),
+                Parsed::Partial => {
+                    due.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
+                }
+                Parsed::Request(head, len) => break Ok(Some(Ok((head, len)))),
+                Parsed::Bad(bad) => break Ok(Some(Err(bad))),
             }
         }
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Ok(Some(Err(Bad::Slow)));
+            }
+            if let Err(e) = stream.set_read_timeout(Some(left)) {
+                break Err(e);
+            }
+            armed = true;
+        }
         match stream.read(&mut chunk) {
-            Ok(0) => return Ok(None),
+            Ok(0) => break Ok(None),
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            // SO_RCVTIMEO expired: Linux says EAGAIN.
+            Err(e) if armed && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Ok(Some(Err(Bad::Slow)));
+            }
+            Err(e) => break Err(e),
         }
+    };
+    if armed {
+        stream.set_read_timeout(None)?;
     }
+    outcome
 }
 
 /// What the server needs of a request head.
@@ -250,8 +339,12 @@ enum Persist {
 enum Bad {
     /// Not HTTP/1.x as httparse reads it.
     Syntax(httparse::Error),
-    /// More than [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers.
+    /// A head of more than [`MAX_HEAD_BYTES`] bytes or [`MAX_HEADERS`] headers.
     TooLarge,
+    /// A request line alone of more than [`MAX_HEAD_BYTES`] bytes.
+    LineTooLong,
+    /// Not a whole head within [`HEAD_TIMEOUT`].
+    Slow,
     /// A Content-Length that is not a number, or several that differ (RFC 9112, 6.3).
     Length(&'static str),
 }
@@ -261,6 +354,8 @@ impl Bad {
         match self {
             Bad::Syntax(e) => Answer::error(400, format!("malformed request: {e}")),
             Bad::TooLarge => Answer::error(431, "request header fields too large"),
+            Bad::LineTooLong => Answer::error(414, "request line too long"),
+            Bad::Slow => Answer::error(408, format!("request head not received within {} s", HEAD_TIMEOUT.as_secs())),
             Bad::Length(e) => Answer::error(400, e),
         }
     }
@@ -273,13 +368,17 @@ enum Parsed {
     Bad(Bad),
 }
 
-/// Parses the request head at the start of `buffer`.
+/// Parses the request head at the start of `buffer`: it must end within its first
+/// [`MAX_HEAD_BYTES`].
 fn parse(buffer: &[u8]) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
-    let len = match request.parse(buffer) {
+    let limited = &buffer[..buffer.len().min(MAX_HEAD_BYTES)];
+    let len = match request.parse(limited) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Ok(httparse::Status::Partial) if limited.len() < MAX_HEAD_BYTES => return Parsed::Partial,
+        Ok(httparse::Status::Partial) if !limited.contains(&b'\n') => return Parsed::Bad(Bad::LineTooLong),
+        Ok(httparse::Status::Partial) => return Parsed::Bad(Bad::TooLarge),
         Err(httparse::Error::TooManyHeaders) => return Parsed::Bad(Bad::TooLarge),
         Err(e) => return Parsed::Bad(Bad::Syntax(e)),
     };
@@ -360,7 +459,7 @@ impl HttpDate {
 
 /// The open connections: the `--threads` cap, and what a stop must shut down and wait for.
 struct Connections {
-    cap: Option<usize>,
+    cap: usize,
     /// Set once, by [`Connections::stop`]; read without the lock on every answer.
     stopping: AtomicBool,
     state: Mutex<Open>,
@@ -375,7 +474,7 @@ struct Open {
 }
 
 impl Connections {
-    fn new(cap: Option<usize>) -> Self {
+    fn new(cap: usize) -> Self {
         Self { cap, stopping: AtomicBool::new(false), state: Mutex::default(), changed: Condvar::new() }
     }
 
@@ -386,7 +485,7 @@ impl Connections {
 
     /// Waits until another connection may be served; false once the server is stopping.
     fn wait_for_room(&self) -> bool {
-        let full = |open: &mut Open| !self.stopping() && self.cap.is_some_and(|cap| open.streams.len() >= cap);
+        let full = |open: &mut Open| !self.stopping() && open.streams.len() >= self.cap;
         drop(self.changed.wait_while(self.lock(), full).unwrap_or_else(PoisonError::into_inner));
         !self.stopping()
     }
@@ -453,7 +552,6 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server_common::BenchError;
 
     fn head(raw: &[u8]) -> (Head, usize) {
         match parse(raw) {
@@ -525,10 +623,20 @@ mod tests {
     }
 
     #[test]
+    fn without_threads_the_connections_and_fanout_threads_are_bounded_within_the_process_budget() {
+        let vacant = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let config = Config::for_upstream(server_common::Upstream::at(vacant));
+        assert_eq!(config.threads, None);
+        let connections = connection_threads(&config);
+        assert_eq!(connections, DEFAULT_THREADS);
+        assert!(connections + proxy::MAX_FANOUT_THREADS <= MAX_PROCESS_THREADS, "{connections} connection threads");
+    }
+
+    #[test]
     fn the_threads_cap_holds_the_next_connection_until_one_closes() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(Connections::new(Some(1)));
+        let connections = Arc::new(Connections::new(1));
         let accept = |l: &TcpListener| l.accept().unwrap().0;
         let _client = TcpStream::connect(addr).unwrap();
         assert!(connections.wait_for_room());
@@ -547,13 +655,13 @@ mod tests {
     fn a_stop_ends_idle_connections_and_lets_busy_ones_answer() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(Connections::new(None));
+        let connections = Arc::new(Connections::new(DEFAULT_THREADS));
         let client = TcpStream::connect(addr).unwrap();
         let connection = connections.open(listener.accept().unwrap().0).unwrap();
         let reader = thread::spawn(move || {
             // Waiting for a next request that never comes, as an idle keep-alive thread does.
             let mut buffer = Vec::new();
-            let next = next_request(&connection.stream, &mut buffer).map(|r| r.is_none());
+            let next = next_request(&connection.stream, &mut buffer, None).map(|r| r.is_none());
             // The write side still works: a busy thread's answer gets out.
             let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::NotFound));
             let wrote = write_answer(&connection.stream, &answer, Persist::Close).is_ok();
