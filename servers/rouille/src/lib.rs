@@ -6,8 +6,9 @@
 //! (throughput <= threads / upstream delay). `/multiple` fans out on threads: the
 //! request's thread makes the first call, and each other call blocks a thread of a cached
 //! pool that grows with the load (a thread per call in flight, reused rather than spawned
-//! per call). One `ureq::Agent` per process pools keep-alive connections, shared by every
-//! thread.
+//! per call) up to [`server_common::proxy::MAX_FANOUT_THREADS`]; a request that cannot get
+//! a thread for each of its calls answers 503. One `ureq::Agent` per process pools
+//! keep-alive connections, shared by every thread.
 //!
 //! Run with: cargo run -p server-rouille
 
