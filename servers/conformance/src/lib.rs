@@ -9,6 +9,7 @@ use std::io;
 use server_common::{Config, Running};
 
 pub mod cases;
+pub mod faults;
 
 /// A server under test.
 #[derive(Clone, Copy)]
@@ -53,18 +54,34 @@ macro_rules! suite {
             sigterm_finishes_in_flight_requests_and_exits_0,
             binary_defaults_are_the_contract,
         );
+        // Upstream faults (faults.rs): each fault of the test kit's fault upstream.
+        $crate::__cases!(faults:
+            upstream_that_never_answers_is_504_after_the_upstream_timeout,
+            upstream_reset_mid_body_is_502,
+            upstream_body_shorter_than_its_content_length_is_502,
+            upstream_chunked_body_without_its_last_chunk_is_502,
+            upstream_close_delimited_body_is_counted_exactly,
+            upstream_non_2xx_answers_are_502,
+            upstream_malformed_status_line_is_502,
+            upstream_slow_drip_is_200_within_the_timeout_and_504_past_it,
+            upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
+            upstream_endless_body_is_502_at_the_cap_and_not_buffered,
+        );
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __cases {
-    ($($case:ident),* $(,)?) => {
+    ($module:ident: $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $crate::cases::$case(&SUBJECT);
+                $crate::$module::$case(&SUBJECT);
             }
         )*
+    };
+    ($($case:ident),* $(,)?) => {
+        $crate::__cases!(cases: $($case),*);
     };
 }
