@@ -28,8 +28,9 @@ use server_common::query::{self, MAX_MS, QueryError};
 use server_common::running::{self, Running};
 use server_common::{Upstream, hyper_serve, sys};
 
-/// Largest body `/sleep` serves (`bytes=` and `--body-bytes`): 16 MiB.
-pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest body `/sleep` serves (`bytes=` and `--body-bytes`): the largest upstream body a
+/// server's call accepts, so every body gosleep can serve is one a server counts.
+pub use server_common::upstream::MAX_BODY_BYTES;
 
 /// How long a stopping gosleep lets sleeping requests finish before it exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

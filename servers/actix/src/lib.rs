@@ -13,10 +13,12 @@ use std::io;
 use std::sync::mpsc;
 use std::thread;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header::HeaderMap;
+use actix_web::http::{StatusCode, Version, header};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
+use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
 
 /// The `Server:` header of every response.
@@ -142,13 +144,15 @@ impl Worker {
             if !response.status().is_success() {
                 return Err(UpstreamError::Status(response.status().as_u16()));
             }
+            let mut count = BodyCount::new(framing(response.version(), response.status(), response.headers())?)?;
             // Counted chunk by chunk: no body-size limit to raise, no buffer to fill.
             // Reading to the end is also what returns the connection to the pool.
-            let mut bytes = 0;
             while let Some(chunk) = response.next().await {
-                bytes += chunk.map_err(|e| payload_error(e, timeout_ms))?.len() as u64;
+                count.add(chunk.map_err(|e| payload_error(e, timeout_ms))?.len())?;
             }
-            Ok(bytes)
+            // awc ends a body cut short by a close as if it were complete: comparing with
+            // the Content-Length is what makes a short one a failure.
+            count.finish()
         };
         actix_rt::time::timeout(self.config.upstream_timeout(), exchange)
             .await
@@ -197,6 +201,23 @@ fn send_error(e: SendRequestError, timeout_ms: u64) -> UpstreamError {
     }
 }
 
+/// The Content-Length of a 2xx answer's body, or `None` for one awc frames itself
+/// (chunked, or HTTP/1.0 read to the close); an HTTP/1.1 body framed by the close alone is
+/// a failure. awc (actix-http 3) reads that body as empty, so counting it would answer 200
+/// with 0 bytes: a wrong count, where a 502 says what happened.
+fn framing(version: Version, status: StatusCode, headers: &HeaderMap) -> Result<Option<u64>, UpstreamError> {
+    if let Some(length) = headers.get(header::CONTENT_LENGTH) {
+        let length = length.to_str().ok().and_then(|l| l.trim().parse().ok());
+        return length.map(Some).ok_or_else(|| UpstreamError::Broken("malformed Content-Length".into()));
+    }
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    if chunked || version < Version::HTTP_11 || status == StatusCode::NO_CONTENT {
+        Ok(None)
+    } else {
+        Err(UpstreamError::Broken("body delimited by the connection's close, which awc cannot read".into()))
+    }
+}
+
 /// Maps a failure while reading the response body.
 fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
     match e {
@@ -218,6 +239,23 @@ mod tests {
         let reset = SendRequestError::Send(io::Error::from(io::ErrorKind::ConnectionReset));
         assert!(matches!(send_error(reset, 5), UpstreamError::Broken(_)));
         assert!(matches!(payload_error(PayloadError::Incomplete(None), 5), UpstreamError::Broken(_)));
+    }
+
+    #[test]
+    fn only_a_close_delimited_http_1_1_body_is_unframed() {
+        let headers = |pairs: &[(header::HeaderName, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(name.clone(), header::HeaderValue::from_static(value));
+            }
+            map
+        };
+        let ok = StatusCode::OK;
+        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::CONTENT_LENGTH, "12")])), Ok(Some(12)));
+        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::TRANSFER_ENCODING, "chunked")])), Ok(None));
+        assert_eq!(framing(Version::HTTP_10, ok, &headers(&[])), Ok(None));
+        assert_eq!(framing(Version::HTTP_11, StatusCode::NO_CONTENT, &headers(&[])), Ok(None));
+        assert!(matches!(framing(Version::HTTP_11, ok, &headers(&[])), Err(UpstreamError::Broken(_))));
     }
 
     #[test]

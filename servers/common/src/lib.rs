@@ -15,6 +15,8 @@
 
 pub mod cached_pool;
 pub mod config;
+#[cfg(any(test, feature = "testkit"))]
+pub mod fault;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
 pub mod limits;

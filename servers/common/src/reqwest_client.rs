@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::reply::{BenchError, ProxyReply};
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{BodyCount, Upstream, UpstreamError};
 use crate::{Config, proxy};
 
 /// What every handler of a reqwest server shares, built once per process: the client
@@ -81,18 +81,22 @@ impl ReqwestUpstream {
         Ok(Self { client, timeout_ms: config.upstream_timeout_ms })
     }
 
-    /// One upstream call: `GET url`, requires 2xx, reads the whole body and returns its
-    /// length in bytes.
+    /// One upstream call: `GET url`, requires 2xx, reads the whole body (counted chunk by
+    /// chunk, never held, up to [`MAX_BODY_BYTES`](crate::upstream::MAX_BODY_BYTES)) and
+    /// returns its length in bytes.
     pub async fn call(&self, url: String) -> Result<u64, UpstreamError> {
-        let response = self.client.get(url).send().await.map_err(|e| self.error(&e))?;
+        let mut response = self.client.get(url).send().await.map_err(|e| self.error(&e))?;
         let status = response.status();
         if !status.is_success() {
             // Dropping the unread body closes that connection rather than reusing it:
             // fine, a non-2xx upstream is an error case, not the measured path.
             return Err(UpstreamError::Status(status.as_u16()));
         }
-        let body = response.bytes().await.map_err(|e| self.error(&e))?;
-        Ok(body.len() as u64)
+        let mut count = BodyCount::new(response.content_length())?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.error(&e))? {
+            count.add(chunk.len())?;
+        }
+        count.finish()
     }
 
     fn error(&self, e: &reqwest::Error) -> UpstreamError {
@@ -131,30 +135,12 @@ fn chain(e: &reqwest::Error) -> String {
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use super::*;
     use crate::Upstream;
+    use crate::fault::{self, Fault, FaultUpstream};
+    use crate::upstream::MAX_BODY_BYTES;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A tiny HTTP server on an ephemeral port that answers every connection with
-    /// `response` after `delay`, then closes it. It lives as long as the test's runtime.
-    async fn canned(response: &'static str, delay: Duration) -> Upstream {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 1024];
-                    let _ = stream.read(&mut buf).await;
-                    tokio::time::sleep(delay).await;
-                    let _ = stream.write_all(response.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        Upstream::at(addr)
-    }
 
     /// A keep-alive HTTP server answering `ok` to every request, counting the
     /// connections it accepted (requests are small: one read is one request).
@@ -186,31 +172,29 @@ mod tests {
         ReqwestUpstream::new(&config).unwrap()
     }
 
+    async fn call(fault: Fault, timeout_ms: u64) -> Result<u64, UpstreamError> {
+        let upstream = FaultUpstream::start(fault).unwrap();
+        client(&upstream.upstream(), timeout_ms).call(upstream.upstream().sleep_url(None)).await
+    }
+
     #[tokio::test]
     async fn call_returns_the_body_length() {
-        let upstream =
-            canned("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello", Duration::ZERO).await;
-        assert_eq!(client(&upstream, 5_000).call(upstream.sleep_url(None)).await, Ok(5));
+        assert_eq!(call(Fault::Ok(5), 5_000).await, Ok(5));
     }
 
     #[tokio::test]
     async fn non_2xx_is_a_status_error() {
-        let upstream =
-            canned("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", Duration::ZERO).await;
-        assert_eq!(client(&upstream, 5_000).call(upstream.sleep_url(None)).await, Err(UpstreamError::Status(503)));
+        assert_eq!(call(Fault::Status(503), 5_000).await, Err(UpstreamError::Status(503)));
     }
 
     #[tokio::test]
     async fn slow_upstream_is_a_timeout() {
-        let upstream = canned("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", Duration::from_secs(2)).await;
-        assert_eq!(client(&upstream, 100).call(upstream.sleep_url(None)).await, Err(UpstreamError::Timeout(100)));
+        assert_eq!(call(Fault::Hang, 100).await, Err(UpstreamError::Timeout(100)));
     }
 
     #[tokio::test]
     async fn refused_is_a_connect_error() {
-        // Bind then drop: the port is (almost certainly) closed now.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let upstream = Upstream::at(addr);
+        let upstream = fault::refused().unwrap();
         let outcome = client(&upstream, 5_000).call(upstream.sleep_url(None)).await;
         assert!(matches!(outcome, Err(UpstreamError::Connect(_))), "{outcome:?}");
     }
@@ -239,8 +223,13 @@ mod tests {
 
     #[tokio::test]
     async fn truncated_body_is_broken() {
-        let upstream = canned("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", Duration::ZERO).await;
-        let outcome = client(&upstream, 5_000).call(upstream.sleep_url(None)).await;
+        let outcome = call(Fault::ShortBody, 5_000).await;
         assert!(matches!(outcome, Err(UpstreamError::Broken(_))), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_at_the_cap_is_counted_and_an_endless_one_is_too_large() {
+        assert_eq!(call(Fault::CloseDelimited(MAX_BODY_BYTES), 30_000).await, Ok(MAX_BODY_BYTES));
+        assert_eq!(call(Fault::Endless, 30_000).await, Err(UpstreamError::TooLarge));
     }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::upstream::MAX_BODY_BYTES;
+
 /// How long any single test request may take before the test fails instead of hanging.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -109,17 +111,26 @@ impl Conn {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
         let mut response = Response { status, headers, body: Vec::new() };
+        // Bodies are held here, so no more than the largest a server or gosleep may send:
+        // a bad length or an endless body fails the test instead of exhausting memory.
+        let too_large = || bad("body over MAX_BODY_BYTES");
         match response.header("content-length") {
             Some(len) => {
-                let len: usize = len.parse().map_err(|_| bad("bad content-length"))?;
-                response.body.resize(len, 0);
+                let len: u64 = len.parse().map_err(|_| bad("bad content-length"))?;
+                if len > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                response.body.resize(len as usize, 0);
                 self.stream.read_exact(&mut response.body).await?;
             }
             None if response.header("transfer-encoding").is_some() => {
                 return Err(bad("chunked bodies are not expected here"));
             }
             None => {
-                self.stream.read_to_end(&mut response.body).await?;
+                (&mut self.stream).take(MAX_BODY_BYTES + 1).read_to_end(&mut response.body).await?;
+                if response.body.len() as u64 > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
             }
         }
         Ok(response)

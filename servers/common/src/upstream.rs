@@ -2,6 +2,11 @@
 
 use thiserror::Error;
 
+/// The largest upstream body one call may return: 16 MiB, gosleep's largest `/sleep` body.
+/// Clients count a body as it streams and never hold it, so this bounds how long a call
+/// reads, not memory; a longer body is a 502 ([`UpstreamError::TooLarge`]).
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+
 /// A validated upstream base URL, e.g. `http://127.0.0.1:8090`, without trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -62,6 +67,10 @@ pub enum UpstreamError {
     /// The connection broke after it was made: reset, closed early, malformed response.
     #[error("upstream connection failed: {0}")]
     Broken(String),
+    /// The body was (or announced itself as) longer than [`MAX_BODY_BYTES`]; the call
+    /// stopped reading there.
+    #[error("upstream body is over {MAX_BODY_BYTES} bytes")]
+    TooLarge,
 }
 
 impl UpstreamError {
@@ -69,7 +78,44 @@ impl UpstreamError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Timeout(_) => 504,
-            Self::Connect(_) | Self::Status(_) | Self::Broken(_) => 502,
+            Self::Connect(_) | Self::Status(_) | Self::Broken(_) | Self::TooLarge => 502,
+        }
+    }
+}
+
+/// An upstream body counted as it streams: what every client keeps instead of the body.
+///
+/// It holds the framing's announced length, so a body that ends short of it is a failure
+/// even with a client that reports a cut-off as a normal end (awc), and it refuses a body
+/// over [`MAX_BODY_BYTES`] as soon as it is announced or read.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyCount {
+    counted: u64,
+    announced: Option<u64>,
+}
+
+impl BodyCount {
+    /// Starts counting a body whose `Content-Length` (if any) is `announced`.
+    pub fn new(announced: Option<u64>) -> Result<Self, UpstreamError> {
+        match announced {
+            Some(length) if length > MAX_BODY_BYTES => Err(UpstreamError::TooLarge),
+            _ => Ok(Self { counted: 0, announced }),
+        }
+    }
+
+    /// Counts `len` more bytes; past [`MAX_BODY_BYTES`] the call must stop reading.
+    pub fn add(&mut self, len: usize) -> Result<(), UpstreamError> {
+        self.counted = self.counted.saturating_add(len as u64);
+        if self.counted > MAX_BODY_BYTES { Err(UpstreamError::TooLarge) } else { Ok(()) }
+    }
+
+    /// The body has ended: its length, unless that falls short of the announced one.
+    pub fn finish(self) -> Result<u64, UpstreamError> {
+        match self.announced {
+            Some(announced) if announced != self.counted => {
+                Err(UpstreamError::Broken(format!("body ended after {} of its {announced} bytes", self.counted)))
+            }
+            _ => Ok(self.counted),
         }
     }
 }
@@ -111,5 +157,33 @@ mod tests {
         assert_eq!(UpstreamError::Connect("refused".into()).status(), 502);
         assert_eq!(UpstreamError::Status(500).status(), 502);
         assert_eq!(UpstreamError::Broken("reset".into()).status(), 502);
+        assert_eq!(UpstreamError::TooLarge.status(), 502);
+    }
+
+    #[test]
+    fn a_body_over_the_cap_is_too_large_and_says_so() {
+        assert_eq!(BodyCount::new(Some(MAX_BODY_BYTES + 1)).unwrap_err(), UpstreamError::TooLarge);
+        let mut count = BodyCount::new(None).unwrap();
+        count.add(MAX_BODY_BYTES as usize).unwrap();
+        assert_eq!(count.add(1), Err(UpstreamError::TooLarge));
+        assert_eq!(UpstreamError::TooLarge.to_string(), "upstream body is over 16777216 bytes");
+    }
+
+    #[test]
+    fn a_body_at_the_cap_or_of_its_announced_length_is_counted_exactly() {
+        let mut count = BodyCount::new(Some(MAX_BODY_BYTES)).unwrap();
+        count.add(MAX_BODY_BYTES as usize - 1).unwrap();
+        count.add(1).unwrap();
+        assert_eq!(count.finish(), Ok(MAX_BODY_BYTES));
+        let mut unannounced = BodyCount::new(None).unwrap();
+        unannounced.add(7).unwrap();
+        assert_eq!(unannounced.finish(), Ok(7));
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_content_length_is_broken() {
+        let mut count = BodyCount::new(Some(1000)).unwrap();
+        count.add(100).unwrap();
+        assert!(matches!(count.finish(), Err(UpstreamError::Broken(m)) if m.contains("100 of its 1000")));
     }
 }

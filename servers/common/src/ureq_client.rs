@@ -3,7 +3,7 @@
 //! [`UpstreamError`]. Both servers then differ only in how they serve HTTP, so comparing
 //! them measures the framework, not the client.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read};
 use std::net::{IpAddr, SocketAddr};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -11,7 +11,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::Config;
 use crate::query::MAX_FANOUT;
-use crate::upstream::UpstreamError;
+use crate::upstream::{BodyCount, MAX_BODY_BYTES, UpstreamError};
 
 /// One ureq agent and the timeout its failures report.
 #[derive(Debug)]
@@ -52,7 +52,8 @@ impl UreqUpstream {
         Self { agent, timeout_ms: config.upstream_timeout_ms }
     }
 
-    /// One upstream call: GET `url`, read the whole body, return its length.
+    /// One upstream call: GET `url`, read the whole body (counted, never held, up to
+    /// [`MAX_BODY_BYTES`]), return its length.
     pub fn call(&self, url: &str) -> Result<u64, UpstreamError> {
         let failed = |e| upstream_error(e, self.timeout_ms);
         let mut response = self.agent.get(url).call().map_err(failed)?;
@@ -60,8 +61,14 @@ impl UreqUpstream {
         if !status.is_success() {
             return Err(UpstreamError::Status(status.as_u16()));
         }
-        // Reading to the end is also what returns the connection to the pool.
-        io::copy(&mut response.body_mut().as_reader(), &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))
+        let body = response.body_mut();
+        let mut count = BodyCount::new(body.content_length())?;
+        // One byte past the cap is enough to know the body is over it. Reading to the end
+        // is also what returns the connection to the pool.
+        let mut reader = body.as_reader().take(MAX_BODY_BYTES + 1);
+        let read = io::copy(&mut reader, &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))?;
+        count.add(usize::try_from(read).unwrap_or(usize::MAX))?;
+        count.finish()
     }
 }
 
@@ -131,6 +138,7 @@ fn upstream_error(e: ureq::Error, timeout_ms: u64) -> UpstreamError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::{Fault, FaultUpstream};
 
     #[test]
     fn ureq_errors_map_to_their_kind() {
@@ -143,6 +151,25 @@ mod tests {
         // A body read failure arrives as an io::Error wrapping the ureq error.
         let wrapped = ureq::Error::Timeout(ureq::Timeout::RecvBody).into_io();
         assert_eq!(upstream_error(ureq::Error::from(wrapped), 7), UpstreamError::Timeout(7));
+    }
+
+    fn call(fault: Fault) -> Result<u64, UpstreamError> {
+        let upstream = FaultUpstream::start(fault).unwrap();
+        let client = UreqUpstream::new(&Config::for_upstream(upstream.upstream()), None);
+        client.call(&upstream.upstream().sleep_url(None))
+    }
+
+    #[test]
+    fn a_body_at_the_cap_is_counted_and_an_endless_one_is_too_large() {
+        assert_eq!(call(Fault::CloseDelimited(MAX_BODY_BYTES)), Ok(MAX_BODY_BYTES));
+        assert_eq!(call(Fault::Endless), Err(UpstreamError::TooLarge));
+    }
+
+    #[test]
+    fn a_body_cut_short_is_broken() {
+        for fault in [Fault::ShortBody, Fault::ChunkedWithoutLastChunk, Fault::ResetMidBody] {
+            assert!(matches!(call(fault), Err(UpstreamError::Broken(_))), "{fault:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::io;
 use server_common::{Config, Running};
 
 pub mod cases;
+pub mod faults;
 pub mod recovery;
 
 /// A server under test.
@@ -56,15 +57,25 @@ macro_rules! suite {
         );
         // Recovery from a shortage (recovery.rs): the real binary under a resource limit.
         $crate::__cases!(recovery: accepts_again_within_5_s_after_running_out_of_file_descriptors,);
+        // Upstream faults (faults.rs): each fault of the test kit's fault upstream.
+        $crate::__cases!(faults:
+            upstream_that_never_answers_is_504_after_the_upstream_timeout,
+            upstream_reset_mid_body_is_502,
+            upstream_body_shorter_than_its_content_length_is_502,
+            upstream_chunked_body_without_its_last_chunk_is_502,
+            upstream_close_delimited_body_is_counted_exactly,
+            upstream_non_2xx_answers_are_502,
+            upstream_malformed_status_line_is_502,
+            upstream_slow_drip_is_200_within_the_timeout_and_504_past_it,
+            upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
+            upstream_endless_body_is_502_at_the_cap_and_not_buffered,
+        );
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __cases {
-    ($($case:ident),* $(,)?) => {
-        $crate::__cases!(cases: $($case),*);
-    };
     ($module:ident: $($case:ident),* $(,)?) => {
         $(
             #[test]
@@ -72,5 +83,8 @@ macro_rules! __cases {
                 $crate::$module::$case(&SUBJECT);
             }
         )*
+    };
+    ($($case:ident),* $(,)?) => {
+        $crate::__cases!(cases: $($case),*);
     };
 }

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use server_common::proxy::{self, Endpoint};
+use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
 
 /// The `Server` header of every answer.
@@ -56,7 +57,8 @@ impl App {
         }
     }
 
-    /// One upstream call: GET, 2xx, whole body read; the timeout covers all of it.
+    /// One upstream call: GET, 2xx, whole body read (counted frame by frame, never held,
+    /// up to the contract's cap); the timeout covers all of it.
     async fn call(&self, url: String) -> Result<u64, UpstreamError> {
         let uri: Uri = url.parse().map_err(|e| UpstreamError::Connect(format!("bad upstream URL {url}: {e}")))?;
         let request = Request::get(uri).body(Empty::new()).map_err(|e| UpstreamError::Connect(e.to_string()))?;
@@ -71,8 +73,13 @@ impl App {
             if !response.status().is_success() {
                 return Err(UpstreamError::Status(response.status().as_u16()));
             }
-            let body = response.into_body().collect().await.map_err(|e| UpstreamError::Broken(e.to_string()))?;
-            Ok(body.to_bytes().len() as u64)
+            let mut body = response.into_body();
+            let mut count = BodyCount::new(body.size_hint().exact())?;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| UpstreamError::Broken(e.to_string()))?;
+                count.add(frame.data_ref().map_or(0, Bytes::len))?;
+            }
+            count.finish()
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
