@@ -169,6 +169,10 @@ fn bad_input_is_one_line_and_exit_2() {
         &["-c", "1000000", "http://127.0.0.1:9/"],
         &["--server-pid", "4000000000", "http://127.0.0.1:9/"],
         &[],
+        &["http://127.0.0.1:99999/"],
+        &["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"],
+        &["http://user:pw@127.0.0.1:9/"],
+        &["127.0.0.1:9/single"],
     ] {
         let out = Command::new(BIN).args(args).output().expect("run loadgen");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -178,6 +182,17 @@ fn bad_input_is_one_line_and_exit_2() {
     }
     let out = Command::new(BIN).args(["-c", "1000000", "http://127.0.0.1:9/"]).output().expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
+    // Input the URL parser or hyper would silently change is refused, saying what is wrong.
+    for (args, says) in [
+        (&["http://127.0.0.1:99999/"][..], "port must be 1 to 65535"),
+        (&["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"], "CR or LF"),
+        (&["http://user:pw@127.0.0.1:9/"], "no credentials"),
+        (&["127.0.0.1:9/single"], "add http://"),
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("run loadgen");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 /// --json files merge: counts add up, histograms merge.
@@ -207,6 +222,19 @@ fn json_results_merge_from_the_command_line() {
     assert_eq!(m.requests, a.requests + b.requests);
     assert_eq!(m.latency.len(), a.latency.len() + b.latency.len());
     assert_eq!(m.mode.connections, 4);
+    // A run of another mode (no keep-alive) is refused, naming the mismatch.
+    let close = dir.join("close.json");
+    let out = Command::new(BIN)
+        .args(["-c", "2", "-t", "1", "-d", "300ms", "--no-keepalive", "--json"])
+        .arg(&close)
+        .arg(&url)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN).arg("merge").arg(&files[0]).arg(&close).output().expect("merge");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.trim_end().lines().count() == 1 && err.contains("keep-alive"), "{err}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
