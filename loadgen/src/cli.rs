@@ -42,7 +42,9 @@ pub enum Command {
     Sweep(SweepOpts),
     /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
     /// mode, endpoint and server) into the Markdown tables of results.md and an SVG chart
-    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason.
+    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason;
+    /// impossible ones (over Little's bound, or mostly errors) show "invalid" and the
+    /// reason, and make the command exit 1 after writing.
     Report {
         /// The directory run_all.sh wrote.
         #[arg(value_name = "DIR")]

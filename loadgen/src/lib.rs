@@ -62,6 +62,15 @@ pub enum LoadgenError {
     /// A results directory that cannot be reported, or a report that cannot be written (exit 1).
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// The report was written, but shows cells as invalid (exit 1): the run did not
+    /// measure what it claims, so a script must not take it as a success.
+    #[error("wrote {markdown}, but {} cell(s) are invalid, not results: {}", invalid.len(), invalid.join("; "))]
+    InvalidCells {
+        /// The report written.
+        markdown: String,
+        /// "cell: reason" of each invalid cell.
+        invalid: Vec<String>,
+    },
 }
 
 impl LoadgenError {
@@ -131,6 +140,12 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
         }
         Some(Command::Report { dir, output }) => {
             let written = report::write_report(&dir, &output)?;
+            if !written.invalid.is_empty() {
+                return Err(LoadgenError::InvalidCells {
+                    markdown: written.markdown.display().to_string(),
+                    invalid: written.invalid,
+                });
+            }
             println!("wrote {} and {}", written.markdown.display(), written.chart.display());
             Ok(())
         }
