@@ -289,8 +289,8 @@ pub fn littles_tolerance(delay_s: f64, window_s: f64) -> f64 {
 }
 
 /// Share of a Little's bound allowed for the clocks: the upstream's sleep and loadgen's
-/// window are each timed to within a millisecond or so, a fraction of a percent of any
-/// delay and window run_all.sh uses.
+/// window are each timed to a millisecond or so, a fraction of a percent of any delay and
+/// window run_all.sh uses; 2% leaves room for that several times over.
 const CLOCK_TOLERANCE: f64 = 0.02;
 
 /// Why a measured cell is no result, or `None` if it is one. Over its Little's bound beyond
