@@ -10,6 +10,13 @@
 # got), so no run can collide with another program's port, and nothing is left listening.
 # A trap stops every process this script started, by PID, however it exits.
 #
+# Before and after every cell, gosleep must still run and answer GET /sleep?ms=0: a cell
+# against a dead upstream measures errors returned at once, not the servers. If it does
+# not, the run stops at once (exit 1), naming the cell, and writes no results.md. A server
+# that dies during its cell has that cell marked failed (exit 1 at the end). If the report
+# finds a cell that cannot be a result (over Little's bound, or mostly errors), it marks
+# it invalid and the run exits 1. gosleep's PID is in DIR/gosleep.pid while it runs.
+#
 # Usage: ./run_all.sh [--quick] [--servers a,b] [--connections N] [--duration S]
 #                     [--delay-ms D] [--fanout N] [--sweep] [--output DIR]
 set -euo pipefail
@@ -74,8 +81,17 @@ fi
 echo "== pinning: $pinning"
 
 bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$delay_ms"
-upstream="http://$ADDR" gosleep_pid=$PID
+upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
+echo "$gosleep_pid" >"$raw/gosleep.pid"
 echo "== gosleep on $upstream, delay ${delay_ms} ms"
+
+# upstream_ok WHEN: gosleep still runs and answers a real upstream call; otherwise the
+# run stops here, with one line saying where and what failed.
+upstream_ok() {
+  bench_serving "$gosleep_pid" "$upstream_addr" "/sleep?ms=0" && return 0
+  echo "run_all.sh: stopped $1: the upstream (gosleep) failed: $BENCH_WHY. No results.md written; the raw results so far are in $raw/" >&2
+  exit 1
+}
 
 threads_of() { if [[ $1 == rouille ]]; then echo "$rouille_threads"; else echo "$async_threads"; fi; }
 
@@ -85,16 +101,18 @@ declare -A conns_of
 for s in "${servers[@]}"; do
   conns_of[$s]=$connections
   (( sweep )) || continue
+  upstream_ok "before the sweep of $s"
   bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads "$(threads_of "$s")"
   # shellcheck disable=SC2086
   chosen=$($client_pin "$bin/loadgen" sweep -c 50 -t 1 -d 3s --timeout 30s --max-connections 8000 \
     --server-pid "$PID" "http://$ADDR/single" | tee /dev/stderr | sed -n 's/^chosen: -c \([0-9]*\).*/\1/p')
   bench_stop "$PID" "$s"
+  upstream_ok "after the sweep of $s"
   [[ -n $chosen ]] && conns_of[$s]=$chosen
   echo "== sweep: $s uses -c ${conns_of[$s]}"
 done
 
-declare -A skipped
+declare -A skipped=() failed=()
 for mode in no-reuse reuse; do
   for endpoint in single multiple; do
     for s in "${servers[@]}"; do
@@ -114,8 +132,9 @@ for mode in no-reuse reuse; do
       lg_flags=()
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
       echo "-> $cell: $c connections, ${warmup} s warm-up + ${duration} s"
+      upstream_ok "before $cell"
       bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
-      server_pid=$PID
+      server_pid=$PID server_addr=$ADDR
       # In the background and waited for: bash runs the INT/TERM traps during `wait` at
       # once, whereas a foreground child would delay them (or, for a SIGINT sent to this
       # script alone, swallow it).
@@ -125,15 +144,26 @@ for mode in no-reuse reuse; do
         >"$raw/$cell.txt" 2>&1 &
       loadgen_pid=$!
       BENCH_PIDS+=("$loadgen_pid")
-      if wait "$loadgen_pid"; then
-        bench_forget "$loadgen_pid"
-        echo "<- $cell: $(awk '/^Requests\/sec/ {print $2}' "$raw/$cell.txt") req/s"
+      loadgen_rc=0
+      wait "$loadgen_pid" || loadgen_rc=$?
+      bench_forget "$loadgen_pid"
+      # The server first: a server that died makes a failed cell; a dead upstream ends
+      # the run before this cell's figure is printed as if it were one.
+      if bench_serving "$server_pid" "$server_addr" /health; then
+        bench_stop "$server_pid" "$s"
       else
-        bench_forget "$loadgen_pid"
-        skipped[$cell]="loadgen failed: $(tail -1 "$raw/$cell.txt")"
-        echo "<- $cell: FAILED (${skipped[$cell]})"
+        failed[$cell]="server-$s failed during the cell: $BENCH_WHY"
+        if bench_alive "$server_pid"; then bench_stop "$server_pid" "$s"; fi
       fi
-      bench_stop "$server_pid" "$s"
+      upstream_ok "after $cell"
+      if [[ -n ${failed[$cell]:-} ]]; then
+        echo "<- $cell: FAILED (${failed[$cell]})"
+      elif (( loadgen_rc != 0 )); then
+        failed[$cell]="loadgen failed (status $loadgen_rc): $(tail -1 "$raw/$cell.txt")"
+        echo "<- $cell: FAILED (${failed[$cell]})"
+      else
+        echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s"
+      fi
     done
   done
 done
@@ -162,10 +192,24 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
     done; done
   done
   for cell in "${!skipped[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${skipped[$cell]}")"; sep=", "; done
+  echo "},"
+  printf '  "failed": {'
+  sep=""
+  for cell in "${!failed[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${failed[$cell]}")"; sep=", "; done
   echo "}"
   echo "}"
 } >"$raw/run.json"
 
 bench_stop "$gosleep_pid" gosleep
-"$bin/loadgen" report "$raw" --output "$results_md"
+rm -f "$raw/gosleep.pid"
+# loadgen report writes the tables even when it finds invalid cells (marked, with the
+# reason), then exits 1 naming them.
+if ! "$bin/loadgen" report "$raw" --output "$results_md"; then
+  echo "run_all.sh: $results_md shows cells that are not results (see the line above and its notes); raw results in $raw/" >&2
+  exit 1
+fi
 echo "== raw results in $raw/, tables in $results_md"
+if (( ${#failed[@]} )); then
+  echo "run_all.sh: ${#failed[@]} cell(s) failed, shown as — in $results_md: ${!failed[*]}" >&2
+  exit 1
+fi

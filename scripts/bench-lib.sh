@@ -8,6 +8,11 @@
 BENCH_TMP=$(mktemp -d)
 BENCH_PIDS=()
 BENCH_TCK=$(getconf CLK_TCK)
+# Seconds a probe waits for an answer: a stopped or wedged process must not hang the
+# script, and anything alive answers a trivial GET on loopback far sooner.
+BENCH_PROBE_S=5
+# What the last failed bench_serving found (for the caller's message).
+BENCH_WHY=""
 
 bench_cleanup() {
   local pid
@@ -60,14 +65,42 @@ bench_start() {
   return 1
 }
 
-# bench_healthy HOST:PORT: GET /health answers 200 (bash's /dev/tcp: no curl needed).
-bench_healthy() {
-  local status
+# bench_http_ok HOST:PORT PATH: GET PATH answers 200 within BENCH_PROBE_S seconds
+# (bash's /dev/tcp: no curl needed).
+bench_http_ok() {
+  local status=""
   { exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; } 2>/dev/null || return 1
-  printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
-  read -r _ status _ <&3 || true
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
+  read -r -t "$BENCH_PROBE_S" _ status _ <&3 || true
   exec 3<&-
   [[ $status == 200 ]]
+}
+
+# bench_healthy HOST:PORT: GET /health answers 200.
+bench_healthy() { bench_http_ok "$1" /health; }
+
+# bench_alive PID: the process has not ended (an ended child not yet reaped is a zombie,
+# which kill -0 still finds).
+bench_alive() {
+  kill -0 "$1" 2>/dev/null && [[ $(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null) != Z ]]
+}
+
+# shellcheck disable=SC2034 # BENCH_WHY is read by the sourcing script
+# bench_serving PID HOST:PORT PATH: the process still runs and answers GET PATH with 200.
+# If not, returns 1 with what failed in BENCH_WHY (a global, not output: the exit
+# status of a child can only be collected in this shell, not in a $(...) subshell).
+bench_serving() {
+  local rc
+  if ! bench_alive "$1"; then
+    rc=0
+    wait "$1" 2>/dev/null || rc=$?
+    bench_forget "$1"
+    BENCH_WHY="pid $1 has exited (status $rc)"
+    return 1
+  fi
+  bench_http_ok "$2" "$3" && return 0
+  BENCH_WHY="pid $1 on $2 did not answer GET $3 with 200 within ${BENCH_PROBE_S} s"
+  return 1
 }
 
 # bench_forget PID: the process has ended; the traps need not stop it.
@@ -78,10 +111,17 @@ bench_forget() {
 }
 
 # bench_stop PID [NAME]: SIGTERM, then wait for it; says so if it did not exit 0 (the Go
-# twin of gosleep dies of the signal, which is fine; one of ours should not).
+# twin of gosleep dies of the signal, which is fine; one of ours should not). A process
+# that had already died is reported as such, with its exit status, and is not an error
+# here: the caller checks liveness where it matters (bench_serving).
 bench_stop() {
-  kill -TERM "$1"
   local rc=0
+  if ! kill -TERM "$1" 2>/dev/null; then
+    wait "$1" 2>/dev/null || rc=$?
+    bench_forget "$1"
+    echo "${2:-process $1} had already died (exit status $rc)" >&2
+    return 0
+  fi
   wait "$1" || rc=$?
   bench_forget "$1"
   (( rc == 0 )) || echo "${2:-process $1} exited with status $rc after SIGTERM" >&2

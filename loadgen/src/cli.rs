@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hyper::Uri;
+use hyper::header::{HeaderName, HeaderValue};
 
 /// A wrk-compatible HTTP/1.1 load generator that measures honestly: HDR-histogram
 /// percentiles, open-loop `--rate` with coordinated-omission correction, errors by kind,
@@ -40,7 +42,9 @@ pub enum Command {
     Sweep(SweepOpts),
     /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
     /// mode, endpoint and server) into the Markdown tables of results.md and an SVG chart
-    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason.
+    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason;
+    /// impossible ones (over Little's bound, or mostly errors) show "invalid" and the
+    /// reason, and make the command exit 1 after writing.
     Report {
         /// The directory run_all.sh wrote.
         #[arg(value_name = "DIR")]
@@ -151,14 +155,77 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("not a duration: {s:?}"))
 }
 
-/// Parses `Name: value`.
+/// Parses `Name: value`. A name or value hyper would refuse to send (a CR or LF, which
+/// would split the request, or another control byte) is an error here, not a header
+/// silently left out of every request.
 pub fn parse_header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s.split_once(':').ok_or_else(|| format!("a header is \"Name: value\", got {s:?}"))?;
-    let name = name.trim();
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)) {
+    let (name, value) = (name.trim(), value.trim());
+    check_header(name, value)?;
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// Whether hyper can send this header as it is (see [`parse_header`]).
+pub fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(format!("not a header name: {name:?}"));
     }
-    Ok((name.to_owned(), value.trim().to_owned()))
+    if value.contains(['\r', '\n']) {
+        return Err(format!("header {name} has a CR or LF in its value: {value:?}"));
+    }
+    if HeaderValue::from_str(value).is_err() {
+        return Err(format!("header {name} has a control character in its value: {value:?}"));
+    }
+    Ok(())
+}
+
+/// The port of an `http://` URL that names none.
+const HTTP_PORT: u16 = 80;
+
+/// A checked target URL: what loadgen connects to and sends is exactly what it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URL (its authority is the Host header, its path and query the request target).
+    pub uri: Uri,
+    /// The host, IPv6 brackets removed, to resolve.
+    pub host: String,
+    /// The port given, or 80.
+    pub port: u16,
+}
+
+/// Parses an `http://host[:port]/path?query` URL, refusing any that the URL parser would
+/// silently change: an out-of-range or empty port (which reads as no port, so port 80), a
+/// user:password@ (loadgen sends no credentials; it would only end up in the Host
+/// header), a #fragment (never sent), or a missing scheme.
+pub fn parse_url(url: &str) -> Result<Target, String> {
+    if !url.contains("://") {
+        return Err(format!("not a URL: {url:?} has no scheme (add http://, e.g. \"http://{url}\")"));
+    }
+    if url.contains('#') {
+        return Err(format!("{url:?} has a #fragment, which is never sent: remove it"));
+    }
+    let uri: Uri = url.parse().map_err(|e| format!("not a URL: {url:?} ({e})"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => return Err(format!("only http:// URLs are supported, got {other}://")),
+        None => return Err(format!("not a URL: {url:?} (expected http://host[:port]/path)")),
+    }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!("{url:?} has a user@ part: loadgen sends no credentials, remove it"));
+    }
+    let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("no host in {url:?}"))?;
+    // What follows the host in the authority is nothing or ":port"; the parser reads an
+    // invalid port as no port at all.
+    let port = match authority.strip_prefix(host).unwrap_or_default() {
+        "" => HTTP_PORT,
+        rest => match rest.strip_prefix(':').map(str::parse::<u16>) {
+            Some(Ok(port)) if port > 0 => port,
+            _ => return Err(format!("{url:?}: the port must be 1 to 65535, got {:?}", rest.trim_start_matches(':'))),
+        },
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    Ok(Target { uri, host, port })
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -193,6 +260,51 @@ mod tests {
         for bad in ["no colon", ": v", "bad name: v"] {
             assert!(parse_header(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_header_with_cr_or_lf_is_an_error_not_dropped() {
+        for bad in ["X-A: a\r\nX-Injected: 1", "X-A: a\nb", "X-A: a\rb", "X-A: a\u{0}b"] {
+            let e = parse_header(bad).expect_err(bad);
+            assert!(e.contains("X-A"), "{e}");
+        }
+        assert_eq!(parse_header("X-A: a\tb"), Ok(("X-A".into(), "a\tb".into())), "a tab is a legal value byte");
+    }
+
+    #[test]
+    fn a_port_over_65535_is_an_error_not_port_80() {
+        for bad in ["http://127.0.0.1:99999/", "http://127.0.0.1:65536/", "http://127.0.0.1:0/", "http://127.0.0.1:/"] {
+            let e = parse_url(bad).expect_err(bad);
+            assert!(e.contains("port must be 1 to 65535"), "{bad}: {e}");
+        }
+        let t = parse_url("http://127.0.0.1:65535/single?x=1").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.uri.path_and_query().unwrap().as_str()),
+            ("127.0.0.1", 65535, "/single?x=1")
+        );
+        assert_eq!(parse_url("http://localhost/").unwrap().port, 80);
+        let v6 = parse_url("http://[::1]:8080/").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
+    }
+
+    #[test]
+    fn userinfo_in_the_url_is_an_error_not_a_host_header() {
+        for bad in ["http://user:pw@127.0.0.1:8080/", "http://user@127.0.0.1/"] {
+            let e = parse_url(bad).expect_err(bad);
+            assert!(e.contains("user@") && e.contains("no credentials"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_says_to_add_http() {
+        let e = parse_url("127.0.0.1:8080/single").unwrap_err();
+        assert!(e.contains("add http://") && e.contains("\"http://127.0.0.1:8080/single\""), "{e}");
+        assert!(parse_url("https://127.0.0.1/").unwrap_err().contains("only http://"));
+    }
+
+    #[test]
+    fn a_fragment_is_an_error_not_silently_dropped() {
+        assert!(parse_url("http://127.0.0.1:1/a#b").unwrap_err().contains("#fragment"));
     }
 
     #[test]

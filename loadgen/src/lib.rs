@@ -22,7 +22,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hyper::Uri;
 use thiserror::Error;
 
 use crate::cli::{Cli, Command, RunOpts};
@@ -53,7 +52,8 @@ pub enum LoadgenError {
     /// Reading or writing a file, or the runtime (exit 1).
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// Result files that do not merge (exit 1).
+    /// Result files that do not merge: runs made differently (exit 2), or histograms
+    /// that do not add up (exit 1).
     #[error(transparent)]
     Merge(#[from] result::MergeError),
     /// A result file that is not loadgen JSON (exit 1).
@@ -62,12 +62,23 @@ pub enum LoadgenError {
     /// A results directory that cannot be reported, or a report that cannot be written (exit 1).
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// The report was written, but shows cells as invalid (exit 1): the run did not
+    /// measure what it claims, so a script must not take it as a success.
+    #[error("wrote {markdown}, but {} cell(s) are invalid, not results: {}", invalid.len(), invalid.join("; "))]
+    InvalidCells {
+        /// The report written.
+        markdown: String,
+        /// "cell: reason" of each invalid cell.
+        invalid: Vec<String>,
+    },
 }
 
 impl LoadgenError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::FdLimit { .. } => 2,
+            Self::Usage(_)
+            | Self::FdLimit { .. }
+            | Self::Merge(result::MergeError::DifferentUrl(..) | result::MergeError::DifferentMode { .. }) => 2,
             _ => 1,
         }
     }
@@ -83,9 +94,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-            eprintln!("loadgen: {first} (see loadgen --help)");
+            eprintln!("loadgen: {} (see loadgen --help)", usage_line(&e));
             return ExitCode::from(2);
         }
     };
@@ -96,6 +105,19 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// A clap error in one line. A rejected value is named by its flag and our parser's
+/// message (which quotes it escaped): clap's own text quotes it raw, and a value with a
+/// line break in it would split the line.
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    if let (Some(ContextValue::String(arg)), Some(why)) = (e.get(ContextKind::InvalidArg), std::error::Error::source(e))
+    {
+        return format!("invalid value for {arg}: {why}");
+    }
+    let text = e.to_string();
+    text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned()
 }
 
 fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
@@ -118,6 +140,12 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
         }
         Some(Command::Report { dir, output }) => {
             let written = report::write_report(&dir, &output)?;
+            if !written.invalid.is_empty() {
+                return Err(LoadgenError::InvalidCells {
+                    markdown: written.markdown.display().to_string(),
+                    invalid: written.invalid,
+                });
+            }
             println!("wrote {} and {}", written.markdown.display(), written.chart.display());
             Ok(())
         }
@@ -138,15 +166,8 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
 pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     let usage = |m: String| LoadgenError::Usage(m);
     let url = opts.url.clone().ok_or_else(|| usage("a URL is required".into()))?;
-    let uri: Uri = url.parse().map_err(|e| usage(format!("not a URL: {url:?} ({e})")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(other) => return Err(usage(format!("only http:// URLs are supported, got {other}://"))),
-        None => return Err(usage(format!("not a URL: {url:?} (expected http://host[:port]/path)"))),
-    }
-    let host = uri.host().ok_or_else(|| usage(format!("no host in {url:?}")))?;
-    let port = uri.port_u16().unwrap_or(80);
-    let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
+    let cli::Target { uri, host, port } = cli::parse_url(&url).map_err(usage)?;
+    let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| usage(format!("cannot resolve {host}: {e}")))?
         .next()
@@ -162,6 +183,11 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     }
     if opts.duration.is_zero() || opts.timeout.is_zero() {
         return Err(usage("duration and timeout must be longer than zero".into()));
+    }
+    // Checked again here for RunOpts built in code: the engine could only leave a header
+    // it cannot send out of every request.
+    for (name, value) in &opts.headers {
+        cli::check_header(name, value).map_err(usage)?;
     }
     check_fd_limit(opts.connections)?;
     if let Some(pid) = opts.server_pid {

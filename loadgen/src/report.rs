@@ -4,7 +4,9 @@
 //! The renderers are pure functions of ([`RunMeta`], [`Cells`]) so that they can be tested
 //! without files; [`write_report`] is the thin file layer around them. A cell that was not
 //! measured is shown as "—" with a footnote giving the reason: the report never invents
-//! a number.
+//! a number. Nor does it show an impossible one as a result: a cell over its Little's
+//! bound, or with a majority of failed requests, is shown as "invalid" with the reason
+//! (see [`invalid_reason`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -70,6 +72,10 @@ pub struct RunMeta {
     /// Cells not measured (cell name, e.g. `reuse-multiple-rouille`) and why.
     #[serde(default)]
     pub skipped: BTreeMap<String, String>,
+    /// Cells whose measurement failed (loadgen failed, or the server died during the
+    /// cell) and why: their result file, if any, is not a result.
+    #[serde(default)]
+    pub failed: BTreeMap<String, String>,
 }
 
 /// The machine a run was made on.
@@ -160,6 +166,9 @@ fn load_cell(dir: &Path, name: &str, meta: &RunMeta) -> Cell {
     if let Some(reason) = meta.skipped.get(name) {
         return Cell::Missing(format!("skipped: {reason}"));
     }
+    if let Some(reason) = meta.failed.get(name) {
+        return Cell::Missing(format!("failed: {reason}"));
+    }
     let file = format!("{name}.json");
     let text = match std::fs::read_to_string(dir.join(&file)) {
         Ok(text) => text,
@@ -174,13 +183,15 @@ fn load_cell(dir: &Path, name: &str, meta: &RunMeta) -> Cell {
     }
 }
 
-/// Where [`write_report`] wrote.
+/// Where [`write_report`] wrote, and what it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     /// The Markdown file.
     pub markdown: PathBuf,
     /// The SVG chart next to it.
     pub chart: PathBuf,
+    /// The cells shown as invalid: "cell: reason", in table order.
+    pub invalid: Vec<String>,
 }
 
 /// Reads DIR, renders, and writes `output` (Markdown) and the chart next to it (same path
@@ -195,7 +206,26 @@ pub fn write_report(dir: &Path, output: &Path) -> Result<Written, ReportError> {
     write_atomic(&chart, svg.as_bytes())?;
     let markdown = render_markdown(&meta, &cells, &chart_link);
     write_atomic(output, markdown.as_bytes())?;
-    Ok(Written { markdown: output.to_path_buf(), chart })
+    let invalid = invalid_cells(&meta, &cells).into_iter().map(|(name, why)| format!("{name}: {why}")).collect();
+    Ok(Written { markdown: output.to_path_buf(), chart, invalid })
+}
+
+/// The measured cells that are invalid, with the reason, in table order.
+pub fn invalid_cells(meta: &RunMeta, cells: &Cells) -> Vec<(String, String)> {
+    let mut invalid = Vec::new();
+    for (mode, _) in MODES {
+        for (endpoint, _) in ENDPOINTS {
+            for server in SERVERS {
+                let name = cell_name(mode, endpoint, server);
+                if let Some(Cell::Measured(result)) = cells.get(&name)
+                    && let Some(why) = invalid_reason(meta, server, result)
+                {
+                    invalid.push((name, why));
+                }
+            }
+        }
+    }
+    invalid
 }
 
 /// Writes a temp file in the target's directory, then renames it over the target: a rename
@@ -249,19 +279,83 @@ pub fn littles_bound(meta: &RunMeta, server: &str, connections: usize) -> Option
     Some(concurrency as f64 / delay_s)
 }
 
-/// "12 (connect 10, 502: 2)", or "0".
-fn errors_text(e: &Errors) -> String {
-    let total = e.socket() + e.non_2xx();
-    if total == 0 {
-        return "0".into();
+/// The Little's bound a measured RPS may exceed, as a share of it, before the figure is
+/// impossible rather than noise. The recorded window also counts the answers to the
+/// requests already in flight when it opened (at most the concurrency, C): that is at
+/// most C answers more than C / D x window, a share of D / window; plus
+/// [`CLOCK_TOLERANCE`].
+pub fn littles_tolerance(delay_s: f64, window_s: f64) -> f64 {
+    if window_s > 0.0 { delay_s / window_s + CLOCK_TOLERANCE } else { f64::INFINITY }
+}
+
+/// Share of a Little's bound allowed for the clocks: the upstream's sleep and loadgen's
+/// window are each timed to a millisecond or so, a fraction of a percent of any delay and
+/// window run_all.sh uses; 2% leaves room for that several times over.
+const CLOCK_TOLERANCE: f64 = 0.02;
+
+/// Why a measured cell is no result, or `None` if it is one. Over its Little's bound beyond
+/// [`littles_tolerance`], the requests did not wait for the upstream (a dead upstream
+/// answered at once with errors, or not at all); with a majority of failed requests
+/// (non-2xx answers and socket errors), the RPS counts failures, not service.
+pub fn invalid_reason(meta: &RunMeta, server: &str, result: &RunResult) -> Option<String> {
+    let mut why = Vec::new();
+    let rps = result.rps();
+    if let Some(bound) = littles_bound(meta, server, result.mode.connections) {
+        let tolerance = littles_tolerance(meta.delay_ms as f64 / 1000.0, result.elapsed_s);
+        if rps > bound * (1.0 + tolerance) {
+            let formula = if server == POOLED_SERVER { "min(C, threads)/D" } else { "C/D" };
+            why.push(format!(
+                "over Little's bound: {} req/s > {} ({formula}) by more than the {:.0}% a measurement can exceed it",
+                grouped(rps),
+                grouped(bound),
+                100.0 * tolerance
+            ));
+        }
     }
+    let e = &result.errors;
+    let failed = e.non_2xx().saturating_add(e.socket());
+    let attempts = result.requests.saturating_add(e.socket());
+    if failed > attempts / 2 {
+        let share = 100.0 * failed as f64 / attempts as f64;
+        why.push(format!(
+            "majority non-2xx or socket errors: {share:.0}% of {} ({})",
+            grouped(attempts as f64),
+            error_kinds(e)
+        ));
+    }
+    if why.is_empty() { None } else { Some(why.join("; ")) }
+}
+
+/// A count with thousands separators: 16843.4 -> "16,843".
+fn grouped(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "connect 10, 502: 2": the errors by kind, the kinds that occurred.
+fn error_kinds(e: &Errors) -> String {
     let mut kinds: Vec<String> = [("connect", e.connect), ("write", e.write), ("read", e.read), ("timeout", e.timeout)]
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     kinds.extend(e.status.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c}: {n}")));
-    format!("{total} ({})", kinds.join(", "))
+    kinds.join(", ")
+}
+
+/// "12 (connect 10, 502: 2)", or "0".
+fn errors_text(e: &Errors) -> String {
+    match e.socket().saturating_add(e.non_2xx()) {
+        0 => "0".into(),
+        total => format!("{total} ({})", error_kinds(e)),
+    }
 }
 
 /// Markdown table cells must not contain a bare `|`.
@@ -328,6 +422,11 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
     ]
 }
 
+/// The rows of an invalid cell that are no result: what was measured of its answers.
+/// The rest (load, server sample, errors) still says what happened.
+const INVALID_ROWS: [&str; 5] =
+    ["RPS", "Latency (avg)", "p99", "Server CPU per 1k requests", "Efficiency (RPS / Little's bound)"];
+
 /// One of the four tables: title, then the Markdown table, then its footnotes.
 fn render_table(out: &mut String, meta: &RunMeta, cells: &Cells, mode: (&str, &str), endpoint: (&str, &str)) {
     let mut notes = Footnotes::default();
@@ -336,10 +435,23 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &Cells, mode: (&str, &s
     for server in SERVERS {
         let name = cell_name(mode.0, endpoint.0, server);
         match cells.get(&name) {
-            Some(Cell::Measured(result)) => {
-                header.push(server.to_owned());
-                columns.push(column(meta, server, result, &mut notes));
-            }
+            Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
+                None => {
+                    header.push(server.to_owned());
+                    columns.push(column(meta, server, result, &mut notes));
+                }
+                Some(why) => {
+                    let mark = notes.mark(format!("{name}: invalid, {why}"));
+                    let mut col = column(meta, server, result, &mut notes);
+                    for (row, value) in ROWS.iter().zip(col.iter_mut()) {
+                        if INVALID_ROWS.contains(row) {
+                            *value = format!("invalid {mark}");
+                        }
+                    }
+                    header.push(format!("{server} {mark}"));
+                    columns.push(col);
+                }
+            },
             other => {
                 let reason = match other {
                     Some(Cell::Missing(reason)) => reason.clone(),
@@ -436,11 +548,16 @@ const HOW_TO_READ: &str = "## How to read this
   connections loadgen opens: its bound is min(C, threads) / D. The async servers hold
   every connection's request at once, so theirs is C / D.
 - **—**: not measured; the numbered note under the table gives the reason (skipped by
-  run_all.sh, or a result file that is missing or unreadable).
+  run_all.sh, a cell that failed, or a result file that is missing or unreadable).
+- **invalid**: measured, but not a result: its RPS is over its Little's bound by more
+  than the window's edge can explain (about D / window, plus a little for the clocks), which
+  no server waiting on the upstream can do, or most of its requests failed (non-2xx or
+  socket errors). Its RPS, latency and efficiency are not shown; the note says why.
 ";
 
-/// The chart: RPS per server, one group of five bars per table; an absent bar (marked
-/// "n/a") is a cell that was not measured. Text is SVG `<text>`, so no font is needed.
+/// The chart: RPS per server, one group of five bars per table; an absent bar is a cell
+/// that was not measured (marked "n/a") or is invalid (marked "invalid": its RPS is no
+/// result, and would set the scale). Text is SVG `<text>`, so no font is needed.
 pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> {
     const WIDTH: u32 = 1000;
     const HEIGHT: u32 = 560;
@@ -451,15 +568,19 @@ pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> 
         .flat_map(|m| ENDPOINTS.iter().map(move |e| (m.0, e.0, format!("{} — {}", short_mode(m.0), e.1))))
         .map(|(m, e, label)| (format!("{m}-{e}"), label))
         .collect();
+    let invalid = invalid_cells(meta, cells);
+    let is_invalid = |group: &str, server: &str| invalid.iter().any(|(n, _)| *n == format!("{group}-{server}"));
     let rps = |group: &str, server: &str| match cells.get(&format!("{group}-{server}")) {
-        Some(Cell::Measured(r)) => Some(r.rps()),
+        Some(Cell::Measured(r)) if !is_invalid(group, server) => Some(r.rps()),
         _ => None,
     };
     let max = groups.iter().flat_map(|(g, _)| SERVERS.iter().filter_map(|s| rps(g, s))).fold(0.0, f64::max);
     let y_max = if max > 0.0 { max * 1.15 } else { 1.0 };
     let missing: Vec<String> = groups
         .iter()
-        .flat_map(|(g, _)| SERVERS.iter().filter(|s| rps(g, s).is_none()).map(move |s| format!("{g}-{s}")))
+        .flat_map(|(g, _)| SERVERS.iter().map(move |s| (g, s)))
+        .filter(|(g, s)| rps(g, s).is_none() && !is_invalid(g, s))
+        .map(|(g, s)| format!("{g}-{s}"))
         .collect();
 
     let mut svg = String::new();
@@ -507,6 +628,7 @@ pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> 
                 let x = bar_x(g, s) + 0.08;
                 match rps(group, server) {
                     Some(v) => Text::new(format!("{v:.0}"), (x, v), value_style.clone()),
+                    None if is_invalid(group, server) => Text::new("invalid".to_owned(), (x, 0.0), na_style.clone()),
                     None => Text::new("n/a".to_owned(), (x, 0.0), na_style.clone()),
                 }
             });
@@ -524,13 +646,18 @@ pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> 
             legend.draw(&Text::new(server.to_string(), (34, y), text.clone())).map_err(|e| chart_err(&e))?;
         }
         let mut y = top + 24 * SERVERS.len() as i32 + 16;
-        let note = if missing.is_empty() {
-            vec!["All 20 cells measured.".to_owned()]
-        } else {
-            let mut lines = vec!["n/a: not measured".to_owned(), "(see results.md):".to_owned()];
-            lines.extend(missing.iter().cloned());
-            lines
-        };
+        let mut note = Vec::new();
+        if !missing.is_empty() {
+            note.extend(["n/a: not measured".to_owned(), "(see results.md):".to_owned()]);
+            note.extend(missing.iter().cloned());
+        }
+        if !invalid.is_empty() {
+            note.extend(["invalid: no result".to_owned(), "(see results.md):".to_owned()]);
+            note.extend(invalid.iter().map(|(name, _)| name.clone()));
+        }
+        if note.is_empty() {
+            note.push("All 20 cells measured.".to_owned());
+        }
         for line in note {
             legend.draw(&Text::new(line, (10, y), small.clone())).map_err(|e| chart_err(&e))?;
             y += 16;
@@ -570,11 +697,12 @@ mod tests {
         }
     }
 
+    /// A run whose every fake cell is within its Little's bound: 100 ms, so 10 x C.
     fn meta() -> RunMeta {
         serde_json::from_str(
             r#"{"command": "./run_all.sh --quick", "date": "2026-11-26 02:30 UTC",
              "machine": {"cpu": "AMD EPYC", "cores": 2, "kernel": "Linux 6.18.44", "memory_gib": 23},
-             "rustc": "rustc 1.95.0 (test)", "delay_ms": 1000, "fanout": 5, "connections": 1000,
+             "rustc": "rustc 1.95.0 (test)", "delay_ms": 100, "fanout": 5, "connections": 1000,
              "duration_s": 10, "warmup_s": 2, "pinning": "server on core 0; loadgen and gosleep on core 1",
              "server_threads": {"rouille": 256, "axum": 1, "actix": 1, "warp": 1, "hyper": 1},
              "skipped": {}}"#,
@@ -718,7 +846,7 @@ mod tests {
         let md = report(&dir.0);
         for (_, server, k) in all_cells().into_iter().filter(|c| c.1 != "rouille") {
             let rps = (1000.0 * (k as f64 + 1.0) + 5.0) / 10.0;
-            let bound = (1000 + k) as f64 / 1.0;
+            let bound = (1000 + k) as f64 / 0.1;
             let t = table(&md, &title(k));
             let want = format!("{:.1}% of {bound:.0}", 100.0 * rps / bound);
             assert_eq!(value(&t, "Efficiency (RPS / Little's bound)", server), want);
@@ -729,18 +857,18 @@ mod tests {
     fn rouille_bound_is_capped_by_its_thread_pool() {
         let dir = TempDir::new("rouille");
         let mut m = meta();
-        m.delay_ms = 500;
+        m.delay_ms = 80;
         write_dir(&dir.0, &m);
         let md = report(&dir.0);
         for (_, _, k) in all_cells().into_iter().filter(|c| c.1 == "rouille") {
             let rps = (1000.0 * (k as f64 + 1.0) + 5.0) / 10.0;
-            let bound = 256.0 / 0.5; // min(1000 + k, 256) threads over 0.5 s
+            let bound = 256.0 / 0.08; // min(1000 + k, 256) threads over 0.08 s
             let t = table(&md, &title(k));
-            let want = format!("{:.1}% of 512", 100.0 * rps / bound);
+            let want = format!("{:.1}% of 3200", 100.0 * rps / bound);
             assert_eq!(value(&t, "Efficiency (RPS / Little's bound)", "rouille"), want);
         }
-        assert_eq!(littles_bound(&m, "rouille", 100), Some(200.0), "fewer connections than threads");
-        assert_eq!(littles_bound(&m, "axum", 1000), Some(2000.0));
+        assert_eq!(littles_bound(&m, "rouille", 100), Some(1250.0), "fewer connections than threads");
+        assert_eq!(littles_bound(&m, "axum", 1000), Some(12500.0));
     }
 
     #[test]
@@ -857,6 +985,151 @@ mod tests {
             assert!(svg.contains(name), "SVG lacks {name:?}");
         }
         assert!(std::fs::read_to_string(&output).unwrap().contains("](out.svg)"));
+    }
+
+    fn put(dir: &Path, name: &str, r: &RunResult) {
+        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string(r).unwrap()).unwrap();
+    }
+
+    /// The quick run's figures: C = 100, D = 200 ms, a 2 s window; Little's bound 500/s.
+    fn quick_meta() -> RunMeta {
+        let mut m = meta();
+        m.delay_ms = 200;
+        m.connections = 100;
+        m.duration_s = 2.0;
+        m.server_threads.insert("rouille".into(), 64);
+        m
+    }
+
+    /// A quick-run cell of `rps` answers per second, `share_502` of them 502s.
+    fn quick_cell(rps: f64, share_502: f64) -> RunResult {
+        let mut r = fake(0);
+        r.mode.connections = 100;
+        r.elapsed_s = 2.0;
+        r.requests = (rps * 2.0).round() as u64;
+        r.errors = Errors::default();
+        let n_502 = (r.requests as f64 * share_502).round() as u64;
+        if n_502 > 0 {
+            r.errors.status.insert(502, n_502);
+        }
+        r
+    }
+
+    /// The section of `md` under "### {title}", up to the next table.
+    fn section<'a>(md: &'a str, title: &str) -> &'a str {
+        let s = &md[md.find(&format!("### {title}\n")).unwrap()..];
+        &s[..s[4..].find("###").map_or(s.len(), |i| i + 4)]
+    }
+
+    #[test]
+    fn littles_tolerance_is_the_windows_edge_plus_the_clocks() {
+        // C answers in flight when the window opens: C / (C / D x window) = D / window.
+        assert!((littles_tolerance(0.2, 2.0) - (0.1 + CLOCK_TOLERANCE)).abs() < 1e-12);
+        assert!((littles_tolerance(1.0, 10.0) - (0.1 + CLOCK_TOLERANCE)).abs() < 1e-12);
+        assert!(littles_tolerance(1.0, 0.0).is_infinite(), "no window: nothing can be judged");
+    }
+
+    /// The issue's run: the upstream killed mid-run, hyper answered 502 at once, 16,843/s.
+    #[test]
+    fn a_cell_over_littles_bound_is_invalid_with_the_reason_not_a_result() {
+        let dir = TempDir::new("over-bound");
+        write_dir(&dir.0, &quick_meta());
+        for (name, ..) in all_cells() {
+            put(&dir.0, &name, &quick_cell(300.0, 0.0));
+        }
+        put(&dir.0, "reuse-single-hyper", &quick_cell(16_843.0, 0.0));
+        let md = report(&dir.0);
+        let t = table(&md, "Reuse connections — Single req");
+        assert_eq!(t[0][5], "hyper [1]", "the header marks the cell");
+        for row in INVALID_ROWS {
+            assert_eq!(value(&t, row, "hyper"), "invalid [1]", "{row}");
+        }
+        assert_eq!(value(&t, "Errors", "hyper"), "0", "what happened is still shown");
+        let note = section(&md, "Reuse connections — Single req").lines().find(|l| l.starts_with("[1] ")).unwrap();
+        assert!(note.contains("reuse-single-hyper: invalid, over Little's bound: 16,843 req/s > 500 (C/D)"), "{note}");
+        assert!(note.contains("12%"), "the tolerance is stated: {note}");
+        assert!(!md.contains("16843") && !md.contains("3368"), "the impossible figure is not rendered");
+        // Its neighbours are results: 300/s is 60% of 500.
+        assert_eq!(value(&t, "RPS", "axum"), "300.0");
+        assert_eq!(value(&t, "Efficiency (RPS / Little's bound)", "axum"), "60.0% of 500");
+    }
+
+    #[test]
+    fn a_cell_within_the_measurement_tolerance_of_littles_bound_is_a_result() {
+        let m = quick_meta();
+        let tolerance = littles_tolerance(0.2, 2.0);
+        let just_under = quick_cell(500.0 * (1.0 + tolerance) - 5.0, 0.0);
+        let just_over = quick_cell(500.0 * (1.0 + tolerance) + 5.0, 0.0);
+        assert_eq!(invalid_reason(&m, "hyper", &just_under), None);
+        assert!(invalid_reason(&m, "hyper", &just_over).unwrap().starts_with("over Little's bound"));
+    }
+
+    #[test]
+    fn the_pooled_servers_bound_is_its_pool_over_the_delay() {
+        let m = quick_meta();
+        // 64 threads / 0.2 s = 320/s: 450/s is impossible for rouille, not for axum.
+        let why = invalid_reason(&m, "rouille", &quick_cell(450.0, 0.0)).expect("invalid");
+        assert!(why.contains("450 req/s > 320 (min(C, threads)/D)"), "{why}");
+        assert_eq!(invalid_reason(&m, "axum", &quick_cell(450.0, 0.0)), None);
+    }
+
+    #[test]
+    fn a_majority_of_non_2xx_answers_makes_a_cell_invalid() {
+        let dir = TempDir::new("majority");
+        write_dir(&dir.0, &quick_meta());
+        for (name, ..) in all_cells() {
+            put(&dir.0, &name, &quick_cell(300.0, 0.0));
+        }
+        put(&dir.0, "no-reuse-multiple-axum", &quick_cell(400.0, 0.97));
+        put(&dir.0, "no-reuse-multiple-warp", &quick_cell(300.0, 0.4));
+        let md = report(&dir.0);
+        let t = table(&md, "Not reuse connections — Multi req");
+        assert_eq!(value(&t, "RPS", "axum"), "invalid [1]");
+        assert_eq!(value(&t, "Errors", "axum"), "776 (502: 776)");
+        let note = section(&md, "Not reuse connections — Multi req").lines().find(|l| l.starts_with("[1] ")).unwrap();
+        assert!(
+            note.contains("no-reuse-multiple-axum: invalid, majority non-2xx or socket errors: 97% of 800 (502: 776)"),
+            "{note}"
+        );
+        // A minority of errors is a result, its errors shown beside it.
+        assert_eq!(value(&t, "RPS", "warp"), "300.0");
+        // Socket errors count too: 10 answers and 30 timeouts is 75% failed.
+        let mut timeouts = quick_cell(5.0, 0.0);
+        timeouts.errors.timeout = 30;
+        let why = invalid_reason(&quick_meta(), "hyper", &timeouts).expect("invalid");
+        assert!(why.contains("75% of 40 (timeout 30)"), "{why}");
+    }
+
+    #[test]
+    fn invalid_cells_draw_no_bar_and_are_listed_by_write_report() {
+        let dir = TempDir::new("invalid-svg");
+        write_dir(&dir.0, &quick_meta());
+        for (name, ..) in all_cells() {
+            put(&dir.0, &name, &quick_cell(300.0, 0.0));
+        }
+        put(&dir.0, "reuse-single-hyper", &quick_cell(16_843.0, 0.0));
+        let written = write_report(&dir.0, &dir.0.join("r.md")).unwrap();
+        assert_eq!(written.invalid.len(), 1);
+        assert!(written.invalid[0].starts_with("reuse-single-hyper: over Little's bound"), "{:?}", written.invalid);
+        let svg = std::fs::read_to_string(dir.0.join("r.svg")).unwrap();
+        assert!(!svg.contains("16843"), "the invalid bar's value is drawn");
+        // plotters puts each text on a line of its own.
+        let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+        assert!(texts.contains(&"invalid") && texts.contains(&"reuse-single-hyper"), "no invalid marker");
+        // The valid bars are drawn, with their values.
+        assert!(texts.contains(&"300"));
+    }
+
+    #[test]
+    fn failed_cells_show_a_dash_and_the_failure_not_their_result_file() {
+        let dir = TempDir::new("failed");
+        let mut m = meta();
+        m.failed.insert("reuse-single-actix".into(), "server-actix died during the cell (status 134)".into());
+        write_dir(&dir.0, &m);
+        let md = report(&dir.0);
+        let t = table(&md, "Reuse connections — Single req");
+        assert_eq!(value(&t, "RPS", "actix"), DASH);
+        assert!(md.contains("reuse-single-actix: failed: server-actix died during the cell (status 134)"));
     }
 
     #[test]

@@ -58,32 +58,37 @@ impl Errors {
     /// Counts one error.
     pub fn count(&mut self, e: RequestError) {
         match e {
-            RequestError::Connect => self.connect += 1,
-            RequestError::Write => self.write += 1,
-            RequestError::Read => self.read += 1,
-            RequestError::Timeout => self.timeout += 1,
-            RequestError::Status(code) => *self.status.entry(code).or_default() += 1,
+            RequestError::Connect => self.connect = self.connect.saturating_add(1),
+            RequestError::Write => self.write = self.write.saturating_add(1),
+            RequestError::Read => self.read = self.read.saturating_add(1),
+            RequestError::Timeout => self.timeout = self.timeout.saturating_add(1),
+            RequestError::Status(code) => {
+                let n = self.status.entry(code).or_default();
+                *n = n.saturating_add(1);
+            }
         }
     }
 
     /// Socket-level errors (wrk's "Socket errors").
     pub fn socket(&self) -> u64 {
-        self.connect + self.write + self.read + self.timeout
+        [self.write, self.read, self.timeout].iter().fold(self.connect, |a, b| a.saturating_add(*b))
     }
 
     /// Non-2xx answers.
     pub fn non_2xx(&self) -> u64 {
-        self.status.values().sum()
+        self.status.values().fold(0, |a, b| a.saturating_add(*b))
     }
 
-    /// Adds another run's counts.
+    /// Adds another run's counts. Sums saturate: a count stuck at u64::MAX is visibly
+    /// absurd, where a wrapped one would pass for a small, plausible number.
     pub fn add(&mut self, other: &Errors) {
-        self.connect += other.connect;
-        self.write += other.write;
-        self.read += other.read;
-        self.timeout += other.timeout;
+        self.connect = self.connect.saturating_add(other.connect);
+        self.write = self.write.saturating_add(other.write);
+        self.read = self.read.saturating_add(other.read);
+        self.timeout = self.timeout.saturating_add(other.timeout);
         for (code, n) in &other.status {
-            *self.status.entry(*code).or_default() += n;
+            let sum = self.status.entry(*code).or_default();
+            *sum = sum.saturating_add(*n);
         }
     }
 }
@@ -126,6 +131,33 @@ pub struct Mode {
     pub rate: Option<f64>,
     /// Extra headers sent.
     pub headers: Vec<(String, String)>,
+}
+
+impl Mode {
+    /// Whether a run made in `other`'s mode merges with one made in this mode: the same
+    /// URL, loop kind (open or closed), keep-alive, window, timeout and headers.
+    /// Connections, threads and open-loop rates may differ: they add up.
+    pub fn check_mergeable(&self, other: &Mode) -> Result<(), MergeError> {
+        if self.url != other.url {
+            return Err(MergeError::DifferentUrl(self.url.clone(), other.url.clone()));
+        }
+        let loop_kind = |m: &Mode| match m.rate {
+            Some(r) => format!("open loop (--rate {r})"),
+            None => "closed loop".to_owned(),
+        };
+        let differs = |what, first: String, other: String| {
+            if first == other { Ok(()) } else { Err(MergeError::DifferentMode { what, first, other }) }
+        };
+        let closed = |m: &Mode| m.rate.is_none();
+        if closed(self) != closed(other) {
+            return Err(MergeError::DifferentMode { what: "loop", first: loop_kind(self), other: loop_kind(other) });
+        }
+        let keepalive = |m: &Mode| if m.keepalive { "keep-alive" } else { "--no-keepalive" }.to_owned();
+        differs("keep-alive", keepalive(self), keepalive(other))?;
+        differs("duration", format!("{} s", self.duration_s), format!("{} s", other.duration_s))?;
+        differs("timeout", format!("{} s", self.timeout_s), format!("{} s", other.timeout_s))?;
+        differs("headers", format!("{:?}", self.headers), format!("{:?}", other.headers))
+    }
 }
 
 /// The latency histogram's summary in microseconds, kept beside the histogram in the JSON
@@ -214,18 +246,16 @@ impl RunResult {
         let (first, rest) = results.split_first().ok_or(MergeError::Empty)?;
         let mut merged = first.clone();
         for r in rest {
-            if r.mode.url != merged.mode.url {
-                return Err(MergeError::DifferentUrl(merged.mode.url.clone(), r.mode.url.clone()));
-            }
-            merged.mode.connections += r.mode.connections;
-            merged.mode.threads += r.mode.threads;
+            merged.mode.check_mergeable(&r.mode)?;
+            merged.mode.connections = merged.mode.connections.saturating_add(r.mode.connections);
+            merged.mode.threads = merged.mode.threads.saturating_add(r.mode.threads);
             merged.mode.rate = match (merged.mode.rate, r.mode.rate) {
                 (Some(a), Some(b)) => Some(a + b),
                 _ => None,
             };
             merged.elapsed_s = merged.elapsed_s.max(r.elapsed_s);
-            merged.requests += r.requests;
-            merged.bytes += r.bytes;
+            merged.requests = merged.requests.saturating_add(r.requests);
+            merged.bytes = merged.bytes.saturating_add(r.bytes);
             merged.errors.add(&r.errors);
             merged.thread_rps.extend_from_slice(&r.thread_rps);
             merged.latency.add(&r.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
@@ -300,6 +330,16 @@ pub enum MergeError {
     /// Runs against different targets are not one measurement.
     #[error("results are for different URLs: {0} and {1}")]
     DifferentUrl(String, String),
+    /// Runs made differently measure different things: their sums mean nothing.
+    #[error("results differ in {what}: {first} and {other}; only runs made the same way merge")]
+    DifferentMode {
+        /// What differs, e.g. "keep-alive".
+        what: &'static str,
+        /// The first result's value.
+        first: String,
+        /// The differing result's value.
+        other: String,
+    },
     /// The histograms could not be added.
     #[error("histograms cannot be merged: {0}")]
     Histogram(String),
@@ -440,6 +480,57 @@ mod tests {
         let mut b = result(&[2]);
         b.mode.url = "http://127.0.0.1:2/".into();
         assert!(matches!(RunResult::merge(&[a, b]), Err(MergeError::DifferentUrl(..))));
+    }
+
+    #[test]
+    fn merge_refuses_runs_of_different_modes_naming_the_mismatch() {
+        let base = result(&[1]);
+        type Change = fn(&mut Mode);
+        let cases: [(&str, Change); 5] = [
+            ("loop", |m| m.rate = Some(100.0)),
+            ("keep-alive", |m| m.keepalive = false),
+            ("duration", |m| m.duration_s = 2.0),
+            ("timeout", |m| m.timeout_s = 30.0),
+            ("headers", |m| m.headers = vec![("A".into(), "b".into())]),
+        ];
+        for (what, change) in cases {
+            let mut other = result(&[2]);
+            change(&mut other.mode);
+            let e = RunResult::merge(&[base.clone(), other]).expect_err(what);
+            assert!(matches!(e, MergeError::DifferentMode { what: w, .. } if w == what), "{what}: {e}");
+            assert!(e.to_string().contains(what), "{e}");
+        }
+        let e = {
+            let mut open = result(&[2]);
+            open.mode.rate = Some(100.0);
+            RunResult::merge(&[base.clone(), open]).unwrap_err().to_string()
+        };
+        assert!(e.contains("closed loop") && e.contains("open loop (--rate 100)"), "{e}");
+        // Open-loop runs at different rates do merge: their rates add up.
+        let (mut a, mut b) = (result(&[1]), result(&[2]));
+        a.mode.rate = Some(100.0);
+        b.mode.rate = Some(50.0);
+        assert_eq!(RunResult::merge(&[a, b]).unwrap().mode.rate, Some(150.0));
+    }
+
+    #[test]
+    fn merged_sums_saturate_instead_of_wrapping() {
+        let mut a = result(&[1]);
+        let mut b = result(&[2]);
+        a.requests = u64::MAX - 1;
+        b.requests = 5;
+        a.bytes = u64::MAX;
+        a.errors.connect = u64::MAX;
+        b.errors.connect = 1;
+        a.errors.status.insert(502, u64::MAX);
+        b.errors.status.insert(502, 2);
+        b.errors.status.insert(503, 1);
+        let m = RunResult::merge(&[a, b]).unwrap();
+        assert_eq!((m.requests, m.bytes, m.errors.connect), (u64::MAX, u64::MAX, u64::MAX));
+        assert_eq!((m.errors.status[&502], m.errors.non_2xx(), m.errors.socket()), (u64::MAX, u64::MAX, u64::MAX));
+        let mut e = Errors { timeout: u64::MAX, ..Errors::default() };
+        e.count(RequestError::Timeout);
+        assert_eq!(e.timeout, u64::MAX);
     }
 
     #[test]

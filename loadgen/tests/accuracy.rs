@@ -169,6 +169,10 @@ fn bad_input_is_one_line_and_exit_2() {
         &["-c", "1000000", "http://127.0.0.1:9/"],
         &["--server-pid", "4000000000", "http://127.0.0.1:9/"],
         &[],
+        &["http://127.0.0.1:99999/"],
+        &["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"],
+        &["http://user:pw@127.0.0.1:9/"],
+        &["127.0.0.1:9/single"],
     ] {
         let out = Command::new(BIN).args(args).output().expect("run loadgen");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -178,6 +182,17 @@ fn bad_input_is_one_line_and_exit_2() {
     }
     let out = Command::new(BIN).args(["-c", "1000000", "http://127.0.0.1:9/"]).output().expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
+    // Input the URL parser or hyper would silently change is refused, saying what is wrong.
+    for (args, says) in [
+        (&["http://127.0.0.1:99999/"][..], "port must be 1 to 65535"),
+        (&["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"], "CR or LF"),
+        (&["http://user:pw@127.0.0.1:9/"], "no credentials"),
+        (&["127.0.0.1:9/single"], "add http://"),
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("run loadgen");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 /// --json files merge: counts add up, histograms merge.
@@ -207,6 +222,19 @@ fn json_results_merge_from_the_command_line() {
     assert_eq!(m.requests, a.requests + b.requests);
     assert_eq!(m.latency.len(), a.latency.len() + b.latency.len());
     assert_eq!(m.mode.connections, 4);
+    // A run of another mode (no keep-alive) is refused, naming the mismatch.
+    let close = dir.join("close.json");
+    let out = Command::new(BIN)
+        .args(["-c", "2", "-t", "1", "-d", "300ms", "--no-keepalive", "--json"])
+        .arg(&close)
+        .arg(&url)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN).arg("merge").arg(&files[0]).arg(&close).output().expect("merge");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.trim_end().lines().count() == 1 && err.contains("keep-alive"), "{err}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
@@ -281,4 +309,55 @@ fn help_explains_every_flag() {
     for flag in ["--factor", "--max-connections", "--target-cpu", "--min-gain"] {
         assert!(help.contains(flag), "sweep --help lacks {flag}");
     }
+}
+
+/// `loadgen report` of a run whose cell is over its Little's bound (the dead-upstream
+/// run: 502s at once) writes the tables with the cell marked invalid, and exits 1 with
+/// one line naming it, so that run_all.sh cannot take the run as a success.
+#[test]
+fn report_of_an_impossible_cell_writes_the_tables_and_exits_1() {
+    use loadgen::result::{Errors, LatencySummary, Mode, RunResult, new_histogram};
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(format!("loadgen-report-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = r#"{"command": "./run_all.sh --quick --servers hyper", "date": "now",
+        "machine": {"cpu": "test", "cores": 2, "kernel": "Linux", "memory_gib": 1},
+        "rustc": "rustc", "delay_ms": 200, "fanout": 5, "connections": 100,
+        "duration_s": 2, "warmup_s": 1, "server_threads": {"hyper": 1}}"#;
+    std::fs::write(dir.join("run.json"), run).expect("run.json");
+    let mut errors = Errors::default();
+    errors.status.insert(502, 33_000);
+    let cell = RunResult {
+        mode: Mode {
+            loadgen_version: "test".into(),
+            url: "http://127.0.0.1:1/single".into(),
+            connections: 100,
+            threads: 1,
+            duration_s: 2.0,
+            warmup_s: 1.0,
+            timeout_s: 30.0,
+            keepalive: true,
+            rate: None,
+            headers: vec![],
+        },
+        elapsed_s: 2.0,
+        requests: 33_686,
+        bytes: 0,
+        errors,
+        thread_rps: vec![],
+        latency: new_histogram(),
+        latency_summary: LatencySummary::default(),
+        server: None,
+    };
+    let json = serde_json::to_string(&cell).expect("json");
+    std::fs::write(dir.join("reuse-single-hyper.json"), json).expect("cell");
+    let md = dir.join("results.md");
+    let out = Command::new(BIN).arg("report").arg(&dir).arg("--output").arg(&md).output().expect("report");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("reuse-single-hyper: over Little's bound: 16,843 req/s > 500 (C/D)"), "{err}");
+    let text = std::fs::read_to_string(&md).expect("the tables are written");
+    assert!(text.contains("invalid [") && !text.contains("16843"), "{text}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
