@@ -9,6 +9,7 @@ use std::io;
 use server_common::{Config, Running};
 
 pub mod cases;
+pub mod hostile;
 
 /// A server under test.
 #[derive(Clone, Copy)]
@@ -53,6 +54,16 @@ macro_rules! suite {
             sigterm_finishes_in_flight_requests_and_exits_0,
             binary_defaults_are_the_contract,
         );
+        // Hostile and careless clients: head limits, slow heads, idle and half-read
+        // connections at a stop, a second signal (hostile.rs).
+        $crate::__hostile_cases!(
+            a_request_line_over_the_limit_is_414_or_431_or_closed,
+            a_head_over_the_limit_is_431_or_closed,
+            a_head_trickled_past_the_head_timeout_is_closed,
+            an_idle_keep_alive_connection_outlives_the_head_timeout,
+            stop_closes_idle_and_half_read_connections_at_once,
+            a_second_sigterm_exits_at_once_with_a_failure_status,
+        );
     };
 }
 
@@ -64,6 +75,19 @@ macro_rules! __cases {
             #[test]
             fn $case() {
                 $crate::cases::$case(&SUBJECT);
+            }
+        )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hostile_cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::hostile::$case(&SUBJECT);
             }
         )*
     };
