@@ -46,9 +46,31 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn serve_http1<M, S, B>(
     name: &'static str,
     listener: tokio::net::TcpListener,
+    make_service: M,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> io::Result<()>
+where
+    M: FnMut() -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    serve(name, listener, make_service, shutdown, grace, HEAD_TIMEOUT).await
+}
+
+/// [`serve_http1`] with the head timeout as a parameter, so that tests need not wait
+/// [`HEAD_TIMEOUT`].
+async fn serve<M, S, B>(
+    name: &'static str,
+    listener: tokio::net::TcpListener,
     mut make_service: M,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    head_timeout: Duration,
 ) -> io::Result<()>
 where
     M: FnMut() -> S,
@@ -87,7 +109,7 @@ where
         };
         // Answers are small and latency is what is measured: no Nagle delay.
         let _ = stream.set_nodelay(true);
-        let state = Arc::new(ConnState::new());
+        let state = Arc::new(ConnState::new(head_timeout));
         let io = HeadIo { io: stream, state: Arc::clone(&state), stopping: Arc::clone(&stopping), timer: None };
         let service = Tracked { inner: make_service(), state };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
@@ -112,6 +134,8 @@ const NO_HEAD: u64 = u64::MAX;
 /// share: whether a head is being read and since when, and how many requests are in flight.
 struct ConnState {
     accepted: Instant,
+    /// [`HEAD_TIMEOUT`] but in tests.
+    head_timeout: Duration,
     /// Nanoseconds from `accepted` to the first byte of the head being read; [`NO_HEAD`]
     /// between a parsed head and the next byte. Starts at 0: the first head is timed
     /// from the accept.
@@ -123,9 +147,10 @@ struct ConnState {
 }
 
 impl ConnState {
-    fn new() -> Self {
+    fn new(head_timeout: Duration) -> Self {
         Self {
             accepted: Instant::now(),
+            head_timeout,
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
@@ -148,7 +173,7 @@ impl ConnState {
         if since == NO_HEAD || self.in_flight.load(Relaxed) > 0 {
             return None;
         }
-        Some(self.accepted + Duration::from_nanos(since) + HEAD_TIMEOUT)
+        Some(self.accepted + Duration::from_nanos(since) + self.head_timeout)
     }
 }
 
@@ -315,5 +340,84 @@ impl<B: Body> Body for TrackedBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Short enough for a test, long enough that a busy machine reads a head well within it.
+    const TEST_HEAD_TIMEOUT: Duration = Duration::from_millis(500);
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+
+    /// Serves `ok` with [`TEST_HEAD_TIMEOUT`] until the returned sender is dropped.
+    async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = crate::sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let make_service = || {
+            hyper::service::service_fn(|_req| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+            })
+        };
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        tokio::spawn(serve("test", listener, make_service, shutdown, Duration::from_secs(5), TEST_HEAD_TIMEOUT));
+        (addr, stop)
+    }
+
+    /// Reads until the server closes (true) or `within` passes (false); answers are skipped.
+    async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn read_answer(stream: &mut TcpStream) -> String {
+        let mut buf = [0u8; 1024];
+        let n =
+            tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("answer").expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_later_head_is_timed_from_its_first_byte_not_from_the_idle_time_before_it() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(REQUEST).await.expect("send");
+        assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 200"));
+        // Idle for several head timeouts: no head has begun, so nothing is timed.
+        tokio::time::sleep(TEST_HEAD_TIMEOUT * 4).await;
+        conn.write_all(b"GET / HTTP/1.1\r\n").await.expect("send half a head");
+        // Not cut off for the idle time: the rest of the head, sent at once, is answered...
+        conn.write_all(b"Host: test\r\n\r\n").await.expect("send the rest");
+        assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 200"));
+        // ...while a head left half-sent is cut off once the timeout has passed.
+        conn.write_all(b"GET / HTTP/1.1\r\n").await.expect("send half a head");
+        assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a half head was not timed out");
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_is_timed_from_the_accept() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a silent connection was not timed out");
     }
 }
