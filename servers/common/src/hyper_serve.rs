@@ -158,6 +158,11 @@ impl ConnState {
     }
 
     /// Bytes arrived: the first after a parsed head starts the next head's clock.
+    ///
+    /// The socket's bytes carry no mark of head or body: the rest of a request body that
+    /// hyper reads and discards after answering also starts a clock, so such a connection
+    /// (a client sending a body to these GET-only endpoints) closes if it then idles past
+    /// the head timeout. Bodiless requests, all a benchmark client sends, never do.
     fn bytes_read(&self) {
         if self.head_since.load(Relaxed) == NO_HEAD {
             let since = u64::try_from(self.accepted.elapsed().as_nanos()).unwrap_or(NO_HEAD - 1);
