@@ -236,3 +236,31 @@ pub fn a_second_sigterm_exits_at_once_with_a_failure_status(subject: &Subject) {
     let stderr = child.stderr_text();
     assert!(stderr.contains("second signal"), "{}: stderr does not say why it exited:\n{stderr}", subject.name);
 }
+
+/// The real binary, default logging: malformed and oversized requests are the client's
+/// fault, not the server's, and log no ERROR line (actix-http logs one per connection).
+pub fn a_clients_bad_input_logs_no_error(subject: &Subject) {
+    let g = gosleep();
+    let upstream = gosleep::upstream(&g);
+    let mut command = std::process::Command::new(subject.binary);
+    command
+        .args(["--listen", "127.0.0.1:0", "--upstream", upstream.base()])
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped());
+    let mut child = Child::spawn_command(&mut command).unwrap_or_else(|e| panic!("{} binary: {e}", subject.name));
+    let addr = child.addr();
+    block_on(async {
+        let too_long = format!("GET /health HTTP/1.1\r\nX-Filler: {}\r\n\r\n", "f".repeat(MAX_HEAD_BYTES));
+        for bad in [&b"NOT HTTP AT ALL\r\n\r\n"[..], b"GET /single HTTP/1.1\r\nHost\r\n\r\n", too_long.as_bytes()] {
+            let mut conn = Conn::open(addr).await.expect("connect");
+            let _ = conn.send_raw(bad).await;
+            let _ = conn.read_response().await;
+        }
+        assert_eq!(testkit::get(addr, "/health").await.expect("GET /health").status, 200, "{}", subject.name);
+    });
+    child.signal("TERM").expect("SIGTERM");
+    let status = child.wait_timeout(Duration::from_secs(40)).expect("wait");
+    assert!(status.is_some(), "{}: did not exit after SIGTERM", subject.name);
+    let stderr = child.stderr_text();
+    assert!(!stderr.contains("ERROR"), "{}: a client's bad input logged an error:\n{stderr}", subject.name);
+}

@@ -55,7 +55,7 @@ macro_rules! suite {
             binary_defaults_are_the_contract,
         );
         // Hostile and careless clients: head limits, slow heads, idle and half-read
-        // connections at a stop, a second signal (hostile.rs).
+        // connections at a stop, a second signal, bad input logged as no error (hostile.rs).
         $crate::__hostile_cases!(
             a_request_line_over_the_limit_is_414_or_431_or_closed,
             a_head_over_the_limit_is_431_or_closed,
@@ -63,6 +63,7 @@ macro_rules! suite {
             an_idle_keep_alive_connection_outlives_the_head_timeout,
             stop_closes_idle_and_half_read_connections_at_once,
             a_second_sigterm_exits_at_once_with_a_failure_status,
+            a_clients_bad_input_logs_no_error,
         );
     };
 }
