@@ -13,11 +13,14 @@ use std::io;
 use std::sync::mpsc;
 use std::thread;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
-use actix_web::http::{StatusCode, Version, header};
+use actix_web::http::{KeepAlive, StatusCode, Version, header};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
+use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
 
@@ -49,6 +52,8 @@ pub fn start(config: Config) -> io::Result<Running> {
                 // Runs once per worker, on that worker's thread: its state is its own.
                 App::new()
                     .app_data(web::Data::new(Worker::new(&config)))
+                    .wrap(middleware::from_fn(head_limits))
+                    // Outermost: the head-limit answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
                     .service(endpoint(paths::SINGLE, web::get().to(single)))
                     .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))
@@ -63,6 +68,11 @@ pub fn start(config: Config) -> io::Result<Running> {
             // server_common's main handles SIGTERM/SIGINT and calls stop below.
             .disable_signals()
             .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+            // actix times only a connection's first head (answering 408 and closing); its
+            // keep-alive timer (5 s by default) would close idle pooled connections, which
+            // the contract keeps open however long they idle.
+            .client_request_timeout(HEAD_TIMEOUT)
+            .keep_alive(KeepAlive::Os)
             .listen(listener);
             match server {
                 Ok(server) => {
@@ -93,6 +103,40 @@ pub fn start(config: Config) -> io::Result<Running> {
         drop(handle.stop(true));
         join(thread)
     }))
+}
+
+/// The contract's head limits, where actix's own are looser: actix-http reads heads up to
+/// 128 KiB and 96 header fields (431 past them), so a longer head than
+/// [`MAX_HEAD_BYTES`] or more fields than [`MAX_HEADERS`] is answered here, from the
+/// parsed head: 414 when the request line alone is over the limit, else 431; either way
+/// the connection closes, as hyper's does.
+async fn head_limits(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    match over_head_limits(request.head()) {
+        None => next.call(request).await.map(ServiceResponse::map_into_left_body),
+        Some(status) => {
+            let response = HttpResponse::build(status).force_close().finish();
+            Ok(request.into_response(response).map_into_right_body())
+        }
+    }
+}
+
+/// The status a head over the contract's limits is answered with. Its size is counted back
+/// from the parsed head as a client writes it (`NAME: value` fields, CRLF line ends).
+fn over_head_limits(head: &RequestHead) -> Option<StatusCode> {
+    // "METHOD SP target SP HTTP/1.1 CRLF", the target as sent (origin form: path and query).
+    let target = head.uri.authority().map_or(0, |a| a.as_str().len())
+        + head.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let request_line = head.method.as_str().len() + target + 12;
+    if request_line > MAX_HEAD_BYTES {
+        return Some(StatusCode::URI_TOO_LONG);
+    }
+    let fields = head.headers().len();
+    let field_bytes: usize = head.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    (fields > MAX_HEADERS || request_line + field_bytes + 2 > MAX_HEAD_BYTES)
+        .then_some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
 }
 
 fn join(thread: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {

@@ -16,10 +16,10 @@ use axum::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use axum::serve::ListenerExt;
+use hyper_util::service::TowerToHyperService;
 use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, paths};
+use server_common::{Answer, BenchError, Config, ProxyReply, hyper_serve, paths};
 
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "axum";
@@ -40,20 +40,16 @@ pub fn app(state: Arc<ReqwestProxy>) -> Router {
 
 /// Starts server-axum on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
+///
+/// Served by server-common's hyper loop (`hyper_serve`), as axum's docs suggest for
+/// custom hyper settings: `axum::serve` has no hyper builder, so it could not apply the
+/// head limits. The loop also gives the backlog, TCP_NODELAY and the graceful stop.
 pub fn start(config: Config) -> io::Result<Running> {
     let state = ReqwestProxy::new(&config)?;
     running::spawn_tokio("server-axum", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
-        // `listener` comes from server-common with a 4096 backlog (std's 128 would drop
-        // SYNs under a connection storm). Answers are small and latency is what is
-        // measured: no Nagle delay on accepted sockets.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("server-axum: TCP_NODELAY not set: {e}");
-            }
-        });
-        // Graceful stop: stop accepting, close idle keep-alive connections, and let
-        // requests in flight finish before the future returns.
-        async move { axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await }
+        let router = app(state);
+        let make_service = move || TowerToHyperService::new(router.clone());
+        hyper_serve::serve_http1("server-axum", listener, make_service, shutdown, running::SHUTDOWN_GRACE)
     })
 }
 

@@ -1,33 +1,52 @@
-//! The hyper 1 accept loop shared by gosleep and server-hyper (feature `hyper`).
+//! The hyper 1 accept loop shared by gosleep, server-hyper, server-axum and server-warp
+//! (feature `hyper`).
 //!
-//! What a framework would otherwise do, done on purpose: accept on a listener that was
-//! bound with a 4096 backlog, set TCP_NODELAY, survive accept errors (EMFILE and friends
+//! What a framework would otherwise do, done on purpose and once: accept on a listener that
+//! was bound with a 4096 backlog, set TCP_NODELAY, survive accept errors (EMFILE and friends
 //! back off instead of ending the loop or spinning a core, logged at most once a second),
-//! serve HTTP/1.1 keep-alive connections, and on shutdown stop accepting and let
-//! in-flight requests finish within a bounded grace period.
+//! serve HTTP/1.1 keep-alive connections within the head limits of [`crate::limits`], and on
+//! shutdown stop accepting, close every connection that has no request in flight at once,
+//! and let requests in flight finish within a bounded grace period.
+//!
+//! axum and warp are served here too (a `Router` through hyper-util's
+//! `TowerToHyperService`, a filter through `warp::service`), as their docs suggest for
+//! custom hyper settings: `axum::serve` and warp's `run` expose no hyper builder, so neither
+//! could set the head limits. The framework code (router, filters) is still what answers.
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::body::{Body, Incoming};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::Service;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
+use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::sys::AcceptErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting and
-/// waits at most `grace` for in-flight requests. `make_service` is called once per
-/// accepted connection; the service it returns is dropped when that connection ends (so
-/// a guard captured in it can count open connections).
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, closes
+/// the connections with no request in flight, and waits at most `grace` for the others.
+/// `make_service` is called once per accepted connection; the service it returns is
+/// dropped when that connection ends (so a guard captured in it can count open connections).
+///
+/// Heads follow [`crate::limits`]: over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] hyper answers
+/// 431 (a long request line included: hyper's 414 is only for a URI over 64 KiB) and
+/// closes; a head not complete [`HEAD_TIMEOUT`] after its first byte (after the accept, for
+/// a connection's first request) closes the connection without an answer.
 pub async fn serve_http1<M, S, B>(
     name: &'static str,
     listener: tokio::net::TcpListener,
-    mut make_service: M,
+    make_service: M,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> io::Result<()>
@@ -40,12 +59,36 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve(name, listener, make_service, shutdown, grace, HEAD_TIMEOUT).await
+}
+
+/// [`serve_http1`] with the head timeout as a parameter, so that tests need not wait
+/// [`HEAD_TIMEOUT`].
+async fn serve<M, S, B>(
+    name: &'static str,
+    listener: tokio::net::TcpListener,
+    mut make_service: M,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    head_timeout: Duration,
+) -> io::Result<()>
+where
+    M: FnMut() -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
-    // hyper's header-read timeout (30 s once a timer is set) also closes keep-alive
-    // connections that sit idle between requests; a benchmark's pooled clients must keep
-    // theirs however long a pause between runs is, as Go's net/http server does by default.
-    http.timer(TokioTimer::new()).header_read_timeout(None);
+    // No hyper timer, so no header_read_timeout: hyper's starts whenever the connection
+    // waits for a head, idle keep-alive time included, and would close the pooled idle
+    // connections a benchmark's clients keep between runs (Go's net/http server keeps them
+    // too). `HeadIo` times a head from its first byte instead, without a timer per request.
+    http.max_header_size(MAX_HEAD_BYTES).max_headers(MAX_HEADERS);
     let graceful = GracefulShutdown::new();
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut errors = AcceptErrors::new(name);
     tokio::pin!(shutdown);
     loop {
@@ -66,15 +109,320 @@ where
         };
         // Answers are small and latency is what is measured: no Nagle delay.
         let _ = stream.set_nodelay(true);
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), make_service()));
+        let state = Arc::new(ConnState::new(head_timeout));
+        let io = HeadIo { io: stream, state: Arc::clone(&state), stopping: Arc::clone(&stopping), timer: None };
+        let service = Tracked { inner: make_service(), state };
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
         tokio::spawn(async move {
-            // A client that resets or sends garbage ends its own connection, nothing more.
+            // A client that resets, sends garbage or stalls ends its own connection, nothing more.
             let _ = conn.await;
         });
     }
     drop(listener);
+    // Read before the connections are woken by `graceful.shutdown()`.
+    stopping.store(true, Relaxed);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("{name}: grace period over, dropping requests still in flight");
     }
     Ok(())
+}
+
+/// "No head begun" in [`ConnState::head_since`].
+const NO_HEAD: u64 = u64::MAX;
+
+/// What a connection's IO (which sees the bytes) and its service (which sees the requests)
+/// share: whether a head is being read and since when, and how many requests are in flight.
+struct ConnState {
+    accepted: Instant,
+    /// [`HEAD_TIMEOUT`] but in tests.
+    head_timeout: Duration,
+    /// Nanoseconds from `accepted` to the first byte of the head being read; [`NO_HEAD`]
+    /// between a parsed head and the next byte. Starts at 0: the first head is timed
+    /// from the accept.
+    head_since: AtomicU64,
+    /// Requests whose response hyper has not yet taken whole.
+    in_flight: AtomicUsize,
+    /// A head has been parsed on this connection (a request was handed to the service).
+    served: AtomicBool,
+}
+
+impl ConnState {
+    fn new(head_timeout: Duration) -> Self {
+        Self {
+            accepted: Instant::now(),
+            head_timeout,
+            head_since: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+        }
+    }
+
+    /// Bytes arrived: the first after a parsed head starts the next head's clock.
+    ///
+    /// The socket's bytes carry no mark of head or body: the rest of a request body that
+    /// hyper reads and discards after answering also starts a clock, so such a connection
+    /// (a client sending a body to these GET-only endpoints) closes if it then idles past
+    /// the head timeout. Bodiless requests, all a benchmark client sends, never do.
+    fn bytes_read(&self) {
+        if self.head_since.load(Relaxed) == NO_HEAD {
+            let since = u64::try_from(self.accepted.elapsed().as_nanos()).unwrap_or(NO_HEAD - 1);
+            self.head_since.store(since, Relaxed);
+        }
+    }
+
+    /// When the head being read must be complete; `None` while no head is begun, or while
+    /// a request is in flight (its bytes may be a body, or a pipelined head that waits for
+    /// the answer before it is read).
+    fn head_deadline(&self) -> Option<Instant> {
+        let since = self.head_since.load(Relaxed);
+        if since == NO_HEAD || self.in_flight.load(Relaxed) > 0 {
+            return None;
+        }
+        Some(self.accepted + Duration::from_nanos(since) + self.head_timeout)
+    }
+}
+
+/// The connection's socket, as hyper reads it: enforces [`HEAD_TIMEOUT`], and on stop ends
+/// a connection that has not had a request yet.
+///
+/// hyper's graceful shutdown closes a keep-alive connection that is idle (or holds part of
+/// its next head) at once, but a connection still on its first head counts as busy to it,
+/// so a client that connects and sends nothing, or half a head, would hold the stop for
+/// the whole grace. Reading end-of-file here once stopping ends it the way a client's
+/// close would.
+struct HeadIo<T> {
+    io: T,
+    state: Arc<ConnState>,
+    stopping: Arc<AtomicBool>,
+    /// Made the first time a head is still incomplete when the socket has no more bytes,
+    /// then reset; most heads arrive in one read and never need it.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> HeadIo<T> {
+    /// Polls the head deadline; true once it has passed.
+    fn head_timed_out(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for HeadIo<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.stopping.load(Relaxed) && !this.state.served.load(Relaxed) {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                this.state.bytes_read();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match this.state.head_deadline() {
+                Some(deadline) if this.head_timed_out(cx, deadline) => {
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request head read timed out")))
+                }
+                _ => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// A request in flight on its connection, from the parsed head until hyper has taken the
+/// whole response body (or dropped the request).
+struct InFlight(Arc<ConnState>);
+
+impl InFlight {
+    fn begin(state: &Arc<ConnState>) -> Self {
+        state.head_since.store(NO_HEAD, Relaxed);
+        state.served.store(true, Relaxed);
+        state.in_flight.fetch_add(1, Relaxed);
+        Self(Arc::clone(state))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The connection's service, counting its requests in flight.
+struct Tracked<S> {
+    inner: S,
+    state: Arc<ConnState>,
+}
+
+impl<S, B> Service<Request<Incoming>> for Tracked<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>>,
+{
+    type Response = Response<TrackedBody<B>>;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let guard = Some(InFlight::begin(&self.state));
+        TrackedFuture { inner: self.inner.call(req), guard }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The service's future, holding the request's [`InFlight`] until it hands it on to
+    /// the response body.
+    struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<InFlight>,
+    }
+}
+
+impl<F, B, E> Future for TrackedFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<TrackedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        let guard = this.guard.take();
+        Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, _guard: guard })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends its request's [`InFlight`] when hyper drops it.
+    struct TrackedBody<B> {
+        #[pin]
+        inner: B,
+        _guard: Option<InFlight>,
+    }
+}
+
+impl<B: Body> Body for TrackedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Short enough for a test, long enough that a busy machine reads a head well within it.
+    const TEST_HEAD_TIMEOUT: Duration = Duration::from_millis(500);
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+
+    /// Serves `ok` with [`TEST_HEAD_TIMEOUT`] until the returned sender is dropped.
+    async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = crate::sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let make_service = || {
+            hyper::service::service_fn(|_req| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+            })
+        };
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        tokio::spawn(serve("test", listener, make_service, shutdown, Duration::from_secs(5), TEST_HEAD_TIMEOUT));
+        (addr, stop)
+    }
+
+    /// Reads until the server closes (true) or `within` passes (false); answers are skipped.
+    async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn read_answer(stream: &mut TcpStream) -> String {
+        let mut buf = [0u8; 1024];
+        let n =
+            tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("answer").expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_later_head_is_timed_from_its_first_byte_not_from_the_idle_time_before_it() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(REQUEST).await.expect("send");
+        assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 200"));
+        // Idle for several head timeouts: no head has begun, so nothing is timed.
+        tokio::time::sleep(TEST_HEAD_TIMEOUT * 4).await;
+        conn.write_all(b"GET / HTTP/1.1\r\n").await.expect("send half a head");
+        // Not cut off for the idle time: the rest of the head, sent at once, is answered...
+        conn.write_all(b"Host: test\r\n\r\n").await.expect("send the rest");
+        assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 200"));
+        // ...while a head left half-sent is cut off once the timeout has passed.
+        conn.write_all(b"GET / HTTP/1.1\r\n").await.expect("send half a head");
+        assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a half head was not timed out");
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_is_timed_from_the_accept() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a silent connection was not timed out");
+    }
 }

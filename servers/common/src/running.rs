@@ -142,23 +142,39 @@ pub fn server_main(name: &str, start: impl FnOnce(crate::Config) -> io::Result<R
 }
 
 /// The whole `main` of a server binary: logging, fd limit, `start`, print the address,
-/// wait for SIGTERM/SIGINT, stop gracefully. Exit 0 after a clean stop, 1 on any error.
+/// wait for SIGTERM/SIGINT, stop gracefully. Exit 0 after a clean stop, 1 on any error,
+/// and 1 at once, without waiting for the drain, on a second SIGTERM/SIGINT during it.
 pub fn main(name: &str, start: impl FnOnce() -> io::Result<Running>) -> ExitCode {
     sys::init_tracing();
     if let Err(e) = sys::raise_fd_limit() {
         tracing::warn!("{name}: could not raise RLIMIT_NOFILE: {e}");
     }
     let result = (|| {
-        let signals = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-        let signalled = {
-            let _ctx = signals.enter();
-            sys::shutdown_signal()?
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+        let mut signals = {
+            let _ctx = runtime.enter();
+            sys::ShutdownSignals::install()?
         };
         let running = start()?;
         sys::announce(name, running.addr());
-        signals.block_on(signalled);
-        running.stop()
+        runtime.block_on(signals.recv());
+        // The drain runs on a thread of its own so that this one can still hear a second
+        // signal: whoever sends it wants the process gone now, requests in flight or not.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        thread::Builder::new().name(format!("{name}-stop")).spawn(move || {
+            let _ = done_tx.send(running.stop());
+        })?;
+        runtime.block_on(async {
+            tokio::select! {
+                stopped = done_rx => stopped.unwrap_or_else(|_| Err(io::Error::other("stop thread panicked"))),
+                () = signals.recv() => Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "second signal while draining: exiting without waiting for requests in flight",
+                )),
+            }
+        })
     })();
+    // Returning ends the process, a drain still running on its thread included.
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -42,28 +42,39 @@ pub fn bind_tokio_listener(addr: SocketAddr) -> io::Result<tokio::net::TcpListen
     tokio::net::TcpListener::from_std(listener)
 }
 
-/// Installs SIGTERM and SIGINT (Ctrl-C) handlers now, and returns a future that
-/// completes when either arrives: the graceful-shutdown trigger of every binary.
+/// SIGTERM and SIGINT (Ctrl-C), caught from the moment [`ShutdownSignals::install`]
+/// returns: the first starts the graceful stop of every binary, a second one during the
+/// drain ends the process at once.
 ///
 /// The handlers are installed before the caller announces its address, so a signal sent
 /// the moment a script sees the address is never lost to the default action (which
-/// would kill the process with a non-zero status). Must be called inside a tokio runtime.
-pub fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
+/// would kill the process with a non-zero status).
+pub struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
-/// What logs by default: warnings, except warp's per-connection errors, which it raises
-/// for every client that hangs up mid-request (every open connection at the end of a load
-/// run): per-connection logging distorts a benchmark as per-request logging does.
-pub const DEFAULT_LOG_FILTER: &str = "warn,warp::server=off";
+impl ShutdownSignals {
+    /// Installs both handlers now. Must be called inside a tokio runtime.
+    pub fn install() -> io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// Completes at the next SIGTERM or SIGINT.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// What logs by default: warnings, except actix-http's connection dispatcher, which logs a
+/// client's fault (a malformed or oversized request, a timed-out head, a reset) as an ERROR
+/// line per connection. A client's bad input is no server error, and per-connection logging
+/// distorts a benchmark as per-request logging does; `RUST_LOG=debug` still shows them.
+pub const DEFAULT_LOG_FILTER: &str = "warn,actix_http::h1::dispatcher=off";
 
 /// Logging to stderr, quiet by default ([`DEFAULT_LOG_FILTER`]); `RUST_LOG` asks for more
 /// (e.g. `RUST_LOG=debug` logs every request).

@@ -10,6 +10,7 @@ use server_common::{Config, Running};
 
 pub mod cases;
 pub mod faults;
+pub mod hostile;
 pub mod recovery;
 
 /// A server under test.
@@ -69,6 +70,17 @@ macro_rules! suite {
             upstream_slow_drip_is_200_within_the_timeout_and_504_past_it,
             upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
             upstream_endless_body_is_502_at_the_cap_and_not_buffered,
+        );
+        // Hostile and careless clients: head limits, slow heads, idle and half-read
+        // connections at a stop, a second signal, bad input logged as no error (hostile.rs).
+        $crate::__cases!(hostile:
+            a_request_line_over_the_limit_is_414_or_431_or_closed,
+            a_head_over_the_limit_is_431_or_closed,
+            a_head_trickled_past_the_head_timeout_is_closed,
+            an_idle_keep_alive_connection_outlives_the_head_timeout,
+            stop_closes_idle_and_half_read_connections_at_once,
+            a_second_sigterm_exits_at_once_with_a_failure_status,
+            a_clients_bad_input_logs_no_error,
         );
     };
 }

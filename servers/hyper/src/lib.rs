@@ -26,10 +26,6 @@ use server_common::{Answer, BenchError, Config, ProxyReply, Running, Upstream, U
 /// The `Server` header of every answer.
 pub const SERVER: &str = "hyper";
 
-/// How long a stopping server lets in-flight requests finish: a little over the default
-/// upstream timeout, so a request already waiting upstream is not cut short.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
-
 struct App {
     client: Client<HttpConnector, Empty<Bytes>>,
     upstream: Upstream,
@@ -132,6 +128,6 @@ pub fn start(config: Config) -> io::Result<Running> {
             let app = Arc::clone(&app);
             hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
         };
-        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, SHUTDOWN_GRACE).await
+        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, running::SHUTDOWN_GRACE).await
     })
 }

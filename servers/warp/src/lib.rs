@@ -12,9 +12,10 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 
+use hyper_util::service::TowerToHyperService;
 use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, paths};
+use server_common::{Answer, BenchError, Config, ProxyReply, hyper_serve, paths};
 use warp::filters::path::FullPath;
 use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use warp::http::{HeaderValue, StatusCode};
@@ -44,29 +45,18 @@ pub fn routes(state: Arc<ReqwestProxy>) -> impl Filter<Extract = (impl Reply,), 
 
 /// Starts server-warp on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
+///
+/// Served by server-common's hyper loop (`hyper_serve`) through `warp::service`, as warp's
+/// docs suggest for custom hyper settings: warp's own `run` has no hyper builder, so it
+/// could not apply the head limits. The loop also gives the backlog, TCP_NODELAY and the
+/// graceful stop.
 pub fn start(config: Config) -> io::Result<Running> {
     let state = ReqwestProxy::new(&config)?;
     running::spawn_tokio("server-warp", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
-        async move {
-            // warp 0.4 serves a pre-bound `tokio::net::TcpListener` through `incoming`, so
-            // the 4096 backlog server-common asked for stays in force (warp's own `bind`
-            // would use tokio's default of 1024). Its `Accept` trait is sealed, so there is
-            // no hook on accepted sockets: TCP_NODELAY goes on the listening socket
-            // instead, which Linux copies to every accepted one (tested below).
-            if let Err(e) = set_nodelay(&listener) {
-                tracing::warn!("server-warp: TCP_NODELAY not set on the listener: {e}");
-            }
-            // Graceful stop: warp stops accepting when `shutdown` completes, drops the
-            // listener, and waits (hyper-util's GracefulShutdown) until every connection
-            // has finished its request in flight; idle keep-alive connections close at once.
-            warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
-            Ok(())
-        }
+        let filter = routes(state);
+        let make_service = move || TowerToHyperService::new(warp::service(filter.clone()));
+        hyper_serve::serve_http1("server-warp", listener, make_service, shutdown, running::SHUTDOWN_GRACE)
     })
-}
-
-fn set_nodelay(listener: &tokio::net::TcpListener) -> io::Result<()> {
-    socket2::SockRef::from(listener).set_tcp_nodelay(true)
 }
 
 /// `GET {path}` exactly. The path is matched before the method, so a wrong method on a
@@ -128,19 +118,4 @@ fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
         response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The premise of `set_nodelay`: a socket accepted from a TCP_NODELAY listener has it.
-    #[tokio::test]
-    async fn accepted_sockets_inherit_nodelay_from_the_listener() {
-        let listener = server_common::sys::bind_tokio_listener("127.0.0.1:0".parse().unwrap()).unwrap();
-        set_nodelay(&listener).unwrap();
-        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (accepted, _) = listener.accept().await.unwrap();
-        assert!(accepted.nodelay().unwrap());
-    }
 }
