@@ -140,6 +140,63 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // PATCH(slow-upstream-bench): the open client connections, so that dropping the server
+    // ends the idle and half-read ones at once (see `OpenConnections`).
+    open: Arc<OpenConnections>,
+}
+
+/// PATCH(slow-upstream-bench): a clone of every open client connection's socket. Upstream
+/// leaves each connection's thread blocked in its read after the server is dropped, so an
+/// idle keep-alive client (or one that sent half a head) keeps its connection, and the
+/// thread, for as long as it likes. Shutting the reading side down ends such a read with
+/// end-of-stream; a connection whose request is being answered still writes its answer,
+/// then reads end-of-stream and closes.
+#[derive(Default)]
+struct OpenConnections {
+    state: std::sync::Mutex<OpenState>,
+}
+
+#[derive(Default)]
+struct OpenState {
+    closed: bool,
+    next_id: u64,
+    sockets: std::collections::HashMap<u64, Connection>,
+}
+
+impl OpenConnections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a connection; `None` (and its read side shut) once the server is dropped.
+    /// Fails when the socket cannot be duplicated (at the fd limit).
+    fn add(&self, socket: &Connection) -> IoResult<Option<u64>> {
+        let clone = socket.try_clone()?;
+        let mut state = self.lock();
+        if state.closed {
+            let _ = clone.shutdown(Shutdown::Read);
+            return Ok(None);
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.sockets.insert(id, clone);
+        Ok(Some(id))
+    }
+
+    fn remove(&self, id: Option<u64>) {
+        if let Some(id) = id {
+            self.lock().sockets.remove(&id);
+        }
+    }
+
+    fn close_all(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        for socket in state.sockets.values() {
+            let _ = socket.shutdown(Shutdown::Read);
+        }
+    }
 }
 
 enum Message {
@@ -325,6 +382,8 @@ impl Server {
         // and ClientConnection objects are pushed in the messages queue
         let messages = MessagesQueue::with_capacity(8);
 
+        let open = Arc::new(OpenConnections::default());
+        let inside_open = Arc::clone(&open);
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
         thread::spawn(move || {
@@ -337,8 +396,31 @@ impl Server {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
+                        // PATCH(slow-upstream-bench): registered, so a drop can end it. Both
+                        // this and the read half below duplicate the socket, which fails at
+                        // the fd limit: the connection is then closed and the failure handled
+                        // as an accept error (upstream's `try_clone().unwrap()` panicked the
+                        // accept thread, which ended accepting for good).
+                        let id = match inside_open.add(&sock) {
+                            Ok(id) => id,
+                            Err(e) => {
+                                if let Some(pause) = accept_errors.failed(&e) {
+                                    thread::sleep(pause);
+                                }
+                                continue;
+                            }
+                        };
                         let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
+                            None => match RefinedTcpStream::try_new(sock) {
+                                Ok(halves) => halves,
+                                Err(e) => {
+                                    inside_open.remove(id);
+                                    if let Some(pause) = accept_errors.failed(&e) {
+                                        thread::sleep(pause);
+                                    }
+                                    continue;
+                                }
+                            },
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
                                 // trying to apply SSL over the connection
@@ -354,14 +436,15 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok((id, ClientConnection::new(write_closable, read_closable)))
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
-                    Ok(client) => {
+                    Ok((id, client)) => {
                         let messages = inside_messages.clone();
+                        let open = Arc::clone(&inside_open);
                         let mut client = Some(client);
                         tasks_pool.spawn(Box::new(move || {
                             if let Some(client) = client.take() {
@@ -378,6 +461,7 @@ impl Server {
                                     }
                                 }
                             }
+                            open.remove(id);
                         }));
                     }
 
@@ -400,6 +484,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            open,
         })
     }
 
@@ -468,6 +553,8 @@ impl Iterator for IncomingRequests<'_> {
 impl Drop for Server {
     fn drop(&mut self) {
         self.close.store(true, Relaxed);
+        // PATCH(slow-upstream-bench): end the connections that wait for a request.
+        self.open.close_all();
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),

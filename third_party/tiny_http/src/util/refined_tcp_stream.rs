@@ -106,6 +106,9 @@ pub struct RefinedTcpStream {
 }
 
 impl RefinedTcpStream {
+    // PATCH(slow-upstream-bench): only the TLS accept path still uses it (`try_new` serves
+    // plain connections), and this copy is built without TLS.
+    #[allow(dead_code)]
     pub(crate) fn new<S>(stream: S) -> (RefinedTcpStream, RefinedTcpStream)
     where
         S: Into<Stream>,
@@ -113,7 +116,17 @@ impl RefinedTcpStream {
         let stream: Stream = stream.into();
 
         let (read, write) = (stream.clone(), stream);
+        Self::halves(read, write)
+    }
 
+    /// PATCH(slow-upstream-bench): `new` for a plain connection, where a failed duplicate of
+    /// the socket (at the fd limit) is an error instead of a panic.
+    pub(crate) fn try_new(stream: Connection) -> std::io::Result<(RefinedTcpStream, RefinedTcpStream)> {
+        let read = stream.try_clone()?;
+        Ok(Self::halves(Stream::Http(read), Stream::Http(stream)))
+    }
+
+    fn halves(read: Stream, write: Stream) -> (RefinedTcpStream, RefinedTcpStream) {
         let read = RefinedTcpStream {
             stream: read,
             close_read: true,
