@@ -1,8 +1,6 @@
 //! The cases, one function per contract line, each named after it. Every case starts its
 //! own gosleep and server on ephemeral ports and stops them when it returns.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gosleep::Stats;
@@ -10,35 +8,10 @@ use server_common::testkit::{self, Child, Conn, Response};
 use server_common::{Config, ErrorReply, ProxyReply, Running, Upstream};
 
 use crate::Subject;
+use crate::support::{block_on, get, gosleep, server, server_for};
 
 /// Body size gosleep answers by default: what `bytes` in a reply adds up.
 const BODY: u64 = 64;
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-        .block_on(f)
-}
-
-fn gosleep(delay_ms: u64) -> Running {
-    gosleep::start(gosleep::Config { delay_ms, ..gosleep::Config::default() }).expect("gosleep starts")
-}
-
-fn server(subject: &Subject, config: Config) -> Running {
-    (subject.start)(config).unwrap_or_else(|e| panic!("{} does not start: {e}", subject.name))
-}
-
-/// A server with the contract's defaults against `upstream`, on an ephemeral port.
-fn server_for(subject: &Subject, upstream: &Running) -> Running {
-    server(subject, Config::for_upstream(gosleep::upstream(upstream)))
-}
-
-async fn get(addr: SocketAddr, target: &str) -> Response {
-    testkit::get(addr, target).await.unwrap_or_else(|e| panic!("GET {target}: {e}"))
-}
 
 async fn stats(upstream: &Running) -> Stats {
     testkit::upstream_stats(upstream.addr()).await

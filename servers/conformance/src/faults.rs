@@ -3,18 +3,18 @@
 //! Every case starts its own fault upstream and server on ephemeral ports; where it is
 //! cheap, `/multiple` has one faulty call among good ones, which must fail the request.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use server_common::fault::{Fault, FaultUpstream};
-use server_common::testkit::{self, Response};
+use server_common::testkit::Response;
 use server_common::upstream::MAX_BODY_BYTES;
 use server_common::{Config, ErrorReply, ProxyReply, Running};
 
 use crate::Subject;
+use crate::support::{self, block_on, get};
 
 /// The body of a good call among faulty ones.
 const GOOD: u64 = 64;
@@ -31,15 +31,6 @@ const NO_CLOSE_DELIMITED: &[&str] = &["actix"];
 /// EOF into a clean end of the body and never reports the missing last chunk.
 const CHUNKED_CUT_UNSEEN: &[&str] = &["actix"];
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-        .block_on(f)
-}
-
 fn fault_upstream(plan: impl Fn(u64) -> Fault + Send + Sync + 'static) -> FaultUpstream {
     FaultUpstream::with_plan(plan).expect("fault upstream starts")
 }
@@ -51,12 +42,7 @@ fn one_in_fanout(fault: Fault) -> FaultUpstream {
 
 /// The server under test against `upstream`, with this upstream timeout.
 fn server(subject: &Subject, upstream: &FaultUpstream, upstream_timeout_ms: u64) -> Running {
-    let config = Config { upstream_timeout_ms, ..Config::for_upstream(upstream.upstream()) };
-    (subject.start)(config).unwrap_or_else(|e| panic!("{} does not start: {e}", subject.name))
-}
-
-async fn get(addr: SocketAddr, target: &str) -> Response {
-    testkit::get(addr, target).await.unwrap_or_else(|e| panic!("GET {target}: {e}"))
+    support::server(subject, Config { upstream_timeout_ms, ..Config::for_upstream(upstream.upstream()) })
 }
 
 fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64, what: &str) {

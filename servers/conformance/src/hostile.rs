@@ -2,36 +2,23 @@
 //! slowly, idle keep-alive connections, connections left half-read at a stop, and an
 //! impatient second signal. Each starts its own gosleep and server on ephemeral ports.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use server_common::Running;
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::testkit::{self, Child, Conn};
-use server_common::{Config, Running};
 
 use crate::Subject;
+use crate::support::{self, block_on, runtime, server_for};
 
 /// How long a stop (or a forced exit) may take and still count as "at once": well under
 /// [`HEAD_TIMEOUT`] and the drain's grace, which is what a held-up stop would take.
 const AT_ONCE: Duration = Duration::from_secs(5);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime")
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    runtime().block_on(f)
-}
-
 fn gosleep() -> Running {
-    gosleep::start(gosleep::Config { delay_ms: 0, ..gosleep::Config::default() }).expect("gosleep starts")
-}
-
-fn server_for(subject: &Subject, upstream: &Running) -> Running {
-    (subject.start)(Config::for_upstream(gosleep::upstream(upstream)))
-        .unwrap_or_else(|e| panic!("{} does not start: {e}", subject.name))
+    support::gosleep(0)
 }
 
 /// Sends `request` on a fresh connection and checks the answer is one of `allowed` or a

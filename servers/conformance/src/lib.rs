@@ -12,6 +12,7 @@ pub mod cases;
 pub mod faults;
 pub mod hostile;
 pub mod recovery;
+mod support;
 
 /// A server under test.
 #[derive(Clone, Copy)]
