@@ -162,7 +162,7 @@ impl Worker {
         // worker. The connect timeout (5 s by default) gets the whole call's budget; the
         // call itself is bounded in `call`. Reuse needs nothing more: awc pools
         // keep-alive connections by default (idle up to 15 s).
-        let connector = awc::Connector::new().limit(0).timeout(timeout);
+        let connector = awc::Connector::new().connector(eof::connector()).limit(0).timeout(timeout);
         let client = awc::Client::builder()
             .connector(connector)
             // awc's 5 s default would cut calls the contract allows 30 s; `call` bounds
@@ -188,14 +188,25 @@ impl Worker {
             if !response.status().is_success() {
                 return Err(UpstreamError::Status(response.status().as_u16()));
             }
-            let mut count = BodyCount::new(framing(response.version(), response.status(), response.headers())?)?;
+            let length = framing(response.version(), response.status(), response.headers())?;
+            let mut count = BodyCount::new(length)?;
             // Counted chunk by chunk: no body-size limit to raise, no buffer to fill.
             // Reading to the end is also what returns the connection to the pool.
-            while let Some(chunk) = response.next().await {
-                count.add(chunk.map_err(|e| payload_error(e, timeout_ms))?.len())?;
+            let mut closed = false;
+            loop {
+                let (chunk, eof) = eof::watch(response.next()).await;
+                closed |= eof;
+                match chunk {
+                    Some(chunk) => count.add(chunk.map_err(|e| payload_error(e, timeout_ms))?.len())?,
+                    None => break,
+                }
             }
             // awc ends a body cut short by a close as if it were complete: comparing with
-            // the Content-Length is what makes a short one a failure.
+            // the Content-Length is what makes a short one a failure, and for a chunked
+            // body (no length) the socket's end-of-file before the last chunk is.
+            if closed && length.is_none() {
+                return Err(UpstreamError::Broken("chunked body ended by a close before its last chunk".into()));
+            }
             count.finish()
         };
         actix_rt::time::timeout(self.config.upstream_timeout(), exchange)
@@ -267,6 +278,106 @@ fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
     match e {
         PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
         e => UpstreamError::Broken(e.to_string()),
+    }
+}
+
+/// Whether a call's body ended at the socket's end-of-file rather than at its own end.
+///
+/// awc's body stream ends the same way for both (awc 3.11, `h1proto.rs`, `PlStream`), so a
+/// chunked body cut off at a chunk boundary would count as complete. The connector wraps
+/// each upstream socket in [`Watched`], which notes a read of end-of-file in a flag that
+/// [`watch`] sets up around each poll of a body: a worker is one thread, and the body is
+/// read inside that poll, so the flag belongs to the call being polled.
+mod eof {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use actix_rt::net::{ActixStream, Ready, TcpStream};
+    use actix_service::{Service, ServiceExt};
+    use actix_tls::connect::{ConnectError, ConnectInfo, Connection, Connector, Resolver};
+    use awc::http::Uri;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    thread_local! {
+        /// Set by a [`Watched`] socket that read end-of-file during the poll in progress.
+        static SEEN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// awc's own TCP connector, its sockets wrapped in [`Watched`].
+    pub(super) fn connector()
+    -> impl Service<ConnectInfo<Uri>, Response = Connection<Uri, Watched>, Error = ConnectError> + Clone {
+        Connector::new(Resolver::default()).service().map(|connection: Connection<Uri, TcpStream>| {
+            let (io, connection) = connection.replace_io(());
+            connection.replace_io(Watched(io)).1
+        })
+    }
+
+    /// Awaits `future`, and says whether a watched socket read end-of-file while it ran.
+    pub(super) async fn watch<F: Future>(future: F) -> (F::Output, bool) {
+        let mut future = std::pin::pin!(future);
+        let mut seen = false;
+        let output = std::future::poll_fn(|cx| {
+            let outer = SEEN.replace(false);
+            let poll = future.as_mut().poll(cx);
+            seen |= SEEN.replace(outer);
+            poll
+        })
+        .await;
+        (output, seen)
+    }
+
+    /// An upstream socket that notes a read of end-of-file.
+    #[derive(Debug)]
+    pub(super) struct Watched(TcpStream);
+
+    impl AsyncRead for Watched {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let poll = Pin::new(&mut self.0).poll_read(cx, buf);
+            if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
+                SEEN.set(true);
+            }
+            poll
+        }
+    }
+
+    impl AsyncWrite for Watched {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.0.is_write_vectored()
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    impl ActixStream for Watched {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_read_ready(&self.0, cx)
+        }
+
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_write_ready(&self.0, cx)
+        }
     }
 }
 
