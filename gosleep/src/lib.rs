@@ -35,7 +35,7 @@ pub use server_common::upstream::MAX_BODY_BYTES;
 /// How long a stopping gosleep lets sleeping requests finish before it exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Command line of gosleep (DESIGN.md, "gosleep").
+/// Command line of gosleep (README, "Running gosleep by hand").
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
 pub struct Config {

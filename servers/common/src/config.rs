@@ -1,4 +1,4 @@
-//! The one CLI every server shares (DESIGN.md, "Flags").
+//! The one CLI every server shares (its table: README, "Running a server by hand").
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;

@@ -39,7 +39,7 @@ pub use reply::{Answer, BenchError, ErrorReply, ProxyReply};
 pub use running::Running;
 pub use upstream::{Upstream, UpstreamError};
 
-/// The request paths of the contract (DESIGN.md, "Endpoints").
+/// The request paths of the contract (README, "Running a server by hand").
 pub mod paths {
     /// One upstream call.
     pub const SINGLE: &str = "/single";
