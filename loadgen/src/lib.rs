@@ -9,6 +9,7 @@
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
+pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod procstat;
