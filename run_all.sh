@@ -17,32 +17,49 @@
 # finds a cell that cannot be a result (over Little's bound, or mostly errors), it marks
 # it invalid and the run exits 1. gosleep's PID is in DIR/gosleep.pid while it runs.
 #
+# Then, unless --no-capacity, the capacity phase: a second gosleep at a shorter delay
+# (--capacity-delay-ms, so that the connections a search needs fit the fd limit), and for
+# each mode x endpoint x server `loadgen capacity`, which raises an open-loop rate until the
+# server breaks its latency SLO and says what bound it (CPU, its pool, a concurrency cap,
+# the fd budget, or the client side). Each server runs it under a CPU quota of
+# --capacity-quota cores (a cgroup, where one can be made; 0 = none) so that the server,
+# not loadgen and gosleep on the other core, is what runs out first; the quota is in
+# results.md beside every capacity figure.
+#
 # Usage: ./run_all.sh [--quick] [--servers a,b] [--connections N] [--duration S]
-#                     [--delay-ms D] [--fanout N] [--sweep] [--output DIR]
+#                     [--delay-ms D] [--fanout N] [--output DIR]
+#                     [--no-capacity] [--capacity-delay-ms D] [--capacity-quota CORES]
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
 command_line="./run_all.sh${*:+ $*}"
-servers_all=(rouille axum actix warp hyper)
-servers=("${servers_all[@]}")
-connections=1000 duration=10 warmup=2 delay_ms=1000 fanout=5 sweep=0 output=""
-# Thread-per-request needs threads to hold clients: rouille gets a pool of 256 (its
-# concurrency, and so its Little's bound, is min(C, 256) / D). The async servers get one
+servers_all=(rouille axum actix warp hyper std)
+# server-std, the blocking floor, runs when asked for (--servers ...,std).
+servers=(rouille axum actix warp hyper)
+connections=1000 duration=10 warmup=2 delay_ms=1000 fanout=5 output=""
+capacity=1 capacity_delay_ms=100 capacity_quota=0.5
+# Each capacity step: a warm-up, then the recorded window (at 100 ms, 15 upstream delays).
+capacity_warmup=0.5s capacity_window=1.5s
+# Thread-per-request needs threads to hold clients: rouille and std get a pool of 256 (their
+# concurrency, and so their Little's bound, is min(C, 256) / D). The async servers get one
 # worker, as they get one pinned core.
-rouille_threads=256 async_threads=1
+pool_threads=256 async_threads=1
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while (( $# )); do
   case $1 in
-    --quick) connections=100 duration=2 warmup=1 delay_ms=200 rouille_threads=64; shift ;;
+    --quick) connections=100 duration=2 warmup=1 delay_ms=200 pool_threads=64
+             capacity_warmup=0.2s capacity_window=0.5s; shift ;;
     --servers) IFS=, read -r -a servers <<<"${2:?--servers needs a list}"; shift 2 ;;
     --connections) connections=${2:?}; shift 2 ;;
     --duration) duration=${2:?}; shift 2 ;;
     --delay-ms) delay_ms=${2:?}; shift 2 ;;
     --fanout) fanout=${2:?}; shift 2 ;;
-    --sweep) sweep=1; shift ;;
+    --no-capacity) capacity=0; shift ;;
+    --capacity-delay-ms) capacity_delay_ms=${2:?}; shift 2 ;;
+    --capacity-quota) capacity_quota=${2:?}; shift 2 ;;
     --output) output=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -51,12 +68,16 @@ done
 for s in "${servers[@]}"; do
   [[ " ${servers_all[*]} " == *" $s "* ]] || { echo "run_all.sh: unknown server $s (known: ${servers_all[*]})" >&2; exit 2; }
 done
-for n in "$connections" "$duration" "$delay_ms" "$fanout"; do
+for n in "$connections" "$duration" "$delay_ms" "$fanout" "$capacity_delay_ms"; do
   if ! [[ $n =~ ^[0-9]+$ ]] || (( n == 0 )); then
-    echo "run_all.sh: --connections, --duration, --delay-ms and --fanout take positive integers" >&2
+    echo "run_all.sh: --connections, --duration, --delay-ms, --fanout and --capacity-delay-ms take positive integers" >&2
     exit 2
   fi
 done
+if ! [[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+  echo "run_all.sh: --capacity-quota takes a number of cores (e.g. 0.5; 0 for none)" >&2
+  exit 2
+fi
 
 if [[ -n $output ]]; then
   raw=$output results_md=$output/results.md
@@ -80,10 +101,16 @@ else
 fi
 echo "== pinning: $pinning"
 
-bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$delay_ms"
-upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
-echo "$gosleep_pid" >"$raw/gosleep.pid"
-echo "== gosleep on $upstream, delay ${delay_ms} ms"
+# start_upstream DELAY_MS: (re)starts gosleep at that delay on the client core; its PID is
+# in DIR/gosleep.pid while it runs.
+gosleep_pid=""
+start_upstream() {
+  [[ -n $gosleep_pid ]] && bench_stop "$gosleep_pid" gosleep
+  bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$1"
+  upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
+  echo "$gosleep_pid" >"$raw/gosleep.pid"
+  echo "== gosleep on $upstream, delay $1 ms"
+}
 
 # upstream_ok WHEN: gosleep still runs and answers a real upstream call; otherwise the
 # run stops here, with one line saying where and what failed.
@@ -93,73 +120,72 @@ upstream_ok() {
   exit 1
 }
 
-threads_of() { if [[ $1 == rouille ]]; then echo "$rouille_threads"; else echo "$async_threads"; fi; }
-
-# --sweep: per server, loadgen's sweep finds the connection count that saturates it
-# (/single, reuse), the step the original experiment did by hand.
-declare -A conns_of
-for s in "${servers[@]}"; do
-  conns_of[$s]=$connections
-  (( sweep )) || continue
-  upstream_ok "before the sweep of $s"
-  bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" --threads "$(threads_of "$s")"
-  # shellcheck disable=SC2086
-  chosen=$($client_pin "$bin/loadgen" sweep -c 50 -t 1 -d 3s --timeout 30s --max-connections 8000 \
-    --server-pid "$PID" "http://$ADDR/single" | tee /dev/stderr | sed -n 's/^chosen: -c \([0-9]*\).*/\1/p')
-  bench_stop "$PID" "$s"
-  upstream_ok "after the sweep of $s"
-  [[ -n $chosen ]] && conns_of[$s]=$chosen
-  echo "== sweep: $s uses -c ${conns_of[$s]}"
-done
+pooled() { [[ $1 == rouille || $1 == std ]]; }
+threads_of() { if pooled "$1"; then echo "$pool_threads"; else echo "$async_threads"; fi; }
 
 declare -A skipped=() failed=()
+
+# run_cell CELL SERVER ENDPOINT MODE -- LOADGEN_ARGS...: starts the server (under the CPU
+# quota when one is set), runs loadgen LOADGEN_ARGS (its output in DIR/CELL.txt) against
+# http://SERVER_ADDR/ENDPOINT, then checks the server and the upstream. A cell whose
+# server died is failed; a dead upstream ends the run. Sets cell_rc to loadgen's status.
+run_cell() {
+  local cell=$1 s=$2 endpoint=$3 mode=$4 server_pid server_addr loadgen_pid
+  shift 5
+  local flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
+  [[ $mode == no-reuse ]] && flags+=(--no-reuse)
+  upstream_ok "before $cell"
+  bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+  server_pid=$PID server_addr=$ADDR
+  [[ $cell == capacity-* && -n $BENCH_QUOTA_DIR ]] && bench_quota_add "$server_pid"
+  # In the background and waited for: bash runs the INT/TERM traps during `wait` at
+  # once, whereas a foreground child would delay them (or, for a SIGINT sent to this
+  # script alone, swallow it).
+  # shellcheck disable=SC2086
+  $client_pin "$bin/loadgen" "$@" --server-pid "$server_pid" "http://$server_addr/$endpoint" >"$raw/$cell.txt" 2>&1 &
+  loadgen_pid=$!
+  BENCH_PIDS+=("$loadgen_pid")
+  cell_rc=0
+  wait "$loadgen_pid" || cell_rc=$?
+  bench_forget "$loadgen_pid"
+  # The server first: a server that died makes a failed cell; a dead upstream ends
+  # the run before this cell's figure is printed as if it were one.
+  if bench_serving "$server_pid" "$server_addr" /health; then
+    bench_stop "$server_pid" "$s"
+  else
+    failed[$cell]="server-$s failed during the cell: $BENCH_WHY"
+    if bench_alive "$server_pid"; then bench_stop "$server_pid" "$s"; fi
+  fi
+  upstream_ok "after $cell"
+}
+
+# fits CELL ENDPOINT CONNECTIONS: a proxy holds C client sockets plus C x calls upstream
+# sockets (loadgen holds C): false, with the cell marked skipped, when that passes the limit.
+fits() {
+  local calls=1
+  [[ $2 == multiple ]] && calls=$fanout
+  local need=$(( $3 * (1 + calls) + 100 ))
+  (( need <= fd_limit )) && return 0
+  skipped[$1]="needs $need file descriptors (C x (1 + calls)), the limit is $fd_limit"
+  echo "-- $1: skipped (${skipped[$1]})"
+  return 1
+}
+
+start_upstream "$delay_ms"
 for mode in no-reuse reuse; do
   for endpoint in single multiple; do
     for s in "${servers[@]}"; do
       cell="$mode-$endpoint-$s"
-      c=${conns_of[$s]}
-      # A proxy holds C client sockets plus C x calls upstream sockets; loadgen holds C.
-      calls=1
-      [[ $endpoint == multiple ]] && calls=$fanout
-      need=$(( c * (1 + calls) + 100 ))
-      if (( need > fd_limit )); then
-        skipped[$cell]="needs $need file descriptors (C x (1 + calls)), the limit is $fd_limit"
-        echo "-- $cell: skipped (${skipped[$cell]})"
-        continue
-      fi
-      flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
-      [[ $mode == no-reuse ]] && flags+=(--no-reuse)
+      fits "$cell" "$endpoint" "$connections" || continue
       lg_flags=()
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
-      echo "-> $cell: $c connections, ${warmup} s warm-up + ${duration} s"
-      upstream_ok "before $cell"
-      bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
-      server_pid=$PID server_addr=$ADDR
-      # In the background and waited for: bash runs the INT/TERM traps during `wait` at
-      # once, whereas a foreground child would delay them (or, for a SIGINT sent to this
-      # script alone, swallow it).
-      # shellcheck disable=SC2086
-      $client_pin "$bin/loadgen" -c "$c" -t 1 -d "${duration}s" --warmup "${warmup}s" --timeout 30s \
-        "${lg_flags[@]}" --latency --server-pid "$server_pid" --json "$raw/$cell.json" "http://$ADDR/$endpoint" \
-        >"$raw/$cell.txt" 2>&1 &
-      loadgen_pid=$!
-      BENCH_PIDS+=("$loadgen_pid")
-      loadgen_rc=0
-      wait "$loadgen_pid" || loadgen_rc=$?
-      bench_forget "$loadgen_pid"
-      # The server first: a server that died makes a failed cell; a dead upstream ends
-      # the run before this cell's figure is printed as if it were one.
-      if bench_serving "$server_pid" "$server_addr" /health; then
-        bench_stop "$server_pid" "$s"
-      else
-        failed[$cell]="server-$s failed during the cell: $BENCH_WHY"
-        if bench_alive "$server_pid"; then bench_stop "$server_pid" "$s"; fi
-      fi
-      upstream_ok "after $cell"
+      echo "-> $cell: $connections connections, ${warmup} s warm-up + ${duration} s"
+      run_cell "$cell" "$s" "$endpoint" "$mode" -- -c "$connections" -t 1 -d "${duration}s" --warmup "${warmup}s" \
+        --timeout 30s "${lg_flags[@]}" --latency --json "$raw/$cell.json"
       if [[ -n ${failed[$cell]:-} ]]; then
         echo "<- $cell: FAILED (${failed[$cell]})"
-      elif (( loadgen_rc != 0 )); then
-        failed[$cell]="loadgen failed (status $loadgen_rc): $(tail -1 "$raw/$cell.txt")"
+      elif (( cell_rc != 0 )); then
+        failed[$cell]="loadgen failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
         echo "<- $cell: FAILED (${failed[$cell]})"
       else
         echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s"
@@ -167,6 +193,47 @@ for mode in no-reuse reuse; do
     done
   done
 done
+
+# The capacity phase: loadgen capacity per cell, at the shorter upstream delay.
+quota_cores=null
+if (( capacity )); then
+  start_upstream "$capacity_delay_ms"
+  if [[ $capacity_quota != 0 && $capacity_quota != 0.0 ]]; then
+    if bench_quota_setup "$capacity_quota"; then
+      quota_cores=$capacity_quota
+      echo "== capacity: each server under a CPU quota of $capacity_quota core(s) ($BENCH_QUOTA_DIR)"
+    else
+      echo "== capacity: no CPU quota ($BENCH_WHY); a fast server's figures may be client-bound (marked so)"
+    fi
+  fi
+  for mode in no-reuse reuse; do
+    for endpoint in single multiple; do
+      for s in "${servers[@]}"; do
+        cell="capacity-$mode-$endpoint-$s"
+        calls=1
+        [[ $endpoint == multiple ]] && calls=$fanout
+        # The server's sockets bound the search's connections (see fits).
+        max_c=$(( (fd_limit - 100) / (1 + calls) ))
+        cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "$capacity_window" --warmup "$capacity_warmup"
+          --timeout 10s --json "$raw/$cell.json")
+        [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
+        pooled "$s" && cap_flags+=(--pool "$pool_threads")
+        echo "-> $cell"
+        run_cell "$cell" "$s" "$endpoint" "$mode" -- capacity "${cap_flags[@]}"
+        verdict=$(grep '^capacity: ' "$raw/$cell.txt" || true)
+        if [[ -n ${failed[$cell]:-} ]]; then
+          echo "<- $cell: FAILED (${failed[$cell]})"
+        elif [[ ! -s $raw/$cell.json ]]; then
+          # A first step that failed still writes its record (exit 1); no record is a failure.
+          failed[$cell]="loadgen capacity failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
+          echo "<- $cell: FAILED (${failed[$cell]})"
+        else
+          echo "<- $cell: ${verdict:-no verdict}"
+        fi
+      done
+    done
+  done
+fi
 
 # The run's own record, for the report.
 json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
@@ -179,18 +246,27 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
   echo "  \"delay_ms\": $delay_ms, \"fanout\": $fanout, \"connections\": $connections,"
   echo "  \"duration_s\": $duration, \"warmup_s\": $warmup,"
   echo "  \"pinning\": $(json_string "$pinning"),"
+  # The report's columns, in this order: adding a server here adds it everywhere.
+  printf '  "servers": ['
+  sep=""
+  for s in "${servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=", "; done
+  echo "],"
+  # The servers whose --threads is a pool that bounds their concurrency.
+  printf '  "pooled": ['
+  sep=""
+  for s in "${servers[@]}"; do pooled "$s" && { printf '%s"%s"' "$sep" "$s"; sep=", "; }; done
+  echo "],"
   printf '  "server_threads": {'
   sep=""
-  for s in "${servers_all[@]}"; do printf '%s"%s": %s' "$sep" "$s" "$(threads_of "$s")"; sep=", "; done
+  for s in "${servers[@]}"; do printf '%s"%s": %s' "$sep" "$s" "$(threads_of "$s")"; sep=", "; done
   echo "},"
+  if (( capacity )); then
+    echo "  \"capacity\": {\"delay_ms\": $capacity_delay_ms, \"server_cpu_quota\": $quota_cores, \"slo_p99_ms\": null},"
+  else
+    echo "  \"capacity\": null,"
+  fi
   printf '  "skipped": {'
   sep=""
-  for s in "${servers_all[@]}"; do
-    [[ " ${servers[*]} " == *" $s "* ]] && continue
-    for mode in no-reuse reuse; do for endpoint in single multiple; do
-      skipped[$mode-$endpoint-$s]="not in --servers"
-    done; done
-  done
   for cell in "${!skipped[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${skipped[$cell]}")"; sep=", "; done
   echo "},"
   printf '  "failed": {'

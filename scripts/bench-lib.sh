@@ -20,6 +20,8 @@ bench_cleanup() {
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # Empty once its processes have ended.
+  [[ -z ${BENCH_QUOTA_DIR:-} ]] || rmdir "$BENCH_QUOTA_DIR" 2>/dev/null || true
   rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
@@ -213,3 +215,36 @@ bench_machine() {
   command -v wrk >/dev/null && tools=", $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr), $(free -g | awk '/Mem:/ {print $2}') GiB$tools"
 }
+
+# bench_quota_setup CORES: a cgroup of this script's own with a CPU quota of CORES (e.g.
+# 0.5), for bench_quota_add. The quota is enforced every 10 ms, so a throttled server
+# stalls at most a few ms at a time, not the 100 ms of the default period. Sets
+# BENCH_QUOTA_DIR; returns 1 with the reason in BENCH_WHY where no cgroup can be made (not
+# root, no cpu controller), and nothing is changed. The EXIT trap removes the cgroup.
+BENCH_QUOTA_DIR=""
+bench_quota_setup() {
+  local period=10000 quota dir v2
+  quota=$(awk -v c="$1" -v p="$period" 'BEGIN {printf "%d", c * p}')
+  if [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then
+    dir=/sys/fs/cgroup/cpu/slow-upstream-bench.$$
+    if mkdir "$dir" 2>/dev/null && echo "$period" >"$dir/cpu.cfs_period_us" 2>/dev/null \
+      && echo "$quota" >"$dir/cpu.cfs_quota_us" 2>/dev/null; then
+      BENCH_QUOTA_DIR=$dir
+      return 0
+    fi
+  elif v2=$(sed -n 's/^0:://p' /proc/self/cgroup) && [[ -f /sys/fs/cgroup$v2/cgroup.controllers ]]; then
+    dir=/sys/fs/cgroup${v2%/}/slow-upstream-bench.$$
+    if mkdir "$dir" 2>/dev/null && echo "$quota $period" >"$dir/cpu.max" 2>/dev/null; then
+      BENCH_QUOTA_DIR=$dir
+      return 0
+    fi
+  fi
+  if [[ -n ${dir:-} ]]; then rmdir "$dir" 2>/dev/null || true; fi
+  # shellcheck disable=SC2034 # read by the sourcing script
+  BENCH_WHY="cannot make a cgroup with a CPU quota${dir:+ at $dir} (needs root and the cpu controller)"
+  return 1
+}
+
+# bench_quota_add PID: moves the process (all its threads, and those it starts later) into
+# the quota's cgroup.
+bench_quota_add() { echo "$1" >"$BENCH_QUOTA_DIR/cgroup.procs"; }
