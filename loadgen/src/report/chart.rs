@@ -201,14 +201,26 @@ fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>
             _ => None,
         };
         if cap.bound == Bound::Client {
-            absent.push(format!("{name} (client-bound: no marker)"));
+            absent.push(format!("{name}: client-bound"));
         }
         lines.push(Line { server: i, points, capacity, slo_ms: cap.slo_p99_us as f64 / 1000.0 });
     }
     (lines, absent)
 }
 
-/// "1.5", "20", "1,000"-free axis labels for log axes.
+/// The 1-2-5 values of each decade within `range`: a log axis's own ticks are every
+/// integer of a decade, whose labels overlap.
+fn ticks(range: &std::ops::Range<f64>) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(range.start.log10().floor());
+    while decade <= range.end {
+        ticks.extend([1.0, 2.0, 5.0].map(|m| m * decade).into_iter().filter(|v| range.contains(v)));
+        decade *= 10.0;
+    }
+    ticks
+}
+
+/// Axis labels for log axes: "1.5", "20", "500".
 fn log_label(v: f64) -> String {
     if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
@@ -218,9 +230,9 @@ fn log_label(v: f64) -> String {
 /// its capacity a filled marker; the SLO dashed when every search of the panel shares
 /// one. Invalid and unmeasured searches draw nothing and are named in the legend.
 pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
-    const WIDTH: u32 = 1100;
+    const WIDTH: u32 = 1160;
     const HEIGHT: u32 = 780;
-    const LEGEND_WIDTH: u32 = 230;
+    const LEGEND_WIDTH: u32 = 280;
     const TITLE_HEIGHT: u32 = 40;
     let servers = &run.meta.servers;
     let panels: Vec<(String, Vec<Line>, Vec<String>)> = MODES
@@ -260,7 +272,10 @@ pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
                 .margin(10)
                 .x_label_area_size(40)
                 .y_label_area_size(56)
-                .build_cartesian_2d(x_range.clone().log_scale(), y_range.clone().log_scale())
+                .build_cartesian_2d(
+                    x_range.clone().log_scale().with_key_points(ticks(&x_range)),
+                    y_range.clone().log_scale().with_key_points(ticks(&y_range)),
+                )
                 .map_err(|e| chart_err(&e))?;
             chart
                 .configure_mesh()
@@ -319,7 +334,7 @@ pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
         y += 28;
         let absent: Vec<&String> = panels.iter().flat_map(|p| &p.2).collect();
         if !absent.is_empty() {
-            for line in ["not drawn or no marker", "(see results.md):"] {
+            for line in ["not drawn, or drawn without", "a capacity marker (client-bound)", "(see results.md):"] {
                 legend.draw(&Text::new(line, (10, y), small.clone())).map_err(|e| chart_err(&e))?;
                 y += 16;
             }

@@ -241,6 +241,12 @@ fn latency_vs_load_chart_has_one_line_per_server_per_panel_and_marks_capacity() 
     assert!(xs.windows(2).all(|w| w[0] < w[1]), "steps out of rate order: {xs:?}");
     // Every search shares the 250 ms SLO: one dashed line per panel.
     assert!(svg.contains("SLO"));
+    // The log axes are labelled 1-2-5 per decade, not at every integer (which overlap).
+    let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+    for label in ["100", "200", "500", "1000", "2000"] {
+        assert!(texts.contains(&label), "no axis label {label}");
+    }
+    assert!(!texts.contains(&"300") && !texts.contains(&"700"), "a label per integer of the decade");
 }
 
 #[test]
