@@ -306,9 +306,10 @@ pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
                 }
             }
             if lines.is_empty() {
-                let (x, y) = chart.backend_coord(&((x_range.start * x_range.end).sqrt(), y_range.start));
-                let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-                area.draw(&Text::new("no capacity search to draw", (x, y - 20), style)).map_err(|e| chart_err(&e))?;
+                let middle = ((x_range.start * x_range.end).sqrt(), (y_range.start * y_range.end).sqrt());
+                let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+                let text = Text::new("no capacity search to draw", middle, style);
+                chart.draw_series([text]).map_err(|e| chart_err(&e))?;
             }
         }
 
