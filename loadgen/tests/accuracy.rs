@@ -322,7 +322,7 @@ fn report_of_an_impossible_cell_writes_the_tables_and_exits_1() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let run = r#"{"command": "./run_all.sh --quick --servers hyper", "date": "now",
         "machine": {"cpu": "test", "cores": 2, "kernel": "Linux", "memory_gib": 1},
-        "rustc": "rustc", "delay_ms": 200, "fanout": 5, "connections": 100,
+        "rustc": "rustc", "servers": ["hyper"], "pooled": [], "delay_ms": 200, "fanout": 5, "connections": 100,
         "duration_s": 2, "warmup_s": 1, "server_threads": {"hyper": 1}}"#;
     std::fs::write(dir.join("run.json"), run).expect("run.json");
     let mut errors = Errors::default();

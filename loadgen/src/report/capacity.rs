@@ -1,0 +1,314 @@
+//! The capacity section of results.md: how the searches ran, a table per cell (capacity,
+//! what bound it, the server's CPU, p99 and memory there, and capacity relative to the
+//! reference server), and the memory per in-flight request of every search.
+
+use std::fmt::Write as _;
+
+use super::validity::{capacity_invalid_reason, step_at_capacity};
+use super::{CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped};
+use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Step};
+
+/// The server every capacity is compared with: the bare hyper server, the least code
+/// between the socket and the upstream call.
+pub(super) const REFERENCE_SERVER: &str = "hyper";
+
+/// Row labels of each capacity table, in order.
+pub const CAPACITY_ROWS: [&str; 7] = [
+    "Capacity (req/s)",
+    "Bound",
+    "Server CPU at capacity",
+    "p99 at capacity",
+    "p99 SLO",
+    "Peak RSS at capacity",
+    "vs server-hyper",
+];
+
+/// Index in [`CAPACITY_ROWS`] of the comparison with the reference server, filled in
+/// once every column of the table is known.
+const VS_ROW: usize = CAPACITY_ROWS.len() - 1;
+
+/// What a capacity cell shows.
+pub(super) enum Verdict<'a> {
+    /// The server's capacity and its step; `lower_bound` says why the figure is only a
+    /// lower bound of it, when it is.
+    Figure { cap: &'a Capacity, step: &'a Step, lower_bound: Option<&'static str> },
+    /// No figure: why (not measured, client-bound, first step failed...).
+    NoFigure(String),
+    /// A record that is no result: why.
+    Invalid(String),
+}
+
+/// The verdict on a capacity cell. A client-bound search gives no figure: what
+/// it measured is the client's limit, a lower bound of the server's, so it goes in the
+/// footnote and never in the server's column.
+pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> Verdict<'a> {
+    let cap = match cell {
+        Some(Cell::Measured(cap)) => cap,
+        Some(Cell::Missing(reason)) => return Verdict::NoFigure(reason.clone()),
+        None => return Verdict::NoFigure("failed: not loaded".into()),
+    };
+    if let Some(why) = capacity_invalid_reason(meta, cap) {
+        return Verdict::Invalid(why);
+    }
+    match (cap.bound, step_at_capacity(cap)) {
+        (Bound::Client, _) => {
+            let at_least = match cap.capacity_rps {
+                Some(rps) => format!("at least {} req/s", grouped(rps)),
+                None => "no figure".into(),
+            };
+            Verdict::NoFigure(format!("{at_least}, client-bound: {}", client_share(cap)))
+        }
+        (Bound::FirstStep, _) => {
+            let why = cap.steps.first().and_then(|s| s.failure.clone()).unwrap_or_else(|| "no reason recorded".into());
+            Verdict::NoFigure(format!("no capacity: the first, light step failed ({why})"))
+        }
+        (bound, Some(step)) => {
+            let lower_bound = match bound {
+                Bound::FdBudget => Some("a lower bound: the next step's connections would not fit in the fd budget"),
+                Bound::MaxRate => Some("a lower bound: every step passed, up to the search's --max-rate"),
+                _ => None,
+            };
+            Verdict::Figure { cap, step, lower_bound }
+        }
+        (_, None) => Verdict::NoFigure("no capacity: the record names no passing step at capacity".into()),
+    }
+}
+
+/// "loadgen 91% of its core": the client process that bound the lowest failing step
+/// above capacity (where the search decides its bound).
+fn client_share(cap: &Capacity) -> String {
+    let floor = cap.capacity_rps.unwrap_or(0.0);
+    let failing = cap.steps.iter().filter(|s| !s.passed && s.offered_rps > floor);
+    match failing.min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps)) {
+        Some(step) => {
+            let loadgen = step.client.loadgen_cpu_percent;
+            match step.client.upstream_cpu_percent {
+                Some(upstream) if upstream > loadgen => format!("the upstream {upstream:.0}% of its core"),
+                _ => format!("loadgen {loadgen:.0}% of its core"),
+            }
+        }
+        None => format!("a client process over {:.0}% of its core", 100.0 * CLIENT_BOUND_SHARE),
+    }
+}
+
+fn bound_label(bound: Bound) -> &'static str {
+    match bound {
+        Bound::Cpu => "CPU",
+        Bound::Pool => "pool",
+        Bound::Concurrency => "concurrency",
+        Bound::FdBudget => "fd budget",
+        Bound::Client => "client",
+        Bound::FirstStep => "first step",
+        Bound::MaxRate => "max rate",
+    }
+}
+
+/// "0.5 core", "2 cores".
+fn cores_text(cores: f64) -> String {
+    let rounded = (cores * 100.0).round() / 100.0;
+    format!("{rounded} {}", if rounded > 1.0 { "cores" } else { "core" })
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+/// The rows of a column with a figure, in [`CAPACITY_ROWS`] order, "vs" left empty.
+fn figure_column(
+    cap: &Capacity,
+    step: &Step,
+    lower_bound: Option<String>,
+    notes: &mut Footnotes,
+) -> [String; CAPACITY_ROWS.len()] {
+    let rps = cap.capacity_rps.unwrap_or(step.offered_rps);
+    let capacity = match lower_bound {
+        Some(mark) => format!("≥ {} {mark}", grouped(rps)),
+        None => grouped(rps),
+    };
+    let (cpu, rss) = match &step.result.server {
+        Some(s) => (
+            match cap.server_cores {
+                Some(cores) if cores > 0.0 => format!("{:.0}% of {}", s.cpu_percent / cores, cores_text(cores)),
+                _ => format!("{:.0}% of one core", s.cpu_percent),
+            },
+            format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0),
+        ),
+        None => {
+            let dash =
+                format!("{DASH} {}", notes.mark("no server sample (the search ran without --server-pid)".into()));
+            (dash.clone(), dash)
+        }
+    };
+    [
+        capacity,
+        bound_label(cap.bound).to_owned(),
+        cpu,
+        ms(step.result.latency_summary.p99_us),
+        ms(cap.slo_p99_us),
+        rss,
+        String::new(),
+    ]
+}
+
+/// One capacity table: title, the Markdown table, its footnotes.
+fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (&str, &str), endpoint: (&str, &str)) {
+    let mut notes = Footnotes::default();
+    let mut header = Vec::new();
+    let mut columns = Vec::new();
+    // (capacity, footnote mark if a lower bound) of each column with a figure.
+    let mut figures = Vec::new();
+    for server in &meta.servers {
+        let name = capacity_cell_name(mode.0, endpoint.0, server);
+        match verdict(meta, cells.get(&name)) {
+            Verdict::Figure { cap, step, lower_bound } => {
+                let mark = lower_bound.map(|why| notes.mark(format!("{name}: {why}")));
+                header.push(server.clone());
+                figures.push(Some((cap.capacity_rps.unwrap_or(step.offered_rps), mark.clone())));
+                columns.push(figure_column(cap, step, mark, &mut notes));
+            }
+            Verdict::NoFigure(why) => {
+                header.push(format!("{server} {}", notes.mark(format!("{name}: {why}"))));
+                figures.push(None);
+                columns.push(std::array::from_fn(|_| DASH.to_owned()));
+            }
+            Verdict::Invalid(why) => {
+                let mark = notes.mark(format!("{name}: invalid, {why}"));
+                let Some(Cell::Measured(cap)) = cells.get(&name) else { unreachable!("only a record is invalid") };
+                // Bound and SLO still say how the search ran; the rest is no result.
+                let col = std::array::from_fn(|i| match CAPACITY_ROWS[i] {
+                    "Bound" => bound_label(cap.bound).to_owned(),
+                    "p99 SLO" => ms(cap.slo_p99_us),
+                    _ => format!("invalid {mark}"),
+                });
+                header.push(format!("{server} {mark}"));
+                figures.push(None);
+                columns.push(col);
+            }
+        }
+    }
+    let reference = meta.servers.iter().position(|s| s == REFERENCE_SERVER);
+    let reference_figure = reference.and_then(|i| figures[i].clone());
+    let absent = reference.is_none().then(|| notes.mark(format!("server-{REFERENCE_SERVER} is not in this run")));
+    for (col, figure) in columns.iter_mut().zip(&figures) {
+        if col[VS_ROW].starts_with("invalid") {
+            continue;
+        }
+        col[VS_ROW] = match (figure, &reference_figure, &absent) {
+            (Some((rps, mark)), Some((base, base_mark)), _) if *base > 0.0 => {
+                // A ratio with a lower bound on either side is no better than that bound.
+                let marks: Vec<&str> = [mark, base_mark].into_iter().flatten().map(String::as_str).collect();
+                format!("{:.2} {}", rps / base, marks.join(" ")).trim_end().to_owned()
+            }
+            (_, _, Some(mark)) => format!("{DASH} {mark}"),
+            _ => DASH.to_owned(),
+        };
+    }
+    let _ = writeln!(out, "### Capacity — {} — {}\n", mode.1, endpoint.1);
+    let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(meta.servers.len()));
+    for (i, row) in CAPACITY_ROWS.iter().enumerate() {
+        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
+        let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
+    }
+    notes.render(out);
+}
+
+/// The memory table: rows = servers, columns = the four cells, KiB of peak RSS per
+/// request in flight from each search's record.
+fn render_memory(out: &mut String, meta: &RunMeta, cells: &CapacityCells) {
+    let mut notes = Footnotes::default();
+    let labels: Vec<String> =
+        MODES.iter().flat_map(|m| ENDPOINTS.iter().map(move |e| super::short_label(m.0, e.0))).collect();
+    out.push_str("### Memory per in-flight request\n\n");
+    out.push_str(
+        "Growth of the server's peak RSS per request in flight, KiB: the slope between the light \
+         step and the highest passing rising step of each search (in flight = answered rate x mean \
+         latency). What a model spends per waiting request: a thread's stack, or a task's state.\n\n",
+    );
+    let _ = writeln!(out, "| | {} |", labels.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(labels.len()));
+    for server in &meta.servers {
+        let mut values = Vec::new();
+        for (mode, _) in MODES {
+            for (endpoint, _) in ENDPOINTS {
+                let name = capacity_cell_name(mode, endpoint, server);
+                let value = match (cells.get(&name), verdict(meta, cells.get(&name))) {
+                    (_, Verdict::Invalid(why)) => format!("invalid {}", notes.mark(format!("{name}: invalid, {why}"))),
+                    (Some(Cell::Measured(cap)), _) => match cap.rss_kib_per_in_flight {
+                        Some(kib) => format!("{kib:.1} KiB"),
+                        None => format!(
+                            "{DASH} {}",
+                            notes.mark(format!(
+                                "{name}: no slope in the record (it needs the light step and a higher passing \
+                                 step, each with a server sample)"
+                            ))
+                        ),
+                    },
+                    (_, Verdict::NoFigure(why)) => format!("{DASH} {}", notes.mark(format!("{name}: {why}"))),
+                    (_, Verdict::Figure { .. }) => unreachable!("a figure comes from a record"),
+                };
+                values.push(esc(&value));
+            }
+        }
+        let _ = writeln!(out, "| {server} | {} |", values.join(" | "));
+    }
+    notes.render(out);
+}
+
+/// The capacity section: how the searches ran, the four tables, the memory table, the
+/// latency-vs-load chart, how to read them. Without searches, one line saying so.
+pub(super) fn render_section(out: &mut String, meta: &RunMeta, cells: &CapacityCells, chart_link: &str) {
+    out.push_str("\n## Capacity\n\n");
+    let Some(run) = &meta.capacity else {
+        out.push_str("This run made no capacity search (`\"capacity\": null` in run.json).\n");
+        return;
+    };
+    out.push_str(
+        "How much load each server carries before its latency breaks. `loadgen capacity` offers \
+         requests at a fixed rate (open loop: a slow answer does not slow the offered load, and \
+         latency is corrected for coordinated omission), raising the rate geometrically from a \
+         light first step until a step fails, then bisecting between the last passing and the \
+         first failing rate. A step passes when at least 99% of the offered requests are \
+         answered, with no socket error, no non-2xx answer and its p99 within the SLO; the \
+         capacity is the highest passing rate.\n\n",
+    );
+    let _ = writeln!(out, "- **Upstream delay**: {} ms per upstream call.", run.delay_ms);
+    let quota = match run.server_cpu_quota {
+        Some(q) => format!("each server ran under a CPU quota of {}; figures are per that quota.", cores_text(q)),
+        None => "no quota: each server could use every core it was pinned to.".to_owned(),
+    };
+    let _ = writeln!(out, "- **Server CPU**: {quota}");
+    let slo = match run.slo_p99_ms {
+        Some(ms) => format!("p99 at most {ms} ms, for every search."),
+        None => "each search's default, twice the p50 of its light first step (row \"p99 SLO\").".to_owned(),
+    };
+    let _ = writeln!(out, "- **SLO**: {slo}\n");
+    for mode in MODES {
+        for endpoint in ENDPOINTS {
+            render_table(out, meta, cells, mode, endpoint);
+        }
+    }
+    render_memory(out, meta, cells);
+    let _ = writeln!(
+        out,
+        "![p99 against offered rate, one line per server, one panel per cell; filled markers: capacity]({chart_link})\n"
+    );
+    out.push_str(HOW_TO_READ_CAPACITY);
+}
+
+const HOW_TO_READ_CAPACITY: &str = "### How to read the capacity
+
+- **Capacity**: the highest offered rate that passed. **≥**: a lower bound (the note says
+  why: the fd budget stopped the search, or every step passed up to its maximum rate).
+- **Bound**: what stopped it. **CPU**: the server used at least 90% of its cores at the
+  first failing rate. **pool**: a thread-pool server's in-flight cap, with CPU to spare.
+  **concurrency**: some other cap on requests in flight, with CPU to spare. A search where
+  loadgen or the upstream ran out of its core is client-bound: its figure is the client's
+  limit, so the column shows — and the note gives it as a lower bound.
+- **Server CPU at capacity**: the server's CPU in % of the cores it may use (its pinning
+  and quota); **p99** and **Peak RSS**: at the step at capacity.
+- **vs server-hyper**: capacity over server-hyper's in the same table.
+- **Chart**: p99 against offered rate, steps sorted by rate; a line turning up steeply is
+  the server's knee, the filled marker its capacity, the dashed line the SLO when every
+  search of the panel shares one.
+";

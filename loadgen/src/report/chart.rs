@@ -1,0 +1,350 @@
+//! The SVG charts: RPS per fixed-load cell (bars), and p99 against offered rate from the
+//! capacity searches (one panel per cell). Text is SVG `<text>`, so no font is needed.
+
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::validity::{capacity_invalid_reason, invalid_reason};
+use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, capacity_cell_name, short_label};
+use crate::capacity::Bound;
+
+/// The first colours, one per server in column order: Okabe–Ito, readable by
+/// colour-blind readers. Servers past them get derived hues ([`server_color`]).
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0x99, 0x99, 0x33),
+];
+
+/// The colour of the server in column `i`: the palette, then hues a golden angle apart,
+/// so that a longer server list never runs out of colours nor repeats a neighbour's.
+pub fn server_color(i: usize) -> RGBColor {
+    if let Some(c) = PALETTE.get(i) {
+        return *c;
+    }
+    const GOLDEN: f64 = 0.618_033_988_749_895;
+    let hue = (0.1 + GOLDEN * (i - PALETTE.len()) as f64).fract();
+    let RGBAColor(r, g, b, _) = HSLColor(hue, 0.65, 0.42).to_rgba();
+    RGBColor(r, g, b)
+}
+
+fn chart_err(e: &dyn std::fmt::Display) -> ReportError {
+    ReportError::Chart(e.to_string())
+}
+
+/// The chart: RPS per server, one group of bars per table; an absent bar is a cell that
+/// was not measured (marked "n/a") or is invalid (marked "invalid": its RPS is no result,
+/// and would set the scale).
+pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> {
+    const WIDTH: u32 = 1000;
+    const HEIGHT: u32 = 560;
+    const LEGEND_WIDTH: u32 = 190;
+    let servers = &meta.servers;
+    let groups: Vec<(String, String)> = MODES
+        .iter()
+        .flat_map(|m| ENDPOINTS.iter().map(move |e| (format!("{}-{}", m.0, e.0), short_label(m.0, e.0))))
+        .collect();
+    let is_invalid = |group: &str, server: &str| {
+        matches!(cells.get(&format!("{group}-{server}")),
+            Some(Cell::Measured(r)) if invalid_reason(meta, server, r).is_some())
+    };
+    let invalid: Vec<String> = groups
+        .iter()
+        .flat_map(|(g, _)| servers.iter().map(move |s| (g, s)))
+        .filter(|(g, s)| is_invalid(g, s))
+        .map(|(g, s)| format!("{g}-{s}"))
+        .collect();
+    let rps = |group: &str, server: &str| match cells.get(&format!("{group}-{server}")) {
+        Some(Cell::Measured(r)) if !is_invalid(group, server) => Some(r.rps()),
+        _ => None,
+    };
+    let max = groups.iter().flat_map(|(g, _)| servers.iter().filter_map(|s| rps(g, s))).fold(0.0, f64::max);
+    let y_max = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let missing: Vec<String> = groups
+        .iter()
+        .flat_map(|(g, _)| servers.iter().map(move |s| (g, s)))
+        .filter(|(g, s)| rps(g, s).is_none() && !is_invalid(g, s))
+        .map(|(g, s)| format!("{g}-{s}"))
+        .collect();
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| chart_err(&e))?;
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+        let title =
+            format!("Requests per second by server ({} ms upstream delay, fan-out {})", meta.delay_ms, meta.fanout);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 20))
+            .margin(14)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0f64..4f64, 0f64..y_max)
+            .map_err(|e| chart_err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("Upstream connections — endpoint")
+            .y_desc("Requests per second")
+            // Group names are drawn below by hand: plotters picks its own tick positions.
+            .x_labels(0)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()
+            .map_err(|e| chart_err(&e))?;
+        let group_style = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (g, (_, label)) in groups.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
+            plot.draw(&Text::new(label.clone(), (x, y + 8), group_style.clone())).map_err(|e| chart_err(&e))?;
+        }
+        // Each group spans [g + 0.1, g + 0.9], one bar per server.
+        let width = 0.8 / servers.len() as f64;
+        let bar_x = |g: usize, s: usize| g as f64 + 0.1 + width * s as f64;
+        let value_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let na_style = value_style.color(&RGBColor(0x80, 0x80, 0x80));
+        for (s, server) in servers.iter().enumerate() {
+            let bars = groups.iter().enumerate().filter_map(|(g, (group, _))| {
+                let v = rps(group, server)?;
+                Some(Rectangle::new(
+                    [(bar_x(g, s) + width / 16.0, 0.0), (bar_x(g, s) + width * 15.0 / 16.0, v)],
+                    server_color(s).filled(),
+                ))
+            });
+            chart.draw_series(bars).map_err(|e| chart_err(&e))?;
+            let labels = groups.iter().enumerate().map(|(g, (group, _))| {
+                let x = bar_x(g, s) + width / 2.0;
+                match rps(group, server) {
+                    Some(v) => Text::new(format!("{v:.0}"), (x, v), value_style.clone()),
+                    None if is_invalid(group, server) => Text::new("invalid".to_owned(), (x, 0.0), na_style.clone()),
+                    None => Text::new("n/a".to_owned(), (x, 0.0), na_style.clone()),
+                }
+            });
+            chart.draw_series(labels).map_err(|e| chart_err(&e))?;
+        }
+
+        // The legend is drawn by hand in its own column so it never covers a bar.
+        let text = TextStyle::from(("sans-serif", 14).into_font());
+        let small = TextStyle::from(("sans-serif", 12).into_font());
+        let top = 70;
+        legend.draw(&Text::new("Server", (10, top - 26), text.clone())).map_err(|e| chart_err(&e))?;
+        for (s, server) in servers.iter().enumerate() {
+            let y = top + 24 * s as i32;
+            legend
+                .draw(&Rectangle::new([(10, y - 2), (26, y + 12)], server_color(s).filled()))
+                .map_err(|e| chart_err(&e))?;
+            legend.draw(&Text::new(server.to_string(), (34, y), text.clone())).map_err(|e| chart_err(&e))?;
+        }
+        let mut y = top + 24 * servers.len() as i32 + 16;
+        let mut note = Vec::new();
+        if !missing.is_empty() {
+            note.extend(["n/a: not measured".to_owned(), "(see results.md):".to_owned()]);
+            note.extend(missing.iter().cloned());
+        }
+        if !invalid.is_empty() {
+            note.extend(["invalid: no result".to_owned(), "(see results.md):".to_owned()]);
+            note.extend(invalid.iter().cloned());
+        }
+        if note.is_empty() {
+            note.push(format!("All {} cells measured.", groups.len() * servers.len()));
+        }
+        for line in note {
+            legend.draw(&Text::new(line, (10, y), small.clone())).map_err(|e| chart_err(&e))?;
+            y += 16;
+        }
+        root.present().map_err(|e| chart_err(&e))?;
+    }
+    Ok(svg)
+}
+
+/// One server's line in one panel of the latency-vs-load chart.
+struct Line {
+    /// Column of the server (its colour).
+    server: usize,
+    /// (offered rate, p99 ms) of every step, in offered-rate order.
+    points: Vec<(f64, f64)>,
+    /// (capacity, p99 ms there), when the search gives the server's figure.
+    capacity: Option<(f64, f64)>,
+    /// The search's SLO, ms.
+    slo_ms: f64,
+}
+
+/// The lines of one panel (mode, endpoint), and the cells of it not drawn, by name.
+fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut absent = Vec::new();
+    for (i, server) in run.meta.servers.iter().enumerate() {
+        let name = capacity_cell_name(mode, endpoint, server);
+        let cell = run.capacity.get(&name);
+        let Some(Cell::Measured(cap)) = cell else {
+            absent.push(name);
+            continue;
+        };
+        if capacity_invalid_reason(&run.meta, cap).is_some() {
+            absent.push(name);
+            continue;
+        }
+        let p99_ms = |s: &crate::capacity::Step| s.result.latency_summary.p99_us as f64 / 1000.0;
+        // The search bisects, so the steps run out of rate order: sort them for a line.
+        let mut points: Vec<(f64, f64)> =
+            cap.steps.iter().map(|s| (s.offered_rps, p99_ms(s))).filter(|(x, y)| *x > 0.0 && *y > 0.0).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let capacity = match super::capacity::verdict(&run.meta, cell) {
+            super::capacity::Verdict::Figure { cap, step, .. } => {
+                Some((cap.capacity_rps.unwrap_or(step.offered_rps), p99_ms(step))).filter(|(_, y)| *y > 0.0)
+            }
+            _ => None,
+        };
+        if cap.bound == Bound::Client {
+            absent.push(format!("{name}: client-bound"));
+        }
+        lines.push(Line { server: i, points, capacity, slo_ms: cap.slo_p99_us as f64 / 1000.0 });
+    }
+    (lines, absent)
+}
+
+/// The 1-2-5 values of each decade within `range`: a log axis's own ticks are every
+/// integer of a decade, whose labels overlap.
+fn ticks(range: &std::ops::Range<f64>) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(range.start.log10().floor());
+    while decade <= range.end {
+        ticks.extend([1.0, 2.0, 5.0].map(|m| m * decade).into_iter().filter(|v| range.contains(v)));
+        decade *= 10.0;
+    }
+    ticks
+}
+
+/// Axis labels for log axes: "1.5", "20", "500".
+fn log_label(v: f64) -> String {
+    if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
+
+/// The latency-vs-load chart: one panel per cell (2 x 2), x = offered rate and y = p99,
+/// both log scale and shared by the panels so that they compare; one line per server,
+/// its capacity a filled marker; the SLO dashed when every search of the panel shares
+/// one. Invalid and unmeasured searches draw nothing and are named in the legend.
+pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
+    const WIDTH: u32 = 1160;
+    const HEIGHT: u32 = 780;
+    const LEGEND_WIDTH: u32 = 280;
+    const TITLE_HEIGHT: u32 = 40;
+    let servers = &run.meta.servers;
+    let panels: Vec<(String, Vec<Line>, Vec<String>)> = MODES
+        .iter()
+        .flat_map(|m| ENDPOINTS.iter().map(move |e| (m.0, e.0)))
+        .map(|(m, e)| {
+            let (lines, absent) = panel_lines(run, m, e);
+            (short_label(m, e), lines, absent)
+        })
+        .collect();
+    let lines = || panels.iter().flat_map(|p| &p.1);
+    let xs: Vec<f64> = lines().flat_map(|l| l.points.iter().map(|p| p.0)).collect();
+    let ys: Vec<f64> =
+        lines().flat_map(|l| l.points.iter().map(|p| p.1).chain([l.slo_ms])).filter(|y| *y > 0.0).collect();
+    // Room around the data on a log axis: a factor, not a sum.
+    let span = |v: &[f64]| match v.iter().copied().reduce(f64::min).zip(v.iter().copied().reduce(f64::max)) {
+        Some((lo, hi)) => lo / 1.3..hi * 1.3,
+        None => 1.0..10.0,
+    };
+    let (x_range, y_range) = (span(&xs), span(&ys));
+    let delay = run.meta.capacity.as_ref().map_or(0, |c| c.delay_ms);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| chart_err(&e))?;
+        let (title, body) = root.split_vertically(TITLE_HEIGHT);
+        let title_style = TextStyle::from(("sans-serif", 20).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+        let caption = format!("p99 latency against offered rate ({delay} ms upstream delay)");
+        title
+            .draw(&Text::new(caption, ((WIDTH - LEGEND_WIDTH) as i32 / 2, TITLE_HEIGHT as i32 / 2), title_style))
+            .map_err(|e| chart_err(&e))?;
+        let (plots, legend) = body.split_horizontally(WIDTH - LEGEND_WIDTH);
+        for (area, (label, lines, _)) in plots.split_evenly((2, 2)).iter().zip(&panels) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(label, ("sans-serif", 15))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(56)
+                .build_cartesian_2d(
+                    x_range.clone().log_scale().with_key_points(ticks(&x_range)),
+                    y_range.clone().log_scale().with_key_points(ticks(&y_range)),
+                )
+                .map_err(|e| chart_err(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("Offered rate (req/s)")
+                .y_desc("p99 (ms)")
+                // A log axis has a light line per minor tick: hundreds of them, little help.
+                .light_line_style(TRANSPARENT)
+                .x_label_formatter(&|x| log_label(*x))
+                .y_label_formatter(&|y| log_label(*y))
+                .label_style(("sans-serif", 11))
+                .axis_desc_style(("sans-serif", 12))
+                .draw()
+                .map_err(|e| chart_err(&e))?;
+            if let Some(first) = lines.first()
+                && lines.iter().all(|l| l.slo_ms == first.slo_ms)
+            {
+                let style = RGBColor(0x55, 0x55, 0x55).stroke_width(1);
+                let slo = [(x_range.start, first.slo_ms), (x_range.end, first.slo_ms)];
+                chart.draw_series([DashedPathElement::new(slo, 8, 6, style)]).map_err(|e| chart_err(&e))?;
+            }
+            for line in lines {
+                let color = server_color(line.server);
+                chart
+                    .draw_series([PathElement::new(line.points.clone(), color.stroke_width(2))])
+                    .map_err(|e| chart_err(&e))?;
+                if let Some(point) = line.capacity {
+                    chart.draw_series([Circle::new(point, 5, color.filled())]).map_err(|e| chart_err(&e))?;
+                }
+            }
+            if lines.is_empty() {
+                let middle = ((x_range.start * x_range.end).sqrt(), (y_range.start * y_range.end).sqrt());
+                let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+                let text = Text::new("no capacity search to draw", middle, style);
+                chart.draw_series([text]).map_err(|e| chart_err(&e))?;
+            }
+        }
+
+        // The legend is drawn by hand in its own column so it never covers a line.
+        let text = TextStyle::from(("sans-serif", 14).into_font());
+        let small = TextStyle::from(("sans-serif", 12).into_font());
+        let top = 40;
+        legend.draw(&Text::new("Server", (10, top - 26), text.clone())).map_err(|e| chart_err(&e))?;
+        for (s, server) in servers.iter().enumerate() {
+            let y = top + 24 * s as i32;
+            let color = server_color(s);
+            legend.draw(&Rectangle::new([(10, y + 3), (30, y + 7)], color.filled())).map_err(|e| chart_err(&e))?;
+            legend.draw(&Text::new(server.to_string(), (38, y), text.clone())).map_err(|e| chart_err(&e))?;
+        }
+        let mut y = top + 24 * servers.len() as i32 + 10;
+        legend.draw(&Circle::new((20, y + 6), 5, BLACK.filled())).map_err(|e| chart_err(&e))?;
+        legend.draw(&Text::new("capacity", (38, y), small.clone())).map_err(|e| chart_err(&e))?;
+        y += 20;
+        let dash = RGBColor(0x55, 0x55, 0x55).stroke_width(1);
+        legend.draw(&PathElement::new([(10, y + 6), (16, y + 6)], dash)).map_err(|e| chart_err(&e))?;
+        legend.draw(&PathElement::new([(22, y + 6), (28, y + 6)], dash)).map_err(|e| chart_err(&e))?;
+        legend.draw(&Text::new("SLO (p99)", (38, y), small.clone())).map_err(|e| chart_err(&e))?;
+        y += 28;
+        let absent: Vec<&String> = panels.iter().flat_map(|p| &p.2).collect();
+        if !absent.is_empty() {
+            for line in ["not drawn, or drawn without", "a capacity marker (client-bound)", "(see results.md):"] {
+                legend.draw(&Text::new(line, (10, y), small.clone())).map_err(|e| chart_err(&e))?;
+                y += 16;
+            }
+            for name in absent {
+                legend.draw(&Text::new(name.clone(), (10, y), small.clone())).map_err(|e| chart_err(&e))?;
+                y += 16;
+            }
+        }
+        root.present().map_err(|e| chart_err(&e))?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,165 @@
+//! The four tables of the fixed-load cells (one per mode x endpoint, servers as columns)
+//! and how to read them.
+
+use std::fmt::Write as _;
+
+use super::validity::{invalid_reason, littles_bound};
+use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, error_kinds, esc};
+use crate::result::{Errors, RunResult};
+
+/// "12 (connect 10, 502: 2)", or "0".
+fn errors_text(e: &Errors) -> String {
+    match e.socket().saturating_add(e.non_2xx()) {
+        0 => "0".into(),
+        total => format!("{total} ({})", error_kinds(e)),
+    }
+}
+
+/// Row labels of each table, in order.
+pub const ROWS: [&str; 11] = [
+    "RPS",
+    "Latency (avg)",
+    "p99",
+    "Connections",
+    "Threads (loadgen)",
+    "Server threads",
+    "Server CPU %",
+    "Server CPU per 1k requests",
+    "Server peak RSS",
+    "Errors",
+    "Efficiency (RPS / Little's bound)",
+];
+
+/// The rows of one column (one cell), in [`ROWS`] order.
+fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnotes) -> [String; ROWS.len()] {
+    let l = &result.latency_summary;
+    let rps = result.rps();
+    let no_sample = "no server sample (loadgen ran without --server-pid)";
+    let sampled = |f: &dyn Fn(&crate::result::ServerSample) -> String, notes: &mut Footnotes| match &result.server {
+        Some(s) => f(s),
+        None => format!("{DASH} {}", notes.mark(no_sample.into())),
+    };
+    let threads = sampled(&|s| s.max_threads.to_string(), notes);
+    let cpu = sampled(&|s| format!("{:.0}%", s.cpu_percent), notes);
+    // CPU % alone ranks servers by their load, not their cost: a thread pool capped below
+    // the async servers' rate shows a smaller % while each of its answers costs more.
+    let cpu_per_1k = match result.requests {
+        0 => format!("{DASH} {}", notes.mark("no answers in the window: no CPU per request".into())),
+        n => sampled(&|s| format!("{:.3} s", 1000.0 * s.cpu_seconds / n as f64), notes),
+    };
+    let rss = sampled(&|s| format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0), notes);
+    let efficiency = match littles_bound(meta, server, result.mode.connections) {
+        Some(bound) if bound > 0.0 => format!("{:.1}% of {bound:.0}", 100.0 * rps / bound),
+        _ => {
+            let why = if meta.delay_ms == 0 {
+                "no Little's bound: run.json gives a zero delay".to_owned()
+            } else {
+                format!("no Little's bound: run.json has no server_threads.{server}")
+            };
+            format!("{DASH} {}", notes.mark(why))
+        }
+    };
+    [
+        format!("{rps:.1}"),
+        format!("{:.1} ms", l.mean_us / 1000.0),
+        format!("{:.1} ms", l.p99_us as f64 / 1000.0),
+        result.mode.connections.to_string(),
+        result.mode.threads.to_string(),
+        threads,
+        cpu,
+        cpu_per_1k,
+        rss,
+        errors_text(&result.errors),
+        efficiency,
+    ]
+}
+
+/// The rows of an invalid cell that are no result: what was measured of its answers.
+/// The rest (load, server sample, errors) still says what happened.
+pub(super) const INVALID_ROWS: [&str; 5] =
+    ["RPS", "Latency (avg)", "p99", "Server CPU per 1k requests", "Efficiency (RPS / Little's bound)"];
+
+/// One of the four tables: title, then the Markdown table, then its footnotes.
+pub(super) fn render_table(
+    out: &mut String,
+    meta: &RunMeta,
+    cells: &Cells,
+    mode: (&str, &str),
+    endpoint: (&str, &str),
+) {
+    let mut notes = Footnotes::default();
+    let mut header = Vec::new();
+    let mut columns = Vec::new();
+    for server in &meta.servers {
+        let name = cell_name(mode.0, endpoint.0, server);
+        match cells.get(&name) {
+            Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
+                None => {
+                    header.push(server.to_owned());
+                    columns.push(column(meta, server, result, &mut notes));
+                }
+                Some(why) => {
+                    let mark = notes.mark(format!("{name}: invalid, {why}"));
+                    let mut col = column(meta, server, result, &mut notes);
+                    for (row, value) in ROWS.iter().zip(col.iter_mut()) {
+                        if INVALID_ROWS.contains(row) {
+                            *value = format!("invalid {mark}");
+                        }
+                    }
+                    header.push(format!("{server} {mark}"));
+                    columns.push(col);
+                }
+            },
+            other => {
+                let reason = match other {
+                    Some(Cell::Missing(reason)) => reason.clone(),
+                    _ => "failed: not loaded".to_owned(),
+                };
+                header.push(format!("{server} {}", notes.mark(format!("{name}: {reason}"))));
+                columns.push(std::array::from_fn(|_| DASH.to_owned()));
+            }
+        }
+    }
+    let _ = writeln!(out, "### {} — {}\n", mode.1, endpoint.1);
+    let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(meta.servers.len()));
+    for (i, row) in ROWS.iter().enumerate() {
+        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
+        let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
+    }
+    notes.render(out);
+}
+
+pub(super) const HOW_TO_READ: &str = "## How to read this
+
+- **RPS**: answered requests per second over the recorded window (any status; see Errors).
+- **Latency (avg)** and **p99**: time from sending a request to reading its whole answer,
+  mean and 99th percentile. loadgen runs a closed loop (each connection sends its next
+  request when the previous answer arrives), so these include time spent queued in the
+  server waiting for a worker, not just the upstream delay.
+- **Connections** and **Threads (loadgen)**: loadgen's `-c` and `-t` for the cell.
+- **Server threads**: the most OS threads the server process had during the window
+  (sampled from /proc); **Server CPU %**: its user + system CPU time in % of one core;
+  **Server CPU per 1k requests**: those CPU seconds per 1,000 answers in the window, the
+  cost of a request where CPU % is the cost of a load (a server held to a lower RPS, like
+  rouille's pool, shows a lower % for a higher cost); each server is at its own RPS here,
+  and the cost per request moves with the load, so the fair comparison at one equal load
+  is `servers/cpu.sh` (docs/benchmarks/servers-cpu.md); **Server peak RSS**: its largest
+  resident memory.
+- **Errors**: socket errors (connect, write, read, timeout) plus non-2xx answers, by kind.
+- **Efficiency**: RPS divided by Little's bound. By Little's law, with C requests in
+  flight each waiting D seconds upstream, no server can answer more than C / D requests
+  per second (D is the upstream delay; `/multiple` issues its calls concurrently, so it
+  waits about D too). 100% means the server adds no waiting of its own.
+- **Why a pooled server's bound differs**: a server listed in run.json's `pooled` (a
+  blocking server such as rouille) handles each request on a thread of a fixed pool, so at
+  most `server_threads.<server>` requests are in flight however many connections loadgen
+  opens: its bound is min(C, threads) / D. The async servers hold every connection's
+  request at once, so theirs is C / D.
+- **—**: not measured; the numbered note under the table gives the reason (skipped by
+  run_all.sh, a cell that failed, or a result file that is missing or unreadable).
+- **invalid**: measured, but not a result: its RPS is over its Little's bound by more
+  than the window's edge can explain (about D / window, plus a little for the clocks), which
+  no server waiting on the upstream can do, or most of its requests failed (non-2xx or
+  socket errors). Its RPS, latency and efficiency are not shown; the note says why.
+";

@@ -1,0 +1,65 @@
+//! `loadgen report` as run_all.sh runs it: the exit status and the one line on stderr.
+//! The fixture (tests/fixtures/impossible-capacity) is a results directory of the
+//! contract's shape: run.json with its `servers` and `capacity`, and one capacity record.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A fresh directory for the output, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("loadgen-report-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn report(dir: &Path, output: &Path) -> Output {
+    Command::new(BIN).arg("report").arg(dir).arg("--output").arg(output).output().expect("run loadgen report")
+}
+
+/// The fixture's search answered in 2 ms through a 100 ms upstream: its requests never
+/// reached the upstream, so its capacity is no result.
+#[test]
+fn report_of_an_impossible_capacity_renders_it_invalid_and_exits_1() {
+    let out_dir = TempDir::new("impossible");
+    let md = out_dir.0.join("results.md");
+    let out = report(&fixture("impossible-capacity"), &md);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("capacity-reuse-single-hyper: p50 at capacity 2.0 ms < the upstream delay 100 ms"), "{err}");
+    let text = std::fs::read_to_string(&md).expect("the tables are written");
+    assert!(text.contains("### Capacity — Reuse connections — Single req\n\n| | hyper [1] |"), "{text}");
+    assert!(text.contains("| Capacity (req/s) | invalid [1] |"), "{text}");
+    assert!(out_dir.0.join("results-capacity.svg").exists(), "the chart is written too");
+}
+
+#[test]
+fn report_of_a_run_json_without_servers_exits_1_naming_the_field() {
+    let dir = TempDir::new("no-servers");
+    let run = std::fs::read_to_string(fixture("impossible-capacity/run.json")).expect("fixture");
+    let mut run: serde_json::Value = serde_json::from_str(&run).expect("json");
+    run.as_object_mut().expect("object").remove("servers");
+    std::fs::write(dir.0.join("run.json"), run.to_string()).expect("run.json");
+    let out = report(&dir.0, &dir.0.join("results.md"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a run record: missing field `servers`"), "{err}");
+    assert!(!dir.0.join("results.md").exists(), "no report from a run it cannot read");
+}
