@@ -122,7 +122,9 @@ pub fn start(config: Config) -> io::Result<Running> {
 /// (HTTP/1.1, the same settings), but with the socket wrapped in a [`HeadIo`] first.
 /// `HttpServer` has no hook for that, and actix-http times only a connection's first head
 /// (its client request timeout, armed once per connection); the [`HeadIo`] times every
-/// later one from its first byte, so a client cannot hold a connection by trickling one.
+/// head, the first from the accept and each later one from its first byte, so a client
+/// cannot hold a connection by trickling one. A head past the timeout closes the
+/// connection without an answer, as on the hyper servers.
 fn connection_service<A, S, B>(
     app: A,
     addr: SocketAddr,
@@ -151,8 +153,10 @@ where
         // actix's keep-alive timer (5 s by default) would close idle pooled connections,
         // which the contract keeps open however long they idle.
         .keep_alive(KeepAlive::Os)
-        // The first head: timed from the accept by actix, which answers 408 and closes.
-        .client_request_timeout(HEAD_TIMEOUT)
+        // Off: actix's head timer (a connection's first head only, answered 408) is set from
+        // a clock it refreshes every 500 ms, so it fires up to that much before its timeout.
+        // The HeadIo times every head instead, the first from the accept, and never early.
+        .client_request_timeout(Duration::ZERO)
         .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .local_addr(addr)
         .on_connect_ext(|io: &HeadIo<TcpStream>, data: &mut Extensions| {
@@ -162,9 +166,7 @@ where
         .h1(map_config(app.into_factory().map_err(|e| e.error_response()), |()| AppConfig::default()));
     fn_service(|stream: TcpStream| async move {
         let peer = stream.peer_addr().ok();
-        // actix times the first head from the accept and answers it 408; this clock starts
-        // at the head's first byte, so runs out later, and cuts only the later heads.
-        Ok((HeadIo::new(stream, ConnState::timed_from_first_byte(HEAD_TIMEOUT)), peer))
+        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)), peer))
     })
     .and_then(http)
 }

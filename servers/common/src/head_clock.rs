@@ -31,7 +31,8 @@ pub struct ConnState {
     /// [`crate::limits::HEAD_TIMEOUT`] but in tests.
     head_timeout: Duration,
     /// Nanoseconds from `accepted` to the first byte of the head being read; [`NO_HEAD`]
-    /// between a parsed head and the next byte.
+    /// between a parsed head and the next byte. Starts at 0: the first head is timed from
+    /// the accept.
     head_since: AtomicU64,
     /// Requests whose response is not yet done.
     in_flight: AtomicUsize,
@@ -40,27 +41,16 @@ pub struct ConnState {
 }
 
 impl ConnState {
-    /// A connection accepted now, its first head timed from the accept: a client that
-    /// connects and sends nothing is cut off too.
-    pub fn timed_from_accept(head_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self::new(head_timeout, 0))
-    }
-
-    /// A connection accepted now whose every head, the first too, is timed from its first
-    /// byte: for a framework that already times the first head from the accept (and
-    /// answers it), so that its own answer comes first.
-    pub fn timed_from_first_byte(head_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self::new(head_timeout, NO_HEAD))
-    }
-
-    fn new(head_timeout: Duration, head_since: u64) -> Self {
-        Self {
+    /// A connection accepted now: its first head is timed from the accept, so a client
+    /// that connects and sends nothing is cut off too; each later one from its first byte.
+    pub fn new(head_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
             accepted: Instant::now(),
             head_timeout,
-            head_since: AtomicU64::new(head_since),
+            head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
-        }
+        })
     }
 
     /// Whether a head has been parsed on this connection.
@@ -227,8 +217,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_head_timed_from_the_accept_fails_its_read_once_past_the_timeout() {
-        let state = ConnState::timed_from_accept(TIMEOUT);
+    async fn a_first_head_is_timed_from_the_accept() {
+        let state = ConnState::new(TIMEOUT);
         let (mut io, _client) = pipe(&state);
         assert!(read_within(&mut io, TIMEOUT / 2).await.is_none(), "cut off before the timeout");
         let failed = read_within(&mut io, TIMEOUT).await.expect("still waiting past the timeout");
@@ -236,19 +226,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_head_timed_from_its_first_byte_waits_for_that_byte_then_times_out() {
-        let state = ConnState::timed_from_first_byte(TIMEOUT);
+    async fn a_later_head_is_timed_from_its_first_byte() {
+        let state = ConnState::new(TIMEOUT);
         let (mut io, mut client) = pipe(&state);
-        assert!(read_within(&mut io, TIMEOUT * 3).await.is_none(), "a silent connection was timed");
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        drop(InFlight::begin(&state));
+        assert!(read_within(&mut io, TIMEOUT * 3).await.is_none(), "an idle keep-alive connection was timed");
         client.write_all(b"GET").await.expect("write");
         assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("bytes"), 3);
-        let failed = read_within(&mut io, TIMEOUT * 2).await.expect("still waiting past the timeout");
+        assert!(read_within(&mut io, TIMEOUT / 2).await.is_none(), "cut off before the timeout");
+        let failed = read_within(&mut io, TIMEOUT).await.expect("still waiting past the timeout");
         assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn no_head_is_timed_while_a_request_is_in_flight_nor_after_it_until_a_byte() {
-        let state = ConnState::timed_from_accept(TIMEOUT);
+    async fn no_head_is_timed_while_a_request_is_in_flight() {
+        let state = ConnState::new(TIMEOUT);
         let (mut io, mut client) = pipe(&state);
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
         assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
@@ -260,11 +254,5 @@ mod tests {
         // The body's bytes started a clock (see `ConnState::bytes_read`), now running.
         let failed = read_within(&mut io, TIMEOUT).await.expect("timed out after the answer");
         assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
-        let state = ConnState::timed_from_accept(TIMEOUT);
-        let (mut io, mut client) = pipe(&state);
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
-        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
-        drop(InFlight::begin(&state));
-        assert!(read_within(&mut io, TIMEOUT * 3).await.is_none(), "an idle keep-alive connection was timed");
     }
 }

@@ -108,7 +108,7 @@ where
         };
         // Answers are small and latency is what is measured: no Nagle delay.
         let _ = stream.set_nodelay(true);
-        let state = ConnState::timed_from_accept(head_timeout);
+        let state = ConnState::new(head_timeout);
         // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
         // part of its next head) at once, but one still on its first head counts as busy
         // to it: ending those at the stop keeps a silent client from holding it the grace.
