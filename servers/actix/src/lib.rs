@@ -10,16 +10,24 @@
 //! Run with: cargo run -p server-actix
 
 use std::io;
-use std::sync::mpsc;
+use std::net::SocketAddr;
+use std::sync::{Arc, mpsc};
 use std::thread;
+use std::time::Duration;
 
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Request};
+use actix_rt::net::TcpStream;
+use actix_server::GracefulShutdownSignal;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
-use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
+use actix_web::dev::{AppConfig, Extensions, RequestHead, Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{KeepAlive, StatusCode, Version, header};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
+use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
+use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
@@ -32,14 +40,19 @@ pub const SERVER_HEADER: &str = "actix-web";
 /// still answered. actix then drops what is left.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
 
+/// How long actix waits for a client to take its last answer before a close: `HttpServer`'s
+/// default, kept now that the server is built without it.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the actix `System` and
 /// its workers on a thread of their own, and returns once the server runs. Stopping the
 /// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
 /// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
-/// and the thread ends. "Finish" is actix's (actix-web >= 4.14.1): an idle keep-alive
-/// connection is closed at once, a busy one after its current request.
+/// and the thread ends. "Finish" is actix's (actix-server's graceful-stop signal, handed to
+/// actix-http as `HttpServer` does): an idle keep-alive connection is closed at once, a
+/// busy one after its current request.
 pub fn start(config: Config) -> io::Result<Running> {
-    // Bound here rather than by `HttpServer::bind`, so that the backlog is ours (4096,
+    // Bound here rather than by actix's `bind`, so that the backlog is ours (4096,
     // not std's 128) and a bind error or the real port (port 0) comes back at once.
     let listener = sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
@@ -48,32 +61,32 @@ pub fn start(config: Config) -> io::Result<Running> {
 
     let thread = thread::Builder::new().name("actix-system".into()).spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let server = HttpServer::new(move || {
+            let builder = Server::build()
+                .workers(workers)
+                // Applies only to sockets actix binds itself; the listener above already has
+                // this backlog. Kept so that a switch to `.bind` would not silently drop to 128.
+                .backlog(sys::LISTEN_BACKLOG.unsigned_abs())
+                // server_common's main handles SIGTERM/SIGINT and calls stop below.
+                .disable_signals()
+                .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+            // What closes idle keep-alive connections at once on a graceful stop.
+            let stopping = builder.graceful_shutdown_signal();
+            let server = builder.listen(format!("actix-web-service-{addr}"), listener, move || {
                 // Runs once per worker, on that worker's thread: its state is its own.
-                App::new()
+                let app = App::new()
                     .app_data(web::Data::new(Worker::new(&config)))
                     .wrap(middleware::from_fn(head_limits))
-                    // Outermost: the head-limit answers carry it too.
+                    // Around the head limits: their answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
+                    // Outermost: a request is in flight from the moment it reaches the App.
+                    .wrap(middleware::from_fn(in_flight))
                     .service(endpoint(paths::SINGLE, web::get().to(single)))
                     .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))
                     .service(endpoint(paths::HEALTH, web::get().to(health)))
                     // actix's own 404 has no body; the contract's is JSON.
-                    .default_service(web::to(|| async { reply(Err(BenchError::NotFound)) }))
-            })
-            .workers(workers)
-            // Applies only to sockets actix binds itself; the listener above already has
-            // this backlog. Kept so that a switch to `.bind` would not silently drop to 128.
-            .backlog(sys::LISTEN_BACKLOG.unsigned_abs())
-            // server_common's main handles SIGTERM/SIGINT and calls stop below.
-            .disable_signals()
-            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
-            // actix times only a connection's first head (answering 408 and closing); its
-            // keep-alive timer (5 s by default) would close idle pooled connections, which
-            // the contract keeps open however long they idle.
-            .client_request_timeout(HEAD_TIMEOUT)
-            .keep_alive(KeepAlive::Os)
-            .listen(listener);
+                    .default_service(web::to(|| async { reply(Err(BenchError::NotFound)) }));
+                connection_service(app, addr, stopping.clone())
+            });
             match server {
                 Ok(server) => {
                     let server = server.run();
@@ -103,6 +116,70 @@ pub fn start(config: Config) -> io::Result<Running> {
         drop(handle.stop(true));
         join(thread)
     }))
+}
+
+/// What one worker does with each accepted connection: what `HttpServer::listen` does
+/// (HTTP/1.1, the same settings), but with the socket wrapped in a [`HeadIo`] first.
+/// `HttpServer` has no hook for that, and actix-http times only a connection's first head
+/// (its client request timeout, armed once per connection); the [`HeadIo`] times every
+/// head, the first from the accept and each later one from its first byte, so a client
+/// cannot hold a connection by trickling one. A head past the timeout closes the
+/// connection without an answer, as on the hyper servers.
+fn connection_service<A, S, B>(
+    app: A,
+    addr: SocketAddr,
+    stopping: GracefulShutdownSignal,
+) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = DispatchError, InitError = ()>
+where
+    A: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<
+            Request,
+            Config = AppConfig,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    S::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    // HttpServer's settings, ours where we set them: no TCP_NODELAY (HttpServer sets it only
+    // when asked), its 1 s client disconnect timeout.
+    let http = HttpService::build()
+        .graceful_shutdown_signal(move || {
+            let stopping = stopping.clone();
+            async move { stopping.notified().await }
+        })
+        // actix's keep-alive timer (5 s by default) would close idle pooled connections,
+        // which the contract keeps open however long they idle.
+        .keep_alive(KeepAlive::Os)
+        // Off: actix's head timer (a connection's first head only, answered 408) is set from
+        // a clock it refreshes every 500 ms, so it fires up to that much before its timeout.
+        // The HeadIo times every head instead, the first from the accept, and never early.
+        .client_request_timeout(Duration::ZERO)
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+        .local_addr(addr)
+        .on_connect_ext(|io: &HeadIo<TcpStream>, data: &mut Extensions| {
+            data.insert(Arc::clone(io.state()));
+        })
+        // The App's config is its host and address for URL generation, which it does not do.
+        .h1(map_config(app.into_factory().map_err(|e| e.error_response()), |()| AppConfig::default()));
+    fn_service(|stream: TcpStream| async move {
+        let peer = stream.peer_addr().ok();
+        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)), peer))
+    })
+    .and_then(http)
+}
+
+/// Marks the request in flight on its connection (see [`connection_service`]) until its
+/// response is ready. Ready is done enough: the bodies here are small and whole, so actix
+/// writes them at once, and a later head is timed only from its first byte anyway.
+async fn in_flight(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let _in_flight = request.conn_data::<Arc<ConnState>>().map(InFlight::begin);
+    next.call(request).await
 }
 
 /// The contract's head limits, where actix's own are looser: actix-http reads heads up to

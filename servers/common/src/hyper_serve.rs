@@ -17,7 +17,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,9 +26,8 @@ use hyper::service::Service;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
 
+use crate::head_clock::{ConnState, HeadIo, InFlight};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::sys::AcceptErrors;
 
@@ -109,8 +108,11 @@ where
         };
         // Answers are small and latency is what is measured: no Nagle delay.
         let _ = stream.set_nodelay(true);
-        let state = Arc::new(ConnState::new(head_timeout));
-        let io = HeadIo { io: stream, state: Arc::clone(&state), stopping: Arc::clone(&stopping), timer: None };
+        let state = ConnState::new(head_timeout);
+        // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
+        // part of its next head) at once, but one still on its first head counts as busy
+        // to it: ending those at the stop keeps a silent client from holding it the grace.
+        let io = HeadIo::new(stream, Arc::clone(&state)).ending_unserved_on(Arc::clone(&stopping));
         let service = Tracked { inner: make_service(), state };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
         tokio::spawn(async move {
@@ -125,157 +127,6 @@ where
         tracing::warn!("{name}: grace period over, dropping requests still in flight");
     }
     Ok(())
-}
-
-/// "No head begun" in [`ConnState::head_since`].
-const NO_HEAD: u64 = u64::MAX;
-
-/// What a connection's IO (which sees the bytes) and its service (which sees the requests)
-/// share: whether a head is being read and since when, and how many requests are in flight.
-struct ConnState {
-    accepted: Instant,
-    /// [`HEAD_TIMEOUT`] but in tests.
-    head_timeout: Duration,
-    /// Nanoseconds from `accepted` to the first byte of the head being read; [`NO_HEAD`]
-    /// between a parsed head and the next byte. Starts at 0: the first head is timed
-    /// from the accept.
-    head_since: AtomicU64,
-    /// Requests whose response hyper has not yet taken whole.
-    in_flight: AtomicUsize,
-    /// A head has been parsed on this connection (a request was handed to the service).
-    served: AtomicBool,
-}
-
-impl ConnState {
-    fn new(head_timeout: Duration) -> Self {
-        Self {
-            accepted: Instant::now(),
-            head_timeout,
-            head_since: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            served: AtomicBool::new(false),
-        }
-    }
-
-    /// Bytes arrived: the first after a parsed head starts the next head's clock.
-    ///
-    /// The socket's bytes carry no mark of head or body: the rest of a request body that
-    /// hyper reads and discards after answering also starts a clock, so such a connection
-    /// (a client sending a body to these GET-only endpoints) closes if it then idles past
-    /// the head timeout. Bodiless requests, all a benchmark client sends, never do.
-    fn bytes_read(&self) {
-        if self.head_since.load(Relaxed) == NO_HEAD {
-            let since = u64::try_from(self.accepted.elapsed().as_nanos()).unwrap_or(NO_HEAD - 1);
-            self.head_since.store(since, Relaxed);
-        }
-    }
-
-    /// When the head being read must be complete; `None` while no head is begun, or while
-    /// a request is in flight (its bytes may be a body, or a pipelined head that waits for
-    /// the answer before it is read).
-    fn head_deadline(&self) -> Option<Instant> {
-        let since = self.head_since.load(Relaxed);
-        if since == NO_HEAD || self.in_flight.load(Relaxed) > 0 {
-            return None;
-        }
-        Some(self.accepted + Duration::from_nanos(since) + self.head_timeout)
-    }
-}
-
-/// The connection's socket, as hyper reads it: enforces [`HEAD_TIMEOUT`], and on stop ends
-/// a connection that has not had a request yet.
-///
-/// hyper's graceful shutdown closes a keep-alive connection that is idle (or holds part of
-/// its next head) at once, but a connection still on its first head counts as busy to it,
-/// so a client that connects and sends nothing, or half a head, would hold the stop for
-/// the whole grace. Reading end-of-file here once stopping ends it the way a client's
-/// close would.
-struct HeadIo<T> {
-    io: T,
-    state: Arc<ConnState>,
-    stopping: Arc<AtomicBool>,
-    /// Made the first time a head is still incomplete when the socket has no more bytes,
-    /// then reset; most heads arrive in one read and never need it.
-    timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl<T> HeadIo<T> {
-    /// Polls the head deadline; true once it has passed.
-    fn head_timed_out(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
-        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        timer.as_mut().poll(cx).is_ready()
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for HeadIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.stopping.load(Relaxed) && !this.state.served.load(Relaxed) {
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                this.state.bytes_read();
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending => match this.state.head_deadline() {
-                Some(deadline) if this.head_timed_out(cx, deadline) => {
-                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request head read timed out")))
-                }
-                _ => Poll::Pending,
-            },
-            other => other,
-        }
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
-/// A request in flight on its connection, from the parsed head until hyper has taken the
-/// whole response body (or dropped the request).
-struct InFlight(Arc<ConnState>);
-
-impl InFlight {
-    fn begin(state: &Arc<ConnState>) -> Self {
-        state.head_since.store(NO_HEAD, Relaxed);
-        state.served.store(true, Relaxed);
-        state.in_flight.fetch_add(1, Relaxed);
-        Self(Arc::clone(state))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
-    }
 }
 
 /// The connection's service, counting its requests in flight.

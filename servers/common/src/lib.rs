@@ -17,6 +17,8 @@ pub mod cached_pool;
 pub mod config;
 #[cfg(any(test, feature = "testkit"))]
 pub mod fault;
+#[cfg(feature = "head-clock")]
+pub mod head_clock;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
 pub mod limits;

@@ -1,8 +1,9 @@
 //! What every server accepts from a client, defined once: the head size and time limits.
 //!
-//! Each server applies them through its own framework's settings where it has them (hyper's
-//! buffer and header-read timer, actix's client request timeout) and in its own code where
-//! not; the README's error section says what each server answers at each limit.
+//! Each server applies them through its own framework's settings where they fit (hyper's
+//! buffer size) and in its own code where not (the head timeout of the hyper servers and
+//! actix is `head_clock`'s); the README's error section says what each server answers at
+//! each limit.
 
 use std::time::Duration;
 

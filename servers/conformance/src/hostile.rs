@@ -103,36 +103,57 @@ pub fn a_head_trickled_past_the_head_timeout_is_closed(subject: &Subject) {
     block_on(async {
         let started = Instant::now();
         let mut conn = Conn::open(s.addr()).await.expect("connect");
-        conn.send_raw(b"GET /health HTTP/1.1\r\nHost: conformance\r\n").await.expect("send");
-        let give_up = HEAD_TIMEOUT + Duration::from_secs(15);
-        let closed_after = loop {
-            assert!(started.elapsed() < give_up, "{}: a trickled head still open after {give_up:?}", subject.name);
-            if conn.send_raw(b"X-Trickle: 1\r\n").await.is_err() {
+        assert_trickled_head_closed(subject, s.addr(), &mut conn, started, "a trickled first head").await;
+    });
+}
+
+/// The same for a connection's second head, timed from its own first byte: a client that
+/// had one request answered cannot then hold the connection by trickling the next head.
+pub fn a_later_head_trickled_past_the_head_timeout_is_closed(subject: &Subject) {
+    let g = gosleep();
+    let s = server_for(subject, &g);
+    block_on(async {
+        let mut conn = Conn::open(s.addr()).await.expect("connect");
+        assert_eq!(conn.get("/health").await.expect("first GET").status, 200, "{}", subject.name);
+        let started = Instant::now();
+        assert_trickled_head_closed(subject, s.addr(), &mut conn, started, "a trickled second head").await;
+    });
+}
+
+/// Sends a head's first line on `conn`, then a header line a second, and checks the server
+/// cuts it off (408 or a close) no earlier than [`HEAD_TIMEOUT`] after `started` and within
+/// 15 s more; then that the server still answers.
+async fn assert_trickled_head_closed(
+    subject: &Subject,
+    addr: SocketAddr,
+    conn: &mut Conn,
+    started: Instant,
+    what: &str,
+) {
+    conn.send_raw(b"GET /health HTTP/1.1\r\nHost: conformance\r\n").await.expect("send");
+    let give_up = HEAD_TIMEOUT + Duration::from_secs(15);
+    let closed_after = loop {
+        assert!(started.elapsed() < give_up, "{}: {what} still open after {give_up:?}", subject.name);
+        if conn.send_raw(b"X-Trickle: 1\r\n").await.is_err() {
+            break started.elapsed();
+        }
+        match tokio::time::timeout(Duration::from_secs(1), conn.read_response()).await {
+            Err(_pacing) => continue,
+            Ok(Ok(r)) => {
+                assert_eq!(r.status, 408, "{}: {what} was answered", subject.name);
+                assert!(conn.closed_by_peer(AT_ONCE).await, "{}: {what}: open after its 408", subject.name);
                 break started.elapsed();
             }
-            match tokio::time::timeout(Duration::from_secs(1), conn.read_response()).await {
-                Err(_pacing) => continue,
-                Ok(Ok(r)) => {
-                    assert_eq!(r.status, 408, "{}: a trickled head was answered", subject.name);
-                    assert!(conn.closed_by_peer(AT_ONCE).await, "{}: open after its 408", subject.name);
-                    break started.elapsed();
-                }
-                Ok(Err(_closed)) => break started.elapsed(),
-            }
-        };
-        // Timers fire late on a busy machine, never early: the lower bound is firm.
-        assert!(
-            closed_after >= HEAD_TIMEOUT,
-            "{}: cut off after {closed_after:?}, before {HEAD_TIMEOUT:?}",
-            subject.name
-        );
-        assert_eq!(
-            testkit::get(s.addr(), "/health").await.expect("GET /health").status,
-            200,
-            "{}: down after",
-            subject.name
-        );
-    });
+            Ok(Err(_closed)) => break started.elapsed(),
+        }
+    };
+    // Timers fire late on a busy machine, never early: the lower bound is firm.
+    assert!(
+        closed_after >= HEAD_TIMEOUT,
+        "{}: {what} cut off after {closed_after:?}, before {HEAD_TIMEOUT:?}",
+        subject.name
+    );
+    assert_eq!(testkit::get(addr, "/health").await.expect("GET /health").status, 200, "{}: down after", subject.name);
 }
 
 /// Between requests a keep-alive connection may idle longer than [`HEAD_TIMEOUT`]: the

@@ -79,6 +79,7 @@ macro_rules! suite {
             a_request_line_over_the_limit_is_414_or_431_or_closed,
             a_head_over_the_limit_is_431_or_closed,
             a_head_trickled_past_the_head_timeout_is_closed,
+            a_later_head_trickled_past_the_head_timeout_is_closed,
             an_idle_keep_alive_connection_outlives_the_head_timeout,
             stop_closes_idle_and_half_read_connections_at_once,
             a_second_sigterm_exits_at_once_with_a_failure_status,

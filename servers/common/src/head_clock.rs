@@ -1,0 +1,258 @@
+//! The head timeout of [`crate::limits`] for servers whose framework times only part of it
+//! (feature `head-clock`): hyper's loop in [`crate::hyper_serve`] and server-actix.
+//!
+//! A framework's own head timer either runs while a keep-alive connection idles (hyper's
+//! header-read timer, which would close the pooled connections a benchmark keeps) or only
+//! for a connection's first head (actix's client request timeout). This clock sits in the
+//! socket instead: wrap each accepted connection in a [`HeadIo`], and hold an [`InFlight`]
+//! from each parsed head until its response is done. Bytes read with no request in flight
+//! start a head's clock; a read that would wait past the head's deadline fails with
+//! [`io::ErrorKind::TimedOut`], which ends the connection as a client's reset would.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// "No head begun" in [`ConnState::head_since`].
+const NO_HEAD: u64 = u64::MAX;
+
+/// What a connection's IO (which sees the bytes) and its service (which sees the requests)
+/// share: whether a head is being read and since when, and how many requests are in flight.
+#[derive(Debug)]
+pub struct ConnState {
+    accepted: Instant,
+    /// [`crate::limits::HEAD_TIMEOUT`] but in tests.
+    head_timeout: Duration,
+    /// Nanoseconds from `accepted` to the first byte of the head being read; [`NO_HEAD`]
+    /// between a parsed head and the next byte. Starts at 0: the first head is timed from
+    /// the accept.
+    head_since: AtomicU64,
+    /// Requests whose response is not yet done.
+    in_flight: AtomicUsize,
+    /// A head has been parsed on this connection (a request was handed to the service).
+    served: AtomicBool,
+}
+
+impl ConnState {
+    /// A connection accepted now: its first head is timed from the accept, so a client
+    /// that connects and sends nothing is cut off too; each later one from its first byte.
+    pub fn new(head_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            accepted: Instant::now(),
+            head_timeout,
+            head_since: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether a head has been parsed on this connection.
+    fn served(&self) -> bool {
+        self.served.load(Relaxed)
+    }
+
+    /// Bytes arrived: the first after a parsed head starts the next head's clock.
+    ///
+    /// The socket's bytes carry no mark of head or body: the rest of a request body that
+    /// the server reads and discards after answering also starts a clock, so such a
+    /// connection (a client sending a body to these GET-only endpoints) closes if it then
+    /// idles past the head timeout. Bodiless requests, all a benchmark client sends, never do.
+    fn bytes_read(&self) {
+        if self.head_since.load(Relaxed) == NO_HEAD {
+            let since = u64::try_from(self.accepted.elapsed().as_nanos()).unwrap_or(NO_HEAD - 1);
+            self.head_since.store(since, Relaxed);
+        }
+    }
+
+    /// When the head being read must be complete; `None` while no head is begun, or while
+    /// a request is in flight (its bytes may be a body, or a pipelined head that waits for
+    /// the answer before it is read).
+    fn head_deadline(&self) -> Option<Instant> {
+        let since = self.head_since.load(Relaxed);
+        if since == NO_HEAD || self.in_flight.load(Relaxed) > 0 {
+            return None;
+        }
+        Some(self.accepted + Duration::from_nanos(since) + self.head_timeout)
+    }
+}
+
+/// A connection's socket, as the HTTP server reads it: a read that would wait past the
+/// head deadline of its [`ConnState`] fails with [`io::ErrorKind::TimedOut`].
+#[derive(Debug)]
+pub struct HeadIo<T> {
+    io: T,
+    state: Arc<ConnState>,
+    /// Once set, reads end-of-file until a head has been parsed (see [`HeadIo::ending_unserved_on`]).
+    stopping: Option<Arc<AtomicBool>>,
+    /// Made the first time a head is still incomplete when the socket has no more bytes,
+    /// then reset; most heads arrive in one read and never need it.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> HeadIo<T> {
+    pub fn new(io: T, state: Arc<ConnState>) -> Self {
+        Self { io, state, stopping: None, timer: None }
+    }
+
+    /// Reads end-of-file, once `stopping` is set, on a connection that has not had a
+    /// request yet: for a server whose graceful stop counts such a connection as busy
+    /// (hyper's), so that a client that sent nothing or half a head does not hold the stop.
+    pub fn ending_unserved_on(mut self, stopping: Arc<AtomicBool>) -> Self {
+        self.stopping = Some(stopping);
+        self
+    }
+
+    /// The connection's state, for the service to begin its requests' [`InFlight`].
+    pub fn state(&self) -> &Arc<ConnState> {
+        &self.state
+    }
+
+    /// Polls the head deadline; true once it has passed.
+    fn head_timed_out(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for HeadIo<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.stopping.as_ref().is_some_and(|s| s.load(Relaxed)) && !this.state.served() {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                this.state.bytes_read();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match this.state.head_deadline() {
+                Some(deadline) if this.head_timed_out(cx, deadline) => {
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request head read timed out")))
+                }
+                _ => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// A request in flight on its connection, from its parsed head until its response is done
+/// (or the request dropped): no head is timed meanwhile.
+#[derive(Debug)]
+pub struct InFlight(Arc<ConnState>);
+
+impl InFlight {
+    /// A head was parsed on `state`'s connection: its clock stops, and the next byte
+    /// starts the next head's.
+    pub fn begin(state: &Arc<ConnState>) -> Self {
+        state.head_since.store(NO_HEAD, Relaxed);
+        state.served.store(true, Relaxed);
+        state.in_flight.fetch_add(1, Relaxed);
+        Self(Arc::clone(state))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A [`HeadIo`] over one end of an in-memory pipe, and the client's end.
+    fn pipe(state: &Arc<ConnState>) -> (HeadIo<DuplexStream>, DuplexStream) {
+        let (server, client) = tokio::io::duplex(1024);
+        (HeadIo::new(server, Arc::clone(state)), client)
+    }
+
+    /// Reads once, giving up after `wait` (of paused, auto-advanced time): `None` if the
+    /// read was still waiting.
+    async fn read_within(io: &mut HeadIo<DuplexStream>, wait: Duration) -> Option<io::Result<usize>> {
+        let mut buf = [0u8; 64];
+        tokio::time::timeout(wait, io.read(&mut buf)).await.ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_head_is_timed_from_the_accept() {
+        let state = ConnState::new(TIMEOUT);
+        let (mut io, _client) = pipe(&state);
+        assert!(read_within(&mut io, TIMEOUT / 2).await.is_none(), "cut off before the timeout");
+        let failed = read_within(&mut io, TIMEOUT).await.expect("still waiting past the timeout");
+        assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_head_is_timed_from_its_first_byte() {
+        let state = ConnState::new(TIMEOUT);
+        let (mut io, mut client) = pipe(&state);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        drop(InFlight::begin(&state));
+        assert!(read_within(&mut io, TIMEOUT * 3).await.is_none(), "an idle keep-alive connection was timed");
+        client.write_all(b"GET").await.expect("write");
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("bytes"), 3);
+        assert!(read_within(&mut io, TIMEOUT / 2).await.is_none(), "cut off before the timeout");
+        let failed = read_within(&mut io, TIMEOUT).await.expect("still waiting past the timeout");
+        assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_head_is_timed_while_a_request_is_in_flight() {
+        let state = ConnState::new(TIMEOUT);
+        let (mut io, mut client) = pipe(&state);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        let request = InFlight::begin(&state);
+        client.write_all(b"body").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        assert!(read_within(&mut io, TIMEOUT * 3).await.is_none(), "timed while in flight");
+        drop(request);
+        // The body's bytes started a clock (see `ConnState::bytes_read`), now running.
+        let failed = read_within(&mut io, TIMEOUT).await.expect("timed out after the answer");
+        assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
+    }
+}
