@@ -1,4 +1,5 @@
-//! Sampling a server process from /proc: CPU time of all its threads, RSS, thread count.
+//! Sampling a process from /proc: CPU time of all its threads, RSS, thread count; and the
+//! cores it may use (its CPU affinity and its cgroup's CPU quota).
 
 use std::io;
 
@@ -86,6 +87,97 @@ impl Window {
     }
 }
 
+/// Cores `pid` may run on: the CPUs of its affinity mask, or fewer when its cgroup (or an
+/// ancestor of it) has a CPU quota. `None` when /proc/PID cannot be read.
+pub fn cores(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let affinity = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).and_then(count_cpu_list)?;
+    let quota = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|c| cgroup_quota(&c));
+    Some(quota.map_or(affinity as f64, |q| q.min(affinity as f64)))
+}
+
+/// Counts a kernel CPU list such as `0-3,6,8-9`.
+fn count_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.trim().parse::<usize>().ok()?.checked_sub(a.trim().parse::<usize>().ok()?)? + 1,
+            None => part.trim().parse::<usize>().map(|_| 1).ok()?,
+        };
+    }
+    (n > 0).then_some(n)
+}
+
+/// Where a process's CPU quota lives, from /proc/PID/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CgroupCpu {
+    /// cgroup v1: the `cpu` controller's path (under /sys/fs/cgroup/cpu).
+    V1(String),
+    /// cgroup v2: the unified path (under /sys/fs/cgroup).
+    V2(String),
+}
+
+/// The v1 `cpu` controller's line wins: on a hybrid system the `0::` line names a v2
+/// group that has no cpu controller.
+fn cgroup_cpu(cgroup: &str) -> Option<CgroupCpu> {
+    let mut v2 = None;
+    for line in cgroup.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        if controllers.split(',').any(|c| c == "cpu") {
+            return Some(CgroupCpu::V1(path.to_owned()));
+        }
+        if id == "0" && controllers.is_empty() {
+            v2 = Some(CgroupCpu::V2(path.to_owned()));
+        }
+    }
+    v2
+}
+
+/// The tightest CPU quota, in cores, of the process's cgroup and its ancestors.
+fn cgroup_quota(cgroup: &str) -> Option<f64> {
+    let (root, path, v1) = match cgroup_cpu(cgroup)? {
+        CgroupCpu::V1(path) => ("/sys/fs/cgroup/cpu", path, true),
+        CgroupCpu::V2(path) => ("/sys/fs/cgroup", path, false),
+    };
+    let mut quota: Option<f64> = None;
+    let mut dir = std::path::PathBuf::from(format!("{root}{}", path.trim_end_matches('/')));
+    loop {
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+        let here = if v1 {
+            read("cpu.cfs_quota_us").zip(read("cpu.cfs_period_us")).and_then(|(q, p)| parse_cfs_quota(&q, &p))
+        } else {
+            read("cpu.max").and_then(|m| parse_cpu_max(&m))
+        };
+        quota = match (quota, here) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if dir.as_os_str().len() <= root.len() || !dir.pop() {
+            return quota;
+        }
+    }
+}
+
+/// cgroup v2 `cpu.max`: "max 100000" (no quota) or "50000 100000" (half a core).
+fn parse_cpu_max(text: &str) -> Option<f64> {
+    let mut fields = text.split_whitespace();
+    let (quota, period) = (fields.next()?, fields.next()?);
+    ratio(quota.parse().ok()?, period.parse().ok()?)
+}
+
+/// cgroup v1 `cpu.cfs_quota_us` (-1: no quota) over `cpu.cfs_period_us`.
+fn parse_cfs_quota(quota: &str, period: &str) -> Option<f64> {
+    let quota: i64 = quota.trim().parse().ok()?;
+    ratio(u64::try_from(quota).ok()?, period.trim().parse().ok()?)
+}
+
+fn ratio(quota: u64, period: u64) -> Option<f64> {
+    (quota > 0 && period > 0).then(|| quota as f64 / period as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +201,39 @@ mod tests {
         assert_ne!(x, 1);
         let s = w.finish(1.0);
         assert!(s.peak_rss_kib > 0 && s.max_threads >= 1, "{s:?}");
+    }
+
+    #[test]
+    fn cpu_lists_count_their_cpus() {
+        assert_eq!(count_cpu_list("0-1\n"), Some(2));
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+        for bad in ["", "x", "3-1", "0-"] {
+            assert_eq!(count_cpu_list(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cgroup_quotas_parse_in_cores() {
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max("50000 100000\n"), Some(0.5));
+        assert_eq!(parse_cpu_max("200000 100000"), Some(2.0));
+        assert_eq!(parse_cfs_quota("-1\n", "100000\n"), None);
+        assert_eq!(parse_cfs_quota("50000\n", "100000\n"), Some(0.5));
+        assert_eq!(parse_cfs_quota("50000", "0"), None);
+    }
+
+    #[test]
+    fn the_cpu_controller_line_names_the_cgroup() {
+        let v1 = "9:name=systemd:/\n3:cpuset:/\n2:cpu,cpuacct:/bench/s\n0::/\n";
+        assert_eq!(cgroup_cpu(v1), Some(CgroupCpu::V1("/bench/s".into())));
+        assert_eq!(cgroup_cpu("0::/system.slice/x.service\n"), Some(CgroupCpu::V2("/system.slice/x.service".into())));
+        assert_eq!(cgroup_cpu("1:name=systemd:/\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_at_least_a_fraction_of_a_core() {
+        let cores = cores(std::process::id()).expect("own /proc");
+        assert!(cores > 0.0 && cores <= 4096.0, "{cores}");
     }
 }
