@@ -38,7 +38,9 @@ use crate::result::RunResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
-    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on.
+    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on, counting
+    /// the time its threads were runnable but waiting for a core ([`Step::server_wait_percent`]):
+    /// it wanted that CPU, whether its own threads or another process held the core.
     Cpu,
     /// A thread-pool server (its pool size given with `--pool`) broke the SLO with its CPU
     /// under [`CPU_BOUND_SHARE`]: the pool's in-flight cap.
@@ -61,8 +63,8 @@ pub enum Bound {
 /// A server at or over this share of its cores is CPU-bound.
 pub const CPU_BOUND_SHARE: f64 = 0.90;
 
-/// A client process (loadgen, the upstream) over this share of its core may be what
-/// limits the step, so the step cannot be labelled the server's.
+/// A client process (loadgen, the upstream) over this share of its core (used, or waited
+/// for) may be what limits the step, so the step cannot be labelled the server's.
 pub const CLIENT_BOUND_SHARE: f64 = 0.85;
 
 /// Which part of the search a step belongs to.
@@ -84,6 +86,24 @@ pub struct ClientSample {
     pub loadgen_cpu_percent: f64,
     /// The upstream (`--upstream-pid`), when given.
     pub upstream_cpu_percent: Option<f64>,
+    /// loadgen's threads runnable but waiting for a core (CPU it wanted and did not get).
+    #[serde(default)]
+    pub loadgen_wait_percent: f64,
+    /// The same for the upstream.
+    #[serde(default)]
+    pub upstream_wait_percent: Option<f64>,
+}
+
+impl ClientSample {
+    /// loadgen's demand for its core: used plus waited for, % of one core.
+    pub fn loadgen_demand(&self) -> f64 {
+        self.loadgen_cpu_percent + self.loadgen_wait_percent
+    }
+
+    /// The upstream's, when sampled.
+    pub fn upstream_demand(&self) -> Option<f64> {
+        Some(self.upstream_cpu_percent? + self.upstream_wait_percent.unwrap_or(0.0))
+    }
 }
 
 /// One step of the search: a run at one offered rate.
@@ -108,6 +128,10 @@ pub struct Step {
     /// measured may be the client's limit, not the server's.
     #[serde(default)]
     pub client_bound: bool,
+    /// The server's threads runnable but waiting for a core during the window, % of one
+    /// core (with `--server-pid`): added to its CPU when judging it CPU-bound.
+    #[serde(default)]
+    pub server_wait_percent: Option<f64>,
 }
 
 /// A whole capacity search: JSON first, the text and the report are rendered from it.
@@ -177,9 +201,10 @@ pub fn search(opts: &CapacityOpts) -> Result<Capacity, LoadgenError> {
     // or else as the timeout (no slower answer counts), within the budget.
     let guess = opts.slo_p99.unwrap_or(opts.timeout);
     let light_c = connections_for(opts.start_rate, guess).min(budget);
+    let cores = server_cores.map_or(String::new(), |c| format!("; the server may use {c} core(s)"));
     println!(
         "capacity of {}: connections per step = ceil(rate x SLO x {CONNECTION_HEADROOM}), at least {MIN_CONNECTIONS} \
-         (the light step: x {} instead of the SLO); budget {budget} connections ({})",
+         (the light step, before the SLO is known, takes {} as its latency); budget {budget} connections ({}){cores}",
         opts.url,
         ms(guess),
         match opts.max_connections {
@@ -302,11 +327,11 @@ impl Search<'_> {
             url: Some(o.url.clone()),
         };
         let plan = crate::plan(&run)?;
-        let clients = sample_clients(o.warmup, o.duration, o.upstream_pid);
+        let sampler = sample_window(o.warmup, o.duration, o.server_pid, o.upstream_pid);
         let result = crate::engine::run(&crate::engine::Plan { progress: false, ..plan })?;
-        let client = clients.join().unwrap_or_default();
-        let client_bound = client.loadgen_cpu_percent / 100.0 > CLIENT_BOUND_SHARE
-            || client.upstream_cpu_percent.is_some_and(|u| u / 100.0 > CLIENT_BOUND_SHARE);
+        let (client, server_wait_percent) = sampler.join().unwrap_or_default();
+        let client_bound = client.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE
+            || client.upstream_demand().is_some_and(|u| u / 100.0 > CLIENT_BOUND_SHARE);
         self.steps.push(Step {
             phase,
             offered_rps: rate,
@@ -316,6 +341,7 @@ impl Search<'_> {
             passed: false,
             failure: None,
             client_bound,
+            server_wait_percent,
         });
         Ok(self.steps.len() - 1)
     }
@@ -396,20 +422,32 @@ impl Search<'_> {
     }
 }
 
-/// Samples loadgen's own CPU and the upstream's over the step's recorded window, on a
-/// thread of its own timed like the engine's window.
-fn sample_clients(warmup: Duration, window: Duration, upstream: Option<u32>) -> std::thread::JoinHandle<ClientSample> {
+/// Samples loadgen's own CPU and the upstream's, and the wait for a core of those and of
+/// the server, over the step's recorded window, on a thread of its own timed like the
+/// engine's window (the engine samples the server's CPU itself).
+fn sample_window(
+    warmup: Duration,
+    window: Duration,
+    server: Option<u32>,
+    upstream: Option<u32>,
+) -> std::thread::JoinHandle<(ClientSample, Option<f64>)> {
     std::thread::spawn(move || {
         std::thread::sleep(warmup);
-        let own = procstat::Window::start(std::process::id()).ok();
-        let up = upstream.and_then(|pid| procstat::Window::start(pid).ok());
+        let own = std::process::id();
+        let cpu = |pid: Option<u32>| pid.and_then(|p| procstat::Window::start(p).ok());
+        let wait = |pid: Option<u32>| pid.and_then(|p| procstat::WaitWindow::start(p).ok());
+        let (own_cpu, own_wait) = (cpu(Some(own)), wait(Some(own)));
+        let (up_cpu, up_wait, server_wait) = (cpu(upstream), wait(upstream), wait(server));
         let start = Instant::now();
         std::thread::sleep(window);
         let elapsed = start.elapsed().as_secs_f64();
-        ClientSample {
-            loadgen_cpu_percent: own.map_or(0.0, |w| w.finish(elapsed).cpu_percent),
-            upstream_cpu_percent: up.map(|w| w.finish(elapsed).cpu_percent),
-        }
+        let client = ClientSample {
+            loadgen_cpu_percent: own_cpu.map_or(0.0, |w| w.finish(elapsed).cpu_percent),
+            upstream_cpu_percent: up_cpu.map(|w| w.finish(elapsed).cpu_percent),
+            loadgen_wait_percent: own_wait.map_or(0.0, |w| w.finish(elapsed)),
+            upstream_wait_percent: up_wait.map(|w| w.finish(elapsed)),
+        };
+        (client, server_wait.map(|w| w.finish(elapsed)))
     })
 }
 
@@ -459,19 +497,25 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
     (bound, why)
 }
 
-/// The server's CPU in the step as a share of the cores it may use.
+/// The server's CPU demand in the step (used plus waited for) as a share of the cores it
+/// may use.
 fn server_share(step: &Step, cores: Option<f64>) -> Option<f64> {
-    Some(step.result.server?.cpu_percent / (100.0 * cores?))
+    Some((step.result.server?.cpu_percent + step.server_wait_percent.unwrap_or(0.0)) / (100.0 * cores?))
 }
 
 /// Which client process passed its share: "loadgen 91% of its core".
 fn client_words(c: &ClientSample) -> String {
     let mut words = Vec::new();
-    if c.loadgen_cpu_percent / 100.0 > CLIENT_BOUND_SHARE {
-        words.push(format!("loadgen {:.0}% of its core", c.loadgen_cpu_percent));
+    if c.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE {
+        words.push(format!(
+            "loadgen {} of its core",
+            used_and_waited(c.loadgen_cpu_percent, Some(c.loadgen_wait_percent))
+        ));
     }
-    if let Some(u) = c.upstream_cpu_percent.filter(|u| u / 100.0 > CLIENT_BOUND_SHARE) {
-        words.push(format!("upstream {u:.0}% of its core"));
+    if let Some(u) =
+        c.upstream_cpu_percent.filter(|_| c.upstream_demand().is_some_and(|d| d / 100.0 > CLIENT_BOUND_SHARE))
+    {
+        words.push(format!("upstream {} of its core", used_and_waited(u, c.upstream_wait_percent)));
     }
     words.join(", ")
 }
@@ -516,10 +560,12 @@ pub fn verdict(c: &Capacity, why: &str) -> String {
             format!("capacity: >= {rate:.0} req/s (bound: {name}, {why})")
         }
         _ => {
-            let cpu = match (server_share(at, c.server_cores), c.server_cores) {
-                (Some(share), Some(cores)) => {
-                    format!("server CPU {:.0}% of {cores} core{}", 100.0 * share, if cores == 1.0 { "" } else { "s" })
-                }
+            let cpu = match (at.result.server, c.server_cores) {
+                (Some(s), Some(cores)) => format!(
+                    "server CPU {} of {cores} core{}",
+                    used_and_waited(s.cpu_percent / cores, at.server_wait_percent.map(|w| w / cores)),
+                    if cores == 1.0 { "" } else { "s" }
+                ),
                 _ => "server CPU not sampled".to_owned(),
             };
             let p99 = Duration::from_micros(at.result.latency_summary.p99_us);
@@ -539,26 +585,39 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
     let r = &s.result;
     let offered = s.offered_rps * r.mode.duration_s;
     let answered = 100.0 * r.requests.saturating_sub(r.errors.non_2xx()) as f64 / offered.max(1.0);
-    let server = match (server_share(s, cores), r.server) {
-        (Some(share), _) => format!("  server CPU {:.0}%", 100.0 * share),
-        (None, Some(srv)) => format!("  server CPU {:.0}% of a core", srv.cpu_percent),
+    let server = match (r.server, cores) {
+        (Some(srv), Some(c)) => {
+            format!("  server CPU {}", used_and_waited(srv.cpu_percent / c, s.server_wait_percent.map(|w| w / c)))
+        }
+        (Some(srv), None) => format!("  server CPU {:.0}% of a core", srv.cpu_percent),
         _ => String::new(),
     };
-    let upstream = s.client.upstream_cpu_percent.map_or(String::new(), |u| format!("  upstream {u:.0}%"));
+    let c = &s.client;
+    let upstream = c
+        .upstream_cpu_percent
+        .map_or(String::new(), |u| format!("  upstream {}", used_and_waited(u, c.upstream_wait_percent)));
     let outcome = match (&s.failure, s.client_bound) {
         (None, false) => "pass".to_owned(),
         (None, true) => "pass (client-bound)".to_owned(),
         (Some(f), cb) => format!("FAIL{}: {f}", if cb { " (client-bound)" } else { "" }),
     };
     format!(
-        "  {phase:<6} {:>9.0} req/s  c={:<6} answered {answered:>5.1}%  p50 {:>9}  p99 {:>9}  errors {}{server}  loadgen {:.0}%{upstream}  {outcome}",
+        "  {phase:<6} {:>9.0} req/s  c={:<6} answered {answered:>5.1}%  p50 {:>9}  p99 {:>9}  errors {}{server}  loadgen {}{upstream}  {outcome}",
         s.offered_rps,
         s.connections,
         ms(Duration::from_micros(r.latency_summary.p50_us)),
         ms(Duration::from_micros(r.latency_summary.p99_us)),
         r.errors.socket() + r.errors.non_2xx(),
-        s.client.loadgen_cpu_percent,
+        used_and_waited(c.loadgen_cpu_percent, Some(c.loadgen_wait_percent)),
     )
+}
+
+/// "31%", or "31% (+45% waiting)" when the process waited for its core.
+fn used_and_waited(cpu_percent: f64, wait_percent: Option<f64>) -> String {
+    match wait_percent {
+        Some(w) if w >= 0.5 => format!("{cpu_percent:.0}% (+{w:.0}% waiting)"),
+        _ => format!("{cpu_percent:.0}%"),
+    }
 }
 
 /// "182.3 ms".

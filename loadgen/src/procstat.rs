@@ -87,6 +87,48 @@ impl Window {
     }
 }
 
+/// Nanoseconds the threads of `pid` have spent runnable but waiting for a CPU (the second
+/// field of each /proc/PID/task/TID/schedstat): CPU the process wanted and did not get,
+/// because other processes held its cores, its own threads queued, or a quota throttled it.
+pub fn run_delay_ns(pid: u32) -> io::Result<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread that exits between the listing and the read just drops out.
+        if let Ok(text) = std::fs::read_to_string(task?.path().join("schedstat"))
+            && let Some(wait) = parse_run_delay(&text)
+        {
+            total = total.saturating_add(wait);
+        }
+    }
+    Ok(total)
+}
+
+/// `run_ns wait_ns timeslices` -> wait_ns.
+fn parse_run_delay(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Wait for a CPU over a window (see [`run_delay_ns`]), in % of one core.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitWindow {
+    pid: u32,
+    first: u64,
+}
+
+impl WaitWindow {
+    /// Starts the window.
+    pub fn start(pid: u32) -> io::Result<Self> {
+        Ok(Self { pid, first: run_delay_ns(pid)? })
+    }
+
+    /// The wait since the start over `elapsed_s`, in % of one core (threads that exited
+    /// meanwhile take their wait with them, so this errs low).
+    pub fn finish(self, elapsed_s: f64) -> f64 {
+        let last = run_delay_ns(self.pid).unwrap_or(self.first);
+        if elapsed_s > 0.0 { 100.0 * last.saturating_sub(self.first) as f64 / 1e9 / elapsed_s } else { 0.0 }
+    }
+}
+
 /// Cores `pid` may run on: the CPUs of its affinity mask, or fewer when its cgroup (or an
 /// ancestor of it) has a CPU quota. `None` when /proc/PID cannot be read.
 pub fn cores(pid: u32) -> Option<f64> {
@@ -229,6 +271,13 @@ mod tests {
         assert_eq!(cgroup_cpu(v1), Some(CgroupCpu::V1("/bench/s".into())));
         assert_eq!(cgroup_cpu("0::/system.slice/x.service\n"), Some(CgroupCpu::V2("/system.slice/x.service".into())));
         assert_eq!(cgroup_cpu("1:name=systemd:/\n"), None);
+    }
+
+    #[test]
+    fn schedstat_gives_the_run_queue_wait() {
+        assert_eq!(parse_run_delay("8062685505 9909348466 17140\n"), Some(9_909_348_466));
+        assert_eq!(parse_run_delay("1"), None);
+        assert!(run_delay_ns(std::process::id()).is_ok());
     }
 
     #[test]
