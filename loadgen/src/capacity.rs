@@ -92,6 +92,10 @@ pub struct ClientSample {
     /// The same for the upstream.
     #[serde(default)]
     pub upstream_wait_percent: Option<f64>,
+    /// When loadgen and the upstream may run on exactly the same CPUs (both pinned to the
+    /// client core, say), how many: their demands then add up against those cores.
+    #[serde(default)]
+    pub shared_cores: Option<f64>,
 }
 
 impl ClientSample {
@@ -103,6 +107,35 @@ impl ClientSample {
     /// The upstream's, when sampled.
     pub fn upstream_demand(&self) -> Option<f64> {
         Some(self.upstream_cpu_percent? + self.upstream_wait_percent.unwrap_or(0.0))
+    }
+
+    /// Why the client side may be what limited the step (empty when it is not): loadgen or
+    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or, on shared cores, both
+    /// together (CPU used by both, plus the longer of the two waits).
+    pub fn bound_words(&self) -> String {
+        let mut words = Vec::new();
+        if self.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE {
+            let used = used_and_waited(self.loadgen_cpu_percent, Some(self.loadgen_wait_percent));
+            words.push(format!("loadgen {used} of its core"));
+        }
+        if let Some(u) =
+            self.upstream_cpu_percent.filter(|_| self.upstream_demand().is_some_and(|d| d / 100.0 > CLIENT_BOUND_SHARE))
+        {
+            words.push(format!("upstream {} of its core", used_and_waited(u, self.upstream_wait_percent)));
+        }
+        if let (Some(cores), Some(up)) = (self.shared_cores, self.upstream_cpu_percent)
+            && words.is_empty()
+        {
+            let used = self.loadgen_cpu_percent + up;
+            let wait = self.loadgen_wait_percent.max(self.upstream_wait_percent.unwrap_or(0.0));
+            if (used + wait) / (100.0 * cores) > CLIENT_BOUND_SHARE {
+                words.push(format!(
+                    "loadgen and upstream {} of their shared core(s)",
+                    used_and_waited(used / cores, Some(wait / cores))
+                ));
+            }
+        }
+        words.join(", ")
     }
 }
 
@@ -330,8 +363,7 @@ impl Search<'_> {
         let sampler = sample_window(o.warmup, o.duration, o.server_pid, o.upstream_pid);
         let result = crate::engine::run(&crate::engine::Plan { progress: false, ..plan })?;
         let (client, server_wait_percent) = sampler.join().unwrap_or_default();
-        let client_bound = client.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE
-            || client.upstream_demand().is_some_and(|u| u / 100.0 > CLIENT_BOUND_SHARE);
+        let client_bound = !client.bound_words().is_empty();
         self.steps.push(Step {
             phase,
             offered_rps: rate,
@@ -446,9 +478,16 @@ fn sample_window(
             upstream_cpu_percent: up_cpu.map(|w| w.finish(elapsed).cpu_percent),
             loadgen_wait_percent: own_wait.map_or(0.0, |w| w.finish(elapsed)),
             upstream_wait_percent: up_wait.map(|w| w.finish(elapsed)),
+            shared_cores: upstream.and_then(|pid| shared_cores(own, pid)),
         };
         (client, server_wait.map(|w| w.finish(elapsed)))
     })
+}
+
+/// How many CPUs two processes share, when their affinities are the same.
+fn shared_cores(a: u32, b: u32) -> Option<f64> {
+    let (a, b) = (procstat::affinity(a)?, procstat::affinity(b)?);
+    (a == b).then(|| procstat::count_cpu_list(&a)).flatten().map(|n| n as f64)
 }
 
 /// Why a step at `rate` fails the pass rule, or `None` when it passes.
@@ -480,7 +519,7 @@ pub fn failure(result: &RunResult, rate: f64, slo: Duration) -> Option<String> {
 /// in words.
 pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>) -> (Bound, String) {
     if step.client_bound {
-        return (Bound::Client, client_words(&step.client));
+        return (Bound::Client, step.client.bound_words());
     }
     let share = server_share(step, server_cores);
     if let Some(share) = share
@@ -501,23 +540,6 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
 /// may use.
 fn server_share(step: &Step, cores: Option<f64>) -> Option<f64> {
     Some((step.result.server?.cpu_percent + step.server_wait_percent.unwrap_or(0.0)) / (100.0 * cores?))
-}
-
-/// Which client process passed its share: "loadgen 91% of its core".
-fn client_words(c: &ClientSample) -> String {
-    let mut words = Vec::new();
-    if c.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE {
-        words.push(format!(
-            "loadgen {} of its core",
-            used_and_waited(c.loadgen_cpu_percent, Some(c.loadgen_wait_percent))
-        ));
-    }
-    if let Some(u) =
-        c.upstream_cpu_percent.filter(|_| c.upstream_demand().is_some_and(|d| d / 100.0 > CLIENT_BOUND_SHARE))
-    {
-        words.push(format!("upstream {} of its core", used_and_waited(u, c.upstream_wait_percent)));
-    }
-    words.join(", ")
 }
 
 /// Peak RSS growth per request in flight from the light step to the highest passing rising
@@ -634,6 +656,24 @@ mod tests {
         assert_eq!(connections_for(1000.0, Duration::from_millis(200)), 400);
         assert_eq!(connections_for(10.0, Duration::from_millis(1)), MIN_CONNECTIONS);
         assert_eq!(connections_for(333.0, Duration::from_millis(100)), 67);
+    }
+
+    #[test]
+    fn the_client_side_is_bound_by_either_process_or_both_on_a_shared_core() {
+        let sample = |l: f64, u: f64, shared: Option<f64>| ClientSample {
+            loadgen_cpu_percent: l,
+            upstream_cpu_percent: Some(u),
+            loadgen_wait_percent: 0.0,
+            upstream_wait_percent: Some(0.0),
+            shared_cores: shared,
+        };
+        assert!(sample(91.0, 10.0, None).bound_words().starts_with("loadgen 91%"));
+        assert!(sample(10.0, 90.0, None).bound_words().starts_with("upstream 90%"));
+        assert_eq!(sample(50.0, 45.0, None).bound_words(), "");
+        assert!(sample(50.0, 45.0, Some(1.0)).bound_words().contains("shared core"));
+        assert_eq!(sample(50.0, 45.0, Some(2.0)).bound_words(), "");
+        let waited = ClientSample { loadgen_wait_percent: 40.0, ..sample(50.0, 5.0, None) };
+        assert!(waited.bound_words().contains("(+40% waiting)"), "{}", waited.bound_words());
     }
 
     #[test]

@@ -132,14 +132,19 @@ impl WaitWindow {
 /// Cores `pid` may run on: the CPUs of its affinity mask, or fewer when its cgroup (or an
 /// ancestor of it) has a CPU quota. `None` when /proc/PID cannot be read.
 pub fn cores(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let affinity = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).and_then(count_cpu_list)?;
+    let affinity = count_cpu_list(&affinity(pid)?)?;
     let quota = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|c| cgroup_quota(&c));
     Some(quota.map_or(affinity as f64, |q| q.min(affinity as f64)))
 }
 
+/// The CPUs `pid` may run on, as the kernel lists them (`0-1`, `1`).
+pub fn affinity(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).map(|l| l.trim().to_owned())
+}
+
 /// Counts a kernel CPU list such as `0-3,6,8-9`.
-fn count_cpu_list(list: &str) -> Option<usize> {
+pub fn count_cpu_list(list: &str) -> Option<usize> {
     let mut n = 0;
     for part in list.trim().split(',').filter(|p| !p.is_empty()) {
         n += match part.split_once('-') {
