@@ -22,8 +22,11 @@
 //! Each step is an open-loop run through [`crate::engine::run`], on connections sized so
 //! that a request as slow as the SLO never makes the next one on its connection late (see
 //! [`CONNECTION_HEADROOM`]). What bound the capacity is decided at the lowest failing
-//! step above it: the client side first (loadgen or the upstream near a full core), then
-//! the server's CPU share of its cores, then the pool (`--pool`) or another concurrency cap.
+//! step above it: the client side first (loadgen or the upstream near a full core, or the
+//! client's CPUs that busy), then the server's CPU share of its cores (or their busy share,
+//! when other processes held them), then the pool (`--pool`) or another concurrency cap.
+//! Busy shares come from /proc/stat, for CPU sets only when the server's and the client's
+//! are apart (pinned, as run_all.sh does); overlapping sets cannot say which side was short.
 
 use std::time::{Duration, Instant};
 
@@ -38,9 +41,9 @@ use crate::result::RunResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
-    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on, counting
-    /// the time its threads were runnable but waiting for a core ([`Step::server_wait_percent`]):
-    /// it wanted that CPU, whether its own threads or another process held the core.
+    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on, or those
+    /// cores were that busy with other processes too ([`Step::server_cpus_busy_percent`]):
+    /// either way it could not have had more CPU.
     Cpu,
     /// A thread-pool server (its pool size given with `--pool`) broke the SLO with its CPU
     /// under [`CPU_BOUND_SHARE`]: the pool's in-flight cap.
@@ -63,8 +66,9 @@ pub enum Bound {
 /// A server at or over this share of its cores is CPU-bound.
 pub const CPU_BOUND_SHARE: f64 = 0.90;
 
-/// A client process (loadgen, the upstream) over this share of its core (used, or waited
-/// for) may be what limits the step, so the step cannot be labelled the server's.
+/// A client process (loadgen, the upstream) over this share of its core, or the client
+/// side's cores this busy, may be what limits the step, so the step cannot be labelled
+/// the server's.
 pub const CLIENT_BOUND_SHARE: f64 = 0.85;
 
 /// Which part of the search a step belongs to.
@@ -86,54 +90,29 @@ pub struct ClientSample {
     pub loadgen_cpu_percent: f64,
     /// The upstream (`--upstream-pid`), when given.
     pub upstream_cpu_percent: Option<f64>,
-    /// loadgen's threads runnable but waiting for a core (CPU it wanted and did not get).
+    /// How busy the CPUs loadgen and the upstream may run on were (all processes), % of
+    /// those CPUs; only when none of them is the server's (else the server's use counts).
     #[serde(default)]
-    pub loadgen_wait_percent: f64,
-    /// The same for the upstream.
-    #[serde(default)]
-    pub upstream_wait_percent: Option<f64>,
-    /// When loadgen and the upstream may run on exactly the same CPUs (both pinned to the
-    /// client core, say), how many: their demands then add up against those cores.
-    #[serde(default)]
-    pub shared_cores: Option<f64>,
+    pub cpus_busy_percent: Option<f64>,
 }
 
 impl ClientSample {
-    /// loadgen's demand for its core: used plus waited for, % of one core.
-    pub fn loadgen_demand(&self) -> f64 {
-        self.loadgen_cpu_percent + self.loadgen_wait_percent
-    }
-
-    /// The upstream's, when sampled.
-    pub fn upstream_demand(&self) -> Option<f64> {
-        Some(self.upstream_cpu_percent? + self.upstream_wait_percent.unwrap_or(0.0))
-    }
-
     /// Why the client side may be what limited the step (empty when it is not): loadgen or
-    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or, on shared cores, both
-    /// together (CPU used by both, plus the longer of the two waits).
+    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or the client side's CPUs
+    /// that busy (loadgen and the upstream pinned to one core add up there, and so does
+    /// any other process on it).
     pub fn bound_words(&self) -> String {
+        let over = |percent: f64| percent / 100.0 > CLIENT_BOUND_SHARE;
         let mut words = Vec::new();
-        if self.loadgen_demand() / 100.0 > CLIENT_BOUND_SHARE {
-            let used = used_and_waited(self.loadgen_cpu_percent, Some(self.loadgen_wait_percent));
-            words.push(format!("loadgen {used} of its core"));
+        if over(self.loadgen_cpu_percent) {
+            words.push(format!("loadgen {:.0}% of its core", self.loadgen_cpu_percent));
         }
-        if let Some(u) =
-            self.upstream_cpu_percent.filter(|_| self.upstream_demand().is_some_and(|d| d / 100.0 > CLIENT_BOUND_SHARE))
-        {
-            words.push(format!("upstream {} of its core", used_and_waited(u, self.upstream_wait_percent)));
+        if let Some(u) = self.upstream_cpu_percent.filter(|u| over(*u)) {
+            words.push(format!("upstream {u:.0}% of its core"));
         }
-        if let (Some(cores), Some(up)) = (self.shared_cores, self.upstream_cpu_percent)
-            && words.is_empty()
-        {
-            let used = self.loadgen_cpu_percent + up;
-            let wait = self.loadgen_wait_percent.max(self.upstream_wait_percent.unwrap_or(0.0));
-            if (used + wait) / (100.0 * cores) > CLIENT_BOUND_SHARE {
-                words.push(format!(
-                    "loadgen and upstream {} of their shared core(s)",
-                    used_and_waited(used / cores, Some(wait / cores))
-                ));
-            }
+        if let Some(busy) = self.cpus_busy_percent.filter(|b| over(*b)) {
+            let upstream = self.upstream_cpu_percent.map_or(String::new(), |u| format!(", upstream {u:.0}%"));
+            words.push(format!("client CPUs {busy:.0}% busy (loadgen {:.0}%{upstream})", self.loadgen_cpu_percent));
         }
         words.join(", ")
     }
@@ -161,10 +140,11 @@ pub struct Step {
     /// measured may be the client's limit, not the server's.
     #[serde(default)]
     pub client_bound: bool,
-    /// The server's threads runnable but waiting for a core during the window, % of one
-    /// core (with `--server-pid`): added to its CPU when judging it CPU-bound.
+    /// How busy the CPUs the server may run on were during the window, all processes
+    /// counted, % of those CPUs (with `--server-pid`, and only when loadgen and the
+    /// upstream run on other CPUs): a server starved by its neighbours is CPU-bound too.
     #[serde(default)]
-    pub server_wait_percent: Option<f64>,
+    pub server_cpus_busy_percent: Option<f64>,
 }
 
 /// A whole capacity search: JSON first, the text and the report are rendered from it.
@@ -362,7 +342,7 @@ impl Search<'_> {
         let plan = crate::plan(&run)?;
         let sampler = sample_window(o.warmup, o.duration, o.server_pid, o.upstream_pid);
         let result = crate::engine::run(&crate::engine::Plan { progress: false, ..plan })?;
-        let (client, server_wait_percent) = sampler.join().unwrap_or_default();
+        let (client, server_cpus_busy_percent) = sampler.join().unwrap_or_default();
         let client_bound = !client.bound_words().is_empty();
         self.steps.push(Step {
             phase,
@@ -373,7 +353,7 @@ impl Search<'_> {
             passed: false,
             failure: None,
             client_bound,
-            server_wait_percent,
+            server_cpus_busy_percent,
         });
         Ok(self.steps.len() - 1)
     }
@@ -454,9 +434,10 @@ impl Search<'_> {
     }
 }
 
-/// Samples loadgen's own CPU and the upstream's, and the wait for a core of those and of
-/// the server, over the step's recorded window, on a thread of its own timed like the
-/// engine's window (the engine samples the server's CPU itself).
+/// Samples loadgen's own CPU and the upstream's, and how busy the client side's and the
+/// server's CPUs were, over the step's recorded window, on a thread of its own timed like
+/// the engine's window (the engine samples the server's own CPU). CPU sets that overlap
+/// are not sampled: there busy says nothing about which side was short.
 fn sample_window(
     warmup: Duration,
     window: Duration,
@@ -466,28 +447,26 @@ fn sample_window(
     std::thread::spawn(move || {
         std::thread::sleep(warmup);
         let own = std::process::id();
+        let mut client_cpus = procstat::affinity(own).unwrap_or_default();
+        client_cpus.extend(upstream.and_then(procstat::affinity).unwrap_or_default());
+        client_cpus.sort_unstable();
+        client_cpus.dedup();
+        let server_cpus = server.and_then(procstat::affinity).unwrap_or_default();
+        let apart = !server_cpus.is_empty() && !server_cpus.iter().any(|c| client_cpus.contains(c));
+        let busy = |cpus: Vec<usize>| apart.then(|| procstat::BusyWindow::start(cpus).ok()).flatten();
+        let (client_busy, server_busy) = (busy(client_cpus), busy(server_cpus));
         let cpu = |pid: Option<u32>| pid.and_then(|p| procstat::Window::start(p).ok());
-        let wait = |pid: Option<u32>| pid.and_then(|p| procstat::WaitWindow::start(p).ok());
-        let (own_cpu, own_wait) = (cpu(Some(own)), wait(Some(own)));
-        let (up_cpu, up_wait, server_wait) = (cpu(upstream), wait(upstream), wait(server));
+        let (own_cpu, up_cpu) = (cpu(Some(own)), cpu(upstream));
         let start = Instant::now();
         std::thread::sleep(window);
         let elapsed = start.elapsed().as_secs_f64();
         let client = ClientSample {
             loadgen_cpu_percent: own_cpu.map_or(0.0, |w| w.finish(elapsed).cpu_percent),
             upstream_cpu_percent: up_cpu.map(|w| w.finish(elapsed).cpu_percent),
-            loadgen_wait_percent: own_wait.map_or(0.0, |w| w.finish(elapsed)),
-            upstream_wait_percent: up_wait.map(|w| w.finish(elapsed)),
-            shared_cores: upstream.and_then(|pid| shared_cores(own, pid)),
+            cpus_busy_percent: client_busy.and_then(procstat::BusyWindow::finish),
         };
-        (client, server_wait.map(|w| w.finish(elapsed)))
+        (client, server_busy.and_then(procstat::BusyWindow::finish))
     })
-}
-
-/// How many CPUs two processes share, when their affinities are the same.
-fn shared_cores(a: u32, b: u32) -> Option<f64> {
-    let (a, b) = (procstat::affinity(a)?, procstat::affinity(b)?);
-    (a == b).then(|| procstat::count_cpu_list(&a)).flatten().map(|n| n as f64)
 }
 
 /// Why a step at `rate` fails the pass rule, or `None` when it passes.
@@ -536,10 +515,11 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
     (bound, why)
 }
 
-/// The server's CPU demand in the step (used plus waited for) as a share of the cores it
-/// may use.
+/// The server's CPU in the step as a share of the cores it may use, or its cores' busy
+/// share when that is higher (other processes held them).
 fn server_share(step: &Step, cores: Option<f64>) -> Option<f64> {
-    Some((step.result.server?.cpu_percent + step.server_wait_percent.unwrap_or(0.0)) / (100.0 * cores?))
+    let own = step.result.server?.cpu_percent / (100.0 * cores?);
+    Some(step.server_cpus_busy_percent.map_or(own, |busy| own.max(busy / 100.0)))
 }
 
 /// Peak RSS growth per request in flight from the light step to the highest passing rising
@@ -585,7 +565,7 @@ pub fn verdict(c: &Capacity, why: &str) -> String {
             let cpu = match (at.result.server, c.server_cores) {
                 (Some(s), Some(cores)) => format!(
                     "server CPU {} of {cores} core{}",
-                    used_and_waited(s.cpu_percent / cores, at.server_wait_percent.map(|w| w / cores)),
+                    with_busy(s.cpu_percent / cores, at.server_cpus_busy_percent),
                     if cores == 1.0 { "" } else { "s" }
                 ),
                 _ => "server CPU not sampled".to_owned(),
@@ -609,15 +589,13 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
     let answered = 100.0 * r.requests.saturating_sub(r.errors.non_2xx()) as f64 / offered.max(1.0);
     let server = match (r.server, cores) {
         (Some(srv), Some(c)) => {
-            format!("  server CPU {}", used_and_waited(srv.cpu_percent / c, s.server_wait_percent.map(|w| w / c)))
+            format!("  server CPU {}", with_busy(srv.cpu_percent / c, s.server_cpus_busy_percent))
         }
         (Some(srv), None) => format!("  server CPU {:.0}% of a core", srv.cpu_percent),
         _ => String::new(),
     };
     let c = &s.client;
-    let upstream = c
-        .upstream_cpu_percent
-        .map_or(String::new(), |u| format!("  upstream {}", used_and_waited(u, c.upstream_wait_percent)));
+    let upstream = c.upstream_cpu_percent.map_or(String::new(), |u| format!("  upstream {u:.0}%"));
     let outcome = match (&s.failure, s.client_bound) {
         (None, false) => "pass".to_owned(),
         (None, true) => "pass (client-bound)".to_owned(),
@@ -630,15 +608,15 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
         ms(Duration::from_micros(r.latency_summary.p50_us)),
         ms(Duration::from_micros(r.latency_summary.p99_us)),
         r.errors.socket() + r.errors.non_2xx(),
-        used_and_waited(c.loadgen_cpu_percent, Some(c.loadgen_wait_percent)),
+        with_busy(c.loadgen_cpu_percent, None),
     )
 }
 
-/// "31%", or "31% (+45% waiting)" when the process waited for its core.
-fn used_and_waited(cpu_percent: f64, wait_percent: Option<f64>) -> String {
-    match wait_percent {
-        Some(w) if w >= 0.5 => format!("{cpu_percent:.0}% (+{w:.0}% waiting)"),
-        _ => format!("{cpu_percent:.0}%"),
+/// "31%", or "31% (its CPUs 95% busy)" when the CPUs it runs on were sampled.
+fn with_busy(cpu_percent: f64, busy_percent: Option<f64>) -> String {
+    match busy_percent {
+        Some(b) => format!("{cpu_percent:.0}% (its CPUs {b:.0}% busy)"),
+        None => format!("{cpu_percent:.0}%"),
     }
 }
 
@@ -659,21 +637,17 @@ mod tests {
     }
 
     #[test]
-    fn the_client_side_is_bound_by_either_process_or_both_on_a_shared_core() {
-        let sample = |l: f64, u: f64, shared: Option<f64>| ClientSample {
+    fn the_client_side_is_bound_by_either_process_or_its_busy_cpus() {
+        let sample = |l: f64, u: f64, busy: Option<f64>| ClientSample {
             loadgen_cpu_percent: l,
             upstream_cpu_percent: Some(u),
-            loadgen_wait_percent: 0.0,
-            upstream_wait_percent: Some(0.0),
-            shared_cores: shared,
+            cpus_busy_percent: busy,
         };
         assert!(sample(91.0, 10.0, None).bound_words().starts_with("loadgen 91%"));
         assert!(sample(10.0, 90.0, None).bound_words().starts_with("upstream 90%"));
-        assert_eq!(sample(50.0, 45.0, None).bound_words(), "");
-        assert!(sample(50.0, 45.0, Some(1.0)).bound_words().contains("shared core"));
-        assert_eq!(sample(50.0, 45.0, Some(2.0)).bound_words(), "");
-        let waited = ClientSample { loadgen_wait_percent: 40.0, ..sample(50.0, 5.0, None) };
-        assert!(waited.bound_words().contains("(+40% waiting)"), "{}", waited.bound_words());
+        assert_eq!(sample(50.0, 30.0, Some(80.0)).bound_words(), "");
+        let shared = sample(50.0, 40.0, Some(97.0)).bound_words();
+        assert!(shared.starts_with("client CPUs 97% busy (loadgen 50%, upstream 40%)"), "{shared}");
     }
 
     #[test]

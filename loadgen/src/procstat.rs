@@ -87,72 +87,85 @@ impl Window {
     }
 }
 
-/// Nanoseconds the threads of `pid` have spent runnable but waiting for a CPU (the second
-/// field of each /proc/PID/task/TID/schedstat): CPU the process wanted and did not get,
-/// because other processes held its cores, its own threads queued, or a quota throttled it.
-pub fn run_delay_ns(pid: u32) -> io::Result<u64> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        // A thread that exits between the listing and the read just drops out.
-        if let Ok(text) = std::fs::read_to_string(task?.path().join("schedstat"))
-            && let Some(wait) = parse_run_delay(&text)
-        {
-            total = total.saturating_add(wait);
+/// Busy and total ticks of the CPUs `cpus` since boot, from /proc/stat (busy: all but
+/// idle and iowait, so time a hypervisor stole counts as busy: the CPU was not there).
+pub fn cpu_ticks(cpus: &[usize]) -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    parse_cpu_ticks(&stat, cpus).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/stat"))
+}
+
+fn parse_cpu_ticks(stat: &str, cpus: &[usize]) -> Option<(u64, u64)> {
+    let (mut busy, mut total, mut found) = (0u64, 0u64, 0);
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(n) = fields.next().and_then(|f| f.strip_prefix("cpu")).and_then(|n| n.parse::<usize>().ok()) else {
+            continue;
+        };
+        if !cpus.contains(&n) {
+            continue;
         }
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let ticks: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+        let all: u64 = ticks.iter().sum();
+        busy += all - ticks.get(3)? - ticks.get(4).unwrap_or(&0);
+        total += all;
+        found += 1;
     }
-    Ok(total)
+    (found == cpus.len() && found > 0).then_some((busy, total))
 }
 
-/// `run_ns wait_ns timeslices` -> wait_ns.
-fn parse_run_delay(schedstat: &str) -> Option<u64> {
-    schedstat.split_whitespace().nth(1)?.parse().ok()
+/// How busy a set of CPUs was over a window, all processes counted.
+#[derive(Debug, Clone)]
+pub struct BusyWindow {
+    cpus: Vec<usize>,
+    first: (u64, u64),
 }
 
-/// Wait for a CPU over a window (see [`run_delay_ns`]), in % of one core.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitWindow {
-    pid: u32,
-    first: u64,
-}
-
-impl WaitWindow {
+impl BusyWindow {
     /// Starts the window.
-    pub fn start(pid: u32) -> io::Result<Self> {
-        Ok(Self { pid, first: run_delay_ns(pid)? })
+    pub fn start(cpus: Vec<usize>) -> io::Result<Self> {
+        let first = cpu_ticks(&cpus)?;
+        Ok(Self { cpus, first })
     }
 
-    /// The wait since the start over `elapsed_s`, in % of one core (threads that exited
-    /// meanwhile take their wait with them, so this errs low).
-    pub fn finish(self, elapsed_s: f64) -> f64 {
-        let last = run_delay_ns(self.pid).unwrap_or(self.first);
-        if elapsed_s > 0.0 { 100.0 * last.saturating_sub(self.first) as f64 / 1e9 / elapsed_s } else { 0.0 }
+    /// The CPUs' busy share since the start, in % of those CPUs.
+    pub fn finish(self) -> Option<f64> {
+        let (busy, total) = cpu_ticks(&self.cpus).ok()?;
+        let total = total.checked_sub(self.first.1).filter(|t| *t > 0)?;
+        Some(100.0 * busy.saturating_sub(self.first.0) as f64 / total as f64)
     }
 }
 
 /// Cores `pid` may run on: the CPUs of its affinity mask, or fewer when its cgroup (or an
 /// ancestor of it) has a CPU quota. `None` when /proc/PID cannot be read.
 pub fn cores(pid: u32) -> Option<f64> {
-    let affinity = count_cpu_list(&affinity(pid)?)?;
+    let affinity = affinity(pid)?.len();
     let quota = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|c| cgroup_quota(&c));
     Some(quota.map_or(affinity as f64, |q| q.min(affinity as f64)))
 }
 
-/// The CPUs `pid` may run on, as the kernel lists them (`0-1`, `1`).
-pub fn affinity(pid: u32) -> Option<String> {
+/// The CPUs `pid` may run on (its `Cpus_allowed_list`).
+pub fn affinity(pid: u32) -> Option<Vec<usize>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).map(|l| l.trim().to_owned())
+    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).and_then(parse_cpu_list)
 }
 
-/// Counts a kernel CPU list such as `0-3,6,8-9`.
-pub fn count_cpu_list(list: &str) -> Option<usize> {
-    let mut n = 0;
+/// Parses a kernel CPU list such as `0-3,6,8-9`.
+fn parse_cpu_list(list: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
     for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.trim().parse::<usize>().ok()?.checked_sub(a.trim().parse::<usize>().ok()?)? + 1,
-            None => part.trim().parse::<usize>().map(|_| 1).ok()?,
-        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?);
+                if b < a {
+                    return None;
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.trim().parse().ok()?),
+        }
     }
-    (n > 0).then_some(n)
+    (!cpus.is_empty()).then_some(cpus)
 }
 
 /// Where a process's CPU quota lives, from /proc/PID/cgroup.
@@ -251,13 +264,22 @@ mod tests {
     }
 
     #[test]
-    fn cpu_lists_count_their_cpus() {
-        assert_eq!(count_cpu_list("0-1\n"), Some(2));
-        assert_eq!(count_cpu_list("0"), Some(1));
-        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+    fn cpu_lists_list_their_cpus() {
+        assert_eq!(parse_cpu_list("\t0-1\n"), Some(vec![0, 1]));
+        assert_eq!(parse_cpu_list("1"), Some(vec![1]));
+        assert_eq!(parse_cpu_list("0-3,6,8-9").map(|c| c.len()), Some(7));
         for bad in ["", "x", "3-1", "0-"] {
-            assert_eq!(count_cpu_list(bad), None, "{bad:?}");
+            assert_eq!(parse_cpu_list(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn proc_stat_gives_busy_and_total_ticks_per_cpu() {
+        let stat = "cpu  30 0 10 60 0 0 0 0 0 0\ncpu0 10 0 5 80 5 0 0 0 0 0\ncpu1 20 1 5 10 0 2 1 1 0 0\nintr 1 2\n";
+        assert_eq!(parse_cpu_ticks(stat, &[0]), Some((15, 100)));
+        assert_eq!(parse_cpu_ticks(stat, &[1]), Some((30, 40)));
+        assert_eq!(parse_cpu_ticks(stat, &[0, 1]), Some((45, 140)));
+        assert_eq!(parse_cpu_ticks(stat, &[2]), None, "a CPU /proc/stat does not list");
     }
 
     #[test]
@@ -276,13 +298,6 @@ mod tests {
         assert_eq!(cgroup_cpu(v1), Some(CgroupCpu::V1("/bench/s".into())));
         assert_eq!(cgroup_cpu("0::/system.slice/x.service\n"), Some(CgroupCpu::V2("/system.slice/x.service".into())));
         assert_eq!(cgroup_cpu("1:name=systemd:/\n"), None);
-    }
-
-    #[test]
-    fn schedstat_gives_the_run_queue_wait() {
-        assert_eq!(parse_run_delay("8062685505 9909348466 17140\n"), Some(9_909_348_466));
-        assert_eq!(parse_run_delay("1"), None);
-        assert!(run_delay_ns(std::process::id()).is_ok());
     }
 
     #[test]
