@@ -22,11 +22,12 @@
 //! Each step is an open-loop run through [`crate::engine::run`], on connections sized so
 //! that a request as slow as the SLO never makes the next one on its connection late (see
 //! [`CONNECTION_HEADROOM`]). What bound the capacity is decided at the lowest failing
-//! step above it: the client side first (loadgen or the upstream near a full core, or the
-//! client's CPUs that busy), then the server's CPU share of its cores (or their busy share,
-//! when other processes held them), then the pool (`--pool`) or another concurrency cap.
-//! Busy shares come from /proc/stat, for CPU sets only when the server's and the client's
-//! are apart (pinned, as run_all.sh does); overlapping sets cannot say which side was short.
+//! step above it: the client side first (loadgen or the upstream near a full core, or both
+//! near full on the one core they share), then the server's CPU share of its cores, then
+//! the pool (`--pool`) or another concurrency cap. How busy the server's and the client's
+//! CPUs were (all processes, /proc/stat; only when the two sets are apart, as when pinned)
+//! is recorded and shown: a server under the CPU share on cores other processes filled
+//! is named so in the verdict, a figure under contention.
 
 use std::time::{Duration, Instant};
 
@@ -41,9 +42,7 @@ use crate::result::RunResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
-    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on, or those
-    /// cores were that busy with other processes too ([`Step::server_cpus_busy_percent`]):
-    /// either way it could not have had more CPU.
+    /// The server used at least [`CPU_BOUND_SHARE`] of the cores it may run on.
     Cpu,
     /// A thread-pool server (its pool size given with `--pool`) broke the SLO with its CPU
     /// under [`CPU_BOUND_SHARE`]: the pool's in-flight cap.
@@ -66,9 +65,9 @@ pub enum Bound {
 /// A server at or over this share of its cores is CPU-bound.
 pub const CPU_BOUND_SHARE: f64 = 0.90;
 
-/// A client process (loadgen, the upstream) over this share of its core, or the client
-/// side's cores this busy, may be what limits the step, so the step cannot be labelled
-/// the server's.
+/// A client process (loadgen, the upstream) over this share of its core, or both together
+/// over this share of the cores they share, may be what limits the step, so the step
+/// cannot be labelled the server's.
 pub const CLIENT_BOUND_SHARE: f64 = 0.85;
 
 /// Which part of the search a step belongs to.
@@ -91,16 +90,20 @@ pub struct ClientSample {
     /// The upstream (`--upstream-pid`), when given.
     pub upstream_cpu_percent: Option<f64>,
     /// How busy the CPUs loadgen and the upstream may run on were (all processes), % of
-    /// those CPUs; only when none of them is the server's (else the server's use counts).
+    /// those CPUs; only when none of them is the server's. Context, not a bound: other
+    /// processes there show as busy while loadgen may still get all the CPU it asks for.
     #[serde(default)]
     pub cpus_busy_percent: Option<f64>,
+    /// When loadgen and the upstream may run on exactly the same CPUs (both pinned to the
+    /// client core, say), how many: their CPU then adds up against those cores.
+    #[serde(default)]
+    pub shared_cores: Option<f64>,
 }
 
 impl ClientSample {
     /// Why the client side may be what limited the step (empty when it is not): loadgen or
-    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or the client side's CPUs
-    /// that busy (loadgen and the upstream pinned to one core add up there, and so does
-    /// any other process on it).
+    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or both together over that
+    /// share of the cores they share.
     pub fn bound_words(&self) -> String {
         let over = |percent: f64| percent / 100.0 > CLIENT_BOUND_SHARE;
         let mut words = Vec::new();
@@ -110,9 +113,14 @@ impl ClientSample {
         if let Some(u) = self.upstream_cpu_percent.filter(|u| over(*u)) {
             words.push(format!("upstream {u:.0}% of its core"));
         }
-        if let Some(busy) = self.cpus_busy_percent.filter(|b| over(*b)) {
-            let upstream = self.upstream_cpu_percent.map_or(String::new(), |u| format!(", upstream {u:.0}%"));
-            words.push(format!("client CPUs {busy:.0}% busy (loadgen {:.0}%{upstream})", self.loadgen_cpu_percent));
+        if let (Some(cores), Some(u), true) = (self.shared_cores, self.upstream_cpu_percent, words.is_empty()) {
+            let both = self.loadgen_cpu_percent + u;
+            if over(both / cores) {
+                words.push(format!(
+                    "loadgen {:.0}% + upstream {u:.0}% of their shared {cores} core(s)",
+                    self.loadgen_cpu_percent
+                ));
+            }
         }
         words.join(", ")
     }
@@ -142,7 +150,8 @@ pub struct Step {
     pub client_bound: bool,
     /// How busy the CPUs the server may run on were during the window, all processes
     /// counted, % of those CPUs (with `--server-pid`, and only when loadgen and the
-    /// upstream run on other CPUs): a server starved by its neighbours is CPU-bound too.
+    /// upstream run on other CPUs). Context for the verdict: a server under
+    /// [`CPU_BOUND_SHARE`] on CPUs that busy was competing with other processes.
     #[serde(default)]
     pub server_cpus_busy_percent: Option<f64>,
 }
@@ -464,9 +473,16 @@ fn sample_window(
             loadgen_cpu_percent: own_cpu.map_or(0.0, |w| w.finish(elapsed).cpu_percent),
             upstream_cpu_percent: up_cpu.map(|w| w.finish(elapsed).cpu_percent),
             cpus_busy_percent: client_busy.and_then(procstat::BusyWindow::finish),
+            shared_cores: upstream.and_then(|pid| shared_cores(own, pid)),
         };
         (client, server_busy.and_then(procstat::BusyWindow::finish))
     })
+}
+
+/// How many CPUs two processes share, when their affinities are the same.
+fn shared_cores(a: u32, b: u32) -> Option<f64> {
+    let a = procstat::affinity(a)?;
+    (procstat::affinity(b)? == a).then_some(a.len() as f64)
 }
 
 /// Why a step at `rate` fails the pass rule, or `None` when it passes.
@@ -507,6 +523,10 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
         return (Bound::Cpu, String::new());
     }
     let bound = if pool.is_some() { Bound::Pool } else { Bound::Concurrency };
+    if let Some(busy) = step.server_cpus_busy_percent.filter(|b| b / 100.0 >= CPU_BOUND_SHARE) {
+        let why = format!("but its CPUs were {busy:.0}% busy with other processes: a figure under contention");
+        return (bound, why);
+    }
     let why = if share.is_none() {
         "server CPU not sampled (no --server-pid), so cpu is not ruled out".into()
     } else {
@@ -515,11 +535,9 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
     (bound, why)
 }
 
-/// The server's CPU in the step as a share of the cores it may use, or its cores' busy
-/// share when that is higher (other processes held them).
+/// The server's CPU in the step as a share of the cores it may use.
 fn server_share(step: &Step, cores: Option<f64>) -> Option<f64> {
-    let own = step.result.server?.cpu_percent / (100.0 * cores?);
-    Some(step.server_cpus_busy_percent.map_or(own, |busy| own.max(busy / 100.0)))
+    Some(step.result.server?.cpu_percent / (100.0 * cores?))
 }
 
 /// Peak RSS growth per request in flight from the light step to the highest passing rising
@@ -637,17 +655,28 @@ mod tests {
     }
 
     #[test]
-    fn the_client_side_is_bound_by_either_process_or_its_busy_cpus() {
+    fn the_client_side_is_bound_by_either_process_or_both_on_a_shared_core() {
         let sample = |l: f64, u: f64, busy: Option<f64>| ClientSample {
             loadgen_cpu_percent: l,
             upstream_cpu_percent: Some(u),
             cpus_busy_percent: busy,
+            shared_cores: None,
         };
         assert!(sample(91.0, 10.0, None).bound_words().starts_with("loadgen 91%"));
         assert!(sample(10.0, 90.0, None).bound_words().starts_with("upstream 90%"));
         assert_eq!(sample(50.0, 30.0, Some(80.0)).bound_words(), "");
-        let shared = sample(50.0, 40.0, Some(97.0)).bound_words();
-        assert!(shared.starts_with("client CPUs 97% busy (loadgen 50%, upstream 40%)"), "{shared}");
+        assert_eq!(
+            sample(50.0, 30.0, Some(100.0)).bound_words(),
+            "",
+            "others' load on the client CPUs is not loadgen's"
+        );
+        let shared = ClientSample { shared_cores: Some(1.0), ..sample(50.0, 40.0, None) };
+        assert!(
+            shared.bound_words().starts_with("loadgen 50% + upstream 40% of their shared 1 core(s)"),
+            "{}",
+            shared.bound_words()
+        );
+        assert_eq!(ClientSample { shared_cores: Some(2.0), ..sample(50.0, 40.0, None) }.bound_words(), "");
     }
 
     #[test]
