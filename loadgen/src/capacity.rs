@@ -179,7 +179,9 @@ pub struct Capacity {
     /// What bound it.
     pub bound: Bound,
     /// Peak RSS growth per request in flight between the light step and the highest
-    /// passing rising step, KiB (in flight = answered rate x mean latency).
+    /// passing rising step, KiB (in flight = answered rate x mean latency). The step's
+    /// open connections count in it too: the search keeps about [`CONNECTION_HEADROOM`] x
+    /// SLO / latency of them per request in flight (4 with the default SLO).
     pub rss_kib_per_in_flight: Option<f64>,
 }
 
@@ -614,6 +616,10 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
     };
     let c = &s.client;
     let upstream = c.upstream_cpu_percent.map_or(String::new(), |u| format!("  upstream {u:.0}%"));
+    let upstream = match c.cpus_busy_percent {
+        Some(busy) => format!("{upstream} (client CPUs {busy:.0}% busy)"),
+        None => upstream,
+    };
     let outcome = match (&s.failure, s.client_bound) {
         (None, false) => "pass".to_owned(),
         (None, true) => "pass (client-bound)".to_owned(),
