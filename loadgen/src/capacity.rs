@@ -522,7 +522,7 @@ pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>)
     if let Some(share) = share
         && share >= CPU_BOUND_SHARE
     {
-        return (Bound::Cpu, String::new());
+        return (Bound::Cpu, format!("server CPU {:.0}% of its cores at {:.0} req/s", 100.0 * share, step.offered_rps));
     }
     let bound = if pool.is_some() { Bound::Pool } else { Bound::Concurrency };
     if let Some(busy) = step.server_cpus_busy_percent.filter(|b| b / 100.0 >= CPU_BOUND_SHARE) {
