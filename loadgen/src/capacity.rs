@@ -5,9 +5,37 @@
 //!
 //! The record is JSON first: [`Capacity`] holds every step, and the report renders its
 //! tables and chart from it.
+//!
+//! The search: a light step at `--start-rate` (its p50 x 2 is the SLO unless `--slo-p99`
+//! gives one), then rates rising by `--factor` until a step fails, then bisection (at the
+//! geometric mean) between the last passing and the first failing rate until they are
+//! within `--precision`. A step passes when it answers >= 99% of the requests offered in its
+//! window, with no socket error, no non-2xx and its (CO-corrected) p99 within the SLO.
+//!
+//! To save steps the rise may start above `--start-rate x --factor`: at half the rate the
+//! light step predicts the server saturates at, the lower of its CPU prediction (its cores
+//! over its CPU seconds per request, `--server-pid`) and, with `--pool N`, Little's law
+//! (N over the light step's p50). Per-request CPU is highest at light load (no batching,
+//! idle wake-ups count too), so the CPU prediction errs low; half of it stays under the
+//! capacity even when the cost per request grows with load.
+//!
+//! Each step is an open-loop run through [`crate::engine::run`], on connections sized so
+//! that a request as slow as the SLO never makes the next one on its connection late (see
+//! [`CONNECTION_HEADROOM`]). What bound the capacity is decided at the lowest failing
+//! step above it: the client side first (loadgen or the upstream near a full core, or both
+//! near full on the one core they share), then the server's CPU share of its cores, then
+//! the pool (`--pool`) or another concurrency cap. How busy the server's and the client's
+//! CPUs were (all processes, /proc/stat; only when the two sets are apart, as when pinned)
+//! is recorded and shown: a server under the CPU share on cores other processes filled
+//! is named so in the verdict, a figure under contention.
+
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::LoadgenError;
+use crate::cli::{CapacityOpts, RunOpts};
+use crate::procstat;
 use crate::result::RunResult;
 
 /// What stopped the capacity from being higher.
@@ -20,7 +48,8 @@ pub enum Bound {
     /// under [`CPU_BOUND_SHARE`]: the pool's in-flight cap.
     Pool,
     /// The SLO broke with the server's CPU under [`CPU_BOUND_SHARE`] and no pool given:
-    /// some other cap on requests in flight.
+    /// some other cap on requests in flight. (Also Pool or Concurrency when the server's
+    /// CPU was not sampled, no `--server-pid`: the verdict then says CPU is not ruled out.)
     Concurrency,
     /// The next step's connections would not fit in the fd budget.
     FdBudget,
@@ -36,8 +65,9 @@ pub enum Bound {
 /// A server at or over this share of its cores is CPU-bound.
 pub const CPU_BOUND_SHARE: f64 = 0.90;
 
-/// A client process (loadgen, the upstream) over this share of its core may be what
-/// limits the step, so the step cannot be labelled the server's.
+/// A client process (loadgen, the upstream) over this share of its core, or both together
+/// over this share of the cores they share, may be what limits the step, so the step
+/// cannot be labelled the server's.
 pub const CLIENT_BOUND_SHARE: f64 = 0.85;
 
 /// Which part of the search a step belongs to.
@@ -59,6 +89,41 @@ pub struct ClientSample {
     pub loadgen_cpu_percent: f64,
     /// The upstream (`--upstream-pid`), when given.
     pub upstream_cpu_percent: Option<f64>,
+    /// How busy the CPUs loadgen and the upstream may run on were (all processes), % of
+    /// those CPUs; only when none of them is the server's. Context, not a bound: other
+    /// processes there show as busy while loadgen may still get all the CPU it asks for.
+    #[serde(default)]
+    pub cpus_busy_percent: Option<f64>,
+    /// When loadgen and the upstream may run on exactly the same CPUs (both pinned to the
+    /// client core, say), how many: their CPU then adds up against those cores.
+    #[serde(default)]
+    pub shared_cores: Option<f64>,
+}
+
+impl ClientSample {
+    /// Why the client side may be what limited the step (empty when it is not): loadgen or
+    /// the upstream over [`CLIENT_BOUND_SHARE`] of its core, or both together over that
+    /// share of the cores they share.
+    pub fn bound_words(&self) -> String {
+        let over = |percent: f64| percent / 100.0 > CLIENT_BOUND_SHARE;
+        let mut words = Vec::new();
+        if over(self.loadgen_cpu_percent) {
+            words.push(format!("loadgen {:.0}% of its core", self.loadgen_cpu_percent));
+        }
+        if let Some(u) = self.upstream_cpu_percent.filter(|u| over(*u)) {
+            words.push(format!("upstream {u:.0}% of its core"));
+        }
+        if let (Some(cores), Some(u), true) = (self.shared_cores, self.upstream_cpu_percent, words.is_empty()) {
+            let both = self.loadgen_cpu_percent + u;
+            if over(both / cores) {
+                words.push(format!(
+                    "loadgen {:.0}% + upstream {u:.0}% of their shared {cores} core(s)",
+                    self.loadgen_cpu_percent
+                ));
+            }
+        }
+        words.join(", ")
+    }
 }
 
 /// One step of the search: a run at one offered rate.
@@ -79,6 +144,16 @@ pub struct Step {
     pub passed: bool,
     /// Why it failed (one line), when it did.
     pub failure: Option<String>,
+    /// loadgen or the upstream passed [`CLIENT_BOUND_SHARE`] of its core: what the step
+    /// measured may be the client's limit, not the server's.
+    #[serde(default)]
+    pub client_bound: bool,
+    /// How busy the CPUs the server may run on were during the window, all processes
+    /// counted, % of those CPUs (with `--server-pid`, and only when loadgen and the
+    /// upstream run on other CPUs). Context for the verdict: a server under
+    /// [`CPU_BOUND_SHARE`] on CPUs that busy was competing with other processes.
+    #[serde(default)]
+    pub server_cpus_busy_percent: Option<f64>,
 }
 
 /// A whole capacity search: JSON first, the text and the report are rendered from it.
@@ -104,6 +179,524 @@ pub struct Capacity {
     /// What bound it.
     pub bound: Bound,
     /// Peak RSS growth per request in flight between the light step and the highest
-    /// passing rising step, KiB (in flight = answered rate x mean latency).
+    /// passing rising step, KiB (in flight = answered rate x mean latency). The step's
+    /// open connections count in it too: the search keeps about [`CONNECTION_HEADROOM`] x
+    /// SLO / latency of them per request in flight (4 with the default SLO).
     pub rss_kib_per_in_flight: Option<f64>,
+}
+
+/// Connections per step are `ceil(rate x latency x CONNECTION_HEADROOM)`: open loop keeps
+/// about rate x latency requests in flight, and with twice that each connection's slots
+/// are two SLOs apart, so an answer as slow as the SLO leaves its connection free before
+/// its next slot (a late slot would be charged to the server as latency).
+pub const CONNECTION_HEADROOM: f64 = 2.0;
+
+/// Fewest connections per step: at a light rate x latency is under one, and a few spare
+/// connections absorb a stray slow answer at no cost.
+pub const MIN_CONNECTIONS: usize = 8;
+
+/// A step must answer at least this share of the requests offered in its window.
+pub const ANSWERED_SHARE: f64 = 0.99;
+
+/// Without `--slo-p99` the SLO is this many times the light step's p50.
+pub const SLO_TIMES_LIGHT_P50: f64 = 2.0;
+
+/// The derived SLO is never shorter than this: under a millisecond, a p99 on a shared
+/// machine is the scheduler's noise, not the server.
+pub const MIN_DERIVED_SLO: Duration = Duration::from_millis(1);
+
+/// The rise may start at this share of the light step's predicted saturation rate.
+pub const JUMP_SHARE: f64 = 0.5;
+
+/// Runs the search, printing one line per step and the verdict (the one stdout line that
+/// starts `capacity: `).
+pub fn search(opts: &CapacityOpts) -> Result<Capacity, LoadgenError> {
+    validate(opts)?;
+    let (fd_room, fd_limit) = crate::fd_budget()?;
+    let budget = opts.max_connections.map_or(fd_room, |m| m.min(fd_room));
+    if let Some(pid) = opts.upstream_pid {
+        procstat::read(pid)
+            .map_err(|e| LoadgenError::Usage(format!("--upstream-pid {pid}: cannot read /proc/{pid} ({e})")))?;
+    }
+    let server_cores = opts.server_pid.and_then(procstat::cores);
+    let mut search = Search { opts, budget, server_cores, steps: Vec::new() };
+
+    // The light step, before the SLO is known: sized for answers as slow as the SLO given,
+    // or else as the timeout (no slower answer counts), within the budget.
+    let guess = opts.slo_p99.unwrap_or(opts.timeout);
+    let light_c = connections_for(opts.start_rate, guess).min(budget);
+    let cores = server_cores.map_or(String::new(), |c| format!("; the server may use {c} core(s)"));
+    println!(
+        "capacity of {}: connections per step = ceil(rate x SLO x {CONNECTION_HEADROOM}), at least {MIN_CONNECTIONS} \
+         (the light step, before the SLO is known, takes {} as its latency); budget {budget} connections ({}){cores}",
+        opts.url,
+        ms(guess),
+        match opts.max_connections {
+            Some(m) if m <= fd_room => format!("--max-connections {m}"),
+            _ => format!("fd limit {fd_limit} less loadgen's own"),
+        }
+    );
+    search.run(Phase::Light, opts.start_rate, light_c)?;
+    let light = &search.steps[0];
+    let (slo, slo_source) = match opts.slo_p99 {
+        Some(slo) => (slo, "--slo-p99".to_owned()),
+        None => {
+            let twice = Duration::from_micros(light.result.latency_summary.p50_us).mul_f64(SLO_TIMES_LIGHT_P50);
+            if twice >= MIN_DERIVED_SLO {
+                (twice, "2 x the light step's p50".to_owned())
+            } else {
+                (MIN_DERIVED_SLO, "its floor (2 x the light step's p50 was under it)".to_owned())
+            }
+        }
+    };
+    search.judge(0, slo);
+    println!("SLO: p99 <= {} ({slo_source})", ms(slo));
+    if !search.steps[0].passed {
+        return Ok(search.finish(slo, slo_source, None, None, Bound::FirstStep, String::new()));
+    }
+
+    let mut lo = 0; // index of the highest passing step
+    let mut rate = search.first_rise(slo);
+    let mut stop = None;
+    let hi = loop {
+        let lo_rate = search.steps[lo].offered_rps;
+        if lo_rate >= opts.max_rate {
+            break None;
+        }
+        rate = rate.min(opts.max_rate);
+        let need = connections_for(rate, slo);
+        if need > budget {
+            stop = Some(format!("{rate:.0} req/s would need {need} connections, over the budget of {budget}"));
+            break None;
+        }
+        let i = search.run(Phase::Rise, rate, need)?;
+        search.judge(i, slo);
+        if !search.steps[i].passed {
+            break Some(i);
+        }
+        lo = i;
+        rate *= opts.factor;
+    };
+    let Some(mut hi) = hi else {
+        let bound = if stop.is_some() { Bound::FdBudget } else { Bound::MaxRate };
+        let why = stop.unwrap_or_else(|| format!("every step passed up to --max-rate {:.0}", opts.max_rate));
+        return Ok(search.finish(slo, slo_source, Some(lo), None, bound, why));
+    };
+    while search.steps[hi].offered_rps / search.steps[lo].offered_rps > 1.0 + opts.precision {
+        let mid = (search.steps[hi].offered_rps * search.steps[lo].offered_rps).sqrt();
+        // Fewer connections than the failing step above it, which fitted.
+        let i = search.run(Phase::Bisect, mid, connections_for(mid, slo))?;
+        search.judge(i, slo);
+        if search.steps[i].passed {
+            lo = i;
+        } else {
+            hi = i;
+        }
+    }
+    let (bound, why) = decide_bound(&search.steps[hi], server_cores, opts.pool);
+    Ok(search.finish(slo, slo_source, Some(lo), Some(hi), bound, why))
+}
+
+fn validate(opts: &CapacityOpts) -> Result<(), LoadgenError> {
+    let usage = |m: &str| Err(LoadgenError::Usage(m.to_owned()));
+    if !(opts.factor.is_finite() && opts.factor > 1.0) {
+        return usage("--factor must be greater than 1");
+    }
+    if !(opts.precision.is_finite() && opts.precision > 0.0) {
+        return usage("--precision must be greater than 0");
+    }
+    if opts.start_rate > opts.max_rate {
+        return usage("--start-rate must not be over --max-rate");
+    }
+    if opts.slo_p99.is_some_and(|slo| slo.is_zero() || slo >= opts.timeout) {
+        return usage("--slo-p99 must be longer than zero and shorter than --timeout (a slower answer is a timeout)");
+    }
+    if opts.pool == Some(0) || opts.max_connections == Some(0) || opts.threads == 0 {
+        return usage("--pool, --max-connections and -t must be at least 1");
+    }
+    Ok(())
+}
+
+/// Connections for `rate` when answers take up to `latency` (see [`CONNECTION_HEADROOM`]).
+pub fn connections_for(rate: f64, latency: Duration) -> usize {
+    let need = (rate * latency.as_secs_f64() * CONNECTION_HEADROOM).ceil();
+    // Saturates for absurd products; the budget check then stops the search.
+    (need as usize).max(MIN_CONNECTIONS)
+}
+
+/// The search in progress.
+struct Search<'a> {
+    opts: &'a CapacityOpts,
+    budget: usize,
+    server_cores: Option<f64>,
+    steps: Vec<Step>,
+}
+
+impl Search<'_> {
+    /// Runs one step (not yet judged) and returns its index.
+    fn run(&mut self, phase: Phase, rate: f64, connections: usize) -> Result<usize, LoadgenError> {
+        let o = self.opts;
+        let run = RunOpts {
+            connections,
+            threads: o.threads.min(connections),
+            duration: o.duration,
+            timeout: o.timeout,
+            headers: o.headers.clone(),
+            latency: false,
+            rate: Some(rate),
+            no_keepalive: o.no_keepalive,
+            warmup: o.warmup,
+            json: None,
+            server_pid: o.server_pid,
+            url: Some(o.url.clone()),
+        };
+        let plan = crate::plan(&run)?;
+        let sampler = sample_window(o.warmup, o.duration, o.server_pid, o.upstream_pid);
+        let result = crate::engine::run(&crate::engine::Plan { progress: false, ..plan })?;
+        let (client, server_cpus_busy_percent) = sampler.join().unwrap_or_default();
+        let client_bound = !client.bound_words().is_empty();
+        self.steps.push(Step {
+            phase,
+            offered_rps: rate,
+            connections,
+            result,
+            client,
+            passed: false,
+            failure: None,
+            client_bound,
+            server_cpus_busy_percent,
+        });
+        Ok(self.steps.len() - 1)
+    }
+
+    /// Judges step `i` against the SLO and prints its line.
+    fn judge(&mut self, i: usize, slo: Duration) {
+        let cores = self.server_cores;
+        let step = &mut self.steps[i];
+        step.failure = failure(&step.result, step.offered_rps, slo);
+        step.passed = step.failure.is_none();
+        println!("{}", step_line(step, cores));
+    }
+
+    /// The first rising rate: `--factor` over the light one, or higher when the light step
+    /// predicts a much higher saturation rate (see the module doc).
+    fn first_rise(&self, slo: Duration) -> f64 {
+        let light = &self.steps[0];
+        let next = light.offered_rps * self.opts.factor;
+        let requests = light.result.requests as f64;
+        let by_cpu = match (self.server_cores, light.result.server) {
+            (Some(cores), Some(s)) if s.cpu_seconds > 0.0 && requests > 0.0 => Some((
+                cores * requests / s.cpu_seconds,
+                format!("{cores} core(s) / {:.0} us of server CPU per request", 1e6 * s.cpu_seconds / requests),
+            )),
+            _ => None,
+        };
+        let p50 = light.result.latency_summary.p50_us as f64 / 1e6;
+        let by_pool = self
+            .opts
+            .pool
+            .filter(|_| p50 > 0.0)
+            .map(|n| (n as f64 / p50, format!("a pool of {n} / p50 {:.1} ms", p50 * 1e3)));
+        let predicted = [by_cpu, by_pool].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0));
+        match predicted {
+            Some((rate, how)) if rate * JUMP_SHARE > next => {
+                println!(
+                    "rising from {:.0} req/s: {JUMP_SHARE} x the predicted {rate:.0} req/s ({how})",
+                    rate * JUMP_SHARE
+                );
+                // Not past what the budget allows, so the jump itself cannot end the search.
+                let fits = self.budget as f64 / (slo.as_secs_f64() * CONNECTION_HEADROOM);
+                (rate * JUMP_SHARE).min(fits.max(next))
+            }
+            _ => next,
+        }
+    }
+
+    /// The record, its verdict printed.
+    fn finish(
+        self,
+        slo: Duration,
+        slo_source: String,
+        lo: Option<usize>,
+        hi: Option<usize>,
+        bound: Bound,
+        why: String,
+    ) -> Capacity {
+        let capacity = Capacity {
+            url: self.opts.url.clone(),
+            slo_p99_us: slo.as_micros().try_into().unwrap_or(u64::MAX),
+            slo_source,
+            server_cores: self.server_cores,
+            pool: self.opts.pool,
+            capacity_rps: lo.map(|i| self.steps[i].offered_rps),
+            at_capacity: lo,
+            bound,
+            rss_kib_per_in_flight: rss_kib_per_in_flight(&self.steps),
+            steps: self.steps,
+        };
+        if let Some(hi) = hi {
+            println!(
+                "bound decided at the lowest failing step above capacity: {:.0} req/s",
+                capacity.steps[hi].offered_rps
+            );
+        }
+        println!("{}", verdict(&capacity, &why));
+        capacity
+    }
+}
+
+/// Samples loadgen's own CPU and the upstream's, and how busy the client side's and the
+/// server's CPUs were, over the step's recorded window, on a thread of its own timed like
+/// the engine's window (the engine samples the server's own CPU). CPU sets that overlap
+/// are not sampled: there busy says nothing about which side was short.
+fn sample_window(
+    warmup: Duration,
+    window: Duration,
+    server: Option<u32>,
+    upstream: Option<u32>,
+) -> std::thread::JoinHandle<(ClientSample, Option<f64>)> {
+    std::thread::spawn(move || {
+        std::thread::sleep(warmup);
+        let own = std::process::id();
+        let mut client_cpus = procstat::affinity(own).unwrap_or_default();
+        client_cpus.extend(upstream.and_then(procstat::affinity).unwrap_or_default());
+        client_cpus.sort_unstable();
+        client_cpus.dedup();
+        let server_cpus = server.and_then(procstat::affinity).unwrap_or_default();
+        let apart = !server_cpus.is_empty() && !server_cpus.iter().any(|c| client_cpus.contains(c));
+        let busy = |cpus: Vec<usize>| apart.then(|| procstat::BusyWindow::start(cpus).ok()).flatten();
+        let (client_busy, server_busy) = (busy(client_cpus), busy(server_cpus));
+        let cpu = |pid: Option<u32>| pid.and_then(|p| procstat::Window::start(p).ok());
+        let (own_cpu, up_cpu) = (cpu(Some(own)), cpu(upstream));
+        let start = Instant::now();
+        std::thread::sleep(window);
+        let elapsed = start.elapsed().as_secs_f64();
+        let client = ClientSample {
+            loadgen_cpu_percent: own_cpu.map_or(0.0, |w| w.finish(elapsed).cpu_percent),
+            upstream_cpu_percent: up_cpu.map(|w| w.finish(elapsed).cpu_percent),
+            cpus_busy_percent: client_busy.and_then(procstat::BusyWindow::finish),
+            shared_cores: upstream.and_then(|pid| shared_cores(own, pid)),
+        };
+        (client, server_busy.and_then(procstat::BusyWindow::finish))
+    })
+}
+
+/// How many CPUs two processes share, when their affinities are the same.
+fn shared_cores(a: u32, b: u32) -> Option<f64> {
+    let a = procstat::affinity(a)?;
+    (procstat::affinity(b)? == a).then_some(a.len() as f64)
+}
+
+/// Why a step at `rate` fails the pass rule, or `None` when it passes.
+pub fn failure(result: &RunResult, rate: f64, slo: Duration) -> Option<String> {
+    let mut why = Vec::new();
+    let e = &result.errors;
+    if e.socket() > 0 {
+        let kinds = [("connect", e.connect), ("read", e.read), ("write", e.write), ("timeout", e.timeout)];
+        let kinds: Vec<String> = kinds.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        why.push(format!("{} socket errors ({})", e.socket(), kinds.join(", ")));
+    }
+    if e.non_2xx() > 0 {
+        let codes: Vec<String> = e.status.iter().map(|(code, n)| format!("{code} x{n}")).collect();
+        why.push(format!("{} non-2xx answers ({})", e.non_2xx(), codes.join(", ")));
+    }
+    let offered = rate * result.mode.duration_s;
+    let answered = result.requests.saturating_sub(e.non_2xx()) as f64;
+    if answered < ANSWERED_SHARE * offered {
+        why.push(format!("answered {:.1}% of {offered:.0} offered", 100.0 * answered / offered.max(1.0)));
+    }
+    let p99 = Duration::from_micros(result.latency_summary.p99_us);
+    if p99 > slo {
+        why.push(format!("p99 {} > SLO {}", ms(p99), ms(slo)));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// What bound the capacity, decided at the lowest failing step above it, and the reason
+/// in words.
+pub fn decide_bound(step: &Step, server_cores: Option<f64>, pool: Option<usize>) -> (Bound, String) {
+    if step.client_bound {
+        return (Bound::Client, step.client.bound_words());
+    }
+    let share = server_share(step, server_cores);
+    if let Some(share) = share
+        && share >= CPU_BOUND_SHARE
+    {
+        return (Bound::Cpu, format!("server CPU {:.0}% of its cores at {:.0} req/s", 100.0 * share, step.offered_rps));
+    }
+    let bound = if pool.is_some() { Bound::Pool } else { Bound::Concurrency };
+    if let Some(busy) = step.server_cpus_busy_percent.filter(|b| b / 100.0 >= CPU_BOUND_SHARE) {
+        let why = format!("but its CPUs were {busy:.0}% busy with other processes: a figure under contention");
+        return (bound, why);
+    }
+    let why = if share.is_none() {
+        "server CPU not sampled (no --server-pid), so cpu is not ruled out".into()
+    } else {
+        String::new()
+    };
+    (bound, why)
+}
+
+/// The server's CPU in the step as a share of the cores it may use.
+fn server_share(step: &Step, cores: Option<f64>) -> Option<f64> {
+    Some(step.result.server?.cpu_percent / (100.0 * cores?))
+}
+
+/// Peak RSS growth per request in flight from the light step to the highest passing rising
+/// step (see the field's doc).
+fn rss_kib_per_in_flight(steps: &[Step]) -> Option<f64> {
+    let light = steps.first()?;
+    let top = steps
+        .iter()
+        .filter(|s| s.passed && s.phase == Phase::Rise)
+        .max_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps))?;
+    let in_flight = |r: &RunResult| r.rps() * r.latency_summary.mean_us / 1e6;
+    let grew = top.result.server?.peak_rss_kib as f64 - light.result.server?.peak_rss_kib as f64;
+    let more = in_flight(&top.result) - in_flight(&light.result);
+    (more > 0.0).then(|| grew / more)
+}
+
+fn bound_name(bound: Bound) -> &'static str {
+    match bound {
+        Bound::Cpu => "cpu",
+        Bound::Pool => "pool",
+        Bound::Concurrency => "concurrency",
+        Bound::FdBudget => "fd_budget",
+        Bound::Client => "client",
+        Bound::FirstStep => "first_step",
+        Bound::MaxRate => "max_rate",
+    }
+}
+
+/// The verdict line.
+pub fn verdict(c: &Capacity, why: &str) -> String {
+    let slo = Duration::from_micros(c.slo_p99_us);
+    let name = bound_name(c.bound);
+    let Some(at) = c.at_capacity.map(|i| &c.steps[i]) else {
+        let reason = c.steps.first().and_then(|s| s.failure.clone()).unwrap_or_else(|| why.to_owned());
+        return format!("capacity: none (first step failed: {reason})");
+    };
+    let rate = at.offered_rps;
+    match c.bound {
+        Bound::Client | Bound::FdBudget | Bound::MaxRate => {
+            format!("capacity: >= {rate:.0} req/s (bound: {name}, {why})")
+        }
+        _ => {
+            let cpu = match (at.result.server, c.server_cores) {
+                (Some(s), Some(cores)) => format!(
+                    "server CPU {} of {cores} core{}",
+                    with_busy(s.cpu_percent / cores, at.server_cpus_busy_percent),
+                    if cores == 1.0 { "" } else { "s" }
+                ),
+                _ => "server CPU not sampled".to_owned(),
+            };
+            let p99 = Duration::from_micros(at.result.latency_summary.p99_us);
+            let note = if why.is_empty() { String::new() } else { format!("; {why}") };
+            format!("capacity: {rate:.0} req/s (bound: {name}, {cpu}, p99 {} <= SLO {}{note})", ms(p99), ms(slo))
+        }
+    }
+}
+
+/// One step's line.
+fn step_line(s: &Step, cores: Option<f64>) -> String {
+    let phase = match s.phase {
+        Phase::Light => "light",
+        Phase::Rise => "rise",
+        Phase::Bisect => "bisect",
+    };
+    let r = &s.result;
+    let offered = s.offered_rps * r.mode.duration_s;
+    let answered = 100.0 * r.requests.saturating_sub(r.errors.non_2xx()) as f64 / offered.max(1.0);
+    let server = match (r.server, cores) {
+        (Some(srv), Some(c)) => {
+            format!("  server CPU {}", with_busy(srv.cpu_percent / c, s.server_cpus_busy_percent))
+        }
+        (Some(srv), None) => format!("  server CPU {:.0}% of a core", srv.cpu_percent),
+        _ => String::new(),
+    };
+    let c = &s.client;
+    let upstream = c.upstream_cpu_percent.map_or(String::new(), |u| format!("  upstream {u:.0}%"));
+    let upstream = match c.cpus_busy_percent {
+        Some(busy) => format!("{upstream} (client CPUs {busy:.0}% busy)"),
+        None => upstream,
+    };
+    let outcome = match (&s.failure, s.client_bound) {
+        (None, false) => "pass".to_owned(),
+        (None, true) => "pass (client-bound)".to_owned(),
+        (Some(f), cb) => format!("FAIL{}: {f}", if cb { " (client-bound)" } else { "" }),
+    };
+    format!(
+        "  {phase:<6} {:>9.0} req/s  c={:<6} answered {answered:>5.1}%  p50 {:>9}  p99 {:>9}  errors {}{server}  loadgen {}{upstream}  {outcome}",
+        s.offered_rps,
+        s.connections,
+        ms(Duration::from_micros(r.latency_summary.p50_us)),
+        ms(Duration::from_micros(r.latency_summary.p99_us)),
+        r.errors.socket() + r.errors.non_2xx(),
+        with_busy(c.loadgen_cpu_percent, None),
+    )
+}
+
+/// "31%", or "31% (its CPUs 95% busy)" when the CPUs it runs on were sampled.
+fn with_busy(cpu_percent: f64, busy_percent: Option<f64>) -> String {
+    match busy_percent {
+        Some(b) => format!("{cpu_percent:.0}% (its CPUs {b:.0}% busy)"),
+        None => format!("{cpu_percent:.0}%"),
+    }
+}
+
+/// "182.3 ms".
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_rate_times_latency_with_headroom_and_a_floor() {
+        assert_eq!(connections_for(1000.0, Duration::from_millis(200)), 400);
+        assert_eq!(connections_for(10.0, Duration::from_millis(1)), MIN_CONNECTIONS);
+        assert_eq!(connections_for(333.0, Duration::from_millis(100)), 67);
+    }
+
+    #[test]
+    fn the_client_side_is_bound_by_either_process_or_both_on_a_shared_core() {
+        let sample = |l: f64, u: f64, busy: Option<f64>| ClientSample {
+            loadgen_cpu_percent: l,
+            upstream_cpu_percent: Some(u),
+            cpus_busy_percent: busy,
+            shared_cores: None,
+        };
+        assert!(sample(91.0, 10.0, None).bound_words().starts_with("loadgen 91%"));
+        assert!(sample(10.0, 90.0, None).bound_words().starts_with("upstream 90%"));
+        assert_eq!(sample(50.0, 30.0, Some(80.0)).bound_words(), "");
+        assert_eq!(
+            sample(50.0, 30.0, Some(100.0)).bound_words(),
+            "",
+            "others' load on the client CPUs is not loadgen's"
+        );
+        let shared = ClientSample { shared_cores: Some(1.0), ..sample(50.0, 40.0, None) };
+        assert!(
+            shared.bound_words().starts_with("loadgen 50% + upstream 40% of their shared 1 core(s)"),
+            "{}",
+            shared.bound_words()
+        );
+        assert_eq!(ClientSample { shared_cores: Some(2.0), ..sample(50.0, 40.0, None) }.bound_words(), "");
+    }
+
+    #[test]
+    fn bound_names_are_the_json_names() {
+        for b in [
+            Bound::Cpu,
+            Bound::Pool,
+            Bound::Concurrency,
+            Bound::FdBudget,
+            Bound::Client,
+            Bound::FirstStep,
+            Bound::MaxRate,
+        ] {
+            assert_eq!(serde_json::to_string(&b).unwrap_or_default(), format!("\"{}\"", bound_name(b)));
+        }
+    }
 }

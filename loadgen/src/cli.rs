@@ -35,11 +35,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
-    /// Find the saturation point: raise the connections geometrically from `-c`, one
-    /// short run (`-d`) each, until the server's CPU reaches `--target-cpu`, RPS stops
-    /// growing, errors appear, or the fd limit or `--max-connections` stops it; prints each
-    /// step and the chosen `-c` (the manual step of the original experiment).
-    Sweep(SweepOpts),
+    /// Find the server's capacity: the highest open-loop rate it answers within a p99
+    /// latency SLO (`--slo-p99`, or twice the first, light step's p50), with no errors. Rates
+    /// rise geometrically from `--start-rate`, then bisect; each step is an open-loop run
+    /// (`-d` recorded after `--warmup`) on connections sized from the rate and the SLO.
+    /// Prints one line per step and a verdict naming what bound it (cpu, pool, concurrency,
+    /// fd budget, client, max rate); exits 1 when even the first step fails.
+    Capacity(CapacityOpts),
     /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
     /// mode, endpoint and server) into the Markdown tables of results.md and an SVG chart
     /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason;
@@ -55,28 +57,78 @@ pub enum Command {
     },
 }
 
-/// `loadgen sweep`.
+/// `loadgen capacity`.
 #[derive(Debug, Clone, Args)]
-pub struct SweepOpts {
-    /// Each step's run: `-c` is the first step's connections, `-d` each step's length.
-    #[command(flatten)]
-    pub run: RunOpts,
+pub struct CapacityOpts {
+    /// The p99 latency SLO a step must meet (default: twice the light step's p50).
+    #[arg(long, value_parser = parse_duration, value_name = "T")]
+    pub slo_p99: Option<Duration>,
 
-    /// Factor between one step's connections and the next.
+    /// The first, light step's rate, requests/second.
+    #[arg(long, default_value = "100", value_parser = parse_rate, value_name = "R")]
+    pub start_rate: f64,
+
+    /// Never offer more than this, requests/second.
+    #[arg(long, default_value = "1000000", value_parser = parse_rate, value_name = "R")]
+    pub max_rate: f64,
+
+    /// Factor between one rising step's rate and the next (greater than 1).
     #[arg(long, default_value_t = 2.0, value_name = "F")]
     pub factor: f64,
 
-    /// Never go past this many connections.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
-    pub max_connections: usize,
+    /// Bisect until the failing rate is within this share of the passing one.
+    #[arg(long, default_value_t = 0.05, value_name = "P")]
+    pub precision: f64,
 
-    /// Stop once the server (`--server-pid`) uses this much CPU, in % of one core.
-    #[arg(long, default_value_t = 80.0, value_name = "PERCENT")]
-    pub target_cpu: f64,
+    /// Each step's recorded window.
+    #[arg(short = 'd', long, default_value = "3s", value_parser = parse_duration, value_name = "T")]
+    pub duration: Duration,
 
-    /// RPS "stops growing" when a step gains less than this share over the previous one.
-    #[arg(long, default_value_t = 0.05, value_name = "SHARE")]
-    pub min_gain: f64,
+    /// Each step's unrecorded warm-up before its window.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "T")]
+    pub warmup: Duration,
+
+    /// Per-request timeout; a request that takes longer counts as a timeout error.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "T")]
+    pub timeout: Duration,
+
+    /// Threads (tokio workers) to spread the connections over.
+    #[arg(short = 't', long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
+
+    /// A new connection for every request (`Connection: close`).
+    #[arg(long)]
+    pub no_keepalive: bool,
+
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "H")]
+    pub headers: Vec<(String, String)>,
+
+    /// The server's process: its CPU per step, and the cores it may use, tell a CPU-bound
+    /// server from a concurrency cap.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// The upstream's process: a step where it (or loadgen) nearly fills its core is
+    /// client-bound, never the server's figure.
+    #[arg(long, value_name = "PID")]
+    pub upstream_pid: Option<u32>,
+
+    /// The server is a thread pool of N: a cap that is not its CPU is then named "pool".
+    #[arg(long, value_name = "N")]
+    pub pool: Option<usize>,
+
+    /// Never open more connections than this (default: what the fd limit allows).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Write the whole search (every step's result) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Target URL (http:// only).
+    #[arg(value_name = "URL")]
+    pub url: String,
 }
 
 /// One load run.
@@ -330,6 +382,31 @@ mod tests {
         assert_eq!(run.url.as_deref(), Some("http://127.0.0.1:8080/single"));
         let cli = Cli::parse_from(["loadgen", "merge", "a.json", "b.json"]);
         assert!(matches!(cli.command, Some(Command::Merge { .. })));
+    }
+
+    #[test]
+    fn a_bare_capacity_url_gets_the_documented_defaults() {
+        let cli = Cli::parse_from(["loadgen", "capacity", "http://127.0.0.1:8080/single"]);
+        let Some(Command::Capacity(o)) = cli.command else { panic!("not capacity: {cli:?}") };
+        assert_eq!((o.slo_p99, o.start_rate, o.max_rate, o.factor, o.precision), (None, 100.0, 1e6, 2.0, 0.05));
+        assert_eq!((o.duration, o.warmup, o.threads), (Duration::from_secs(3), Duration::from_secs(1), 1));
+        assert_eq!((o.server_pid, o.upstream_pid, o.pool, o.max_connections), (None, None, None, None));
+        let cli = Cli::parse_from([
+            "loadgen",
+            "capacity",
+            "--slo-p99",
+            "200ms",
+            "--pool",
+            "64",
+            "--upstream-pid",
+            "7",
+            "-H",
+            "A: b",
+            "http://127.0.0.1:8080/single",
+        ]);
+        let Some(Command::Capacity(o)) = cli.command else { panic!("not capacity") };
+        assert_eq!((o.slo_p99, o.pool, o.upstream_pid), (Some(Duration::from_millis(200)), Some(64), Some(7)));
+        assert_eq!(o.headers, [("A".to_owned(), "b".to_owned())]);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! wrk's flags and output shape, plus HDR-histogram percentiles, an open-loop `--rate`
 //! with coordinated-omission correction, `--no-keepalive`, `--warmup`, errors counted by
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
-//! server's CPU and memory from /proc, and `sweep`, which finds the connection count that
-//! saturates a server, and `report`, which renders a run_all.sh results directory into
-//! results.md and an SVG chart.
+//! server's CPU and memory from /proc; `capacity`, an open-loop search for the highest rate
+//! a server answers within a latency SLO and what bound it there; and `report`, which
+//! renders a run_all.sh results directory into results.md and an SVG chart.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
@@ -15,7 +15,6 @@ pub mod engine;
 pub mod procstat;
 pub mod report;
 pub mod result;
-pub mod sweep;
 
 use std::io::IsTerminal;
 use std::net::ToSocketAddrs;
@@ -50,6 +49,10 @@ pub enum LoadgenError {
         /// The hard limit, which the soft one was raised to.
         limit: u64,
     },
+    /// `loadgen capacity` whose first, light step already failed (exit 1; the verdict line
+    /// on stdout says why).
+    #[error("no capacity: the first step failed")]
+    NoCapacity,
     /// Reading or writing a file, or the runtime (exit 1).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -132,12 +135,15 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             }
             Ok(())
         }
-        Some(Command::Sweep(opts)) => {
-            let sweep = sweep::sweep(&opts)?;
-            if let Some(path) = &opts.run.json {
-                write_json(path, &sweep)?;
+        Some(Command::Capacity(opts)) => {
+            let found = capacity::search(&opts)?;
+            if let Some(path) = &opts.json {
+                write_json(path, &found)?;
             }
-            Ok(())
+            match found.bound {
+                capacity::Bound::FirstStep => Err(LoadgenError::NoCapacity),
+                _ => Ok(()),
+            }
         }
         Some(Command::Report { dir, output }) => {
             let written = report::write_report(&dir, &output)?;
@@ -211,14 +217,20 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     })
 }
 
+/// Connections the fd limit leaves room for (after raising it to the hard limit), and
+/// the limit.
+pub fn fd_budget() -> Result<(usize, u64), LoadgenError> {
+    let limit = server_common::sys::raise_fd_limit()?;
+    Ok((usize::try_from(limit.saturating_sub(FD_SLACK)).unwrap_or(usize::MAX), limit))
+}
+
 /// Raises RLIMIT_NOFILE to the hard limit and checks the connections fit.
 fn check_fd_limit(connections: usize) -> Result<(), LoadgenError> {
-    let limit = server_common::sys::raise_fd_limit()?;
-    let need = connections as u64 + FD_SLACK;
-    if need <= limit {
+    let (budget, limit) = fd_budget()?;
+    if connections <= budget {
         return Ok(());
     }
-    Err(LoadgenError::FdLimit { connections, need, limit })
+    Err(LoadgenError::FdLimit { connections, need: connections as u64 + FD_SLACK, limit })
 }
 
 fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {

@@ -238,49 +238,6 @@ fn json_results_merge_from_the_command_line() {
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
-fn sweep(args: &[&str]) -> loadgen::sweep::Sweep {
-    let cli = Cli::parse_from(["loadgen", "sweep"].into_iter().chain(args.iter().copied()));
-    let Some(loadgen::cli::Command::Sweep(opts)) = cli.command else { panic!("not a sweep") };
-    loadgen::sweep::sweep(&opts).expect("sweep")
-}
-
-/// A server with room to spare: RPS doubles with C until --max-connections stops it.
-#[test]
-fn sweep_raises_connections_geometrically_until_a_limit() {
-    let _serial = serial();
-    let g = gosleep(50);
-    let url = format!("http://{}/sleep", g.addr());
-    let pid = std::process::id().to_string();
-    let s = sweep(&["-c", "5", "-t", "1", "-d", "600ms", "--max-connections", "20", "--server-pid", &pid, &url]);
-    let cs: Vec<usize> = s.steps.iter().map(|r| r.mode.connections).collect();
-    assert_eq!(cs, [5, 10, 20]);
-    assert_eq!((s.chosen, s.reason), (Some(20), loadgen::sweep::StopReason::MaxConnections));
-    assert!(s.steps[2].rps() > 1.5 * s.steps[0].rps(), "RPS did not grow with C");
-    assert!(s.steps.iter().all(|r| r.server.is_some()));
-}
-
-/// When more connections buy no more RPS (here: a fixed open-loop rate), the sweep stops
-/// and keeps the smaller count.
-#[test]
-fn sweep_stops_when_rps_stops_growing() {
-    let _serial = serial();
-    let g = gosleep(10);
-    let url = format!("http://{}/sleep", g.addr());
-    let s = sweep(&["-c", "4", "-t", "1", "-d", "600ms", "--rate", "100", &url]);
-    assert_eq!((s.chosen, s.reason), (Some(4), loadgen::sweep::StopReason::RpsPlateau));
-    assert_eq!(s.steps.len(), 2);
-}
-
-/// Errors end the sweep: nothing is chosen when even the first step fails.
-#[test]
-fn sweep_stops_at_errors() {
-    let _serial = serial();
-    let g = gosleep(0);
-    let url = format!("http://{}/missing", g.addr());
-    let s = sweep(&["-c", "2", "-t", "1", "-d", "300ms", &url]);
-    assert_eq!((s.chosen, s.reason), (None, loadgen::sweep::StopReason::Errors));
-}
-
 /// `loadgen --help` explains every flag.
 #[test]
 fn help_explains_every_flag() {
@@ -300,14 +257,31 @@ fn help_explains_every_flag() {
         "--json",
         "--server-pid",
         "merge",
-        "sweep",
+        "capacity",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
-    let out = Command::new(BIN).args(["sweep", "--help"]).output().expect("run");
+    let out = Command::new(BIN).args(["capacity", "--help"]).output().expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--factor", "--max-connections", "--target-cpu", "--min-gain"] {
-        assert!(help.contains(flag), "sweep --help lacks {flag}");
+    for flag in [
+        "--slo-p99",
+        "--start-rate",
+        "--max-rate",
+        "--factor",
+        "--precision",
+        "--duration",
+        "--warmup",
+        "--timeout",
+        "--threads",
+        "--no-keepalive",
+        "--header",
+        "--server-pid",
+        "--upstream-pid",
+        "--pool",
+        "--max-connections",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "capacity --help lacks {flag}");
     }
 }
 
