@@ -12,12 +12,12 @@
 //! within `--precision`. A step passes when it answers >= 99% of the requests offered in its
 //! window, with no socket error, no non-2xx and its (CO-corrected) p99 within the SLO.
 //!
-//! To save steps the rise may start above `--start-rate x --factor`: at half the rate the
-//! light step predicts the server saturates at, the lower of its CPU prediction (its cores
-//! over its CPU seconds per request, `--server-pid`) and, with `--pool N`, Little's law
-//! (N over the light step's p50). Per-request CPU is highest at light load (no batching,
-//! idle wake-ups count too), so the CPU prediction errs low; half of it stays under the
-//! capacity even when the cost per request grows with load.
+//! To save steps the rise may start above `--start-rate x --factor`: at the lower of two
+//! predictions from the light step, its CPU one (the server's cores over its CPU seconds
+//! per request, `--server-pid`) and, with `--pool N`, half of Little's law (N over the light
+//! step's p50). Per-request CPU is highest at light load (no batching, idle wake-ups count
+//! too), so the CPU prediction errs low, by 2-4x for the servers here; Little's law is the
+//! pool's knee itself, so the rise starts at half of it.
 //!
 //! Each step is an open-loop run through [`crate::engine::run`], on connections sized so
 //! that a request as slow as the SLO never makes the next one on its connection late (see
@@ -205,8 +205,8 @@ pub const SLO_TIMES_LIGHT_P50: f64 = 2.0;
 /// machine is the scheduler's noise, not the server.
 pub const MIN_DERIVED_SLO: Duration = Duration::from_millis(1);
 
-/// The rise may start at this share of the light step's predicted saturation rate.
-pub const JUMP_SHARE: f64 = 0.5;
+/// The rise may start at this share of the rate Little's law predicts for a pool (its knee).
+pub const POOL_JUMP_SHARE: f64 = 0.5;
 
 /// Runs the search, printing one line per step and the verdict (the one stdout line that
 /// starts `capacity: `).
@@ -392,21 +392,16 @@ impl Search<'_> {
             _ => None,
         };
         let p50 = light.result.latency_summary.p50_us as f64 / 1e6;
-        let by_pool = self
-            .opts
-            .pool
-            .filter(|_| p50 > 0.0)
-            .map(|n| (n as f64 / p50, format!("a pool of {n} / p50 {:.1} ms", p50 * 1e3)));
+        let by_pool = self.opts.pool.filter(|_| p50 > 0.0).map(|n| {
+            (POOL_JUMP_SHARE * n as f64 / p50, format!("{POOL_JUMP_SHARE} x a pool of {n} / p50 {:.1} ms", p50 * 1e3))
+        });
         let predicted = [by_cpu, by_pool].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0));
         match predicted {
-            Some((rate, how)) if rate * JUMP_SHARE > next => {
-                println!(
-                    "rising from {:.0} req/s: {JUMP_SHARE} x the predicted {rate:.0} req/s ({how})",
-                    rate * JUMP_SHARE
-                );
+            Some((rate, how)) if rate > next => {
+                println!("rising from {rate:.0} req/s, as predicted by {how}");
                 // Not past what the budget allows, so the jump itself cannot end the search.
                 let fits = self.budget as f64 / (slo.as_secs_f64() * CONNECTION_HEADROOM);
-                (rate * JUMP_SHARE).min(fits.max(next))
+                rate.min(fits.max(next))
             }
             _ => next,
         }

@@ -153,7 +153,14 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
                     invalid: written.invalid,
                 });
             }
-            println!("wrote {} and {}", written.markdown.display(), written.chart.display());
+            let mut files: Vec<String> =
+                [Some(&written.markdown), Some(&written.chart), written.capacity_chart.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p.display().to_string())
+                    .collect();
+            let last = files.pop().unwrap_or_default();
+            println!("wrote {} and {last}", files.join(", "));
             Ok(())
         }
         None => {

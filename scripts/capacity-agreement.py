@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""capacity-agreement.py: how well two run_all.sh runs' capacity searches agree.
+
+Reads the capacity records (capacity-<mode>-<endpoint>-<server>.json) of two results
+directories and prints, as Markdown:
+- per cell and server, each run's capacity and bound, and their difference (the issue's
+  "within 10%"), with the server's CPU share and the client side's CPU at the step that
+  decided the bound;
+- per cell, the ranking of the servers in each run, and whether it repeats;
+- server-hyper's reuse /single capacity against its cores / (CPU seconds per request)
+  measured at the passing step nearest half of it.
+
+Usage: scripts/capacity-agreement.py RUN_DIR_1 RUN_DIR_2   (python3, standard library only)
+"""
+
+import json
+import sys
+from pathlib import Path
+
+MODES = ["no-reuse", "reuse"]
+ENDPOINTS = ["single", "multiple"]
+
+
+def load(run_dir):
+    meta = json.loads((run_dir / "run.json").read_text())
+    records = {}
+    for mode in MODES:
+        for endpoint in ENDPOINTS:
+            for server in meta["servers"]:
+                path = run_dir / f"capacity-{mode}-{endpoint}-{server}.json"
+                if path.exists():
+                    records[(mode, endpoint, server)] = json.loads(path.read_text())
+    return meta, records
+
+
+def deciding_step(c):
+    """The lowest failing step above capacity (where the bound was decided)."""
+    cap = c.get("capacity_rps") or 0.0
+    failing = [s for s in c["steps"] if not s["passed"] and s["offered_rps"] > cap]
+    return min(failing, key=lambda s: s["offered_rps"]) if failing else None
+
+
+def server_share(step, cores):
+    server = step["result"].get("server")
+    return server["cpu_percent"] / (100.0 * cores) if server and cores else None
+
+
+def client_max(step):
+    c = step["client"]
+    return max(c["loadgen_cpu_percent"], c.get("upstream_cpu_percent") or 0.0)
+
+
+def figure(c):
+    if c is None:
+        return "—"
+    if c.get("capacity_rps") is None:
+        return f"none ({c['bound']})"
+    prefix = ">= " if c["bound"] in ("client", "fd_budget", "max_rate") else ""
+    return f"{prefix}{c['capacity_rps']:,.0f} ({c['bound']})"
+
+
+def pct(x):
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    runs = [Path(a) for a in sys.argv[1:]]
+    (meta, a), (_, b) = load(runs[0]), load(runs[1])
+    servers = meta["servers"]
+    worst = 0.0
+    print(f"Runs: `{runs[0]}` ({meta['date']}) and `{runs[1]}`.\n")
+    for mode in MODES:
+        for endpoint in ENDPOINTS:
+            print(f"### {mode} /{endpoint}\n")
+            print("| server | run 1 | run 2 | difference | server CPU at deciding step (run 1 / 2) | client CPU at deciding step (run 1 / 2) |")
+            print("|---|---:|---:|---:|---:|---:|")
+            ranks = []
+            for recs in (a, b):
+                got = [(s, recs.get((mode, endpoint, s))) for s in servers]
+                got = [(s, c["capacity_rps"]) for s, c in got if c and c.get("capacity_rps")]
+                ranks.append([s for s, _ in sorted(got, key=lambda x: -x[1])])
+            for s in servers:
+                ca, cb = a.get((mode, endpoint, s)), b.get((mode, endpoint, s))
+                diff = "—"
+                if ca and cb and ca.get("capacity_rps") and cb.get("capacity_rps"):
+                    d = abs(ca["capacity_rps"] - cb["capacity_rps"]) / max(ca["capacity_rps"], cb["capacity_rps"])
+                    worst = max(worst, d)
+                    diff = f"{100 * d:.1f}%"
+                cpu, client = [], []
+                for c in (ca, cb):
+                    step = deciding_step(c) if c else None
+                    cpu.append(pct(server_share(step, c.get("server_cores"))) if step else "—")
+                    client.append(f"{client_max(step):.0f}%" if step else "—")
+                print(f"| {s} | {figure(ca)} | {figure(cb)} | {diff} | {' / '.join(cpu)} | {' / '.join(client)} |")
+            same = "repeats" if ranks[0] == ranks[1] else "differs"
+            print(f"\nRanking, run 1: {' > '.join(ranks[0])}; run 2: {' > '.join(ranks[1])} ({same}).\n")
+    print(f"Largest difference between the runs: {100 * worst:.1f}%.\n")
+    for label, recs in (("run 1", a), ("run 2", b)):
+        c = recs.get(("reuse", "single", "hyper"))
+        if not c or not c.get("capacity_rps"):
+            continue
+        cap = c["capacity_rps"]
+        passing = [s for s in c["steps"] if s["passed"] and s["result"].get("server") and s["result"]["requests"]]
+        half = min(passing, key=lambda s: abs(s["offered_rps"] - cap / 2))
+        per_request = half["result"]["server"]["cpu_seconds"] / half["result"]["requests"]
+        predicted = c["server_cores"] / per_request
+        print(
+            f"server-hyper reuse /single, {label}: capacity {cap:,.0f} req/s; at {half['offered_rps']:,.0f} req/s it used "
+            f"{1e6 * per_request:.0f} µs of CPU per request, so {c['server_cores']} core(s) predict {predicted:,.0f} req/s; "
+            f"capacity / prediction = {cap / predicted:.2f}."
+        )
+
+
+if __name__ == "__main__":
+    main()
