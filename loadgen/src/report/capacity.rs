@@ -74,20 +74,14 @@ pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> V
     }
 }
 
-/// "loadgen 91% of its core": the client process that bound the lowest failing step
-/// above capacity (where the search decides its bound).
+/// "loadgen 91% of its core": what bound the client side at the lowest failing step above
+/// capacity (where the search decides its bound), in the search's own words.
 fn client_share(cap: &Capacity) -> String {
     let floor = cap.capacity_rps.unwrap_or(0.0);
     let failing = cap.steps.iter().filter(|s| !s.passed && s.offered_rps > floor);
     match failing.min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps)) {
-        Some(step) => {
-            let loadgen = step.client.loadgen_cpu_percent;
-            match step.client.upstream_cpu_percent {
-                Some(upstream) if upstream > loadgen => format!("the upstream {upstream:.0}% of its core"),
-                _ => format!("loadgen {loadgen:.0}% of its core"),
-            }
-        }
-        None => format!("a client process over {:.0}% of its core", 100.0 * CLIENT_BOUND_SHARE),
+        Some(step) if !step.client.bound_words().is_empty() => step.client.bound_words(),
+        _ => format!("a client process over {:.0}% of its core", 100.0 * CLIENT_BOUND_SHARE),
     }
 }
 

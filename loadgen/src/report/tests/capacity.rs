@@ -32,9 +32,11 @@ fn step(phase: Phase, offered: f64, p50_ms: u64, p99_ms: u64, k: usize, passed: 
         offered_rps: offered,
         connections: 100,
         result: r,
-        client: ClientSample { loadgen_cpu_percent: 30.0, upstream_cpu_percent: Some(20.0) },
+        client: ClientSample { loadgen_cpu_percent: 30.0, upstream_cpu_percent: Some(20.0), ..ClientSample::default() },
         passed,
         failure: (!passed).then(|| format!("p99 {p99_ms} ms > SLO 250 ms")),
+        client_bound: false,
+        server_cpus_busy_percent: None,
     }
 }
 
@@ -104,6 +106,7 @@ fn client_bound() -> Capacity {
     let mut cap = search(0);
     cap.steps[3] = step(Phase::Rise, 1400.0, 500, 900, 0, false);
     cap.steps[3].client.loadgen_cpu_percent = 91.0;
+    cap.steps[3].client_bound = true;
     cap.steps[4] = step(Phase::Bisect, 1200.0, 104, 120, 0, true);
     cap.capacity_rps = Some(1200.0);
     cap.bound = Bound::Client;
