@@ -640,7 +640,7 @@ fn with_busy(cpu_percent: f64, busy_percent: Option<f64>) -> String {
 }
 
 /// "182.3 ms".
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use super::validity::{capacity_invalid_reason, step_at_capacity};
-use super::{CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped};
+use super::{
+    CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, write_table,
+};
 use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Step};
 
 /// The server every capacity is compared with: the bare hyper server, the least code
@@ -104,7 +106,7 @@ fn cores_text(cores: f64) -> String {
 }
 
 fn ms(us: u64) -> String {
-    format!("{:.1} ms", us as f64 / 1000.0)
+    crate::capacity::ms(std::time::Duration::from_micros(us))
 }
 
 /// The rows of a column with a figure, in [`CAPACITY_ROWS`] order, "vs" left empty.
@@ -197,14 +199,7 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
             _ => DASH.to_owned(),
         };
     }
-    let _ = writeln!(out, "### Capacity — {} — {}\n", mode.1, endpoint.1);
-    let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
-    let _ = writeln!(out, "|---|{}", "---:|".repeat(meta.servers.len()));
-    for (i, row) in CAPACITY_ROWS.iter().enumerate() {
-        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
-        let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
-    }
-    notes.render(out);
+    write_table(out, &format!("Capacity — {} — {}", mode.1, endpoint.1), &header, &CAPACITY_ROWS, &columns, &notes);
 }
 
 /// The memory table: rows = servers, columns = the four cells, KiB of peak RSS per

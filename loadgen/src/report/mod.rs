@@ -357,6 +357,26 @@ impl Footnotes {
 
 const DASH: &str = "—";
 
+/// Writes one table of the report: its title, a column per server (`header`, marks
+/// included), a row per name in `rows` holding that row of every column, then the notes.
+fn write_table<const N: usize>(
+    out: &mut String,
+    title: &str,
+    header: &[String],
+    rows: &[&str; N],
+    columns: &[[String; N]],
+    notes: &Footnotes,
+) {
+    let _ = writeln!(out, "### {title}\n");
+    let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(header.len()));
+    for (i, row) in rows.iter().enumerate() {
+        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
+        let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
+    }
+    notes.render(out);
+}
+
 /// A count with thousands separators: 16843.4 -> "16,843".
 fn grouped(v: f64) -> String {
     let digits = format!("{:.0}", v.max(0.0));

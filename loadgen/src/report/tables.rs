@@ -1,10 +1,8 @@
 //! The four tables of the fixed-load cells (one per mode x endpoint, servers as columns)
 //! and how to read them.
 
-use std::fmt::Write as _;
-
 use super::validity::{invalid_reason, littles_bound};
-use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, error_kinds, esc};
+use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, error_kinds, write_table};
 use crate::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
@@ -120,14 +118,7 @@ pub(super) fn render_table(
             }
         }
     }
-    let _ = writeln!(out, "### {} — {}\n", mode.1, endpoint.1);
-    let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
-    let _ = writeln!(out, "|---|{}", "---:|".repeat(meta.servers.len()));
-    for (i, row) in ROWS.iter().enumerate() {
-        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
-        let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
-    }
-    notes.render(out);
+    write_table(out, &format!("{} — {}", mode.1, endpoint.1), &header, &ROWS, &columns, &notes);
 }
 
 pub(super) const HOW_TO_READ: &str = "## How to read this
