@@ -3,13 +3,13 @@
 //! Each connection is one task owning one `hyper::client::conn::http1` connection (no pool
 //! in between, so C is exactly the number of sockets). Samples go into a few sharded
 //! histograms; counters are atomics. The run ends at its deadline whatever the server
-//! does: every task is aborted then, so a dead or hanging server yields errors and
-//! timeouts, never a hang.
+//! does (after at most one timeout spent opening its connections): every task is aborted
+//! then, so a dead or hanging server yields errors and timeouts, never a hang.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -145,19 +145,39 @@ impl Window {
 /// runtime) with its share of the connections: a connection's request, its hyper
 /// connection task and its response never cross threads, which is what keeps the cost
 /// per request near wrk's. The calling thread only samples and keeps time.
+///
+/// Also like wrk, with keep-alive every connection is opened before the clock starts: the
+/// server accepts them all first, so the first requests of the warm-up do not each carry a
+/// connection's set-up, a burst a server near its capacity would still be working off in
+/// the window.
 pub fn run(plan: &Plan) -> io::Result<RunResult> {
     let shared = Arc::new(Shared::new(plan));
-    let start = Instant::now();
-    let window = Window { start, record_from: start + plan.warmup, end: start + plan.warmup + plan.duration };
     let plan_arc = Arc::new(plan.clone());
+    let (ready_tx, ready) = mpsc::channel();
+    let mut go = Vec::new();
     let workers = (0..plan.threads)
         .map(|thread| {
-            let (plan, shared) = (Arc::clone(&plan_arc), Arc::clone(&shared));
+            let (plan, shared, ready) = (Arc::clone(&plan_arc), Arc::clone(&shared), ready_tx.clone());
+            let (go_tx, go_rx) = mpsc::channel();
+            go.push(go_tx);
             std::thread::Builder::new()
                 .name(format!("loadgen-{thread}"))
-                .spawn(move || worker(thread, plan, shared, window))
+                .spawn(move || worker(thread, plan, shared, &ready, &go_rx))
         })
         .collect::<io::Result<Vec<_>>>()?;
+    drop(ready_tx);
+    // Every worker says when its connections are open (or failed to open: the connection
+    // loop retries them, counted as errors in the window).
+    for _ in 0..plan.threads {
+        if ready.recv().is_err() {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let window = Window { start, record_from: start + plan.warmup, end: start + plan.warmup + plan.duration };
+    for g in &go {
+        let _ = g.send(window);
+    }
     let monitor = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let sampled = monitor.block_on(drive(plan, &shared, window));
     for w in workers {
@@ -166,14 +186,32 @@ pub fn run(plan: &Plan) -> io::Result<RunResult> {
     Ok(collect(plan, &shared, sampled?))
 }
 
-/// One thread's event loop: its connections until the deadline, then all of them dropped
+/// One thread's event loop: its connections (opened first, with keep-alive), then, once
+/// the clock starts, their requests until the deadline, then all of them dropped
 /// mid-flight (the run ends on time whatever the server does).
-fn worker(thread: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+fn worker(
+    thread: usize,
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    ready: &mpsc::Sender<()>,
+    go: &mpsc::Receiver<Window>,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let mine: Vec<usize> = (thread..plan.connections).step_by(plan.threads).collect();
+    let mut senders = match &runtime {
+        Ok(rt) if plan.keepalive => rt.block_on(open_all(&plan, mine.len())),
+        _ => Vec::new(),
+    };
+    // Always said, so the caller never waits on a thread that failed.
+    let _ = ready.send(());
+    let Ok(window) = go.recv() else { return Ok(()) };
+    let runtime = runtime?;
+    senders.resize_with(mine.len(), || None);
     runtime.block_on(async {
-        let tasks: Vec<_> = (thread..plan.connections)
-            .step_by(plan.threads)
-            .map(|i| tokio::spawn(connection(i, Arc::clone(&plan), Arc::clone(&shared), window)))
+        let tasks: Vec<_> = mine
+            .into_iter()
+            .zip(senders)
+            .map(|(i, sender)| tokio::spawn(connection(i, Arc::clone(&plan), Arc::clone(&shared), window, sender)))
             .collect();
         tokio::time::sleep_until(window.end).await;
         for t in &tasks {
@@ -183,6 +221,19 @@ fn worker(thread: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window) -
     // Connection driver tasks still open go with the runtime.
     runtime.shutdown_background();
     Ok(())
+}
+
+/// Opens `n` connections at once, each within the timeout; `None` for one that failed.
+async fn open_all(plan: &Plan, n: usize) -> Vec<Option<SendRequest<Empty<Bytes>>>> {
+    let (addr, timeout) = (plan.addr, plan.timeout);
+    let opening: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(async move { tokio::time::timeout(timeout, connect(addr)).await.ok()?.ok() }))
+        .collect();
+    let mut senders = Vec::with_capacity(n);
+    for o in opening {
+        senders.push(o.await.ok().flatten());
+    }
+    senders
 }
 
 /// Samples the server and the per-thread rates once the window opens, until it closes.
@@ -276,7 +327,13 @@ fn progress(shared: &Shared, window: Window) {
 }
 
 /// One connection's life: send, wait, record, repeat until the run is aborted.
-async fn connection(index: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window) {
+async fn connection(
+    index: usize,
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    window: Window,
+    mut sender: Option<SendRequest<Empty<Bytes>>>,
+) {
     let group = index % plan.threads;
     let shard = &shared.histograms[index % shared.histograms.len()];
     let request = RequestTemplate::new(&plan);
@@ -284,7 +341,6 @@ async fn connection(index: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: 
     // do not all fire at once.
     let interval = plan.rate.map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
     let mut next = window.start + plan.rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(index as f64 / r));
-    let mut sender: Option<SendRequest<Empty<Bytes>>> = None;
     loop {
         let intended = match interval {
             Some(interval) => {

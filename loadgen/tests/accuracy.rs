@@ -109,6 +109,22 @@ fn keepalive_reuses_its_connections() {
     assert_eq!(s.connections_accepted - 1, 4, "{s:?}");
 }
 
+/// Keep-alive, like wrk: every connection is open before the clock starts, so the first
+/// requests do not each carry a connection's set-up. 40 connections at 20 requests/second
+/// for 1 s send about 20 requests, yet all 40 connections are there.
+#[test]
+fn keepalive_opens_every_connection_before_the_clock_starts() {
+    let _serial = serial();
+    let g = gosleep(0);
+    reset(g.addr());
+    let url = format!("http://{}/sleep?ms=1", g.addr());
+    let r = run(&["-c", "40", "-t", "1", "--rate", "20", "-d", "1s", "--warmup", "0s", &url]);
+    let s = stats(g.addr());
+    assert!(r.requests <= 30, "{} requests at 20/s for 1 s", r.requests);
+    // The stats request itself is one more connection.
+    assert_eq!(s.connections_accepted - 1, 40, "{s:?}");
+}
+
 /// A server that stops mid-run: loadgen still ends on time and counts the errors by kind.
 #[test]
 fn server_stopping_mid_run_ends_on_time_with_errors_by_kind() {
