@@ -7,10 +7,21 @@
 //! tables and chart from it.
 //!
 //! The search: a light step at `--start-rate` (its p50 x 2 is the SLO unless `--slo-p99`
-//! gives one), then rates rising by `--factor` until a step fails, then bisection (at the
-//! geometric mean) between the last passing and the first failing rate until they are
-//! within `--precision`. A step passes when it answers >= 99% of the requests offered in its
-//! window, with no socket error, no non-2xx and its (CO-corrected) p99 within the SLO.
+//! gives one), then rates rising by `--factor` until a step fails, then bisection between
+//! the highest passing and the lowest failing rate until they are one `--precision` apart.
+//! A step passes when it answers >= 99% of the requests offered in its window, with no
+//! socket error, no non-2xx and its (CO-corrected) p99 within the SLO.
+//!
+//! Three things keep a search repeatable on a shared machine. Every rate is on one grid,
+//! `--start-rate x r^k`, so two searches try the same rates and agree
+//! exactly where their verdicts do (r is `--precision` adjusted so that a whole number of
+//! steps make `--factor`: the default, 2^(1/8), puts 8 in a doubling). Near the knee a single verdict is a coin toss, and a
+//! wrong one early in a bisection sends the rest of it to the wrong side, where it can
+//! never come back; so both ends of the final bracket run a second time (a confirming
+//! step), each rate counts by its latest verdict, and a flip moves the bracket and the
+//! search goes on. And no step inherits the one before it: the next starts only once the
+//! server's CPU has gone quiet ([`QUIET_CPU_SHARE`]), and with keep-alive its connections
+//! are open before its clock starts (see [`crate::engine::run`]).
 //!
 //! To save steps the rise may start above `--start-rate x --factor`: at the lower of two
 //! predictions from the light step, its CPU one (the server's cores over its CPU seconds
@@ -80,6 +91,8 @@ pub enum Phase {
     Rise,
     /// Bisection between the last passing and the first failing rate.
     Bisect,
+    /// A second run at an end of the final bracket: its verdict replaces the first's.
+    Confirm,
 }
 
 /// CPU of the client side during a step, each in % of one core.
@@ -154,6 +167,10 @@ pub struct Step {
     /// [`CPU_BOUND_SHARE`] on CPUs that busy was competing with other processes.
     #[serde(default)]
     pub server_cpus_busy_percent: Option<f64>,
+    /// How long the search waited, before this step, for the server to go quiet after the
+    /// step before it (see [`QUIET_CPU_SHARE`]), seconds; 0 for the first step.
+    #[serde(default)]
+    pub settle_s: f64,
 }
 
 /// A whole capacity search: JSON first, the text and the report are rendered from it.
@@ -185,6 +202,22 @@ pub struct Capacity {
     pub rss_kib_per_in_flight: Option<f64>,
 }
 
+impl Capacity {
+    /// The latest step at each offered rate, in rate order: the runs the search's verdicts
+    /// rest on (a confirming step replaces the first run at its rate).
+    pub fn latest_steps(&self) -> Vec<&Step> {
+        let mut latest: Vec<&Step> = Vec::new();
+        for step in &self.steps {
+            match latest.iter_mut().find(|s| s.offered_rps == step.offered_rps) {
+                Some(seen) => *seen = step,
+                None => latest.push(step),
+            }
+        }
+        latest.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
+        latest
+    }
+}
+
 /// Connections per step are `ceil(rate x latency x CONNECTION_HEADROOM)`: open loop keeps
 /// about rate x latency requests in flight, and with twice that each connection's slots
 /// are two SLOs apart, so an answer as slow as the SLO leaves its connection free before
@@ -204,6 +237,16 @@ pub const SLO_TIMES_LIGHT_P50: f64 = 2.0;
 /// The derived SLO is never shorter than this: under a millisecond, a p99 on a shared
 /// machine is the scheduler's noise, not the server.
 pub const MIN_DERIVED_SLO: Duration = Duration::from_millis(1);
+
+/// Before each step after the first, the search waits until the server's CPU stays under
+/// this share of one core for [`QUIET_WINDOW`] (or 1.5 x the light step's p50, if longer,
+/// so that work still waiting on its upstream shows): an
+/// overloaded step leaves work behind (queued connections, requests whose client is gone),
+/// and a next step started on top of it would be charged for it.
+pub const QUIET_CPU_SHARE: f64 = 0.05;
+
+/// See [`QUIET_CPU_SHARE`].
+pub const QUIET_WINDOW: Duration = Duration::from_millis(150);
 
 /// The rise may start at this share of the rate Little's law predicts for a pool (its knee).
 pub const POOL_JUMP_SHARE: f64 = 0.5;
@@ -227,8 +270,8 @@ pub fn search(opts: &CapacityOpts) -> Result<Capacity, LoadgenError> {
     let light_c = connections_for(opts.start_rate, guess).min(budget);
     let cores = server_cores.map_or(String::new(), |c| format!("; the server may use {c} core(s)"));
     println!(
-        "capacity of {}: connections per step = ceil(rate x SLO x {CONNECTION_HEADROOM}), at least {MIN_CONNECTIONS} \
-         (the light step, before the SLO is known, takes {} as its latency); budget {budget} connections ({}){cores}",
+        "capacity of {}: connections per step = ceil(rate x SLO x {CONNECTION_HEADROOM}), at least {MIN_CONNECTIONS}, \
+         at most the requests it sends (the light step, before the SLO is known, takes {} as its latency); budget {budget} connections ({}){cores}",
         opts.url,
         ms(guess),
         match opts.max_connections {
@@ -255,47 +298,111 @@ pub fn search(opts: &CapacityOpts) -> Result<Capacity, LoadgenError> {
         return Ok(search.finish(slo, slo_source, None, None, Bound::FirstStep, String::new()));
     }
 
-    let mut lo = 0; // index of the highest passing step
-    let mut rate = search.first_rise(slo);
-    let mut stop = None;
-    let hi = loop {
-        let lo_rate = search.steps[lo].offered_rps;
-        if lo_rate >= opts.max_rate {
-            break None;
-        }
-        rate = rate.min(opts.max_rate);
-        let need = connections_for(rate, slo);
-        if need > budget {
-            stop = Some(format!("{rate:.0} req/s would need {need} connections, over the budget of {budget}"));
-            break None;
-        }
-        let i = search.run(Phase::Rise, rate, need)?;
-        search.judge(i, slo);
-        if !search.steps[i].passed {
-            break Some(i);
-        }
-        lo = i;
-        rate *= opts.factor;
-    };
-    let Some(mut hi) = hi else {
-        let bound = if stop.is_some() { Bound::FdBudget } else { Bound::MaxRate };
-        let why = stop.unwrap_or_else(|| format!("every step passed up to --max-rate {:.0}", opts.max_rate));
-        return Ok(search.finish(slo, slo_source, Some(lo), None, bound, why));
-    };
-    while search.steps[hi].offered_rps / search.steps[lo].offered_rps > 1.0 + opts.precision {
-        let mid = (search.steps[hi].offered_rps * search.steps[lo].offered_rps).sqrt();
-        // Fewer connections than the failing step above it, which fitted.
-        let i = search.run(Phase::Bisect, mid, connections_for(mid, slo))?;
-        search.judge(i, slo);
-        if search.steps[i].passed {
-            lo = i;
+    // Rates rise `--factor` apart on the grid until one fails; then bisection, and each
+    // end of the final bracket confirmed by a second run: a verdict that flips moves the
+    // bracket (or, at the top, resumes the rise), and the search goes on from there.
+    let grid = Grid::new(opts);
+    let mut confirms = 0;
+    loop {
+        let (lo, hi) = search.bracket(&grid);
+        let Some(hi) = hi else {
+            // Every rate so far passed: rise.
+            let top = lo.unwrap_or(0);
+            let k_top = grid.index(search.steps[top].offered_rps);
+            let mut k = if search.steps.len() == 1 { search.first_rise(&grid, slo) } else { k_top + grid.factor_steps };
+            if grid.rate(k) > opts.max_rate {
+                k = grid.at_or_below(opts.max_rate);
+            }
+            if k <= k_top {
+                let why = format!("every step passed up to --max-rate {:.0}", opts.max_rate);
+                return Ok(search.finish(slo, slo_source, Some(top), None, Bound::MaxRate, why));
+            }
+            let (rate, need) = (grid.rate(k), connections_for(grid.rate(k), slo));
+            if need > budget {
+                let why = format!("{rate:.0} req/s would need {need} connections, over the budget of {budget}");
+                return Ok(search.finish(slo, slo_source, Some(top), None, Bound::FdBudget, why));
+            }
+            let i = search.run(Phase::Rise, rate, need)?;
+            search.judge(i, slo);
+            continue;
+        };
+        let Some(lo) = lo else {
+            let why =
+                format!("no rate passed when run again ({})", search.steps[hi].failure.clone().unwrap_or_default());
+            return Ok(search.finish(slo, slo_source, None, Some(hi), Bound::FirstStep, why));
+        };
+        let (k_lo, k_hi) = (grid.index(search.steps[lo].offered_rps), grid.index(search.steps[hi].offered_rps));
+        let (phase, k) = if k_hi - k_lo > 1 {
+            (Phase::Bisect, k_lo + (k_hi - k_lo) / 2)
+        } else if confirms < MAX_CONFIRMS && search.runs_at(&grid, k_lo) == 1 {
+            (Phase::Confirm, k_lo)
+        } else if confirms < MAX_CONFIRMS && search.runs_at(&grid, k_hi) == 1 {
+            (Phase::Confirm, k_hi)
         } else {
-            hi = i;
-        }
+            let (bound, why) = decide_bound(&search.steps[hi], server_cores, opts.pool);
+            return Ok(search.finish(slo, slo_source, Some(lo), Some(hi), bound, why));
+        };
+        confirms += usize::from(phase == Phase::Confirm);
+        let rate = grid.rate(k);
+        // Never more connections than a failing step above it, which fitted.
+        let i = search.run(phase, rate, connections_for(rate, slo))?;
+        search.judge(i, slo);
     }
-    let (bound, why) = decide_bound(&search.steps[hi], server_cores, opts.pool);
-    Ok(search.finish(slo, slo_source, Some(lo), Some(hi), bound, why))
 }
+
+/// The search's rates: `--start-rate` x r^k for whole k, r about 1 + `--precision`, so that
+/// two searches of one server try the same rates and, where their verdicts agree, report
+/// the same figure.
+struct Grid {
+    base: f64,
+    factor: f64,
+    /// Grid steps between one rising rate and the next (`--factor`).
+    factor_steps: i64,
+}
+
+impl Grid {
+    /// The grid whose step is nearest `--precision` with a whole number of steps making
+    /// `--factor`, so that rising rates are exact powers of the factor.
+    fn new(opts: &CapacityOpts) -> Self {
+        let factor_steps = (opts.factor.ln() / opts.precision.ln_1p()).round().max(1.0) as i64;
+        Self { base: opts.start_rate, factor: opts.factor, factor_steps }
+    }
+
+    /// Grid steps in `rate / base`, fractional.
+    fn steps(&self, rate: f64) -> f64 {
+        (rate / self.base).ln() / self.factor.ln() * self.factor_steps as f64
+    }
+
+    fn rate(&self, k: i64) -> f64 {
+        self.base * self.factor.powf(k as f64 / self.factor_steps as f64)
+    }
+
+    /// The grid index of a rate the search ran (a grid rate, so rounding only absorbs
+    /// floating-point error).
+    fn index(&self, rate: f64) -> i64 {
+        self.steps(rate).round() as i64
+    }
+
+    /// The highest grid index whose rate is at most `rate`.
+    fn at_or_below(&self, rate: f64) -> i64 {
+        (self.steps(rate) + 1e-9).floor() as i64
+    }
+}
+
+/// The bracket from the steps' (rate, passed) in the order run, as step indices, each rate
+/// judged by its latest run: the highest passing rate under the lowest failing one (`lo`;
+/// none when no rate under it passes) and that failing rate (`hi`; none when none failed).
+fn bracket(grid: &Grid, verdicts: &[(f64, bool)]) -> (Option<usize>, Option<usize>) {
+    let latest: std::collections::BTreeMap<i64, usize> =
+        verdicts.iter().enumerate().map(|(i, (rate, _))| (grid.index(*rate), i)).collect();
+    let hi = latest.values().copied().find(|&i| !verdicts[i].1);
+    let below = |i: &usize| hi.is_none_or(|h| verdicts[*i].0 < verdicts[h].0);
+    (latest.values().copied().rfind(below), hi)
+}
+
+/// At most this many confirming runs per search: each end of the bracket once, and once
+/// more each should a flipped verdict move the bracket.
+pub const MAX_CONFIRMS: usize = 4;
 
 fn validate(opts: &CapacityOpts) -> Result<(), LoadgenError> {
     let usage = |m: &str| Err(LoadgenError::Usage(m.to_owned()));
@@ -336,6 +443,17 @@ impl Search<'_> {
     /// Runs one step (not yet judged) and returns its index.
     fn run(&mut self, phase: Phase, rate: f64, connections: usize) -> Result<usize, LoadgenError> {
         let o = self.opts;
+        // Never more connections than requests the step sends: one more would sit open
+        // unused, and a thread-per-connection server would hold a thread for it.
+        let sends = (rate * (o.warmup + o.duration).as_secs_f64()).ceil() as usize;
+        let connections = connections.min(sends.max(1));
+        let settle_s = match (self.steps.first(), o.server_pid) {
+            (Some(light), Some(pid)) => {
+                let unloaded = Duration::from_micros(light.result.latency_summary.p50_us).mul_f64(1.5);
+                settle(pid, QUIET_WINDOW.max(unloaded), o.timeout).as_secs_f64()
+            }
+            _ => 0.0,
+        };
         let run = RunOpts {
             connections,
             threads: o.threads.min(connections),
@@ -365,6 +483,7 @@ impl Search<'_> {
             failure: None,
             client_bound,
             server_cpus_busy_percent,
+            settle_s,
         });
         Ok(self.steps.len() - 1)
     }
@@ -378,11 +497,11 @@ impl Search<'_> {
         println!("{}", step_line(step, cores));
     }
 
-    /// The first rising rate: `--factor` over the light one, or higher when the light step
-    /// predicts a much higher saturation rate (see the module doc).
-    fn first_rise(&self, slo: Duration) -> f64 {
+    /// The first rising rate's grid index: `--factor` over the light one, or a later rising
+    /// rate when the light step predicts a much higher saturation rate (see the module doc).
+    fn first_rise(&self, grid: &Grid, slo: Duration) -> i64 {
         let light = &self.steps[0];
-        let next = light.offered_rps * self.opts.factor;
+        let next = grid.factor_steps;
         let requests = light.result.requests as f64;
         let by_cpu = match (self.server_cores, light.result.server) {
             (Some(cores), Some(s)) if s.cpu_seconds > 0.0 && requests > 0.0 => Some((
@@ -397,14 +516,31 @@ impl Search<'_> {
         });
         let predicted = [by_cpu, by_pool].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0));
         match predicted {
-            Some((rate, how)) if rate > next => {
-                println!("rising from {rate:.0} req/s, as predicted by {how}");
-                // Not past what the budget allows, so the jump itself cannot end the search.
+            Some((rate, how)) if grid.at_or_below(rate) >= 2 * next => {
+                // Not past what the budget allows, so the jump itself cannot end the search;
+                // and down to a whole number of rising steps, so that two searches whose
+                // predictions differ a little still rise through the same rates.
                 let fits = self.budget as f64 / (slo.as_secs_f64() * CONNECTION_HEADROOM);
-                rate.min(fits.max(next))
+                let k = grid.at_or_below(rate.min(fits)).div_euclid(next).max(1) * next;
+                println!(
+                    "rising from {:.0} req/s, the rising rate at or under {rate:.0} predicted by {how}",
+                    grid.rate(k)
+                );
+                k
             }
             _ => next,
         }
+    }
+
+    /// See [`bracket`].
+    fn bracket(&self, grid: &Grid) -> (Option<usize>, Option<usize>) {
+        let verdicts: Vec<(f64, bool)> = self.steps.iter().map(|s| (s.offered_rps, s.passed)).collect();
+        bracket(grid, &verdicts)
+    }
+
+    /// How many steps ran at grid index `k`.
+    fn runs_at(&self, grid: &Grid, k: i64) -> usize {
+        self.steps.iter().filter(|s| grid.index(s.offered_rps) == k).count()
     }
 
     /// The record, its verdict printed.
@@ -438,6 +574,24 @@ impl Search<'_> {
         println!("{}", verdict(&capacity, &why));
         capacity
     }
+}
+
+/// Waits until the server's CPU stays under [`QUIET_CPU_SHARE`] of a core for `quiet`, at
+/// most `limit` (then goes on: a server busy at rest is its own baseline); returns the
+/// time waited.
+fn settle(pid: u32, quiet: Duration, limit: Duration) -> Duration {
+    let start = Instant::now();
+    let Ok(mut from) = procstat::read(pid) else { return Duration::ZERO };
+    loop {
+        std::thread::sleep(quiet);
+        let Ok(now) = procstat::read(pid) else { break };
+        let used = procstat::ticks_to_seconds(now.cpu_ticks.saturating_sub(from.cpu_ticks));
+        if used <= QUIET_CPU_SHARE * quiet.as_secs_f64() || start.elapsed() >= limit {
+            break;
+        }
+        from = now;
+    }
+    start.elapsed()
 }
 
 /// Samples loadgen's own CPU and the upstream's, and how busy the client side's and the
@@ -598,6 +752,7 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
         Phase::Light => "light",
         Phase::Rise => "rise",
         Phase::Bisect => "bisect",
+        Phase::Confirm => "confirm",
     };
     let r = &s.result;
     let offered = s.offered_rps * r.mode.duration_s;
@@ -620,8 +775,9 @@ fn step_line(s: &Step, cores: Option<f64>) -> String {
         (None, true) => "pass (client-bound)".to_owned(),
         (Some(f), cb) => format!("FAIL{}: {f}", if cb { " (client-bound)" } else { "" }),
     };
+    let settled = if s.settle_s > 0.0 { format!("  settled {:.1} s", s.settle_s) } else { String::new() };
     format!(
-        "  {phase:<6} {:>9.0} req/s  c={:<6} answered {answered:>5.1}%  p50 {:>9}  p99 {:>9}  errors {}{server}  loadgen {}{upstream}  {outcome}",
+        "  {phase:<6} {:>9.0} req/s  c={:<6} answered {answered:>5.1}%  p50 {:>9}  p99 {:>9}  errors {}{server}  loadgen {}{upstream}{settled}  {outcome}",
         s.offered_rps,
         s.connections,
         ms(Duration::from_micros(r.latency_summary.p50_us)),
@@ -678,6 +834,75 @@ mod tests {
             shared.bound_words()
         );
         assert_eq!(ClientSample { shared_cores: Some(2.0), ..sample(50.0, 40.0, None) }.bound_words(), "");
+    }
+
+    fn grid(precision: f64, factor: f64) -> Grid {
+        let cli = <crate::cli::Cli as clap::Parser>::parse_from([
+            "loadgen",
+            "capacity",
+            "--precision",
+            &precision.to_string(),
+            "--factor",
+            &factor.to_string(),
+            "http://127.0.0.1:1/",
+        ]);
+        let Some(crate::cli::Command::Capacity(opts)) = cli.command else { panic!("not capacity") };
+        Grid::new(&opts)
+    }
+
+    #[test]
+    fn rates_are_on_a_grid_from_the_start_rate_with_a_whole_number_of_steps_per_factor() {
+        let g = grid(0.05, 2.0);
+        assert_eq!(g.factor_steps, 14, "1.05^14 = 1.98 is the nearest to 2");
+        assert!((g.rate(0) - 100.0).abs() < 1e-9);
+        assert!((g.rate(14) - 200.0).abs() < 1e-9, "14 steps of 2^(1/14) make the factor exactly");
+        assert!((g.rate(1) / 100.0 - 1.0507).abs() < 1e-4, "{}", g.rate(1));
+        for k in [-3, 0, 1, 29, 140] {
+            assert_eq!(g.index(g.rate(k)), k);
+            assert_eq!(g.at_or_below(g.rate(k)), k, "a grid rate is its own floor");
+            assert_eq!(g.at_or_below(g.rate(k) * 1.04), k);
+        }
+        assert_eq!(grid(0.05, 1.01).factor_steps, 1, "at least one grid step per rise");
+        let default = grid(0.0905, 2.0);
+        assert_eq!(default.factor_steps, 8, "the default grid: 8 steps per doubling");
+        assert!((default.rate(16) - 400.0).abs() < 1e-9, "{}", default.rate(16));
+    }
+
+    #[test]
+    fn the_bracket_takes_each_rate_by_its_latest_run() {
+        let g = grid(0.05, 2.0);
+        let r = |k: i64| g.rate(k);
+        // Light, rises, bisection: 28 failed, 21 passed, 24 failed, 22 passed, 23 failed.
+        let mut v = vec![(r(0), true), (r(14), true), (r(28), false), (r(21), true), (r(24), false)];
+        v.extend([(r(22), true), (r(23), false)]);
+        assert_eq!(bracket(&g, &v), (Some(5), Some(6)));
+        // 22 fails when confirmed: the bracket moves down to 21..22.
+        v.push((r(22), false));
+        assert_eq!(bracket(&g, &v), (Some(3), Some(7)));
+        // 22 passes a third time and 23 passes when confirmed: 24 is the lowest failing.
+        v.extend([(r(22), true), (r(23), true)]);
+        assert_eq!(bracket(&g, &v), (Some(9), Some(4)));
+        // Nothing failed yet: no hi, lo the highest rate.
+        assert_eq!(bracket(&g, &v[..2]), (Some(1), None));
+        // The lowest rate failed when run again: no lo.
+        assert_eq!(bracket(&g, &[(r(0), true), (r(14), false), (r(0), false)]), (None, Some(2)));
+    }
+
+    /// A step starts once the server is quiet: at once for an idle process, not before the
+    /// limit for one that keeps a core busy.
+    #[test]
+    fn the_next_step_waits_for_a_busy_server_and_not_for_an_idle_one() {
+        let mut idle = std::process::Command::new("sleep").arg("5").spawn().expect("sleep");
+        let mut busy = std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("sh");
+        let quiet = Duration::from_millis(150);
+        let waited_idle = settle(idle.id(), quiet, Duration::from_secs(3));
+        let waited_busy = settle(busy.id(), quiet, Duration::from_millis(800));
+        for child in [&mut idle, &mut busy] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(waited_idle < Duration::from_secs(1), "waited {waited_idle:?} for an idle process");
+        assert!(waited_busy >= Duration::from_millis(800), "waited only {waited_busy:?} for a busy one");
     }
 
     #[test]

@@ -76,8 +76,10 @@ pub struct CapacityOpts {
     #[arg(long, default_value_t = 2.0, value_name = "F")]
     pub factor: f64,
 
-    /// Bisect until the failing rate is within this share of the passing one.
-    #[arg(long, default_value_t = 0.05, value_name = "P")]
+    /// The rate grid's step: every rate is --start-rate x r^k, r the nearest to 1 + P with a
+    /// whole number of steps in --factor, and the bisection ends with the passing and
+    /// failing rates one step apart. The default puts 8 steps in a doubling (2^(1/8)).
+    #[arg(long, default_value_t = 0.0905, value_name = "P")]
     pub precision: f64,
 
     /// Each step's recorded window.
@@ -388,7 +390,7 @@ mod tests {
     fn a_bare_capacity_url_gets_the_documented_defaults() {
         let cli = Cli::parse_from(["loadgen", "capacity", "http://127.0.0.1:8080/single"]);
         let Some(Command::Capacity(o)) = cli.command else { panic!("not capacity: {cli:?}") };
-        assert_eq!((o.slo_p99, o.start_rate, o.max_rate, o.factor, o.precision), (None, 100.0, 1e6, 2.0, 0.05));
+        assert_eq!((o.slo_p99, o.start_rate, o.max_rate, o.factor, o.precision), (None, 100.0, 1e6, 2.0, 0.0905));
         assert_eq!((o.duration, o.warmup, o.threads), (Duration::from_secs(3), Duration::from_secs(1), 1));
         assert_eq!((o.server_pid, o.upstream_pid, o.pool, o.max_connections), (None, None, None, None));
         let cli = Cli::parse_from([

@@ -47,6 +47,11 @@ fn parse(stat: &str, status: &str) -> Option<Reading> {
     })
 }
 
+/// CPU ticks (as in [`Reading::cpu_ticks`]) in seconds.
+pub fn ticks_to_seconds(ticks: u64) -> f64 {
+    ticks as f64 / TICKS_PER_SECOND
+}
+
 /// Accumulates readings over a window.
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -76,7 +81,7 @@ impl Window {
     /// The window's summary over `elapsed_s` seconds.
     pub fn finish(mut self, elapsed_s: f64) -> crate::result::ServerSample {
         self.sample();
-        let cpu_seconds = self.last.cpu_ticks.saturating_sub(self.first.cpu_ticks) as f64 / TICKS_PER_SECOND;
+        let cpu_seconds = ticks_to_seconds(self.last.cpu_ticks.saturating_sub(self.first.cpu_ticks));
         crate::result::ServerSample {
             pid: self.pid,
             cpu_percent: if elapsed_s > 0.0 { 100.0 * cpu_seconds / elapsed_s } else { 0.0 },

@@ -190,10 +190,13 @@ fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>
             continue;
         }
         let p99_ms = |s: &crate::capacity::Step| s.result.latency_summary.p99_us as f64 / 1000.0;
-        // The search bisects, so the steps run out of rate order: sort them for a line.
-        let mut points: Vec<(f64, f64)> =
-            cap.steps.iter().map(|s| (s.offered_rps, p99_ms(s))).filter(|(x, y)| *x > 0.0 && *y > 0.0).collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // One point per rate, the run the search's verdict there rests on, in rate order.
+        let points: Vec<(f64, f64)> = cap
+            .latest_steps()
+            .iter()
+            .map(|s| (s.offered_rps, p99_ms(s)))
+            .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+            .collect();
         let capacity = match super::capacity::verdict(&run.meta, cell) {
             super::capacity::Verdict::Figure { cap, step, .. } => {
                 Some((cap.capacity_rps.unwrap_or(step.offered_rps), p99_ms(step))).filter(|(_, y)| *y > 0.0)

@@ -37,6 +37,7 @@ fn step(phase: Phase, offered: f64, p50_ms: u64, p99_ms: u64, k: usize, passed: 
         failure: (!passed).then(|| format!("p99 {p99_ms} ms > SLO 250 ms")),
         client_bound: false,
         server_cpus_busy_percent: None,
+        settle_s: 0.0,
     }
 }
 
