@@ -40,10 +40,11 @@ servers_all=(rouille axum actix warp hyper std)
 servers=(rouille axum actix warp hyper)
 connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output=""
 capacity=1 capacity_delay_ms=100 capacity_quota=0.5
-# Each capacity step: a warm-up, then the recorded window (15 upstream delays at 100 ms).
-# Short, as are the tables' 5 s: 20 cells and 20 searches of about 8 steps each, plus the
-# build, must fit in the run's 15 minutes.
-capacity_warmup=0.5s capacity_window=1.5s
+# Each capacity step: a short warm-up (its connections are open before its clock starts),
+# then the recorded window (10 upstream delays at 100 ms). Short, as are the tables' 5 s: 20
+# cells and 20 searches of about 10 steps each, plus the build, must fit in the run's 15
+# minutes.
+capacity_warmup=0.25s capacity_window=1s
 # Thread-per-request needs threads to hold clients: rouille and std get a pool of 256 (their
 # concurrency, and so their Little's bound, is min(C, 256) / D). The async servers get one
 # worker, as they get one pinned core.

@@ -6,7 +6,8 @@ directories and prints, as Markdown:
 - per cell and server, each run's capacity and bound, and their difference (the issue's
   "within 10%"), with the server's CPU share and the client side's CPU at the step that
   decided the bound;
-- per cell, the ranking of the servers in each run, and whether it repeats;
+- per cell, the ranking of the servers in each run (equal figures, one grid rate, tie),
+  and whether it repeats, or at least reverses no pair;
 - server-hyper's reuse /single capacity against its cores / (CPU seconds per request)
   measured at the passing step nearest half of it.
 
@@ -34,7 +35,10 @@ def load(run_dir):
 
 
 def deciding_step(c):
-    """The lowest failing step above capacity (where the bound was decided)."""
+    """The step where the bound was decided: the record's bound_step, or (in a record from
+    before it) the lowest failing step above capacity."""
+    if c.get("bound_step") is not None:
+        return c["steps"][c["bound_step"]]
     cap = c.get("capacity_rps") or 0.0
     failing = [s for s in c["steps"] if not s["passed"] and s["offered_rps"] > cap]
     return min(failing, key=lambda s: s["offered_rps"]) if failing else None
@@ -59,6 +63,28 @@ def figure(c):
     return f"{prefix}{c['capacity_rps']:,.0f} ({c['bound']})"
 
 
+def ranking(caps):
+    """"hyper > actix = warp > axum": equal capacities (one grid rate) are a tie."""
+    order = sorted(caps, key=lambda s: -caps[s])
+    text = order[0] if order else "—"
+    for prev, s in zip(order, order[1:]):
+        text += f" {'=' if caps[s] == caps[prev] else '>'} {s}"
+    return text
+
+
+def compare(c1, c2):
+    """repeats: the same order and ties; consistent: no pair of servers in opposite
+    order (a tie in one run only is not a reversal); differs: some pair reversed."""
+    if ranking(c1) == ranking(c2):
+        return "repeats"
+    both = [s for s in c1 if s in c2]
+    for i, x in enumerate(both):
+        for y in both[i + 1:]:
+            if (c1[x] - c1[y]) * (c2[x] - c2[y]) < 0:
+                return f"differs: {x} and {y} reversed"
+    return "consistent: no pair reversed, ties differ"
+
+
 def pct(x):
     return "—" if x is None else f"{100 * x:.0f}%"
 
@@ -76,11 +102,10 @@ def main():
             print(f"### {mode} /{endpoint}\n")
             print("| server | run 1 | run 2 | difference | server CPU at deciding step (run 1 / 2) | client CPU at deciding step (run 1 / 2) |")
             print("|---|---:|---:|---:|---:|---:|")
-            ranks = []
+            caps = []
             for recs in (a, b):
                 got = [(s, recs.get((mode, endpoint, s))) for s in servers]
-                got = [(s, c["capacity_rps"]) for s, c in got if c and c.get("capacity_rps")]
-                ranks.append([s for s, _ in sorted(got, key=lambda x: -x[1])])
+                caps.append({s: c["capacity_rps"] for s, c in got if c and c.get("capacity_rps")})
             for s in servers:
                 ca, cb = a.get((mode, endpoint, s)), b.get((mode, endpoint, s))
                 diff = "—"
@@ -94,8 +119,7 @@ def main():
                     cpu.append(pct(server_share(step, c.get("server_cores"))) if step else "—")
                     client.append(f"{client_max(step):.0f}%" if step else "—")
                 print(f"| {s} | {figure(ca)} | {figure(cb)} | {diff} | {' / '.join(cpu)} | {' / '.join(client)} |")
-            same = "repeats" if ranks[0] == ranks[1] else "differs"
-            print(f"\nRanking, run 1: {' > '.join(ranks[0])}; run 2: {' > '.join(ranks[1])} ({same}).\n")
+            print(f"\nRanking, run 1: {ranking(caps[0])}; run 2: {ranking(caps[1])} ({compare(caps[0], caps[1])}).\n")
     print(f"Largest difference between the runs: {100 * worst:.1f}%.\n")
     for label, recs in (("run 1", a), ("run 2", b)):
         c = recs.get(("reuse", "single", "hyper"))

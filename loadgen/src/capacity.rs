@@ -23,12 +23,12 @@
 //! server's CPU has gone quiet ([`QUIET_CPU_SHARE`]), and with keep-alive its connections
 //! are open before its clock starts (see [`crate::engine::run`]).
 //!
-//! To save steps the rise may start above `--start-rate x --factor`: at the lower of two
-//! predictions from the light step, its CPU one (the server's cores over its CPU seconds
-//! per request, `--server-pid`) and, with `--pool N`, half of Little's law (N over the light
-//! step's p50). Per-request CPU is highest at light load (no batching, idle wake-ups count
-//! too), so the CPU prediction errs low, by 2-4x for the servers here; Little's law is the
-//! pool's knee itself, so the rise starts at half of it.
+//! To save steps the rise may start above `--start-rate x --factor`: at the first rising
+//! rate at or over the lower of two predictions from the light step, its CPU one (the
+//! server's cores over its CPU seconds per request, `--server-pid`) and, with `--pool N`,
+//! half of Little's law (N over the light step's p50). Per-request CPU is highest at light
+//! load (no batching, idle wake-ups count too), so the CPU prediction errs low, by 2-4x for
+//! the servers here; Little's law is the pool's knee itself, so the rise aims at half of it.
 //!
 //! Each step is an open-loop run through [`crate::engine::run`], on connections sized so
 //! that a request as slow as the SLO never makes the next one on its connection late (see
@@ -193,6 +193,11 @@ pub struct Capacity {
     pub capacity_rps: Option<f64>,
     /// Index in `steps` of the step at capacity.
     pub at_capacity: Option<usize>,
+    /// Index in `steps` of the step that decided the bound: the latest run at the lowest
+    /// failing rate above capacity (`None` when the search stopped without one). Records
+    /// from before this field leave it out; see [`Capacity::deciding_step`].
+    #[serde(default)]
+    pub bound_step: Option<usize>,
     /// What bound it.
     pub bound: Bound,
     /// Peak RSS growth per request in flight between the light step and the highest
@@ -203,6 +208,17 @@ pub struct Capacity {
 }
 
 impl Capacity {
+    /// The step that decided the bound: [`Capacity::bound_step`], or in an older record the
+    /// lowest failing step above capacity.
+    pub fn deciding_step(&self) -> Option<&Step> {
+        if let Some(i) = self.bound_step {
+            return self.steps.get(i);
+        }
+        let floor = self.capacity_rps.unwrap_or(0.0);
+        let failing = self.steps.iter().filter(|s| !s.passed && s.offered_rps > floor);
+        failing.min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps))
+    }
+
     /// The latest step at each offered rate, in rate order: the runs the search's verdicts
     /// rest on (a confirming step replaces the first run at its rate).
     pub fn latest_steps(&self) -> Vec<&Step> {
@@ -516,14 +532,16 @@ impl Search<'_> {
         });
         let predicted = [by_cpu, by_pool].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0));
         match predicted {
-            Some((rate, how)) if grid.at_or_below(rate) >= 2 * next => {
-                // Not past what the budget allows, so the jump itself cannot end the search;
-                // and down to a whole number of rising steps, so that two searches whose
-                // predictions differ a little still rise through the same rates.
+            Some((rate, how)) if grid.at_or_below(rate) > next => {
+                // The first rising rate at or over the prediction, which errs low; rising
+                // rates only, so that two searches whose predictions differ a little still
+                // rise through the same rates; and not past what the budget allows, so the
+                // jump itself cannot end the search.
                 let fits = self.budget as f64 / (slo.as_secs_f64() * CONNECTION_HEADROOM);
-                let k = grid.at_or_below(rate.min(fits)).div_euclid(next).max(1) * next;
+                let over = ((grid.steps(rate) - 1e-9) / next as f64).ceil() as i64 * next;
+                let k = over.min(grid.at_or_below(fits).div_euclid(next) * next).max(next);
                 println!(
-                    "rising from {:.0} req/s, the rising rate at or under {rate:.0} predicted by {how}",
+                    "rising from {:.0} req/s, the rising rate at or over {rate:.0} predicted by {how}",
                     grid.rate(k)
                 );
                 k
@@ -561,6 +579,7 @@ impl Search<'_> {
             pool: self.opts.pool,
             capacity_rps: lo.map(|i| self.steps[i].offered_rps),
             at_capacity: lo,
+            bound_step: hi,
             bound,
             rss_kib_per_in_flight: rss_kib_per_in_flight(&self.steps),
             steps: self.steps,

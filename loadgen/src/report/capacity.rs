@@ -61,7 +61,9 @@ pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> V
             Verdict::NoFigure(format!("{at_least}, client-bound: {}", client_share(cap)))
         }
         (Bound::FirstStep, _) => {
-            let why = cap.steps.first().and_then(|s| s.failure.clone()).unwrap_or_else(|| "no reason recorded".into());
+            // The light step, or its rate run again when a confirming run failed there.
+            let why =
+                cap.deciding_step().and_then(|s| s.failure.clone()).unwrap_or_else(|| "no reason recorded".into());
             Verdict::NoFigure(format!("no capacity: the first, light step failed ({why})"))
         }
         (bound, Some(step)) => {
@@ -79,9 +81,7 @@ pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> V
 /// "loadgen 91% of its core": what bound the client side at the lowest failing step above
 /// capacity (where the search decides its bound), in the search's own words.
 fn client_share(cap: &Capacity) -> String {
-    let floor = cap.capacity_rps.unwrap_or(0.0);
-    let failing = cap.steps.iter().filter(|s| !s.passed && s.offered_rps > floor);
-    match failing.min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps)) {
+    match cap.deciding_step() {
         Some(step) if !step.client.bound_words().is_empty() => step.client.bound_words(),
         _ => format!("a client process over {:.0}% of its core", 100.0 * CLIENT_BOUND_SHARE),
     }

@@ -62,6 +62,7 @@ fn search(k: usize) -> Capacity {
         steps,
         capacity_rps: Some(at),
         at_capacity: Some(4),
+        bound_step: Some(5),
         bound: Bound::Cpu,
         rss_kib_per_in_flight: Some(10.0 + k as f64),
     }
@@ -110,6 +111,7 @@ fn client_bound() -> Capacity {
     cap.steps[3].client_bound = true;
     cap.steps[4] = step(Phase::Bisect, 1200.0, 104, 120, 0, true);
     cap.capacity_rps = Some(1200.0);
+    cap.bound_step = Some(3);
     cap.bound = Bound::Client;
     cap
 }
@@ -358,6 +360,7 @@ fn a_lower_bound_capacity_shows_its_figure_with_a_footnote_saying_why() {
     first.bound = Bound::FirstStep;
     first.capacity_rps = None;
     first.at_capacity = None;
+    first.bound_step = None;
     first.steps[0].passed = false;
     first.steps[0].failure = Some("500 errors: 300".into());
     put_capacity(&dir.0, "capacity-no-reuse-single-axum", &first);
