@@ -9,12 +9,13 @@ directories and prints, as Markdown:
 - per cell, the ranking of the servers in each run (equal figures, one grid rate, tie),
   and whether it repeats, or at least reverses no pair;
 - server-hyper's reuse /single capacity against its cores / (CPU seconds per request)
-  measured at the passing step nearest half of it.
+  at half of it, interpolated between the passing steps on either side of half.
 
 Usage: scripts/capacity-agreement.py RUN_DIR_1 RUN_DIR_2   (python3, standard library only)
 """
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -126,15 +127,40 @@ def main():
         if not c or not c.get("capacity_rps"):
             continue
         cap = c["capacity_rps"]
-        passing = [s for s in c["steps"] if s["passed"] and s["result"].get("server") and s["result"]["requests"]]
-        half = min(passing, key=lambda s: abs(s["offered_rps"] - cap / 2))
-        per_request = half["result"]["server"]["cpu_seconds"] / half["result"]["requests"]
+        half = cap / 2
+        per_request, where = cpu_per_request_at(c, half)
+        if per_request is None:
+            continue
         predicted = c["server_cores"] / per_request
         print(
-            f"server-hyper reuse /single, {label}: capacity {cap:,.0f} req/s; at {half['offered_rps']:,.0f} req/s it used "
+            f"server-hyper reuse /single, {label}: capacity {cap:,.0f} req/s; at {half:,.0f} req/s ({where}) it used "
             f"{1e6 * per_request:.0f} µs of CPU per request, so {c['server_cores']} core(s) predict {predicted:,.0f} req/s; "
             f"capacity / prediction = {cap / predicted:.2f}."
         )
+
+
+def cpu_per_request_at(c, rate):
+    """The server's CPU seconds per request at `rate`, from the passing steps (the latest
+    run at each rate): interpolated in log(rate) between the nearest steps below and above
+    it, or the nearest step's own where the steps are all on one side."""
+    latest = {}
+    for s in c["steps"]:
+        latest[s["offered_rps"]] = s
+    points = sorted(
+        (r, s["result"]["server"]["cpu_seconds"] / s["result"]["requests"])
+        for r, s in latest.items()
+        if s["passed"] and s["result"].get("server") and s["result"]["requests"]
+    )
+    if not points:
+        return None, ""
+    below = [p for p in points if p[0] <= rate]
+    above = [p for p in points if p[0] > rate]
+    if below and above:
+        (r0, c0), (r1, c1) = below[-1], above[0]
+        t = math.log(rate / r0) / math.log(r1 / r0)
+        return c0 + t * (c1 - c0), f"interpolated between its steps at {r0:,.0f} and {r1:,.0f} req/s"
+    r, cpu = min(points, key=lambda p: abs(p[0] - rate))
+    return cpu, f"its step at {r:,.0f} req/s, the nearest"
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@
 //! server's CPU has gone quiet ([`QUIET_CPU_SHARE`]), and with keep-alive its connections
 //! are open before its clock starts (see [`crate::engine::run`]).
 //!
-//! To save steps the rise may start above `--start-rate x --factor`: at the first rising
-//! rate at or over the lower of two predictions from the light step, its CPU one (the
+//! To save steps the rise may start above `--start-rate x --factor`: at the highest rising
+//! rate at or under the lower of two predictions from the light step, its CPU one (the
 //! server's cores over its CPU seconds per request, `--server-pid`) and, with `--pool N`,
 //! half of Little's law (N over the light step's p50). Per-request CPU is highest at light
 //! load (no batching, idle wake-ups count too), so the CPU prediction errs low, by 2-4x for
@@ -255,14 +255,14 @@ pub const SLO_TIMES_LIGHT_P50: f64 = 2.0;
 pub const MIN_DERIVED_SLO: Duration = Duration::from_millis(1);
 
 /// Before each step after the first, the search waits until the server's CPU stays under
-/// this share of one core for [`QUIET_WINDOW`] (or 1.5 x the light step's p50, if longer,
-/// so that work still waiting on its upstream shows): an
+/// this share of one core for [`QUIET_WINDOW`] (or the light step's p50, if longer, so that
+/// work still waiting on its upstream shows): an
 /// overloaded step leaves work behind (queued connections, requests whose client is gone),
 /// and a next step started on top of it would be charged for it.
 pub const QUIET_CPU_SHARE: f64 = 0.05;
 
 /// See [`QUIET_CPU_SHARE`].
-pub const QUIET_WINDOW: Duration = Duration::from_millis(150);
+pub const QUIET_WINDOW: Duration = Duration::from_millis(100);
 
 /// The rise may start at this share of the rate Little's law predicts for a pool (its knee).
 pub const POOL_JUMP_SHARE: f64 = 0.5;
@@ -465,7 +465,7 @@ impl Search<'_> {
         let connections = connections.min(sends.max(1));
         let settle_s = match (self.steps.first(), o.server_pid) {
             (Some(light), Some(pid)) => {
-                let unloaded = Duration::from_micros(light.result.latency_summary.p50_us).mul_f64(1.5);
+                let unloaded = Duration::from_micros(light.result.latency_summary.p50_us);
                 settle(pid, QUIET_WINDOW.max(unloaded), o.timeout).as_secs_f64()
             }
             _ => 0.0,
@@ -532,16 +532,16 @@ impl Search<'_> {
         });
         let predicted = [by_cpu, by_pool].into_iter().flatten().min_by(|a, b| a.0.total_cmp(&b.0));
         match predicted {
-            Some((rate, how)) if grid.at_or_below(rate) > next => {
-                // The first rising rate at or over the prediction, which errs low; rising
-                // rates only, so that two searches whose predictions differ a little still
-                // rise through the same rates; and not past what the budget allows, so the
-                // jump itself cannot end the search.
+            Some((rate, how)) if grid.at_or_below(rate) >= 2 * next => {
+                // The highest rising rate at or under the prediction: it errs low, so that
+                // step passes, and the search has a passing step above the light one before
+                // any overload (for the memory slope). Rising rates only, so that two
+                // searches whose predictions differ a little still rise through the same
+                // rates; and not past what the budget allows.
                 let fits = self.budget as f64 / (slo.as_secs_f64() * CONNECTION_HEADROOM);
-                let over = ((grid.steps(rate) - 1e-9) / next as f64).ceil() as i64 * next;
-                let k = over.min(grid.at_or_below(fits).div_euclid(next) * next).max(next);
+                let k = grid.at_or_below(rate.min(fits)).div_euclid(next).max(1) * next;
                 println!(
-                    "rising from {:.0} req/s, the rising rate at or over {rate:.0} predicted by {how}",
+                    "rising from {:.0} req/s, the rising rate at or under {rate:.0} predicted by {how}",
                     grid.rate(k)
                 );
                 k
