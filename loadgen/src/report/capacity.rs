@@ -255,11 +255,12 @@ pub(super) fn render_section(out: &mut String, meta: &RunMeta, cells: &CapacityC
     out.push_str(
         "How much load each server carries before its latency breaks. `loadgen capacity` offers \
          requests at a fixed rate (open loop: a slow answer does not slow the offered load, and \
-         latency is corrected for coordinated omission), raising the rate geometrically from a \
-         light first step until a step fails, then bisecting between the last passing and the \
-         first failing rate. A step passes when at least 99% of the offered requests are \
-         answered, with no socket error, no non-2xx answer and its p99 within the SLO; the \
-         capacity is the highest passing rate.\n\n",
+         latency is corrected for coordinated omission), doubling the rate from a light first \
+         step until a step fails, then bisecting on a fixed grid of rates (8 to a doubling, \
+         9% apart) until the passing and failing rates are neighbours, each run a second time, \
+         each rate judged by its latest run. A step passes when at least 99% of the offered \
+         requests are answered, with no socket error, no non-2xx answer and its p99 within the \
+         SLO; the capacity is the highest passing rate below the lowest failing one.\n\n",
     );
     let _ = writeln!(out, "- **Upstream delay**: {} ms per upstream call.", run.delay_ms);
     let quota = match run.server_cpu_quota {
