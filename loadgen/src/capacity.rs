@@ -13,13 +13,13 @@
 //! socket error, no non-2xx and its (CO-corrected) p99 within the SLO.
 //!
 //! Three things keep a search repeatable on a shared machine. Every rate is on one grid,
-//! `--start-rate x r^k`, so two searches try the same rates and agree
-//! exactly where their verdicts do (r is `--precision` adjusted so that a whole number of
-//! steps make `--factor`: the default, 2^(1/8), puts 8 in a doubling). Near the knee a single verdict is a coin toss, and a
-//! wrong one early in a bisection sends the rest of it to the wrong side, where it can
-//! never come back; so both ends of the final bracket run a second time (a confirming
-//! step), each rate counts by its latest verdict, and a flip moves the bracket and the
-//! search goes on. And no step inherits the one before it: the next starts only once the
+//! `--start-rate x r^k`, so two searches try the same rates and agree exactly where their
+//! verdicts do (r is `--precision` adjusted so that a whole number of steps make
+//! `--factor`: the default, 2^(1/8), puts 8 in a doubling). Near the knee a single verdict
+//! is a coin toss, and a wrong one early in a bisection sends the rest of it to the wrong
+//! side, where it can never come back; so both ends of the final bracket run a second time
+//! (a confirming step), each rate counts by its latest verdict, and a flip moves the
+//! bracket and the search goes on. And no step inherits the one before it: the next starts only once the
 //! server's CPU has gone quiet ([`QUIET_CPU_SHARE`]), and with keep-alive its connections
 //! are open before its clock starts (see [`crate::engine::run`]).
 //!
@@ -256,9 +256,9 @@ pub const MIN_DERIVED_SLO: Duration = Duration::from_millis(1);
 
 /// Before each step after the first, the search waits until the server's CPU stays under
 /// this share of one core for [`QUIET_WINDOW`] (or the light step's p50, if longer, so that
-/// work still waiting on its upstream shows): an
-/// overloaded step leaves work behind (queued connections, requests whose client is gone),
-/// and a next step started on top of it would be charged for it.
+/// work still waiting on its upstream shows): an overloaded step leaves work behind (queued
+/// connections, requests whose client is gone), and a next step started on top of it would
+/// be charged for it.
 pub const QUIET_CPU_SHARE: f64 = 0.05;
 
 /// See [`QUIET_CPU_SHARE`].
