@@ -222,16 +222,24 @@ impl Capacity {
     /// The latest step at each offered rate, in rate order: the runs the search's verdicts
     /// rest on (a confirming step replaces the first run at its rate).
     pub fn latest_steps(&self) -> Vec<&Step> {
-        let mut latest: Vec<&Step> = Vec::new();
-        for step in &self.steps {
-            match latest.iter_mut().find(|s| s.offered_rps == step.offered_rps) {
-                Some(seen) => *seen = step,
-                None => latest.push(step),
-            }
-        }
-        latest.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
-        latest
+        let rates: Vec<f64> = self.steps.iter().map(|s| s.offered_rps).collect();
+        latest_by_rate(&rates).into_iter().map(|i| &self.steps[i]).collect()
     }
+}
+
+/// The index of the latest run at each rate, in rate order, from the rates in the order run.
+/// A rate run again is the same grid rate, computed the same way, so equal rates are equal
+/// floats.
+fn latest_by_rate(rates: &[f64]) -> Vec<usize> {
+    let mut latest: Vec<usize> = Vec::new();
+    for (i, rate) in rates.iter().enumerate() {
+        match latest.iter_mut().find(|j| rates[**j] == *rate) {
+            Some(seen) => *seen = i,
+            None => latest.push(i),
+        }
+    }
+    latest.sort_by(|a, b| rates[*a].total_cmp(&rates[*b]));
+    latest
 }
 
 /// Connections per step are `ceil(rate x latency x CONNECTION_HEADROOM)`: open loop keeps
@@ -320,7 +328,7 @@ pub fn search(opts: &CapacityOpts) -> Result<Capacity, LoadgenError> {
     let grid = Grid::new(opts);
     let mut confirms = 0;
     loop {
-        let (lo, hi) = search.bracket(&grid);
+        let (lo, hi) = search.bracket();
         let Some(hi) = hi else {
             // Every rate so far passed: rise.
             let top = lo.unwrap_or(0);
@@ -408,12 +416,15 @@ impl Grid {
 /// The bracket from the steps' (rate, passed) in the order run, as step indices, each rate
 /// judged by its latest run: the highest passing rate under the lowest failing one (`lo`;
 /// none when no rate under it passes) and that failing rate (`hi`; none when none failed).
-fn bracket(grid: &Grid, verdicts: &[(f64, bool)]) -> (Option<usize>, Option<usize>) {
-    let latest: std::collections::BTreeMap<i64, usize> =
-        verdicts.iter().enumerate().map(|(i, (rate, _))| (grid.index(*rate), i)).collect();
-    let hi = latest.values().copied().find(|&i| !verdicts[i].1);
-    let below = |i: &usize| hi.is_none_or(|h| verdicts[*i].0 < verdicts[h].0);
-    (latest.values().copied().rfind(below), hi)
+fn bracket(verdicts: &[(f64, bool)]) -> (Option<usize>, Option<usize>) {
+    let rates: Vec<f64> = verdicts.iter().map(|(rate, _)| *rate).collect();
+    let latest = latest_by_rate(&rates);
+    let hi = latest.iter().position(|&i| !verdicts[i].1);
+    let lo = match hi {
+        Some(h) => h.checked_sub(1).map(|j| latest[j]),
+        None => latest.last().copied(),
+    };
+    (lo, hi.map(|h| latest[h]))
 }
 
 /// At most this many confirming runs per search: each end of the bracket once, and once
@@ -551,9 +562,9 @@ impl Search<'_> {
     }
 
     /// See [`bracket`].
-    fn bracket(&self, grid: &Grid) -> (Option<usize>, Option<usize>) {
+    fn bracket(&self) -> (Option<usize>, Option<usize>) {
         let verdicts: Vec<(f64, bool)> = self.steps.iter().map(|s| (s.offered_rps, s.passed)).collect();
-        bracket(grid, &verdicts)
+        bracket(&verdicts)
     }
 
     /// How many steps ran at grid index `k`.
@@ -894,17 +905,17 @@ mod tests {
         // Light, rises, bisection: 28 failed, 21 passed, 24 failed, 22 passed, 23 failed.
         let mut v = vec![(r(0), true), (r(14), true), (r(28), false), (r(21), true), (r(24), false)];
         v.extend([(r(22), true), (r(23), false)]);
-        assert_eq!(bracket(&g, &v), (Some(5), Some(6)));
+        assert_eq!(bracket(&v), (Some(5), Some(6)));
         // 22 fails when confirmed: the bracket moves down to 21..22.
         v.push((r(22), false));
-        assert_eq!(bracket(&g, &v), (Some(3), Some(7)));
+        assert_eq!(bracket(&v), (Some(3), Some(7)));
         // 22 passes a third time and 23 passes when confirmed: 24 is the lowest failing.
         v.extend([(r(22), true), (r(23), true)]);
-        assert_eq!(bracket(&g, &v), (Some(9), Some(4)));
+        assert_eq!(bracket(&v), (Some(9), Some(4)));
         // Nothing failed yet: no hi, lo the highest rate.
-        assert_eq!(bracket(&g, &v[..2]), (Some(1), None));
+        assert_eq!(bracket(&v[..2]), (Some(1), None));
         // The lowest rate failed when run again: no lo.
-        assert_eq!(bracket(&g, &[(r(0), true), (r(14), false), (r(0), false)]), (None, Some(2)));
+        assert_eq!(bracket(&[(r(0), true), (r(14), false), (r(0), false)]), (None, Some(2)));
     }
 
     /// A step starts once the server is quiet: at once for an idle process, not before the

@@ -298,7 +298,7 @@ const HOW_TO_READ_CAPACITY: &str = "### How to read the capacity
 - **Server CPU at capacity**: the server's CPU in % of the cores it may use (its pinning
   and quota); **p99** and **Peak RSS**: at the step at capacity.
 - **vs server-hyper**: capacity over server-hyper's in the same table.
-- **Chart**: p99 against offered rate, one point per rate (its latest run); a line turning up steeply is
-  the server's knee, the filled marker its capacity, the dashed line the SLO when every
-  search of the panel shares one.
+- **Chart**: p99 against offered rate, one point per rate (its latest run); a line turning
+  up steeply is the server's knee, the filled marker its capacity, the dashed line the SLO
+  when every search of the panel shares one.
 ";
