@@ -24,11 +24,14 @@
 # the fd budget, or the client side). Each server runs it under a CPU quota of
 # --capacity-quota cores (a cgroup, where one can be made; 0 = none) so that the server,
 # not loadgen and gosleep on the other core, is what runs out first; the quota is in
-# results.md beside every capacity figure.
+# results.md beside every capacity figure. Each search step records --capacity-window
+# seconds (default 1, to fit the 15-minute run; longer windows give firmer verdicts near
+# the knee, at about 20 s more per search for each added second).
 #
 # Usage: ./run_all.sh [--quick] [--servers a,b] [--connections N] [--duration S]
 #                     [--delay-ms D] [--fanout N] [--output DIR]
 #                     [--no-capacity] [--capacity-delay-ms D] [--capacity-quota CORES]
+#                     [--capacity-window SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=scripts/bench-lib.sh
@@ -63,6 +66,7 @@ while (( $# )); do
     --no-capacity) capacity=0; shift ;;
     --capacity-delay-ms) capacity_delay_ms=${2:?}; shift 2 ;;
     --capacity-quota) capacity_quota=${2:?}; shift 2 ;;
+    --capacity-window) capacity_window=${2:?}s; shift 2 ;;
     --output) output=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -79,6 +83,10 @@ for n in "$connections" "$duration" "$delay_ms" "$fanout" "$capacity_delay_ms"; 
 done
 if ! [[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
   echo "run_all.sh: --capacity-quota takes a number of cores (e.g. 0.5; 0 for none)" >&2
+  exit 2
+fi
+if ! [[ $capacity_window =~ ^[0-9]+(\.[0-9]+)?s$ && ! $capacity_window =~ ^0+(\.0+)?s$ ]]; then
+  echo "run_all.sh: --capacity-window takes a positive number of seconds (e.g. 3)" >&2
   exit 2
 fi
 

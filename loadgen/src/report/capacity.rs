@@ -8,7 +8,7 @@ use super::validity::{capacity_invalid_reason, step_at_capacity};
 use super::{
     CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, write_table,
 };
-use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Step};
+use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
 
 /// The server every capacity is compared with: the bare hyper server, the least code
 /// between the socket and the upstream call.
@@ -62,9 +62,13 @@ pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> V
         }
         (Bound::FirstStep, _) => {
             // The light step, or its rate run again when a confirming run failed there.
-            let why =
-                cap.deciding_step().and_then(|s| s.failure.clone()).unwrap_or_else(|| "no reason recorded".into());
-            Verdict::NoFigure(format!("no capacity: the first, light step failed ({why})"))
+            let step = cap.deciding_step();
+            let which = match step.map(|s| s.phase) {
+                Some(Phase::Confirm) => "the light step's rate failed when run again",
+                _ => "the first, light step failed",
+            };
+            let why = step.and_then(|s| s.failure.clone()).unwrap_or_else(|| "no reason recorded".into());
+            Verdict::NoFigure(format!("no capacity: {which} ({why})"))
         }
         (bound, Some(step)) => {
             let lower_bound = match bound {

@@ -364,6 +364,14 @@ fn a_lower_bound_capacity_shows_its_figure_with_a_footnote_saying_why() {
     first.steps[0].passed = false;
     first.steps[0].failure = Some("500 errors: 300".into());
     put_capacity(&dir.0, "capacity-no-reuse-single-axum", &first);
+    let mut again = first.clone();
+    again.steps[0].passed = true;
+    again.steps[0].failure = None;
+    let mut confirm = step(Phase::Confirm, 100.0, 101, 900, 3, false);
+    confirm.failure = Some("p99 900.0 ms > SLO 250.0 ms".into());
+    again.steps.push(confirm);
+    again.bound_step = Some(again.steps.len() - 1);
+    put_capacity(&dir.0, "capacity-no-reuse-single-warp", &again);
     let md = report(&dir.0);
     let title = "Not reuse connections — Single req";
     assert_eq!(cap_value(&md, title, &SERVERS, "Capacity (req/s)", "rouille"), "≥ 600 [1]");
@@ -378,6 +386,10 @@ fn a_lower_bound_capacity_shows_its_figure_with_a_footnote_saying_why() {
         note(&md, &t, 2)
             .contains("capacity-no-reuse-single-axum: no capacity: the first, light step failed (500 errors: 300)")
     );
+    assert_eq!(cap_value(&md, title, &SERVERS, "Capacity (req/s)", "warp"), DASH);
+    assert!(note(&md, &t, 3).contains(
+        "capacity-no-reuse-single-warp: no capacity: the light step's rate failed when run again (p99 900.0 ms > SLO 250.0 ms)"
+    ));
 }
 
 #[test]
