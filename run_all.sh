@@ -24,14 +24,11 @@
 # the fd budget, or the client side). Each server runs it under a CPU quota of
 # --capacity-quota cores (a cgroup, where one can be made; 0 = none) so that the server,
 # not loadgen and gosleep on the other core, is what runs out first; the quota is in
-# results.md beside every capacity figure. Each search step records --capacity-window
-# seconds (default 1, to fit the 15-minute run; longer windows give firmer verdicts near
-# the knee, at about 20 s more per search for each added second).
+# results.md beside every capacity figure.
 #
-# Usage: ./run_all.sh [--quick] [--servers a,b] [--connections N] [--duration S]
-#                     [--delay-ms D] [--fanout N] [--output DIR]
-#                     [--no-capacity] [--capacity-delay-ms D] [--capacity-quota CORES]
-#                     [--capacity-window SECONDS]
+# Every run writes into its own directory, results/<UTC date-time>/ (or --output DIR), and
+# points results/latest at it; the repository's results.md and charts change only with
+# --publish (or scripts/publish-run.sh later). `./run_all.sh --help` lists every flag.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=scripts/bench-lib.sh
@@ -41,61 +38,112 @@ command_line="./run_all.sh${*:+ $*}"
 servers_all=(rouille axum actix warp hyper std)
 # server-std, the blocking floor, runs when asked for (--servers ...,std).
 servers=(rouille axum actix warp hyper)
-connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output=""
+connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output="" publish=0
 capacity=1 capacity_delay_ms=100 capacity_quota=0.5
 # Each capacity step: a short warm-up (its connections are open before its clock starts),
-# then the recorded window (10 upstream delays at 100 ms). Short, as are the tables' 5 s: 20
-# cells and 20 searches of about 10 steps each, plus the build, must fit in the run's 15
-# minutes.
-capacity_warmup=0.25s capacity_window=1s
+# then the recorded window (10 upstream delays at 100 ms), in seconds. Short, as are the
+# tables' 5 s: 20 cells and 20 searches of about 10 steps each, plus the build, must fit
+# in the run's 15 minutes.
+capacity_warmup=0.25 capacity_window=1
 # Thread-per-request needs threads to hold clients: rouille and std get a pool of 256 (their
 # concurrency, and so their Little's bound, is min(C, 256) / D). The async servers get one
 # worker, as they get one pinned core.
 pool_threads=256 async_threads=1
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+usage() {
+  cat <<EOF
+Usage: ./run_all.sh [FLAG]...
+
+Builds the workspace (release), measures every server in the four cells of the original
+experiment (connections reused or not x /single or /multiple) against gosleep, then
+searches each server's capacity, and renders results.md and its charts.
+
+Flags (default in brackets):
+  --quick                  a smoke run of everything in about 3 minutes: 100 connections,
+                           1 s + 2 s cells, a 200 ms upstream, pools of 64 threads, capacity
+                           steps of 0.2 s + 0.5 s
+  --servers LIST           comma-separated, from: ${servers_all[*]}
+                           [$(IFS=,; echo "${servers[*]}"); std, the blocking floor, runs when named]
+  --connections N          connections per table cell [$connections]
+  --duration S             recorded seconds per table cell, after $warmup s of warm-up [$duration]
+  --delay-ms D             gosleep's delay for the tables, ms [$delay_ms]
+  --fanout N               upstream calls per /multiple request [$fanout]
+  --no-capacity            skip the capacity searches
+  --capacity-delay-ms D    gosleep's delay for the capacity searches, ms [$capacity_delay_ms]
+  --capacity-quota CORES   CPU quota per server during its searches; 0 for none [$capacity_quota]
+  --capacity-window S      recorded seconds per search step, after $capacity_warmup s of
+                           warm-up; longer is firmer near the knee, about 20 s more per
+                           search per added second [$capacity_window]
+  --output DIR             write the run into DIR instead of results/<UTC date-time>/
+                           (results/latest then stays where it was)
+  --publish                when the run is complete (every cell measured and valid), copy
+                           its results.md and charts over the repository's; without it the
+                           repository's files are never touched
+  -h, --help               this help
+
+Output: DIR/run.json (the run's record), DIR/<cell>.json and .txt per cell (loadgen's
+result and log), DIR/results.md and its charts. results/latest points at the newest run
+under results/. To publish a run afterwards: scripts/publish-run.sh results/latest.
+
+Exit status: 0 when every cell was measured and valid; 1 when a cell failed or was not
+a valid result, no cell was measured, or the upstream died (the run stops at once);
+2 for a bad flag or value.
+EOF
+}
+# bad_usage MESSAGE: a bad flag or value: say which, point at --help, exit 2.
+bad_usage() { echo "run_all.sh: $1 (./run_all.sh --help lists the flags)" >&2; exit 2; }
+# value FLAG ARGS...: the flag's value, which must be there and not be another flag.
+value() {
+  [[ $# -ge 2 && -n $2 && $2 != --* ]] || bad_usage "$1 needs a value"
+  printf '%s' "$2"
+}
 while (( $# )); do
   case $1 in
     --quick) connections=100 duration=2 warmup=1 delay_ms=200 pool_threads=64
-             capacity_warmup=0.2s capacity_window=0.5s; shift ;;
-    --servers) IFS=, read -r -a servers <<<"${2:?--servers needs a list}"; shift 2 ;;
-    --connections) connections=${2:?}; shift 2 ;;
-    --duration) duration=${2:?}; shift 2 ;;
-    --delay-ms) delay_ms=${2:?}; shift 2 ;;
-    --fanout) fanout=${2:?}; shift 2 ;;
+             capacity_warmup=0.2 capacity_window=0.5; shift ;;
+    --servers) list=$(value "$@"); shift 2
+               [[ $list =~ ^[a-z]+(,[a-z]+)*$ ]] || bad_usage "--servers $list has an empty or malformed name (write e.g. axum,hyper)"
+               IFS=, read -r -a servers <<<"$list" ;;
+    --connections) connections=$(value "$@"); shift 2 ;;
+    --duration) duration=$(value "$@"); shift 2 ;;
+    --delay-ms) delay_ms=$(value "$@"); shift 2 ;;
+    --fanout) fanout=$(value "$@"); shift 2 ;;
     --no-capacity) capacity=0; shift ;;
-    --capacity-delay-ms) capacity_delay_ms=${2:?}; shift 2 ;;
-    --capacity-quota) capacity_quota=${2:?}; shift 2 ;;
-    --capacity-window) capacity_window=${2:?}s; shift 2 ;;
-    --output) output=${2:?}; shift 2 ;;
+    --capacity-delay-ms) capacity_delay_ms=$(value "$@"); shift 2 ;;
+    --capacity-quota) capacity_quota=$(value "$@"); shift 2 ;;
+    --capacity-window) capacity_window=$(value "$@"); shift 2 ;;
+    --output) output=$(value "$@"); shift 2 ;;
+    --publish) publish=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "run_all.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) bad_usage "unknown argument $1" ;;
   esac
 done
 for s in "${servers[@]}"; do
-  [[ " ${servers_all[*]} " == *" $s "* ]] || { echo "run_all.sh: unknown server $s (known: ${servers_all[*]})" >&2; exit 2; }
+  [[ " ${servers_all[*]} " == *" $s "* ]] || bad_usage "unknown server $s (known: ${servers_all[*]})"
 done
-for n in "$connections" "$duration" "$delay_ms" "$fanout" "$capacity_delay_ms"; do
-  if ! [[ $n =~ ^[0-9]+$ ]] || (( n == 0 )); then
-    echo "run_all.sh: --connections, --duration, --delay-ms, --fanout and --capacity-delay-ms take positive integers" >&2
-    exit 2
-  fi
-done
-if ! [[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
-  echo "run_all.sh: --capacity-quota takes a number of cores (e.g. 0.5; 0 for none)" >&2
-  exit 2
-fi
-if ! [[ $capacity_window =~ ^[0-9]+(\.[0-9]+)?s$ && ! $capacity_window =~ ^0+(\.0+)?s$ ]]; then
-  echo "run_all.sh: --capacity-window takes a positive number of seconds (e.g. 3)" >&2
-  exit 2
+positive() {
+  [[ $2 =~ ^[1-9][0-9]*$ ]] || bad_usage "$1 takes a positive integer, not $2"
+}
+positive --connections "$connections"
+positive --duration "$duration"
+positive --delay-ms "$delay_ms"
+positive --fanout "$fanout"
+positive --capacity-delay-ms "$capacity_delay_ms"
+[[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad_usage "--capacity-quota takes a number of cores (e.g. 0.5; 0 for none), not $capacity_quota"
+if ! [[ $capacity_window =~ ^[0-9]+(\.[0-9]+)?$ ]] || [[ $capacity_window =~ ^0+(\.0+)?$ ]]; then
+  bad_usage "--capacity-window takes a positive number of seconds (e.g. 3), not $capacity_window"
 fi
 
 if [[ -n $output ]]; then
-  raw=$output results_md=$output/results.md
+  raw=$output
 else
-  raw=results/$(date -u +%Y%m%d-%H%M%S) results_md=results.md
+  raw=results/$(date -u +%Y%m%d-%H%M%S)
 fi
+results_md=$raw/results.md
 mkdir -p "$raw"
+# results/latest: the newest run under results/, to read (and publish) without its date.
+[[ -z $output ]] && ln -sfn "$(basename "$raw")" results/latest
+echo "== this run: $raw/"
 
 echo "== building (release)"
 bench_build
@@ -182,24 +230,52 @@ fits() {
   return 1
 }
 
+# Progress: "-> [7/40] CELL: WHAT (about 6 min left)". The time left is each phase's cells
+# to go times its mean cell so far; before a phase's first cell, a table cell's warm-up and
+# window plus a second, and a search of search_steps_guess steps (with their settling).
+cells_total=$(( ${#servers[@]} * 4 * (1 + capacity) )) cells_done=0 measured=0
+tables_seen=0 searches_seen=0 table_s=0 table_n=0 search_s=0 search_n=0 search_steps_guess=12
+# announce CELL WHAT: the progress line as a cell (or a skipped one) starts; the time left
+# counts this cell.
+announce() {
+  local this_table=1 this_search=0 tables_left searches_left=0
+  [[ $1 == capacity-* ]] && this_table=0 this_search=1
+  cells_done=$(( cells_done + 1 ))
+  tables_seen=$(( tables_seen + this_table )) searches_seen=$(( searches_seen + this_search ))
+  tables_left=$(( ${#servers[@]} * 4 - tables_seen + this_table ))
+  (( capacity )) && searches_left=$(( ${#servers[@]} * 4 - searches_seen + this_search ))
+  awk -v tl="$tables_left" -v ts="$table_s" -v tn="$table_n" -v sl="$searches_left" -v ss="$search_s" \
+      -v sn="$search_n" -v tguess="$(( warmup + duration + 1 ))" -v steps="$search_steps_guess" \
+      -v sw="$capacity_warmup" -v sd="$capacity_window" -v line="-> [$cells_done/$cells_total] $1: $2" '
+    BEGIN {
+      per_search = sn ? ss / sn : steps * (sw + sd + 0.3)
+      per_table = tn ? ts / tn : tguess
+      left = tl * per_table + sl * per_search
+      printf "%s (about %s left)\n", line, left >= 90 ? sprintf("%.0f min", left / 60) : sprintf("%.0f s", left)
+    }'
+}
+
 start_upstream "$delay_ms"
 for mode in no-reuse reuse; do
   for endpoint in single multiple; do
     for s in "${servers[@]}"; do
       cell="$mode-$endpoint-$s"
+      announce "$cell" "$connections connections, ${warmup} s warm-up + ${duration} s"
       fits "$cell" "$endpoint" "$connections" || continue
       lg_flags=()
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
-      echo "-> $cell: $connections connections, ${warmup} s warm-up + ${duration} s"
+      started=$SECONDS
       run_cell "$cell" "$s" "$endpoint" "$mode" -- -c "$connections" -t 1 -d "${duration}s" --warmup "${warmup}s" \
         --timeout 30s "${lg_flags[@]}" --latency --json "$raw/$cell.json"
+      table_s=$(( table_s + SECONDS - started )) table_n=$(( table_n + 1 ))
       if [[ -n ${failed[$cell]:-} ]]; then
         echo "<- $cell: FAILED (${failed[$cell]})"
       elif (( cell_rc != 0 )); then
         failed[$cell]="loadgen failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
         echo "<- $cell: FAILED (${failed[$cell]})"
       else
-        echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s"
+        measured=$(( measured + 1 ))
+        echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s, errors: $(loadgen_errors "$raw/$cell.txt")"
       fi
     done
   done
@@ -225,12 +301,14 @@ if (( capacity )); then
         [[ $endpoint == multiple ]] && calls=$fanout
         # The server's sockets bound the search's connections (see fits).
         max_c=$(( (fd_limit - 100) / (1 + calls) ))
-        cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "$capacity_window" --warmup "$capacity_warmup"
+        cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "${capacity_window}s" --warmup "${capacity_warmup}s"
           --timeout 10s --json "$raw/$cell.json")
         [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
         pooled "$s" && cap_flags+=(--pool "$pool_threads")
-        echo "-> $cell"
+        announce "$cell" "search"
+        started=$SECONDS
         run_cell "$cell" "$s" "$endpoint" "$mode" -- capacity "${cap_flags[@]}"
+        search_s=$(( search_s + SECONDS - started )) search_n=$(( search_n + 1 ))
         verdict=$(grep '^capacity: ' "$raw/$cell.txt" || true)
         if [[ -n ${failed[$cell]:-} ]]; then
           echo "<- $cell: FAILED (${failed[$cell]})"
@@ -239,6 +317,7 @@ if (( capacity )); then
           failed[$cell]="loadgen capacity failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
           echo "<- $cell: FAILED (${failed[$cell]})"
         else
+          measured=$(( measured + 1 ))
           echo "<- $cell: ${verdict:-no verdict}"
         fi
       done
@@ -289,14 +368,25 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
 
 bench_stop "$gosleep_pid" gosleep
 rm -f "$raw/gosleep.pid"
+if (( measured == 0 )); then
+  echo "run_all.sh: no cell was measured (${#skipped[@]} skipped, ${#failed[@]} failed; why is in $raw/run.json); no results.md written" >&2
+  exit 1
+fi
 # loadgen report writes the tables even when it finds invalid cells (marked, with the
 # reason), then exits 1 naming them.
 if ! "$bin/loadgen" report "$raw" --output "$results_md"; then
-  echo "run_all.sh: $results_md shows cells that are not results (see the line above and its notes); raw results in $raw/" >&2
+  echo "run_all.sh: $results_md shows cells that are not results (see the line above and its notes)" >&2
   exit 1
 fi
-echo "== raw results in $raw/, tables in $results_md"
+echo "== results in $results_md (raw results beside it)"
 if (( ${#failed[@]} )); then
   echo "run_all.sh: ${#failed[@]} cell(s) failed, shown as — in $results_md: ${!failed[*]}" >&2
   exit 1
+fi
+# What scripts/publish-run.sh checks before it copies a run over the repository's files.
+echo complete >"$raw/status"
+if (( publish )); then
+  scripts/publish-run.sh "$raw"
+else
+  echo "== the repository's results.md is unchanged; to publish this run: scripts/publish-run.sh $raw"
 fi

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
+#
+# - `./run_all.sh --help` names every flag the script accepts, with its default.
+# - A bad flag or value exits 2 with one line naming it (no build, no run).
+# - A run in which no cell could be measured (every cell needs more file descriptors than
+#   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
+#   writes no results.md, and leaves the repository's results.md alone.
+# - scripts/publish-run.sh copies a complete run's results.md and charts, and refuses a
+#   run that is not complete.
+# Exit 0 if all hold; otherwise one line per failure and exit 1.
+#
+# Usage: scripts/check-run-all.sh   (seconds once the release build is done)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "check-run-all: FAIL: $1" >&2; failures=$(( failures + 1 )); }
+
+# --help: every flag of the argument loop is in the help text.
+help=$(./run_all.sh --help)
+flags=$(sed -n '/^while (( \$# )); do/,/^done/p' run_all.sh | grep -oE '^ +(-h\|)?--[a-z-]+\)' | grep -oE -- '--[a-z-]+')
+[[ -n $flags ]] || fail "found no flags in run_all.sh's argument loop"
+for f in $flags; do
+  grep -qE -- "^  (-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
+done
+grep -q -- '--connections N .*\[1000\]' <<<"$help" || fail "--help does not give --connections' default"
+
+# Bad input: exit 2, one line naming what is wrong.
+bad() {
+  local want=$1 rc=0
+  shift
+  ./run_all.sh "$@" >"$work/out" 2>"$work/err" || rc=$?
+  if (( rc != 2 )); then
+    fail "./run_all.sh $* exited $rc, not 2"
+  elif ! grep -qF -- "$want" "$work/err" || [[ $(wc -l <"$work/err") -ne 1 ]]; then
+    fail "./run_all.sh $* said '$(cat "$work/err")', not one line with '$want'"
+  fi
+}
+bad "--servers needs a value" --servers
+bad "--servers axum, has an empty or malformed name" --servers axum,
+bad "unknown server nginx" --servers nginx
+bad "--connections needs a value" --connections --quick
+bad "--duration takes a positive integer, not 0" --duration 0
+bad "--capacity-window takes a positive number of seconds" --capacity-window 0
+bad "unknown argument --bogus" --bogus
+
+# Nothing measured: every cell skipped for the fd limit.
+before=$(git status --porcelain -- results.md results.svg results-capacity.svg)
+rc=0
+./run_all.sh --servers hyper --no-capacity --connections 30000 --output "$work/run" >"$work/log" 2>&1 || rc=$?
+if (( rc != 1 )); then
+  fail "a run with no measured cell exited $rc, not 1"
+fi
+grep -q '^run_all.sh: no cell was measured (4 skipped, 0 failed' "$work/log" || fail "a run with no measured cell did not say so"
+grep -qE '^-> \[1/4\] no-reuse-single-hyper: .* \(about [0-9]+ (s|min) left\)$' "$work/log" || fail "no progress line '-> [1/4] CELL: ... (about T left)'"
+[[ ! -e $work/run/results.md ]] || fail "a run with no measured cell wrote results.md"
+[[ $(git status --porcelain -- results.md results.svg results-capacity.svg) == "$before" ]] || fail "a run changed the repository's results"
+
+# publish-run.sh: a complete run is copied, anything else refused.
+run=$work/fake-run to=$work/published
+mkdir -p "$run" "$to"
+echo "# results" >"$run/results.md"
+echo "<svg/>" >"$run/results.svg"
+echo "stale" >"$to/results-capacity.svg"
+rc=0
+scripts/publish-run.sh "$run" --to "$to" >/dev/null 2>"$work/err" || rc=$?
+if (( rc != 1 )) || ! grep -q "is not a complete run" "$work/err"; then
+  fail "publish-run.sh did not refuse a run without its complete status (exit $rc)"
+fi
+[[ ! -e $to/results.md ]] || fail "publish-run.sh copied an incomplete run"
+echo complete >"$run/status"
+scripts/publish-run.sh "$run" --to "$to" >/dev/null || fail "publish-run.sh refused a complete run"
+if ! cmp -s "$run/results.md" "$to/results.md" || ! cmp -s "$run/results.svg" "$to/results.svg"; then
+  fail "publish-run.sh did not copy results.md and results.svg"
+fi
+[[ ! -e $to/results-capacity.svg ]] || fail "publish-run.sh left a capacity chart the run does not have"
+
+if (( failures )); then
+  exit 1
+fi
+echo "check-run-all: ok (help, bad input, a run with nothing measured, publishing)"
