@@ -90,48 +90,39 @@ a valid result, no cell was measured, or the upstream died (the run stops at onc
 2 for a bad flag or value.
 EOF
 }
-# bad_usage MESSAGE: a bad flag or value: say which, point at --help, exit 2.
-bad_usage() { echo "run_all.sh: $1 (./run_all.sh --help lists the flags)" >&2; exit 2; }
-# value FLAG ARGS...: the flag's value, which must be there and not be another flag.
-value() {
-  [[ $# -ge 2 && -n $2 && $2 != --* ]] || bad_usage "$1 needs a value"
-  printf '%s' "$2"
-}
 while (( $# )); do
   case $1 in
     --quick) connections=100 duration=2 warmup=1 delay_ms=200 pool_threads=64
              capacity_warmup=0.2 capacity_window=0.5; shift ;;
-    --servers) list=$(value "$@"); shift 2
-               [[ $list =~ ^[a-z]+(,[a-z]+)*$ ]] || bad_usage "--servers $list has an empty or malformed name (write e.g. axum,hyper)"
-               IFS=, read -r -a servers <<<"$list" ;;
-    --connections) connections=$(value "$@"); shift 2 ;;
-    --duration) duration=$(value "$@"); shift 2 ;;
-    --delay-ms) delay_ms=$(value "$@"); shift 2 ;;
-    --fanout) fanout=$(value "$@"); shift 2 ;;
+    --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
+    --connections) connections=$(bench_value "$@"); shift 2 ;;
+    --duration) duration=$(bench_value "$@"); shift 2 ;;
+    --delay-ms) delay_ms=$(bench_value "$@"); shift 2 ;;
+    --fanout) fanout=$(bench_value "$@"); shift 2 ;;
     --no-capacity) capacity=0; shift ;;
-    --capacity-delay-ms) capacity_delay_ms=$(value "$@"); shift 2 ;;
-    --capacity-quota) capacity_quota=$(value "$@"); shift 2 ;;
-    --capacity-window) capacity_window=$(value "$@"); shift 2 ;;
-    --output) output=$(value "$@"); shift 2 ;;
+    --capacity-delay-ms) capacity_delay_ms=$(bench_value "$@"); shift 2 ;;
+    --capacity-quota) capacity_quota=$(bench_value "$@"); shift 2 ;;
+    --capacity-window) capacity_window=$(bench_value "$@"); shift 2 ;;
+    --output) output=$(bench_value "$@"); shift 2 ;;
     --publish) publish=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) bad_usage "unknown argument $1" ;;
+    *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
 for s in "${servers[@]}"; do
-  [[ " ${servers_all[*]} " == *" $s "* ]] || bad_usage "unknown server $s (known: ${servers_all[*]})"
+  [[ " ${servers_all[*]} " == *" $s "* ]] || bench_bad_usage "unknown server $s (known: ${servers_all[*]})"
 done
 positive() {
-  [[ $2 =~ ^[1-9][0-9]*$ ]] || bad_usage "$1 takes a positive integer, not $2"
+  [[ $2 =~ ^[1-9][0-9]*$ ]] || bench_bad_usage "$1 takes a positive integer, not $2"
 }
 positive --connections "$connections"
 positive --duration "$duration"
 positive --delay-ms "$delay_ms"
 positive --fanout "$fanout"
 positive --capacity-delay-ms "$capacity_delay_ms"
-[[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad_usage "--capacity-quota takes a number of cores (e.g. 0.5; 0 for none), not $capacity_quota"
+[[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]] || bench_bad_usage "--capacity-quota takes a number of cores (e.g. 0.5; 0 for none), not $capacity_quota"
 if ! [[ $capacity_window =~ ^[0-9]+(\.[0-9]+)?$ ]] || [[ $capacity_window =~ ^0+(\.0+)?$ ]]; then
-  bad_usage "--capacity-window takes a positive number of seconds (e.g. 3), not $capacity_window"
+  bench_bad_usage "--capacity-window takes a positive number of seconds (e.g. 3), not $capacity_window"
 fi
 
 if [[ -n $output ]]; then

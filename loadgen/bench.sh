@@ -6,13 +6,21 @@
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
 # Usage: loadgen/bench.sh [--quick]
+#   --quick          one round of 3 s per tool [3 rounds of 10 s]
+#   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
 secs=10 rounds=3
-if [[ "${1:-}" == "--quick" ]]; then secs=3 rounds=1; fi
+while (( $# )); do
+  case $1 in
+    --quick) secs=3 rounds=1; shift ;;
+    -h|--help) bench_usage; exit 0 ;;
+    *) bench_bad_usage "unknown argument $1" ;;
+  esac
+done
 
 bench_need wrk
 bench_build

@@ -14,6 +14,24 @@ BENCH_PROBE_S=5
 # What the last failed bench_serving found (for the caller's message).
 BENCH_WHY=""
 
+# The scripts' command lines. bench_usage prints the calling script's header comment (line
+# 2 up to its `set -euo`), which is its help. bench_bad_usage MESSAGE: a bad flag or value,
+# one line naming it, exit 2. bench_value FLAG ARGS...: the flag's value, which must be
+# there and not be another flag. bench_server_list FLAG ARGS...: the value of --servers,
+# comma-separated names without an empty one.
+bench_usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+bench_bad_usage() { echo "$(basename "$0"): $1 ($0 --help lists the flags)" >&2; exit 2; }
+bench_value() {
+  [[ $# -ge 2 && -n $2 && $2 != --* ]] || bench_bad_usage "$1 needs a value"
+  printf '%s' "$2"
+}
+bench_server_list() {
+  local list
+  list=$(bench_value "$@")
+  [[ $list =~ ^[a-z]+(,[a-z]+)*$ ]] || bench_bad_usage "$1 $list has an empty or malformed name (write e.g. axum,hyper)"
+  printf '%s' "$list"
+}
+
 bench_cleanup() {
   local pid
   for pid in "${BENCH_PIDS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
 #
-# - `./run_all.sh --help` names every flag the script accepts, with its default.
+# - `./run_all.sh --help` names every flag the script accepts, with its default; so do the
+#   benchmark scripts' (servers/*.sh, loadgen/bench.sh).
 # - A bad flag or value exits 2 with one line naming it (no build, no run).
 # - A run in which no cell could be measured (every cell needs more file descriptors than
 #   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
@@ -27,6 +28,14 @@ for f in $flags; do
   grep -qE -- "^  (-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
 done
 grep -q -- '--connections N .*\[1000\]' <<<"$help" || fail "--help does not give --connections' default"
+
+# The benchmark scripts: --help describes --quick, a bad flag exits 2 (neither builds).
+for script in servers/bench.sh servers/cpu.sh servers/latency.sh servers/recovery.sh loadgen/bench.sh; do
+  "$script" --help | grep -A1 -E -- '^  --quick ' | grep -qF '[' || fail "$script --help does not describe --quick and its default"
+  rc=0
+  "$script" --bogus >/dev/null 2>&1 || rc=$?
+  (( rc == 2 )) || fail "$script --bogus exited $rc, not 2"
+done
 
 # Bad input: exit 2, one line naming what is wrong.
 bad() {

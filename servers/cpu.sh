@@ -21,7 +21,10 @@
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
 #
-# Usage: servers/cpu.sh [--quick] [--servers hyper,axum,...]
+# Usage: servers/cpu.sh [--quick] [--servers LIST]
+#   --quick          one round of 5 s after 2 s of warm-up [3 rounds of 15 s after 3 s]
+#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]
+#   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
@@ -33,8 +36,9 @@ servers=(hyper axum actix warp rouille std)
 while (( $# )); do
   case $1 in
     --quick) secs=5 warmup=2 rounds=1; shift ;;
-    --servers) IFS=, read -r -a servers <<<"$2"; shift 2 ;;
-    *) echo "usage: servers/cpu.sh [--quick] [--servers a,b]" >&2; exit 2 ;;
+    --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
+    -h|--help) bench_usage; exit 0 ;;
+    *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
 bench_servers_setup 1000 "${servers[@]}"

@@ -10,7 +10,10 @@
 # reuse, 2,000 connections at 95% of the Little's-law bound (1,900 requests/s).
 # Only 127.0.0.1 is targeted; runs are bounded; the EXIT trap stops what it started.
 #
-# Usage: servers/latency.sh [--quick] [--servers hyper,axum,...]
+# Usage: servers/latency.sh [--quick] [--servers LIST]
+#   --quick          500 connections, 5 s after 2 s of warm-up [2,000, 20 s after 3 s]
+#   --servers LIST   comma-separated [hyper,axum,actix,warp]
+#   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
@@ -22,8 +25,9 @@ servers=(hyper axum actix warp)
 while (( $# )); do
   case $1 in
     --quick) conns=500 secs=5 warmup=2; shift ;;
-    --servers) IFS=, read -r -a servers <<<"$2"; shift 2 ;;
-    *) echo "usage: servers/latency.sh [--quick] [--servers a,b]" >&2; exit 2 ;;
+    --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
+    -h|--help) bench_usage; exit 0 ;;
+    *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
 rate=$(( conns * 95 / 100 ))

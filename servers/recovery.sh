@@ -14,7 +14,10 @@
 # Only 127.0.0.1 is targeted; every run is bounded (10 s burst, 120 s recovery limit); the
 # EXIT trap stops every process this script started, by PID.
 #
-# Usage: servers/recovery.sh [--quick] [--servers hyper,axum,...]
+# Usage: servers/recovery.sh [--quick] [--servers LIST]
+#   --quick          a 3 s burst of 500 connections [10 s of 2,000]
+#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]
+#   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
@@ -26,8 +29,9 @@ servers=(hyper axum actix warp rouille std)
 while (( $# )); do
   case $1 in
     --quick) conns=500 secs=3; shift ;;
-    --servers) IFS=, read -r -a servers <<<"${2:?--servers needs a list}"; shift 2 ;;
-    *) echo "usage: servers/recovery.sh [--quick] [--servers a,b]" >&2; exit 2 ;;
+    --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
+    -h|--help) bench_usage; exit 0 ;;
+    *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
 bench_need curl
