@@ -63,7 +63,7 @@ extern crate chrono;
 #[cfg(feature = "gzip")]
 extern crate deflate;
 extern crate filetime;
-extern crate multipart;
+// PATCH(slow-upstream-bench): no `extern crate multipart;`: see PATCHES.md.
 extern crate rand;
 extern crate serde;
 #[macro_use]
@@ -945,7 +945,9 @@ impl Request {
 
     /// Returns a list of all the headers of the request.
     #[inline]
-    pub fn headers(&self) -> HeadersIter {
+    // PATCH(slow-upstream-bench): `'_` written out (upstream left it elided), as rustc's
+    // mismatched_lifetime_syntaxes warning asks; the signature is unchanged.
+    pub fn headers(&self) -> HeadersIter<'_> {
         HeadersIter {
             iter: self.headers.iter(),
         }
@@ -1006,7 +1008,9 @@ impl Request {
     ///     }
     /// }
     /// ```
-    pub fn data(&self) -> Option<RequestBody> {
+    // PATCH(slow-upstream-bench): `'_` written out (upstream left it elided), as rustc's
+    // mismatched_lifetime_syntaxes warning asks; the signature is unchanged.
+    pub fn data(&self) -> Option<RequestBody<'_>> {
         let reader = self.data.lock().unwrap().take();
         reader.map(|r| RequestBody {
             body: r,

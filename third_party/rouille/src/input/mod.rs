@@ -29,7 +29,7 @@ pub use self::priority_header::priority_header_preferred;
 pub use self::priority_header::PriorityHeaderIter;
 
 pub mod json;
-pub mod multipart;
+// PATCH(slow-upstream-bench): no `pub mod multipart;` (and no multipart crate): see PATCHES.md.
 pub mod post;
 
 mod accept;
