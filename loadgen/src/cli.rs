@@ -9,7 +9,8 @@ use hyper::header::{HeaderName, HeaderValue};
 
 /// A wrk-compatible HTTP/1.1 load generator that measures honestly: HDR-histogram
 /// percentiles, open-loop `--rate` with coordinated-omission correction, errors by kind,
-/// and the server's CPU and memory sampled from /proc.
+/// and the server's CPU and memory sampled from /proc. A run with no 2xx answer in its
+/// window prints its report and writes its `--json`, then exits 1: it measured nothing.
 #[derive(Debug, Parser)]
 #[command(version, about, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {

@@ -120,8 +120,7 @@ impl Shared {
     }
 
     fn errors_total(&self) -> u64 {
-        let e = self.errors();
-        e.socket() + e.non_2xx()
+        self.errors().total()
     }
 }
 

@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::cli::{Cli, Command, RunOpts};
 use crate::engine::Plan;
-use crate::result::RunResult;
+use crate::result::{Errors, RunResult};
 
 /// Descriptors a run needs besides its sockets (runtime, stdio, /proc reads).
 const FD_SLACK: u64 = 64;
@@ -53,6 +53,18 @@ pub enum LoadgenError {
     /// on stdout says why).
     #[error("no capacity: the first step failed")]
     NoCapacity,
+    /// A run with no successful (2xx) answer in its recorded window (exit 1): it measured
+    /// no service, only failures, so a script must not take it as a result. Its report and
+    /// `--json` are written first: they are the evidence of what went wrong.
+    #[error("no successful answer in the {window_s} s window: {}", nothing_answered(*.requests, .errors))]
+    NoSuccess {
+        /// The recorded window asked for (`-d`), seconds.
+        window_s: f64,
+        /// Answers in the window (any status).
+        requests: u64,
+        /// The errors by kind.
+        errors: Errors,
+    },
     /// Reading or writing a file, or the runtime (exit 1).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -171,8 +183,30 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             if let Some(path) = &opts.json {
                 write_json(path, &result)?;
             }
-            Ok(())
+            require_success(&result)
         }
+    }
+}
+
+/// A run is a measurement only if the server answered it at least once with a 2xx: a
+/// run of nothing but connect errors, timeouts or 500s is no result, whatever it printed.
+pub fn require_success(result: &RunResult) -> Result<(), LoadgenError> {
+    if result.successes() > 0 {
+        return Ok(());
+    }
+    Err(LoadgenError::NoSuccess {
+        window_s: result.mode.duration_s,
+        requests: result.requests,
+        errors: result.errors.clone(),
+    })
+}
+
+/// "0 requests, 170 errors (connect 170)": what a run without a success got instead.
+fn nothing_answered(requests: u64, errors: &Errors) -> String {
+    match errors.total() {
+        // Neither an answer nor a timeout: --timeout is longer than the window.
+        0 => format!("{requests} requests and no error: no request finished, not even by timing out"),
+        n => format!("{requests} requests, {n} errors ({})", errors.kinds()),
     }
 }
 
@@ -249,4 +283,61 @@ fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {
 fn write_json(path: &Path, result: &impl serde::Serialize) -> Result<(), LoadgenError> {
     let text = serde_json::to_string_pretty(result).map_err(|e| LoadgenError::Json(e.to_string()))?;
     std::fs::write(path, text + "\n").map_err(|e| LoadgenError::Json(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{LatencySummary, Mode, new_histogram};
+
+    /// A 2 s closed-loop run of `requests` answers, `status_500` of them 500s.
+    fn run_of(requests: u64, status_500: u64) -> RunResult {
+        let mut errors = Errors::default();
+        if status_500 > 0 {
+            errors.status.insert(500, status_500);
+        }
+        RunResult {
+            mode: Mode {
+                loadgen_version: "test".into(),
+                url: "http://127.0.0.1:1/single".into(),
+                connections: 10,
+                threads: 1,
+                duration_s: 2.0,
+                warmup_s: 0.0,
+                timeout_s: 2.0,
+                keepalive: true,
+                rate: None,
+                headers: vec![],
+            },
+            elapsed_s: 2.0,
+            requests,
+            bytes: 0,
+            errors,
+            thread_rps: vec![],
+            latency: new_histogram(),
+            latency_summary: LatencySummary::default(),
+            server: None,
+        }
+    }
+
+    #[test]
+    fn a_run_whose_answers_are_all_500_is_no_result_and_exits_1_saying_why() {
+        let e = require_success(&run_of(2000, 2000)).expect_err("all 500s");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.to_string(), "no successful answer in the 2 s window: 2000 requests, 2000 errors (500: 2000)");
+    }
+
+    #[test]
+    fn one_2xx_answer_among_500s_is_a_result() {
+        assert!(require_success(&run_of(2000, 1999)).is_ok());
+    }
+
+    #[test]
+    fn a_run_with_neither_answer_nor_error_says_nothing_came_back() {
+        let e = require_success(&run_of(0, 0)).expect_err("nothing");
+        assert_eq!(
+            e.to_string(),
+            "no successful answer in the 2 s window: 0 requests and no error: no request finished, not even by timing out"
+        );
+    }
 }

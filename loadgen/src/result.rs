@@ -79,6 +79,19 @@ impl Errors {
         self.status.values().fold(0, |a, b| a.saturating_add(*b))
     }
 
+    /// Every failed request: socket errors plus non-2xx answers.
+    pub fn total(&self) -> u64 {
+        self.socket().saturating_add(self.non_2xx())
+    }
+
+    /// "connect 10, 502: 2": the counts of the kinds that occurred, socket errors first.
+    pub fn kinds(&self) -> String {
+        let socket = [("connect", self.connect), ("write", self.write), ("read", self.read), ("timeout", self.timeout)];
+        let mut kinds: Vec<String> = socket.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        kinds.extend(self.status.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c}: {n}")));
+        kinds.join(", ")
+    }
+
     /// Adds another run's counts. Sums saturate: a count stuck at u64::MAX is visibly
     /// absurd, where a wrapped one would pass for a small, plausible number.
     pub fn add(&mut self, other: &Errors) {
@@ -237,6 +250,12 @@ impl RunResult {
     /// Requests per second over the recorded window.
     pub fn rps(&self) -> f64 {
         if self.elapsed_s > 0.0 { self.requests as f64 / self.elapsed_s } else { 0.0 }
+    }
+
+    /// Answers with a 2xx status in the recorded window: what the run measured of the
+    /// server's service, as opposed to its failures.
+    pub fn successes(&self) -> u64 {
+        self.requests.saturating_sub(self.errors.non_2xx())
     }
 
     /// Merges results of runs made at the same time (e.g. from several machines against

@@ -28,7 +28,7 @@ pub use self::chart::{render_capacity_svg, render_svg, server_color};
 pub use self::tables::ROWS;
 pub use self::validity::{invalid_cells, invalid_reason, littles_bound, littles_tolerance};
 use crate::capacity::Capacity;
-use crate::result::{Errors, RunResult};
+use crate::result::RunResult;
 
 /// Upstream connection modes: (file name part, table title part).
 pub const MODES: [(&str, &str); 2] = [("no-reuse", "Not reuse connections"), ("reuse", "Reuse connections")];
@@ -388,17 +388,6 @@ fn grouped(v: f64) -> String {
         out.push(c);
     }
     out
-}
-
-/// "connect 10, 502: 2": the errors by kind, the kinds that occurred.
-fn error_kinds(e: &Errors) -> String {
-    let mut kinds: Vec<String> = [("connect", e.connect), ("write", e.write), ("read", e.read), ("timeout", e.timeout)]
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    kinds.extend(e.status.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c}: {n}")));
-    kinds.join(", ")
 }
 
 /// Markdown table cells must not contain a bare `|`.

@@ -2,14 +2,14 @@
 //! and how to read them.
 
 use super::validity::{invalid_reason, littles_bound};
-use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, error_kinds, write_table};
+use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, write_table};
 use crate::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
 fn errors_text(e: &Errors) -> String {
-    match e.socket().saturating_add(e.non_2xx()) {
+    match e.total() {
         0 => "0".into(),
-        total => format!("{total} ({})", error_kinds(e)),
+        total => format!("{total} ({})", e.kinds()),
     }
 }
 

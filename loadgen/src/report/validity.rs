@@ -3,7 +3,7 @@
 //! capacity search whose step at capacity answered faster than the upstream can, or more
 //! than was offered, is shown as "invalid" with the reason, and makes `report` exit 1.
 
-use super::{Cell, RunMeta, error_kinds, grouped};
+use super::{Cell, RunMeta, grouped};
 use crate::capacity::{Capacity, Step};
 use crate::result::RunResult;
 
@@ -75,14 +75,14 @@ pub fn invalid_reason(meta: &RunMeta, server: &str, result: &RunResult) -> Optio
         }
     }
     let e = &result.errors;
-    let failed = e.non_2xx().saturating_add(e.socket());
+    let failed = e.total();
     let attempts = result.requests.saturating_add(e.socket());
     if failed > attempts / 2 {
         let share = 100.0 * failed as f64 / attempts as f64;
         why.push(format!(
             "majority non-2xx or socket errors: {share:.0}% of {} ({})",
             grouped(attempts as f64),
-            error_kinds(e)
+            e.kinds()
         ));
     }
     if why.is_empty() { None } else { Some(why.join("; ")) }

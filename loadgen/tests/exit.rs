@@ -1,0 +1,60 @@
+//! loadgen's exit status and its one line on stderr, for runs that measured nothing and
+//! for input it cannot use.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use loadgen::result::RunResult;
+
+const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run loadgen")
+}
+
+/// A port nothing listens on: bound, then let go.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A file path under the temp dir, removed on drop.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Closed loop and open loop alike: a run against a closed port gets only connect errors,
+/// so it prints its report and writes its JSON (the evidence), then exits 1 with one line
+/// saying why it is no result.
+#[test]
+fn a_run_with_no_successful_answer_exits_1_saying_why() {
+    let url = format!("http://127.0.0.1:{}/single", closed_port());
+    for (loop_kind, rate) in [("closed", None), ("open", Some("50"))] {
+        let json = TempFile(std::env::temp_dir().join(format!("loadgen-exit-{loop_kind}-{}.json", std::process::id())));
+        let path = json.0.to_str().expect("utf-8 path");
+        let mut args = vec!["-c", "2", "-t", "1", "-d", "500ms", "--json", path];
+        if let Some(rate) = rate {
+            args.extend(["--rate", rate]);
+        }
+        args.push(&url);
+        let out = loadgen(&args);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{loop_kind} loop: {stdout}{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{loop_kind} loop: {stderr}");
+        assert!(
+            stderr.starts_with("loadgen: no successful answer in the 0.5 s window: 0 requests, ")
+                && stderr.contains(" errors (connect "),
+            "{loop_kind} loop: {stderr}"
+        );
+        assert!(stdout.contains("0 requests in") && stdout.contains("Socket errors: connect"), "{stdout}");
+        let result: RunResult =
+            serde_json::from_str(&std::fs::read_to_string(&json.0).expect("the JSON is written")).expect("a result");
+        assert_eq!(result.requests, 0);
+        assert!(result.errors.connect > 0, "{:?}", result.errors);
+    }
+}
