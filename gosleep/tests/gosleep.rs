@@ -233,6 +233,12 @@ fn binary_rejects_bad_flags() {
     }
 }
 
+/// On a port another socket holds, gosleep exits non-zero with a line that names the address.
+#[test]
+fn a_port_in_use_is_named_and_the_start_fails() {
+    testkit::assert_a_port_in_use_is_named(BIN);
+}
+
 /// SIGTERM: stop accepting, let the sleeping request finish, exit 0.
 #[tokio::test]
 async fn sigterm_lets_sleeping_requests_finish_then_exits_0() {

@@ -26,13 +26,55 @@ pub fn raise_fd_limit() -> io::Result<u64> {
 }
 
 /// Binds a blocking std listener with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (so a
-/// restarted server can bind while old connections sit in TIME_WAIT).
+/// restarted server can bind while old connections sit in TIME_WAIT). A failure is a
+/// [`ListenError`], inside an `io::Error` of the same kind.
 pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
+    let bind = || {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    };
+    bind().map_err(|source| ListenError { addr, source }.into())
+}
+
+/// A listener that could not be made: the address and the OS's reason, so that the one
+/// line a failed start prints says which port is taken (not only that one is) and what to
+/// do about it. Every binary's bind goes through this, [`bind_listener`] or not.
+#[derive(Debug)]
+pub struct ListenError {
+    /// The address asked for (`--listen`).
+    pub addr: SocketAddr,
+    /// What the OS said.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.addr, self.source)?;
+        match self.source.kind() {
+            io::ErrorKind::AddrInUse => {
+                let free = SocketAddr::new(self.addr.ip(), 0);
+                write!(f, "; is another server running there? --listen {free} picks a free port")
+            }
+            io::ErrorKind::PermissionDenied if self.addr.port() < 1024 => {
+                write!(f, "; ports below 1024 need privileges: pick a higher one")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The reason is part of the message (a start prints only the message), so it is not also
+/// a `source()`: an error reporter walking the chain would print it twice.
+impl std::error::Error for ListenError {}
+
+impl From<ListenError> for io::Error {
+    /// Keeps the OS error's kind, so callers can still tell `AddrInUse` from the rest.
+    fn from(e: ListenError) -> Self {
+        io::Error::new(e.source.kind(), e)
+    }
 }
 
 /// [`bind_listener`], made non-blocking and handed to tokio. Must run inside a runtime.
@@ -153,10 +195,26 @@ mod tests {
     }
 
     #[test]
-    fn bind_listener_refuses_a_taken_port() {
+    fn a_taken_port_is_refused_with_its_address_and_a_way_out() {
         let a = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
         let taken = a.local_addr().unwrap();
-        assert!(bind_listener(taken).is_err());
+        let e = bind_listener(taken).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        let message = e.to_string();
+        assert!(message.starts_with(&format!("cannot listen on {taken}: ")), "{message}");
+        assert!(message.contains("in use"), "{message}");
+        assert!(message.ends_with("; is another server running there? --listen 127.0.0.1:0 picks a free port"));
+    }
+
+    #[test]
+    fn a_listen_error_of_another_kind_names_the_address_without_advice() {
+        let addr: SocketAddr = "[::1]:9".parse().unwrap();
+        let e = io::Error::from(ListenError { addr, source: io::Error::from(io::ErrorKind::AddrNotAvailable) });
+        assert_eq!(e.kind(), io::ErrorKind::AddrNotAvailable);
+        assert_eq!(
+            e.to_string(),
+            format!("cannot listen on [::1]:9: {}", io::Error::from(io::ErrorKind::AddrNotAvailable))
+        );
     }
 
     #[test]

@@ -187,6 +187,73 @@ pub async fn wait_for_upstream_in_flight(gosleep: SocketAddr, n: u64, within: Du
     }
 }
 
+/// How long a one-shot run of a binary ([`run_to_exit`]) may take: `--help`, or a start
+/// that must fail, is over in milliseconds; a run still going this late never ends.
+pub const ONE_SHOT_LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `program args...` to its exit and returns its status, stdout and stderr. A process
+/// still running after [`ONE_SHOT_LIMIT`] (a start that was meant to fail, and served) is
+/// killed and reported as an error, so the test fails instead of hanging.
+pub fn run_to_exit(program: &str, args: &[&str]) -> io::Result<std::process::Output> {
+    use std::process::{Command, Stdio};
+    let mut child =
+        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Both pipes are read while the process runs, so that it can never block on a full one.
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let deadline = std::time::Instant::now() + ONE_SHOT_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{program} {args:?} still running after {ONE_SHOT_LIMIT:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let joined = |reader: std::thread::JoinHandle<Vec<u8>>| reader.join().unwrap_or_default();
+    Ok(std::process::Output { status, stdout: joined(stdout), stderr: joined(stderr) })
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn read_all(pipe: Option<impl io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// Starts the binary `program` with `--listen` on a port another socket holds, and asserts
+/// that it fails: a non-zero exit, and a line on stderr from `program` that names the
+/// address and says it is in use. The same check for every server binary and gosleep.
+pub fn assert_a_port_in_use_is_named(program: &str) {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to hold");
+    let taken = holder.local_addr().expect("held address").to_string();
+    let out = run_to_exit(program, &["--listen", &taken]).unwrap_or_else(|e| panic!("{program}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{program} on a port in use exited {}; stderr: {stderr}", out.status);
+    let name = binary_name(program);
+    let expected = format!("{name}: cannot listen on {taken}: ");
+    assert!(
+        stderr.lines().any(|line| line.starts_with(&expected) && line.contains("in use")),
+        "{program}: no line starting {expected:?} and saying \"in use\" in stderr:\n{stderr}"
+    );
+}
+
+/// The file name of a binary's path (`server-axum` of `target/debug/server-axum`): the
+/// name it prints its messages under.
+pub fn binary_name(program: &str) -> &str {
+    std::path::Path::new(program).file_name().and_then(|n| n.to_str()).unwrap_or(program)
+}
+
 /// A server binary started as a child process on an ephemeral port, for the tests that
 /// need the real process (signals, exit codes, resource limits). Killed if dropped.
 pub struct Child {

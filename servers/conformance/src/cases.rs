@@ -356,6 +356,12 @@ pub fn sigterm_finishes_in_flight_requests_and_exits_0(subject: &Subject) {
     assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}: exit after SIGTERM", subject.name);
 }
 
+/// The real binary, on a port another socket holds: it exits with a failure status and a
+/// line that names the address and says it is in use, not only "Address already in use".
+pub fn a_port_in_use_is_named_and_the_start_fails(subject: &Subject) {
+    testkit::assert_a_port_in_use_is_named(subject.binary);
+}
+
 /// `cargo run -p server-NAME` must mean 127.0.0.1:8080 against gosleep on 127.0.0.1:8090.
 pub fn binary_defaults_are_the_contract(subject: &Subject) {
     let out = std::process::Command::new(subject.binary).arg("--help").output().expect("run --help");

@@ -57,6 +57,7 @@ macro_rules! suite {
             malformed_http_is_rejected_and_serving_goes_on,
             sigterm_finishes_in_flight_requests_and_exits_0,
             binary_defaults_are_the_contract,
+            a_port_in_use_is_named_and_the_start_fails,
         );
         // Recovery from a shortage (recovery.rs): the real binary under a resource limit.
         $crate::__cases!(recovery: accepts_again_within_5_s_after_running_out_of_file_descriptors,);

@@ -22,6 +22,7 @@ use std::time::Duration;
 use rouille::{Request, Response};
 use server_common::cached_pool::CachedPool;
 use server_common::proxy;
+use server_common::sys::ListenError;
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, Config, Running};
 
@@ -71,8 +72,13 @@ pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
     let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE, proxy::MAX_FANOUT_THREADS);
     let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
-    let server = rouille::Server::new(app.config.listen, move |request| app.handle(request))
-        .map_err(|e| e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e))?
+    let listen = app.config.listen;
+    // rouille binds here (its only failure), so its error is the shared listen error too.
+    let server = rouille::Server::new(listen, move |request| app.handle(request))
+        .map_err(|e| ListenError {
+            addr: listen,
+            source: e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e),
+        })?
         .pool_size(pool_size);
     let addr: SocketAddr = server.server_addr();
 
