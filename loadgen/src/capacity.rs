@@ -432,6 +432,8 @@ fn bracket(verdicts: &[(f64, bool)]) -> (Option<usize>, Option<usize>) {
 pub const MAX_CONFIRMS: usize = 4;
 
 fn validate(opts: &CapacityOpts) -> Result<(), LoadgenError> {
+    // Before the search prints its first line: a URL it cannot use is the whole answer.
+    crate::cli::parse_url(&opts.url).map_err(LoadgenError::Usage)?;
     let usage = |m: &str| Err(LoadgenError::Usage(m.to_owned()));
     if !(opts.factor.is_finite() && opts.factor > 1.0) {
         return usage("--factor must be greater than 1");

@@ -251,10 +251,19 @@ pub struct Target {
 /// Parses an `http://host[:port]/path?query` URL, refusing any that the URL parser would
 /// silently change: an out-of-range or empty port (which reads as no port, so port 80), a
 /// user:password@ (loadgen sends no credentials; it would only end up in the Host
-/// header), a #fragment (never sent), or a missing scheme.
+/// header), a #fragment (never sent), or a missing scheme (the message gives the URL to
+/// write instead); and any scheme but http, saying so (loadgen speaks no TLS).
 pub fn parse_url(url: &str) -> Result<Target, String> {
-    if !url.contains("://") {
-        return Err(format!("not a URL: {url:?} has no scheme (add http://, e.g. \"http://{url}\")"));
+    match scheme(url) {
+        None => {
+            let fixed = format!("http://{url}");
+            return Err(format!("URL {} has no scheme: write {}", shown(url), shown(&fixed)));
+        }
+        Some(s) if s.eq_ignore_ascii_case("http") => {}
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err(format!("URL {} is https: loadgen supports only http:// (it speaks no TLS)", shown(url)));
+        }
+        Some(s) => return Err(format!("URL {} has the scheme {s}://: loadgen supports only http://", shown(url))),
     }
     if url.contains('#') {
         return Err(format!("{url:?} has a #fragment, which is never sent: remove it"));
@@ -281,6 +290,21 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     Ok(Target { uri, host, port })
+}
+
+/// The scheme of `url` (what precedes its first `://`, when that is a scheme's letters),
+/// or `None`: `127.0.0.1:8080/a?u=http://b` has none.
+fn scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))).then_some(scheme)
+}
+
+/// `s` as given, or quoted and escaped when it holds a space or a control character (which
+/// could split the one line of an error message, or hide where the text ends).
+fn shown(s: &str) -> String {
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) { format!("{s:?}") } else { s.to_owned() }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -351,10 +375,32 @@ mod tests {
     }
 
     #[test]
-    fn a_url_without_a_scheme_says_to_add_http() {
-        let e = parse_url("127.0.0.1:8080/single").unwrap_err();
-        assert!(e.contains("add http://") && e.contains("\"http://127.0.0.1:8080/single\""), "{e}");
-        assert!(parse_url("https://127.0.0.1/").unwrap_err().contains("only http://"));
+    fn a_url_without_a_scheme_says_which_url_to_write_instead() {
+        for (url, fixed) in [
+            ("127.0.0.1:8080/single", "http://127.0.0.1:8080/single"),
+            ("localhost:8080", "http://localhost:8080"),
+            ("127.0.0.1:8080/a?u=http://b", "http://127.0.0.1:8080/a?u=http://b"),
+        ] {
+            assert_eq!(parse_url(url).unwrap_err(), format!("URL {url} has no scheme: write {fixed}"));
+        }
+        // A URL that could break the message's one line is quoted, escaped.
+        assert_eq!(
+            parse_url("127.0.0.1/a\nb").unwrap_err(),
+            "URL \"127.0.0.1/a\\nb\" has no scheme: write \"http://127.0.0.1/a\\nb\""
+        );
+    }
+
+    #[test]
+    fn an_https_or_other_scheme_says_only_http_is_supported() {
+        assert_eq!(
+            parse_url("https://127.0.0.1/").unwrap_err(),
+            "URL https://127.0.0.1/ is https: loadgen supports only http:// (it speaks no TLS)"
+        );
+        assert_eq!(
+            parse_url("ftp://127.0.0.1/").unwrap_err(),
+            "URL ftp://127.0.0.1/ has the scheme ftp://: loadgen supports only http://"
+        );
+        assert_eq!(parse_url("HTTP://127.0.0.1:9/").map(|t| t.port), Ok(9), "a scheme is case-insensitive");
     }
 
     #[test]

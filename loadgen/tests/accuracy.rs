@@ -203,7 +203,7 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["http://127.0.0.1:99999/"][..], "port must be 1 to 65535"),
         (&["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"], "CR or LF"),
         (&["http://user:pw@127.0.0.1:9/"], "no credentials"),
-        (&["127.0.0.1:9/single"], "add http://"),
+        (&["127.0.0.1:9/single"], "URL 127.0.0.1:9/single has no scheme: write http://127.0.0.1:9/single"),
     ] {
         let out = Command::new(BIN).args(args).output().expect("run loadgen");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -1,5 +1,5 @@
 //! loadgen's exit status and its one line on stderr, for runs that measured nothing and
-//! for input it cannot use.
+//! for URLs it cannot use.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -56,5 +56,36 @@ fn a_run_with_no_successful_answer_exits_1_saying_why() {
             serde_json::from_str(&std::fs::read_to_string(&json.0).expect("the JSON is written")).expect("a result");
         assert_eq!(result.requests, 0);
         assert!(result.errors.connect > 0, "{:?}", result.errors);
+    }
+}
+
+/// A URL without its scheme (as wrk users type it) is refused before anything is sent,
+/// by the run and by `capacity` alike, with the URL to write instead.
+#[test]
+fn a_url_without_a_scheme_exits_2_naming_the_url_to_write() {
+    for args in [&["127.0.0.1:8080/single"][..], &["capacity", "127.0.0.1:8080/single"]] {
+        let out = loadgen(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr, "loadgen: URL 127.0.0.1:8080/single has no scheme: write http://127.0.0.1:8080/single\n",
+            "{args:?}"
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}: nothing before the refusal");
+    }
+}
+
+#[test]
+fn an_https_url_exits_2_saying_only_http_is_supported() {
+    for args in [&["https://127.0.0.1:8443/single"][..], &["capacity", "https://127.0.0.1:8443/single"]] {
+        let out = loadgen(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            "loadgen: URL https://127.0.0.1:8443/single is https: loadgen supports only http:// (it speaks no TLS)\n",
+            "{args:?}"
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
     }
 }
