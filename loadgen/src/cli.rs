@@ -44,17 +44,18 @@ pub enum Command {
     /// fd budget, client, max rate); exits 1 when even the first step fails.
     Capacity(CapacityOpts),
     /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
-    /// mode, endpoint and server) into the Markdown tables of results.md and an SVG chart
-    /// of RPS next to it (same path, `.svg`). Unmeasured cells show "—" and the reason;
-    /// impossible ones (over Little's bound, or mostly errors) show "invalid" and the
-    /// reason, and make the command exit 1 after writing.
+    /// mode, endpoint and server) into the Markdown tables of DIR/results.md (or
+    /// `--output`) and SVG charts next to it (same path, `.svg`). Unmeasured cells show "—"
+    /// and the reason; impossible ones (over Little's bound, or mostly errors) show
+    /// "invalid" and the reason, and make the command exit 1 after writing.
     Report {
         /// The directory run_all.sh wrote.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
-        /// The Markdown file to write; the chart goes next to it with `.svg`.
-        #[arg(long, default_value = "results.md", value_name = "FILE")]
-        output: PathBuf,
+        /// The Markdown file to write [default: DIR/results.md]; the charts go next to it,
+        /// same stem: `.svg`, and `-capacity.svg` when the run made capacity searches.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -462,8 +463,8 @@ mod tests {
     fn report_takes_a_dir_and_an_optional_output() {
         let cli = Cli::parse_from(["loadgen", "report", "out/run1"]);
         let Some(Command::Report { dir, output }) = cli.command else { panic!("not report: {cli:?}") };
-        assert_eq!((dir, output), (PathBuf::from("out/run1"), PathBuf::from("results.md")));
+        assert_eq!((dir, output), (PathBuf::from("out/run1"), None), "no --output: the report goes into DIR");
         let cli = Cli::parse_from(["loadgen", "report", "d", "--output", "x/r.md"]);
-        assert!(matches!(cli.command, Some(Command::Report { output, .. }) if output == Path::new("x/r.md")));
+        assert!(matches!(cli.command, Some(Command::Report { output: Some(o), .. }) if o == Path::new("x/r.md")));
     }
 }

@@ -5,7 +5,7 @@
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
 //! server's CPU and memory from /proc; `capacity`, an open-loop search for the highest rate
 //! a server answers within a latency SLO and what bound it there; and `report`, which
-//! renders a run_all.sh results directory into results.md and an SVG chart.
+//! renders a run_all.sh results directory into its results.md and SVG charts.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
@@ -158,6 +158,7 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             }
         }
         Some(Command::Report { dir, output }) => {
+            let output = output.unwrap_or_else(|| dir.join(report::REPORT_FILE));
             let written = report::write_report(&dir, &output)?;
             if !written.invalid.is_empty() {
                 return Err(LoadgenError::InvalidCells {

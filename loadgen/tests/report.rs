@@ -50,6 +50,28 @@ fn report_of_an_impossible_capacity_renders_it_invalid_and_exits_1() {
     assert!(out_dir.0.join("results-capacity.svg").exists(), "the chart is written too");
 }
 
+/// Without --output the report goes into DIR, its chart beside it, and nothing into the
+/// current directory (whose results.md may be the repository's).
+#[test]
+fn report_dir_without_output_writes_dir_results_md_and_leaves_the_current_directory_alone() {
+    let dir = TempDir::new("default-output");
+    let cwd = TempDir::new("default-output-cwd");
+    // The fixture's record without its capacity searches: every cell unmeasured, none invalid.
+    let run = std::fs::read_to_string(fixture("impossible-capacity/run.json")).expect("fixture");
+    let mut run: serde_json::Value = serde_json::from_str(&run).expect("json");
+    run["capacity"] = serde_json::Value::Null;
+    std::fs::write(dir.0.join("run.json"), run.to_string()).expect("run.json");
+    let out = Command::new(BIN).arg("report").arg(&dir.0).current_dir(&cwd.0).output().expect("run loadgen report");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (md, svg) = (dir.0.join("results.md"), dir.0.join("results.svg"));
+    assert_eq!(stdout.trim_end(), format!("wrote {} and {}", md.display(), svg.display()));
+    assert!(std::fs::read_to_string(&md).expect("DIR/results.md").contains("](results.svg)"));
+    assert!(std::fs::read_to_string(&svg).expect("DIR/results.svg").trim_end().ends_with("</svg>"));
+    let left: Vec<_> = std::fs::read_dir(&cwd.0).expect("cwd").map(|e| e.expect("entry").file_name()).collect();
+    assert!(left.is_empty(), "written into the current directory: {left:?}");
+}
+
 #[test]
 fn report_of_a_run_json_without_servers_exits_1_naming_the_field() {
     let dir = TempDir::new("no-servers");

@@ -30,6 +30,11 @@ pub use self::validity::{invalid_cells, invalid_reason, littles_bound, littles_t
 use crate::capacity::Capacity;
 use crate::result::RunResult;
 
+/// The report's file name, in the results directory unless `--output` names another
+/// path: a default in the current directory let `loadgen report results/X` overwrite the
+/// repository's results.md.
+pub const REPORT_FILE: &str = "results.md";
+
 /// Upstream connection modes: (file name part, table title part).
 pub const MODES: [(&str, &str); 2] = [("no-reuse", "Not reuse connections"), ("reuse", "Reuse connections")];
 
