@@ -35,9 +35,15 @@ pub use server_common::upstream::MAX_BODY_BYTES;
 /// How long a stopping gosleep lets sleeping requests finish before it exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Command line of gosleep (README, "Running gosleep by hand").
+/// Command line of gosleep (README, "Running gosleep by hand"). Its help opens with what
+/// gosleep is, under its own name, as every server's does.
 #[derive(Debug, Clone, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about = "gosleep: the benchmark's slow upstream on hyper 1 (every GET /sleep waits --delay-ms on a tokio timer, \
+             then answers --body-bytes bytes)",
+    long_about = None
+)]
 pub struct Config {
     /// Address to listen on; 127.0.0.1 unless you ask for another (port 0: ephemeral,
     /// the bound address is printed on stdout).

@@ -233,6 +233,13 @@ fn binary_rejects_bad_flags() {
     }
 }
 
+/// `gosleep --help` opens with what gosleep is, and on what (hyper).
+#[test]
+fn help_opens_with_gosleep_and_its_framework() {
+    let first = testkit::help_first_line(BIN);
+    assert!(first.starts_with("gosleep: ") && first.contains("hyper"), "--help opens with {first:?}");
+}
+
 /// On a port another socket holds, gosleep exits non-zero with a line that names the address.
 #[test]
 fn a_port_in_use_is_named_and_the_start_fails() {

@@ -32,6 +32,9 @@ use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
 
+/// What this server is, in the line its `--help` opens with (after `server-actix: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-web 4, awc as the upstream client (async: one single-threaded worker per --threads)";
+
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "actix-web";
 

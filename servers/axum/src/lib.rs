@@ -21,6 +21,9 @@ use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
 use server_common::{Answer, BenchError, Config, ProxyReply, hyper_serve, paths};
 
+/// What this server is, in the line its `--help` opens with (after `server-axum: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on axum 0.8, reqwest as the upstream client (async: a task per request on --threads tokio workers)";
+
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "axum";
 

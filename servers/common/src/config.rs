@@ -54,6 +54,20 @@ impl Config {
         }
     }
 
+    /// The CLI of the server binary `name`: the shared flags, under a help that opens with
+    /// `name: about` (what this server is) and a `--version` that says `name`, not this crate.
+    pub fn command_for(name: &'static str, about: &str) -> clap::Command {
+        <Self as clap::CommandFactory>::command().name(name).about(format!("{name}: {about}")).long_about(None)
+    }
+
+    /// Parses this process's arguments with [`Config::command_for`]; `--help`, `--version`
+    /// and a bad flag end the process as clap does (a bad flag with status 2).
+    pub fn parse_for(name: &'static str, about: &str) -> Self {
+        let mut command = Self::command_for(name, about);
+        let matches = command.get_matches_mut();
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+    }
+
     /// The per-call upstream timeout as a [`Duration`].
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_timeout_ms)
@@ -109,6 +123,17 @@ mod tests {
         assert!(c.no_reuse);
         assert_eq!(c.threads_or_cpus(), 3);
         assert_eq!(c.upstream_timeout(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn help_opens_with_the_servers_own_line_then_the_shared_flags() {
+        let help = Config::command_for("server-x", "the proxy on framework X").render_help().to_string();
+        assert_eq!(help.lines().next(), Some("server-x: the proxy on framework X"), "{help}");
+        assert!(help.contains("Usage: server-x [OPTIONS]"), "{help}");
+        assert!(help.contains("--upstream-timeout-ms"), "{help}");
+        assert!(!help.contains("server-common") && !help.contains("bench contract"), "{help}");
+        let version = Config::command_for("server-x", "").render_version();
+        assert!(version.starts_with("server-x "), "{version}");
     }
 
     #[test]

@@ -134,10 +134,15 @@ impl Future for Shutdown {
     }
 }
 
-/// The whole `main` of a contract server: parses the shared [`Config`](crate::Config)
+/// The whole `main` of a contract server: parses the shared [`Config`](crate::Config),
+/// its `--help` opening with `name: about` ([`Config::command_for`](crate::Config::command_for)),
 /// and runs [`main`] with `start`. A server's `main.rs` is this one call.
-pub fn server_main(name: &str, start: impl FnOnce(crate::Config) -> io::Result<Running>) -> ExitCode {
-    let config = <crate::Config as clap::Parser>::parse();
+pub fn server_main(
+    name: &'static str,
+    about: &str,
+    start: impl FnOnce(crate::Config) -> io::Result<Running>,
+) -> ExitCode {
+    let config = crate::Config::parse_for(name, about);
     main(name, || start(config))
 }
 

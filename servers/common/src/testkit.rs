@@ -248,6 +248,13 @@ pub fn assert_a_port_in_use_is_named(program: &str) {
     );
 }
 
+/// The first line of `program --help`: what the binary says it is.
+pub fn help_first_line(program: &str) -> String {
+    let out = run_to_exit(program, &["--help"]).unwrap_or_else(|e| panic!("{program} --help: {e}"));
+    assert!(out.status.success(), "{program} --help exited {}", out.status);
+    String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_owned()
+}
+
 /// The file name of a binary's path (`server-axum` of `target/debug/server-axum`): the
 /// name it prints its messages under.
 pub fn binary_name(program: &str) -> &str {

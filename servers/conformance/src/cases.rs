@@ -362,6 +362,18 @@ pub fn a_port_in_use_is_named_and_the_start_fails(subject: &Subject) {
     testkit::assert_a_port_in_use_is_named(subject.binary);
 }
 
+/// `server-NAME --help` opens with a line saying what the binary is: its name, then its
+/// framework (the one its `Server:` header names), not the shared crate's description.
+pub fn help_opens_with_the_binary_and_its_framework(subject: &Subject) {
+    let first = testkit::help_first_line(subject.binary);
+    let name = testkit::binary_name(subject.binary);
+    assert!(
+        first.starts_with(&format!("{name}: ")) && first.contains(subject.server_header),
+        "{}: --help opens with {first:?}",
+        subject.name
+    );
+}
+
 /// `cargo run -p server-NAME` must mean 127.0.0.1:8080 against gosleep on 127.0.0.1:8090.
 pub fn binary_defaults_are_the_contract(subject: &Subject) {
     let out = std::process::Command::new(subject.binary).arg("--help").output().expect("run --help");

@@ -57,6 +57,7 @@ macro_rules! suite {
             malformed_http_is_rejected_and_serving_goes_on,
             sigterm_finishes_in_flight_requests_and_exits_0,
             binary_defaults_are_the_contract,
+            help_opens_with_the_binary_and_its_framework,
             a_port_in_use_is_named_and_the_start_fails,
         );
         // Recovery from a shortage (recovery.rs): the real binary under a resource limit.

@@ -23,6 +23,9 @@ use server_common::proxy::{self, Endpoint};
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
 
+/// What this server is, in the line its `--help` opens with (after `server-hyper: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on bare hyper 1, hyper-util's client upstream (async: a task per request on --threads tokio workers)";
+
 /// The `Server` header of every answer.
 pub const SERVER: &str = "hyper";
 

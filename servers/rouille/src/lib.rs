@@ -26,6 +26,9 @@ use server_common::sys::ListenError;
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, Config, Running};
 
+/// What this server is, in the line its `--help` opens with (after `server-rouille: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on rouille 3 on tiny_http, ureq as the upstream client (blocking: a pool of --threads threads)";
+
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
 

@@ -44,6 +44,9 @@ use server_common::sys::{self, AcceptErrors};
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, BenchError, Config, Running};
 
+/// What this server is, in the line its `--help` opens with (after `server-std: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on std::net alone, ureq as the upstream client (blocking: a thread per connection, up to --threads at once)";
+
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "std";
 

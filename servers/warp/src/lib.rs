@@ -23,6 +23,9 @@ use warp::reject::{MethodNotAllowed, Rejection};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+/// What this server is, in the line its `--help` opens with (after `server-warp: `).
+pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on warp 0.4 filters, reqwest as the upstream client (async: a task per request on --threads tokio workers)";
+
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "warp";
 
