@@ -91,7 +91,14 @@ fn client_share(cap: &Capacity) -> String {
     }
 }
 
-fn bound_label(bound: Bound) -> &'static str {
+/// The capacity a search gives, from its step at capacity: the table, the summary and the
+/// chart all show this figure.
+pub(super) fn capacity_figure(cap: &Capacity, step: &Step) -> f64 {
+    cap.capacity_rps.unwrap_or(step.offered_rps)
+}
+
+/// What a search names as its bound, in the table's words.
+pub(super) fn bound_label(bound: Bound) -> &'static str {
     match bound {
         Bound::Cpu => "CPU",
         Bound::Pool => "pool",
@@ -120,7 +127,7 @@ fn figure_column(
     lower_bound: Option<String>,
     notes: &mut Footnotes,
 ) -> [String; CAPACITY_ROWS.len()] {
-    let rps = cap.capacity_rps.unwrap_or(step.offered_rps);
+    let rps = capacity_figure(cap, step);
     let capacity = match lower_bound {
         Some(mark) => format!("≥ {} {mark}", grouped(rps)),
         None => grouped(rps),
@@ -163,7 +170,7 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
             Verdict::Figure { cap, step, lower_bound } => {
                 let mark = lower_bound.map(|why| notes.mark(format!("{name}: {why}")));
                 header.push(server.clone());
-                figures.push(Some((cap.capacity_rps.unwrap_or(step.offered_rps), mark.clone())));
+                figures.push(Some((capacity_figure(cap, step), mark.clone())));
                 columns.push(figure_column(cap, step, mark, &mut notes));
             }
             Verdict::NoFigure(why) => {

@@ -199,7 +199,7 @@ fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>
             .collect();
         let capacity = match super::capacity::verdict(&run.meta, cell) {
             super::capacity::Verdict::Figure { cap, step, .. } => {
-                Some((cap.capacity_rps.unwrap_or(step.offered_rps), p99_ms(step))).filter(|(_, y)| *y > 0.0)
+                Some((super::capacity::capacity_figure(cap, step), p99_ms(step))).filter(|(_, y)| *y > 0.0)
             }
             _ => None,
         };

@@ -1,7 +1,7 @@
 //! The four tables of the fixed-load cells (one per mode x endpoint, servers as columns)
 //! and how to read them.
 
-use super::validity::{invalid_reason, littles_bound};
+use super::validity::{cell_bound, invalid_reason};
 use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, write_table};
 use crate::result::{Errors, RunResult};
 
@@ -28,6 +28,23 @@ pub const ROWS: [&str; 11] = [
     "Efficiency (RPS / Little's bound)",
 ];
 
+/// The server's CPU seconds per 1,000 answers in the window (the row "Server CPU per 1k
+/// requests"), or `None` without a server sample or without answers. CPU % alone ranks
+/// servers by their load, not their cost: a thread pool capped below the async servers'
+/// rate shows a smaller % while each of its answers costs more.
+pub(super) fn cpu_per_1k(result: &RunResult) -> Option<f64> {
+    let s = result.server.as_ref()?;
+    (result.requests > 0).then(|| 1000.0 * s.cpu_seconds / result.requests as f64)
+}
+
+/// RPS as a share of the cell's Little's bound, in %, and the bound (the row "Efficiency"),
+/// or `None` when the bound is unknown (zero delay, or a pooled server without its pool
+/// size in run.json).
+pub(super) fn efficiency(meta: &RunMeta, server: &str, result: &RunResult) -> Option<(f64, f64)> {
+    let bound = cell_bound(meta, server, result).filter(|b| *b > 0.0)?;
+    Some((100.0 * result.rps() / bound, bound))
+}
+
 /// The rows of one column (one cell), in [`ROWS`] order.
 fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnotes) -> [String; ROWS.len()] {
     let l = &result.latency_summary;
@@ -39,16 +56,17 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
     };
     let threads = sampled(&|s| s.max_threads.to_string(), notes);
     let cpu = sampled(&|s| format!("{:.0}%", s.cpu_percent), notes);
-    // CPU % alone ranks servers by their load, not their cost: a thread pool capped below
-    // the async servers' rate shows a smaller % while each of its answers costs more.
-    let cpu_per_1k = match result.requests {
-        0 => format!("{DASH} {}", notes.mark("no answers in the window: no CPU per request".into())),
-        n => sampled(&|s| format!("{:.3} s", 1000.0 * s.cpu_seconds / n as f64), notes),
+    let cpu_per_1k = match cpu_per_1k(result) {
+        Some(v) => format!("{v:.3} s"),
+        None if result.requests == 0 => {
+            format!("{DASH} {}", notes.mark("no answers in the window: no CPU per request".into()))
+        }
+        None => format!("{DASH} {}", notes.mark(no_sample.into())),
     };
     let rss = sampled(&|s| format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0), notes);
-    let efficiency = match littles_bound(meta, server, result.mode.connections) {
-        Some(bound) if bound > 0.0 => format!("{:.1}% of {bound:.0}", 100.0 * rps / bound),
-        _ => {
+    let efficiency = match efficiency(meta, server, result) {
+        Some((share, bound)) => format!("{share:.1}% of {bound:.0}"),
+        None => {
             let why = if meta.delay_ms == 0 {
                 "no Little's bound: run.json gives a zero delay".to_owned()
             } else {

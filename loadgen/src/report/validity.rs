@@ -41,6 +41,18 @@ pub fn littles_bound(meta: &RunMeta, server: &str, connections: usize) -> Option
     Some(concurrency as f64 / delay_s)
 }
 
+/// The Little's bound of a measured cell: [`littles_bound`] at the connections it ran with.
+/// The validity check, the Efficiency row, the summary and the chart all take it from here.
+pub fn cell_bound(meta: &RunMeta, server: &str, result: &RunResult) -> Option<f64> {
+    littles_bound(meta, server, result.mode.connections)
+}
+
+/// How [`littles_bound`] is computed for `server`: a pooled server's pool caps its
+/// concurrency.
+pub fn bound_formula(meta: &RunMeta, server: &str) -> &'static str {
+    if meta.is_pooled(server) { "min(C, threads)/D" } else { "C/D" }
+}
+
 /// The Little's bound a measured RPS may exceed, as a share of it, before the figure is
 /// impossible rather than noise. The recorded window also counts the answers to the
 /// requests already in flight when it opened (at most the concurrency, C): that is at
@@ -62,10 +74,10 @@ pub const CLOCK_TOLERANCE: f64 = 0.02;
 pub fn invalid_reason(meta: &RunMeta, server: &str, result: &RunResult) -> Option<String> {
     let mut why = Vec::new();
     let rps = result.rps();
-    if let Some(bound) = littles_bound(meta, server, result.mode.connections) {
+    if let Some(bound) = cell_bound(meta, server, result) {
         let tolerance = littles_tolerance(meta.delay_ms as f64 / 1000.0, result.elapsed_s);
         if rps > bound * (1.0 + tolerance) {
-            let formula = if meta.is_pooled(server) { "min(C, threads)/D" } else { "C/D" };
+            let formula = bound_formula(meta, server);
             why.push(format!(
                 "over Little's bound: {} req/s > {} ({formula}) by more than the {:.0}% a measurement can exceed it",
                 grouped(rps),

@@ -7,7 +7,7 @@ use crate::capacity::{Bound, ClientSample, Phase, Step};
 use crate::report::capacity::CAPACITY_ROWS;
 
 /// The fixture's capacity settings: a 100 ms upstream, servers under half a core.
-fn capacity_meta(servers: &[&str]) -> RunMeta {
+pub(super) fn capacity_meta(servers: &[&str]) -> RunMeta {
     let mut m = meta();
     m.servers = servers.iter().map(|s| s.to_string()).collect();
     m.server_threads.retain(|s, _| servers.contains(&s.as_str()));
@@ -43,7 +43,7 @@ fn step(phase: Phase, offered: f64, p50_ms: u64, p99_ms: u64, k: usize, passed: 
 
 /// Search number k: CPU-bound at 600 + k req/s (p99 120 ms there), its steps run out of
 /// rate order as a bisection runs them; 10 + k KiB per request in flight.
-fn search(k: usize) -> Capacity {
+pub(super) fn search(k: usize) -> Capacity {
     let at = 600.0 + k as f64;
     let steps = vec![
         step(Phase::Light, 100.0, 101, 110, k, true),
@@ -68,7 +68,7 @@ fn search(k: usize) -> Capacity {
     }
 }
 
-fn put_capacity(dir: &Path, name: &str, cap: &Capacity) {
+pub(super) fn put_capacity(dir: &Path, name: &str, cap: &Capacity) {
     std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string(cap).unwrap()).unwrap();
 }
 
@@ -104,7 +104,7 @@ fn note(md: &str, title: &str, n: usize) -> String {
 }
 
 /// A client-bound search: 1,200 req/s passed, loadgen at 91% of its core at 1,400.
-fn client_bound() -> Capacity {
+pub(super) fn client_bound() -> Capacity {
     let mut cap = search(0);
     cap.steps[3] = step(Phase::Rise, 1400.0, 500, 900, 0, false);
     cap.steps[3].client.loadgen_cpu_percent = 91.0;

@@ -1,4 +1,5 @@
 mod capacity;
+mod summary;
 
 use super::tables::{HOW_TO_READ, INVALID_ROWS};
 use super::validity::CLOCK_TOLERANCE;

@@ -1,0 +1,166 @@
+//! The summary that opens results.md: what this run shows, one bullet per cell (mode x
+//! endpoint). Every figure in it comes from the functions that fill the tables (RPS,
+//! efficiency against Little's bound, CPU per request, capacity), so that the summary and
+//! the tables cannot disagree; a cell that is no result (invalid, failed, skipped) is
+//! named as such, never summarized.
+
+use std::fmt::Write as _;
+
+use super::capacity::{Verdict, bound_label, capacity_figure, verdict};
+use super::tables::{cpu_per_1k, efficiency};
+use super::validity::{bound_formula, invalid_reason};
+use super::{CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, capacity_cell_name, cell_name, grouped, short_label};
+use crate::capacity::{Bound, Capacity};
+use crate::result::RunResult;
+
+/// The summary paragraph: a lead line, then one bullet per cell.
+pub(super) fn render(out: &mut String, run: &Run) {
+    out.push_str("**Summary**, generated from this run's figures (the tables below give them all):\n\n");
+    for (mode, _) in MODES {
+        for (endpoint, _) in ENDPOINTS {
+            let mut sentences = fixed_load(run, mode, endpoint);
+            if run.meta.capacity.is_some() {
+                sentences.push(capacity(&run.meta, &run.capacity, mode, endpoint));
+            }
+            let _ = writeln!(out, "- **{}**: {}", short_label(mode, endpoint), sentences.join(" "));
+        }
+    }
+    out.push('\n');
+}
+
+/// What a cell that is no result is, in a word or two: "skipped", "failed", "invalid".
+fn missing_kind(reason: &str) -> &str {
+    match reason.split_once(':') {
+        Some((kind @ ("skipped" | "failed"), _)) => kind,
+        _ => "not measured",
+    }
+}
+
+/// The sentences on one fixed-load cell: the most requests/s, each server's share of its
+/// Little's bound, the cheapest and the costliest request, and the servers with no result.
+fn fixed_load(run: &Run, mode: &str, endpoint: &str) -> Vec<String> {
+    let meta = &run.meta;
+    let mut results: Vec<(&str, &RunResult)> = Vec::new();
+    let mut not_results = Vec::new();
+    for server in &meta.servers {
+        match run.cells.get(&cell_name(mode, endpoint, server)) {
+            Some(Cell::Measured(r)) if invalid_reason(meta, server, r).is_none() => results.push((server, r)),
+            Some(Cell::Measured(_)) => not_results.push(format!("{server} invalid")),
+            Some(Cell::Missing(reason)) => not_results.push(format!("{server} {}", missing_kind(reason))),
+            None => not_results.push(format!("{server} failed")),
+        }
+    }
+    let mut sentences = Vec::new();
+    // The first of equals, in column order.
+    let best = results.iter().fold(None, |best: Option<&(&str, &RunResult)>, c| match best {
+        Some(b) if b.1.rps() >= c.1.rps() => Some(b),
+        _ => Some(c),
+    });
+    if let Some((server, r)) = best {
+        sentences.push(format!("Most requests/s: {server}, {} req/s.", grouped(r.rps())));
+        sentences.push(bounds(meta, &results));
+        sentences.extend(cost(&results));
+    }
+    if !not_results.is_empty() {
+        let lead = if results.is_empty() { "No result" } else { "Not results" };
+        sentences.push(format!("{lead} (the table's notes say why): {}.", not_results.join(", ")));
+    }
+    sentences
+}
+
+/// "RPS / Little's bound: axum 98.0%, hyper 99.5% of 10,000 (C/D); rouille 99.6% of
+/// 2,560 (min(C, threads)/D, 256 threads)": the servers grouped by their bound, in column
+/// order.
+fn bounds(meta: &RunMeta, results: &[(&str, &RunResult)]) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut unknown = Vec::new();
+    for (server, r) in results {
+        let Some((share, bound)) = efficiency(meta, server, r) else {
+            unknown.push(server.to_string());
+            continue;
+        };
+        let threads = match meta.server_threads.get(*server) {
+            Some(t) if meta.is_pooled(server) => format!(", {t} threads"),
+            _ => String::new(),
+        };
+        let key = format!("of {} ({}{threads})", grouped(bound), bound_formula(meta, server));
+        let entry = format!("{server} {share:.1}%");
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, servers)) => servers.push(entry),
+            None => groups.push((key, vec![entry])),
+        }
+    }
+    let mut parts: Vec<String> =
+        groups.into_iter().map(|(key, servers)| format!("{} {key}", servers.join(", "))).collect();
+    if !unknown.is_empty() {
+        parts.push(format!("no bound known for {}", unknown.join(", ")));
+    }
+    format!("RPS / Little's bound: {}.", parts.join("; "))
+}
+
+/// "Least CPU per 1k requests: hyper, 0.400 s; most: rouille, 1.172 s (2.9x).", or nothing
+/// when no server was sampled.
+fn cost(results: &[(&str, &RunResult)]) -> Option<String> {
+    let costs: Vec<(&str, f64)> = results.iter().filter_map(|(s, r)| Some((*s, cpu_per_1k(r)?))).collect();
+    // The first of equals, in column order, at either end.
+    let least = costs.iter().fold(None, |m: Option<&(&str, f64)>, c| match m {
+        Some(m) if m.1 <= c.1 => Some(m),
+        _ => Some(c),
+    })?;
+    let most = costs.iter().fold(None, |m: Option<&(&str, f64)>, c| match m {
+        Some(m) if m.1 >= c.1 => Some(m),
+        _ => Some(c),
+    })?;
+    if costs.len() == 1 {
+        return Some(format!("CPU per 1k requests: {}, {:.3} s.", least.0, least.1));
+    }
+    if least.1 == most.1 {
+        return Some(format!("CPU per 1k requests: {:.3} s for each server.", least.1));
+    }
+    let ratio = if least.1 > 0.0 { format!(" ({:.1}x)", most.1 / least.1) } else { String::new() };
+    Some(format!("Least CPU per 1k requests: {}, {:.3} s; most: {}, {:.3} s{ratio}.", least.0, least.1, most.0, most.1))
+}
+
+/// What a capacity cell without a figure is: "client-bound", "failed"...
+fn no_figure_kind(cell: Option<&Cell<Capacity>>) -> &str {
+    match cell {
+        Some(Cell::Measured(cap)) if cap.bound == Bound::Client => "client-bound",
+        Some(Cell::Measured(cap)) if cap.bound == Bound::FirstStep => "no capacity (its first step failed)",
+        Some(Cell::Measured(_)) => "no figure",
+        Some(Cell::Missing(reason)) => missing_kind(reason),
+        None => "failed",
+    }
+}
+
+/// "Capacity, highest first: hyper 1,200 req/s (CPU), rouille ≥ 600 (fd budget); no
+/// figure: warp client-bound, actix failed."
+fn capacity(meta: &RunMeta, cells: &CapacityCells, mode: &str, endpoint: &str) -> String {
+    let mut figures: Vec<(f64, String)> = Vec::new();
+    let mut none = Vec::new();
+    for server in &meta.servers {
+        let cell = cells.get(&capacity_cell_name(mode, endpoint, server));
+        match verdict(meta, cell) {
+            Verdict::Figure { cap, step, lower_bound } => {
+                let rps = capacity_figure(cap, step);
+                let at_least = if lower_bound.is_some() { "≥ " } else { "" };
+                figures.push((rps, format!("{server} {at_least}{} ({})", grouped(rps), bound_label(cap.bound))));
+            }
+            Verdict::Invalid(_) => none.push(format!("{server} invalid")),
+            Verdict::NoFigure(_) => none.push(format!("{server} {}", no_figure_kind(cell))),
+        }
+    }
+    // Stable: equal capacities stay in column order.
+    figures.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let ranked: Vec<String> = figures.into_iter().map(|(_, text)| text).collect();
+    let mut sentence = match ranked.len() {
+        0 => "Capacity: no figure".to_owned(),
+        1 => format!("Capacity (req/s): {}", ranked[0]),
+        _ => format!("Capacity (req/s), highest first: {}", ranked.join(", ")),
+    };
+    if !none.is_empty() {
+        let lead = if ranked.is_empty() { ": " } else { "; no figure: " };
+        let _ = write!(sentence, "{lead}{}", none.join(", "));
+    }
+    sentence.push('.');
+    sentence
+}
