@@ -444,7 +444,11 @@ pub fn render_markdown(run: &Run, chart_link: &str, capacity_chart_link: &str) -
             tables::render_table(&mut out, meta, &run.cells, mode, endpoint);
         }
     }
-    let _ = writeln!(out, "![Requests per second per server, one group per table]({chart_link})\n");
+    let _ = writeln!(
+        out,
+        "![Requests per second per server with each cell's Little's bound, over CPU seconds per 1,000 \
+         requests; one group per table]({chart_link})\n"
+    );
     out.push_str(tables::HOW_TO_READ);
     capacity::render_section(&mut out, meta, &run.capacity, capacity_chart_link);
     out

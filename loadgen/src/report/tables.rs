@@ -165,6 +165,9 @@ pub(super) const HOW_TO_READ: &str = "## How to read this
   most `server_threads.<server>` requests are in flight however many connections loadgen
   opens: its bound is min(C, threads) / D. The async servers hold every connection's
   request at once, so theirs is C / D.
+- **Chart**: RPS per server, one group per table, each bar with a dark line at its cell's
+  Little's bound (a bar reaching its line adds no waiting of its own); below it, Server CPU
+  per 1k requests, the same figure as the row.
 - **—**: not measured; the numbered note under the table gives the reason (skipped by
   run_all.sh, a cell that failed, or a result file that is missing or unreadable).
 - **invalid**: measured, but not a result: its RPS is over its Little's bound by more

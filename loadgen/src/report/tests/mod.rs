@@ -455,6 +455,51 @@ fn invalid_cells_draw_no_bar_and_are_listed_by_write_report() {
     assert!(texts.contains(&"300"));
 }
 
+/// The quick run of [`quick_meta`] with every async server at 495/s (bound 500), rouille
+/// at 318/s (its 64 threads: 320) and reuse-single-hyper impossible (invalid).
+#[test]
+fn the_rps_chart_draws_each_cells_littles_bound_and_a_cpu_per_request_panel() {
+    let dir = TempDir::new("bound-cpu-svg");
+    write_dir(&dir.0, &quick_meta());
+    for (name, server, _) in all_cells() {
+        put(&dir.0, &name, &quick_cell(if server == "rouille" { 318.0 } else { 495.0 }, 0.0));
+    }
+    put(&dir.0, "reuse-single-hyper", &quick_cell(16_843.0, 0.0));
+    write_report(&dir.0, &dir.0.join("r.md")).unwrap();
+    let svg = std::fs::read_to_string(dir.0.join("r.svg")).unwrap();
+    let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+    // SVG text escapes the apostrophe.
+    let legend = chart::BOUND_LEGEND.replace('\'', "&apos;");
+    assert!(texts.contains(&legend.as_str()), "no bound legend");
+    assert!(texts.contains(&chart::CPU_CAPTION), "no CPU panel");
+    // One bound marker per measured cell (the invalid one too: its bound is its set-up),
+    // and the legend's: horizontal, at two heights (C/D = 500 and rouille's 320).
+    let markers: Vec<&str> =
+        svg.lines().filter(|l| l.contains("<polyline") && l.contains("stroke=\"#222222\"")).collect();
+    assert_eq!(markers.len(), 20 + 1, "{markers:#?}");
+    let heights = |line: &str| -> Vec<i32> {
+        let points = &line[line.find("points=\"").unwrap() + 8..];
+        let points = &points[..points.find('"').unwrap()];
+        points.split_whitespace().map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect()
+    };
+    let mut levels: Vec<i32> = markers[..20].iter().flat_map(|l| heights(l)).collect();
+    assert!(markers[..20].iter().all(|l| heights(l).windows(2).all(|w| w[0] == w[1])), "a marker is not level");
+    levels.sort_unstable();
+    levels.dedup();
+    assert_eq!(levels.len(), 2, "one level per bound: {levels:?}");
+    // The CPU panel shows the table's figure for every cell that is a result, and none for
+    // the invalid cell.
+    let md = std::fs::read_to_string(dir.0.join("r.md")).unwrap();
+    for (_, server, k) in all_cells() {
+        let cpu = value(&table(&md, &title(k)), "Server CPU per 1k requests", server).to_owned();
+        match cpu.strip_suffix(" s") {
+            Some(figure) => assert!(texts.contains(&figure), "{server}: no bar labelled {figure}"),
+            None => assert_eq!((k, cpu.starts_with("invalid")), (14, true), "only reuse-single-hyper: {server}"),
+        }
+    }
+    assert!(!svg.contains("16843"), "the invalid cell's figure is drawn");
+}
+
 #[test]
 fn failed_cells_show_a_dash_and_the_failure_not_their_result_file() {
     let dir = TempDir::new("failed");
