@@ -47,7 +47,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Address to listen on; 127.0.0.1 unless you ask for another (port 0: ephemeral,
     /// the bound address is printed on stdout).
-    #[arg(long, default_value = "127.0.0.1:8090")]
+    #[arg(long, default_value = "127.0.0.1:8090", value_parser = server_common::config::parse_listen)]
     pub listen: SocketAddr,
 
     /// Sleep of a `/sleep` request that gives no `ms`, in milliseconds.

@@ -246,6 +246,14 @@ fn a_port_in_use_is_named_and_the_start_fails() {
     testkit::assert_a_port_in_use_is_named(BIN);
 }
 
+/// `--listen` is read by the servers' parser, so a port alone gets the same advice.
+#[test]
+fn a_listen_port_alone_says_which_address_to_write() {
+    use clap::Parser;
+    let e = Config::try_parse_from(["gosleep", "--listen", "8090"]).unwrap_err().to_string();
+    assert!(e.contains("'--listen <LISTEN>': no IP address: write 127.0.0.1:8090"), "{e}");
+}
+
 /// SIGTERM: stop accepting, let the sleeping request finish, exit 0.
 #[tokio::test]
 async fn sigterm_lets_sleeping_requests_finish_then_exits_0() {

@@ -1,10 +1,11 @@
 //! The one CLI every server shares (its table: README, "Running a server by hand").
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::Parser;
+use thiserror::Error;
 
 use crate::query::MAX_FANOUT;
 use crate::upstream::Upstream;
@@ -14,7 +15,7 @@ use crate::upstream::Upstream;
 #[command(version, about)]
 pub struct Config {
     /// Address to listen on (use port 0 for an ephemeral port; the bound address is printed).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Base URL of the slow upstream (gosleep); only plain http:// is supported.
@@ -79,6 +80,63 @@ impl Config {
     }
 }
 
+/// Parses `--listen` (every server's and gosleep's): an `IP:PORT` socket address, as std
+/// reads one. What std refuses gets a [`ListenAddrError`] that says what to write instead.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, ListenAddrError> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    if let Some(scheme) = crate::upstream::scheme(s) {
+        let authority = s[scheme.len() + "://".len()..].split('/').next().unwrap_or("");
+        return Err(parse_listen(authority).map_or_else(|e| e, ListenAddrError::Url));
+    }
+    if let Ok(port) = s.parse::<u16>() {
+        return Err(ListenAddrError::NoIp(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Err(ListenAddrError::NoPort(ip));
+    }
+    let host_name = |h: &str| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c));
+    match s.rsplit_once(':') {
+        Some((host, port)) if host_name(host) => {
+            Err(port.parse().map_or(ListenAddrError::Malformed, ListenAddrError::HostName))
+        }
+        _ => Err(ListenAddrError::Malformed),
+    }
+}
+
+/// Why a `--listen` value is not an `IP:PORT` address; each message says what to write
+/// instead (clap prints it after the value).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ListenAddrError {
+    /// `http://127.0.0.1:8080`: a URL; holds the address in it.
+    #[error("a URL, but --listen takes an address: write {0}")]
+    Url(SocketAddr),
+    /// `8080`: a port alone; holds it on loopback.
+    #[error("no IP address: write {0}")]
+    NoIp(SocketAddr),
+    /// `127.0.0.1`: an IP address alone.
+    #[error("no port: write {}:PORT ({} picks a free port)", bracketed(*.0), SocketAddr::new(*.0, 0))]
+    NoPort(IpAddr),
+    /// `localhost:8080`: a host name, which `--listen` does not look up; holds the port.
+    #[error(
+        "a host name, but --listen takes an IP address: write 127.0.0.1:{0} (this machine only) or \
+         0.0.0.0:{0} (every interface)"
+    )]
+    HostName(u16),
+    /// Anything else.
+    #[error("not an address: write IP:PORT, e.g. 127.0.0.1:0 (port 0 picks a free port)")]
+    Malformed,
+}
+
+/// `ip` as it stands before `:PORT`: IPv6 in brackets.
+fn bracketed(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    }
+}
+
 fn parse_fanout(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_FANOUT).contains(&n) => Ok(n),
@@ -134,6 +192,40 @@ mod tests {
         assert!(!help.contains("server-common") && !help.contains("bench contract"), "{help}");
         let version = Config::command_for("server-x", "").render_version();
         assert!(version.starts_with("server-x "), "{version}");
+    }
+
+    #[test]
+    fn a_listen_value_std_refuses_says_which_address_to_write() {
+        for (given, message) in [
+            ("8080", "no IP address: write 127.0.0.1:8080"),
+            ("127.0.0.1", "no port: write 127.0.0.1:PORT (127.0.0.1:0 picks a free port)"),
+            ("::1", "no port: write [::1]:PORT ([::1]:0 picks a free port)"),
+            ("http://127.0.0.1:8080/", "a URL, but --listen takes an address: write 127.0.0.1:8080"),
+            ("http://127.0.0.1", "no port: write 127.0.0.1:PORT (127.0.0.1:0 picks a free port)"),
+            (
+                "localhost:8080",
+                "a host name, but --listen takes an IP address: write 127.0.0.1:8080 (this machine only) or \
+                 0.0.0.0:8080 (every interface)",
+            ),
+            ("localhost", "not an address: write IP:PORT, e.g. 127.0.0.1:0 (port 0 picks a free port)"),
+            ("127.0.0.1:99999", "not an address: write IP:PORT, e.g. 127.0.0.1:0 (port 0 picks a free port)"),
+        ] {
+            assert_eq!(parse_listen(given).unwrap_err().to_string(), message, "{given}");
+        }
+        assert_eq!(parse_listen("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_bad_listen_or_upstream_flag_is_one_clap_error_naming_the_value_and_the_fix() {
+        let e = Config::try_parse_from(["server", "--upstream", "127.0.0.1:8090"]).unwrap_err().to_string();
+        let first = "error: invalid value '127.0.0.1:8090' for '--upstream <UPSTREAM>': no scheme: write \
+                     http://127.0.0.1:8090\n";
+        assert!(e.starts_with(first), "{e}");
+        let e = Config::try_parse_from(["server", "--listen", "8080"]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("error: invalid value '8080' for '--listen <LISTEN>': no IP address: write 127.0.0.1:8080\n"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use config::Config;
 pub use query::{MultipleQuery, QueryError, SingleQuery};
 pub use reply::{Answer, BenchError, ErrorReply, ProxyReply};
 pub use running::Running;
-pub use upstream::{Upstream, UpstreamError};
+pub use upstream::{Upstream, UpstreamError, UpstreamUrlError};
 
 /// The request paths of the contract (README, "Running a server by hand").
 pub mod paths {

@@ -17,18 +17,28 @@ pub struct Upstream {
 
 impl Upstream {
     /// Validates a base URL. Only `http://` is accepted: the benchmark measures waiting on
-    /// a slow server, and TLS would add a second variable (and a crypto dependency).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let rest = s.strip_prefix("http://").ok_or_else(|| format!("upstream must be an http:// URL, got {s:?}"))?;
-        let base = s.trim_end_matches('/');
+    /// a slow server, and TLS would add a second variable (and a crypto dependency). The
+    /// scheme is case-insensitive, and written `http://` in [`Upstream::base`].
+    pub fn parse(s: &str) -> Result<Self, UpstreamUrlError> {
+        if s.contains(['?', '#']) || s.contains(char::is_whitespace) {
+            return Err(UpstreamUrlError::QueryFragmentOrSpace);
+        }
+        let rest = match scheme(s) {
+            // What to write is only worth saying if it is valid itself.
+            None => {
+                return Err(
+                    Self::parse(&format!("http://{s}")).map_or_else(|e| e, |u| UpstreamUrlError::NoScheme(u.base))
+                );
+            }
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => &s[scheme.len() + "://".len()..],
+            Some(scheme) => return Err(UpstreamUrlError::NotHttp(scheme.to_owned())),
+        };
         let authority = rest.split('/').next().unwrap_or("");
         if authority.is_empty() || authority.contains('@') {
-            return Err(format!("upstream URL needs a host (and no user info): {s:?}"));
+            return Err(UpstreamUrlError::NoHost);
         }
-        if s.contains(['?', '#', ' ']) {
-            return Err(format!("upstream URL must not carry a query, fragment or space: {s:?}"));
-        }
-        Ok(Self { base: base.to_owned(), sleep: format!("{base}/sleep") })
+        let base = format!("http://{}", rest.trim_end_matches('/'));
+        Ok(Self { sleep: format!("{base}/sleep"), base })
     }
 
     /// The upstream at a socket address (what tests use with an ephemeral gosleep).
@@ -49,6 +59,33 @@ impl Upstream {
             Some(ms) => format!("{}?ms={ms}", self.sleep),
         }
     }
+}
+
+/// Why a `--upstream` value is not an upstream base URL; each message says what to write
+/// instead (clap prints it after the value).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UpstreamUrlError {
+    /// `127.0.0.1:8090`: an address without `http://`; holds the URL meant.
+    #[error("no scheme: write {0}")]
+    NoScheme(String),
+    /// `https://...`, or any scheme but http.
+    #[error("the scheme is {0}://, but the upstream must be plain http:// (no TLS)")]
+    NotHttp(String),
+    /// `http://`, `http:///x`, `http://user@host`.
+    #[error("no host (or user info before it): write http://HOST[:PORT][/PATH]")]
+    NoHost,
+    /// A base URL gets `/sleep?ms=...` appended, so it has no query or fragment of its own.
+    #[error("a base URL has no query, fragment or space: write http://HOST[:PORT][/PATH]")]
+    QueryFragmentOrSpace,
+}
+
+/// The scheme of `s` (what precedes its first `://`, when that is a scheme's letters), or
+/// `None`: `127.0.0.1:8090/a?u=http://b` has none.
+pub(crate) fn scheme(s: &str) -> Option<&str> {
+    let (scheme, _) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))).then_some(scheme)
 }
 
 /// Why an upstream call failed. Each server maps its client's error into one of these
@@ -149,6 +186,33 @@ mod tests {
         for s in ["https://h", "ftp://h", "127.0.0.1:8090", "http://", "http:///x", "http://u@h", "http://h/?q", ""] {
             assert!(Upstream::parse(s).is_err(), "accepted {s:?}");
         }
+    }
+
+    #[test]
+    fn an_upstream_without_a_scheme_says_which_url_to_write() {
+        for (given, write) in [
+            ("127.0.0.1:8090", "http://127.0.0.1:8090"),
+            ("localhost:9000/slow/", "http://localhost:9000/slow"),
+            ("[::1]:8090", "http://[::1]:8090"),
+        ] {
+            let e = Upstream::parse(given).unwrap_err();
+            assert_eq!(e, UpstreamUrlError::NoScheme(write.to_owned()));
+            assert_eq!(e.to_string(), format!("no scheme: write {write}"));
+            assert!(Upstream::parse(write).is_ok(), "the advice {write} is refused");
+        }
+        // Nothing to add a scheme to, or more wrong than the scheme: the other error.
+        assert_eq!(Upstream::parse(""), Err(UpstreamUrlError::NoHost));
+        assert_eq!(Upstream::parse("127.0.0.1:8090?x=1"), Err(UpstreamUrlError::QueryFragmentOrSpace));
+    }
+
+    #[test]
+    fn an_upstream_with_another_scheme_says_only_http_is_supported() {
+        let e = Upstream::parse("https://127.0.0.1:8443").unwrap_err();
+        assert_eq!(e.to_string(), "the scheme is https://, but the upstream must be plain http:// (no TLS)");
+        assert_eq!(
+            Upstream::parse("HTTP://127.0.0.1:9/").map(|u| u.sleep_url(None)).as_deref(),
+            Ok("http://127.0.0.1:9/sleep")
+        );
     }
 
     #[test]
