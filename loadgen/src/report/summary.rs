@@ -51,13 +51,9 @@ fn fixed_load(run: &Run, mode: &str, endpoint: &str) -> Vec<String> {
         }
     }
     let mut sentences = Vec::new();
-    // The first of equals, in column order.
-    let best = results.iter().fold(None, |best: Option<&(&str, &RunResult)>, c| match best {
-        Some(b) if b.1.rps() >= c.1.rps() => Some(b),
-        _ => Some(c),
-    });
-    if let Some((server, r)) = best {
-        sentences.push(format!("Most requests/s: {server}, {} req/s.", grouped(r.rps())));
+    let rps: Vec<(&str, f64)> = results.iter().map(|(s, r)| (*s, r.rps())).collect();
+    if let Some((servers, most)) = extreme(&rps, f64::max, grouped) {
+        sentences.push(format!("Most requests/s: {servers}, {} req/s.", grouped(most)));
         sentences.push(bounds(meta, &results));
         sentences.extend(cost(&results));
     }
@@ -98,27 +94,26 @@ fn bounds(meta: &RunMeta, results: &[(&str, &RunResult)]) -> String {
     format!("RPS / Little's bound: {}.", parts.join("; "))
 }
 
+/// The servers at one end of `figures` (`end` is `f64::max` or `f64::min`): every one tied
+/// there as `show` prints it, in column order, and the figure.
+fn extreme(figures: &[(&str, f64)], end: fn(f64, f64) -> f64, show: fn(f64) -> String) -> Option<(String, f64)> {
+    let value = figures.iter().map(|f| f.1).reduce(end)?;
+    let servers: Vec<&str> = figures.iter().filter(|f| show(f.1) == show(value)).map(|f| f.0).collect();
+    Some((servers.join(", "), value))
+}
+
 /// "Least CPU per 1k requests: hyper, 0.400 s; most: rouille, 1.172 s (2.9x).", or nothing
 /// when no server was sampled.
 fn cost(results: &[(&str, &RunResult)]) -> Option<String> {
     let costs: Vec<(&str, f64)> = results.iter().filter_map(|(s, r)| Some((*s, cpu_per_1k(r)?))).collect();
-    // The first of equals, in column order, at either end.
-    let least = costs.iter().fold(None, |m: Option<&(&str, f64)>, c| match m {
-        Some(m) if m.1 <= c.1 => Some(m),
-        _ => Some(c),
-    })?;
-    let most = costs.iter().fold(None, |m: Option<&(&str, f64)>, c| match m {
-        Some(m) if m.1 >= c.1 => Some(m),
-        _ => Some(c),
-    })?;
-    if costs.len() == 1 {
-        return Some(format!("CPU per 1k requests: {}, {:.3} s.", least.0, least.1));
+    let show = |v: f64| format!("{v:.3} s");
+    let (cheapest, least) = extreme(&costs, f64::min, show)?;
+    let (costliest, most) = extreme(&costs, f64::max, show)?;
+    if show(least) == show(most) {
+        return Some(format!("CPU per 1k requests: {cheapest}, {}.", show(least)));
     }
-    if least.1 == most.1 {
-        return Some(format!("CPU per 1k requests: {:.3} s for each server.", least.1));
-    }
-    let ratio = if least.1 > 0.0 { format!(" ({:.1}x)", most.1 / least.1) } else { String::new() };
-    Some(format!("Least CPU per 1k requests: {}, {:.3} s; most: {}, {:.3} s{ratio}.", least.0, least.1, most.0, most.1))
+    let ratio = if least > 0.0 { format!(" ({:.1}x)", most / least) } else { String::new() };
+    Some(format!("Least CPU per 1k requests: {cheapest}, {}; most: {costliest}, {}{ratio}.", show(least), show(most)))
 }
 
 /// What a capacity cell without a figure is: "client-bound", "failed"...

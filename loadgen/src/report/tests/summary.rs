@@ -90,3 +90,28 @@ fn a_cell_without_any_result_is_named_so_and_no_capacity_sentence_without_search
     assert!(!summary.contains("Capacity"), "{summary}");
     assert_eq!(summary.lines().filter(|l| l.starts_with("- **")).count(), 4, "one bullet per cell");
 }
+
+/// Servers equal at the precision shown are all named, in column order, not the first of
+/// them alone as if it were ahead.
+#[test]
+fn servers_tied_at_either_end_are_all_named() {
+    let dir = TempDir::new("summary-ties");
+    write_dir(&dir.0, &quick_meta());
+    for (name, server, _) in all_cells() {
+        put(&dir.0, &name, &quick_cell(if server == "rouille" { 318.0 } else { 495.0 }, 0.0));
+    }
+    let mut cheap = quick_cell(318.0, 0.0);
+    cheap.server.as_mut().unwrap().cpu_seconds = 0.5;
+    put(&dir.0, "reuse-multiple-rouille", &cheap);
+    let md = report(&dir.0);
+    assert_eq!(
+        bullet(&md, "Not reuse — Single req"),
+        "Most requests/s: axum, actix, warp, hyper, 495 req/s. RPS / Little's bound: rouille 99.4% of 320 \
+         (min(C, threads)/D, 64 threads); axum 99.0%, actix 99.0%, warp 99.0%, hyper 99.0% of 500 (C/D). Least \
+         CPU per 1k requests: axum, actix, warp, hyper, 1.010 s; most: rouille, 1.572 s (1.6x)."
+    );
+    assert!(
+        bullet(&md, "Reuse — Multi req")
+            .contains("Least CPU per 1k requests: rouille, 0.786 s; most: axum, actix, warp, hyper, 1.010 s (1.3x).")
+    );
+}
