@@ -158,11 +158,10 @@ bench_pins() {
   fi
 }
 
-# bench_build: the release build every script measures, always of the whole workspace.
-# Building only the packages a script runs would let cargo unify the shared crates'
-# features over that subset (server-common, tokio, hyper: other features than with
-# --workspace), so two scripts would measure two different builds of the same server;
-# run_all.sh and every benchmark run the same binaries this way.
+# bench_build: the release build every script measures, of the whole workspace (the
+# workspace-hack crate makes a build of one package the same, and
+# scripts/check-no-rebuild.sh checks it), so run_all.sh and every benchmark run the same
+# binaries.
 bench_build() { cargo build --release --workspace >&2; }
 
 # bench_servers_setup DELAY_MS SERVER...: the common start of the server benchmarks: the
