@@ -242,7 +242,7 @@ announce() {
       per_search = sn ? ss / sn : steps * (sw + sd + 0.3)
       per_table = tn ? ts / tn : tguess
       left = tl * per_table + sl * per_search
-      printf "%s (about %s left)\n", line, left >= 90 ? sprintf("%.0f min", left / 60) : sprintf("%.0f s", left)
+      printf "%s (about %s left)\n", line, (left >= 90 ? sprintf("%.0f min", left / 60) : sprintf("%.0f s", left))
     }'
 }
 

@@ -27,7 +27,8 @@ bench_value() {
 }
 bench_server_list() {
   local list
-  list=$(bench_value "$@")
+  # errexit is off inside the caller's $(...): stop here by hand.
+  list=$(bench_value "$@") || exit 2
   [[ $list =~ ^[a-z]+(,[a-z]+)*$ ]] || bench_bad_usage "$1 $list has an empty or malformed name (write e.g. axum,hyper)"
   printf '%s' "$list"
 }
