@@ -60,8 +60,11 @@ macro_rules! suite {
             help_opens_with_the_binary_and_its_framework,
             a_port_in_use_is_named_and_the_start_fails,
         );
-        // Recovery from a shortage (recovery.rs): the real binary under a resource limit.
-        $crate::__cases!(recovery: accepts_again_within_5_s_after_running_out_of_file_descriptors,);
+        // Recovery from a shortage, and the listen backlog (recovery.rs): the real binary.
+        $crate::__cases!(recovery:
+            accepts_again_within_5_s_after_running_out_of_file_descriptors,
+            a_burst_of_connects_waits_in_the_listen_backlog,
+        );
         // Upstream faults (faults.rs): each fault of the test kit's fault upstream.
         $crate::__cases!(faults:
             upstream_that_never_answers_is_504_after_the_upstream_timeout,

@@ -1,5 +1,6 @@
-//! The cases of a server's recovery from a shortage it cannot avoid: each runs the real
-//! binary under a resource limit of its own, with its own gosleep, and stops both.
+//! The cases of a server's recovery from a shortage it cannot avoid, and of the listen
+//! backlog that absorbs a burst of connects: each runs the real binary (under a resource
+//! limit of its own, with its own gosleep, where it needs them) and stops it.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -81,4 +82,43 @@ fn health(addr: SocketAddr) -> Option<u16> {
         let answer = tokio::time::timeout(PROBE_TIMEOUT, testkit::get(addr, "/health")).await;
         answer.ok().and_then(Result::ok).map(|r| r.status)
     })
+}
+
+/// Connects of the burst: far more than std's backlog of 128, within the contract's
+/// [`server_common::sys::LISTEN_BACKLOG`].
+const BURST: usize = 1000;
+
+/// How long one connect of the burst may take: one in the backlog completes at once, one
+/// whose SYN the kernel dropped is retried only after a second.
+const BURST_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A burst of connects to a server that accepts none of them for now (stopped with
+/// SIGSTOP) waits in its listen backlog, the contract's 4096 rather than std's 128: every
+/// connect completes at once, none waits a second for a SYN retry.
+pub fn a_burst_of_connects_waits_in_the_listen_backlog(subject: &Subject) {
+    // The kernel caps every backlog at net.core.somaxconn; below the burst, nothing here
+    // can tell a server's backlog from the cap.
+    let somaxconn: usize =
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    if somaxconn <= BURST {
+        eprintln!("{}: skipped: net.core.somaxconn is {somaxconn}, not above the burst of {BURST}", subject.name);
+        return;
+    }
+    server_common::sys::raise_fd_limit().expect("raise the test's fd limit");
+    // No request is sent: the upstream only has to parse.
+    let child = Child::spawn(subject.binary, &["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"])
+        .unwrap_or_else(|e| panic!("{} binary: {e}", subject.name));
+    let addr = child.addr();
+    child.signal("STOP").expect("stop the server");
+    let held: Vec<TcpStream> =
+        (0..BURST).map_while(|_| TcpStream::connect_timeout(&addr, BURST_CONNECT_TIMEOUT).ok()).collect();
+    let completed = held.len();
+    child.signal("CONT").expect("continue the server");
+    drop(held);
+    drop(child);
+    assert_eq!(
+        completed, BURST,
+        "{}: only {completed} of {BURST} connects completed while the server accepted none: its listen backlog is under {BURST}",
+        subject.name
+    );
 }

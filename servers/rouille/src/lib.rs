@@ -64,20 +64,17 @@ pub fn default_pool_size() -> usize {
 /// Binds `config.listen`, starts the pool of `--threads` workers (default
 /// [`default_pool_size`]) and returns; the server runs until the [`Running`] is stopped.
 ///
-/// Backlog: rouille 3.6 only binds its listener itself (`Server::new(addr, ..)` ->
-/// `tiny_http::Server::http` -> std `TcpListener::bind`, backlog 128). tiny_http 0.12 has
-/// `Server::from_listener`, but rouille offers no way to hand it a tiny_http server, so
-/// [`server_common::sys::bind_listener`]'s 4096 cannot be used here. Under a connection
-/// storm (more than 128 connects at once, before tiny_http's accept thread catches up),
-/// the kernel drops SYNs and those clients retry after 1 s, then 3 s: that shows up as
-/// latency of this server, and is part of what this model costs as shipped.
+/// The listener is [`server_common::sys::bind_listener`]'s, as every server's (a backlog of
+/// 4096), handed to rouille through the patched copy's `Server::from_listener`: upstream
+/// rouille binds its own with std's backlog of 128, and a burst of more connects than that
+/// had the kernel drop SYNs, which clients retry only after 1 s, then 3 s.
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
     let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE, proxy::MAX_FANOUT_THREADS);
     let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
     let listen = app.config.listen;
-    // rouille binds here (its only failure), so its error is the shared listen error too.
-    let server = rouille::Server::new(listen, move |request| app.handle(request))
+    let listener = server_common::sys::bind_listener(listen)?;
+    let server = rouille::Server::from_listener(listener, move |request| app.handle(request))
         .map_err(|e| ListenError {
             addr: listen,
             source: e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e),

@@ -369,6 +369,23 @@ where
         })
     }
 
+    // PATCH(slow-upstream-bench): a server on a listener the caller made, so that its
+    // socket options (a listen backlog of 4096 rather than std's 128) are the caller's.
+    /// Builds a new `Server` object that accepts on `listener`.
+    ///
+    /// Returns an error if the listener's address cannot be read.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        handler: F,
+    ) -> Result<Server<F>, Box<dyn Error + Send + Sync + 'static>> {
+        let server = tiny_http::Server::from_listener(listener, None)?;
+        Ok(Server {
+            server,
+            executor: Executor::default(),
+            handler: Arc::new(AssertUnwindSafe(handler)), // TODO: using AssertUnwindSafe here is wrong, but unwind safety has some usability problems in Rust in general
+        })
+    }
+
     /// Builds a new `Server` object with SSL support.
     ///
     /// After this function returns, the HTTPS server is listening.
