@@ -200,6 +200,49 @@ pub fn concurrent_singles_are_not_serialized(subject: &Subject) {
     });
 }
 
+/// Keep-alive connections opened in one burst, all held open.
+const BURST_CONNECTIONS: usize = 300;
+
+/// Every connection of a burst is served: opened all at once and held open (as a load
+/// generator's keep-alive connections are), each one's request is answered, not left
+/// unread until another connection closes.
+pub fn every_connection_of_a_burst_is_served(subject: &Subject) {
+    let g = gosleep(0);
+    let s = server_for(subject, &g);
+    let addr = s.addr();
+    block_on(async {
+        let opening: Vec<_> = (0..BURST_CONNECTIONS).map(|_| tokio::spawn(testkit::Conn::open(addr))).collect();
+        let mut conns = Vec::with_capacity(BURST_CONNECTIONS);
+        for o in opening {
+            conns.push(o.await.expect("task").expect("connect"));
+        }
+        let asking: Vec<_> = conns
+            .into_iter()
+            .map(|mut c| {
+                tokio::spawn(async move {
+                    let answer = tokio::time::timeout(Duration::from_secs(5), c.get("/health")).await;
+                    // Held until every request is answered: no connection closes early.
+                    (answer, c)
+                })
+            })
+            .collect();
+        let mut held = Vec::with_capacity(BURST_CONNECTIONS);
+        let mut unanswered = 0;
+        for a in asking {
+            let (answer, c) = a.await.expect("task");
+            held.push(c);
+            if !matches!(answer, Ok(Ok(ref r)) if r.status == 200) {
+                unanswered += 1;
+            }
+        }
+        assert_eq!(
+            unanswered, 0,
+            "{}: {unanswered} of {BURST_CONNECTIONS} connections opened at once got no answer within 5 s",
+            subject.name
+        );
+    });
+}
+
 pub fn bad_query_is_400_with_a_json_error(subject: &Subject) {
     let g = gosleep(0);
     let s = server_for(subject, &g);

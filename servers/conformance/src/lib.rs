@@ -47,6 +47,7 @@ macro_rules! suite {
             reuse_keeps_upstream_connections_few,
             no_reuse_opens_one_upstream_connection_per_call,
             concurrent_singles_are_not_serialized,
+            every_connection_of_a_burst_is_served,
             bad_query_is_400_with_a_json_error,
             unknown_path_is_404_and_wrong_method_is_405,
             wrong_method_with_a_body_is_still_405,

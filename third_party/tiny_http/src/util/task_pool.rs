@@ -69,7 +69,13 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // PATCH(slow-upstream-bench): queue the task only when a waiting thread is left
+        // for it (`waiting_tasks` changes only under this lock). Upstream queued it when
+        // any thread waited, but a woken thread counts as waiting until it takes its task,
+        // so a burst (of accepted connections) queued several tasks for one thread; a
+        // connection's task runs for the connection's life, so the others sat in the queue,
+        // their clients' requests unread, until some connection closed.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
