@@ -44,7 +44,7 @@ fail() {
 run_all_pid=$!
 
 waited=0
-until grep -q "^-> $cell:" "$log"; do
+until grep -qE "^-> \[[0-9]+/[0-9]+\] $cell:" "$log"; do
   kill -0 "$run_all_pid" 2>/dev/null || fail "run_all.sh ended before $cell started"
   (( waited++ < start_timeout_s * 5 )) || fail "$cell did not start within $start_timeout_s s"
   sleep 0.2
