@@ -1,0 +1,106 @@
+"""server-starlette: the launcher. Parses the contract's flags, binds the listening socket,
+and runs uvicorn (one process, one event loop) on it with the Starlette app.
+
+    python/.venv/bin/python python/starlette_app/serve.py --listen 127.0.0.1:0
+
+Prints `server-starlette listening on http://IP:PORT` once uvicorn is serving. SIGTERM /
+Ctrl-C: stop accepting, close idle connections, let requests in flight finish (35 s at
+most), exit 0; a second one during that drain exits at once with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+
+import uvicorn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import contract  # noqa: E402
+from contract import Config  # noqa: E402
+from starlette_app.app import HttpxUpstream, create_app  # noqa: E402
+
+NAME = "server-starlette"
+ABOUT = (
+    "the benchmark's /single and /multiple proxy on Starlette under uvicorn "
+    "(1 worker, one asyncio event loop, the h11 parser), httpx as the upstream client"
+)
+
+KEEPALIVE_S = 24 * 3600
+"""uvicorn closes a keep-alive connection idle this long (its default is 5 s). The
+contract never times an idle keep-alive connection out; uvicorn needs a number."""
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server with the process's signals left to the launcher: uvicorn's own
+    handlers re-raise the signal after a graceful stop, so a SIGTERM would end the process
+    by that signal instead of with status 0, and a second SIGTERM does nothing."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def uvicorn_config(app, config: Config) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        # h11, the pure-Python parser: the only one of uvicorn's with a head size limit
+        # (httptools, the default when installed, has none), and asyncio's own loop, the
+        # one tornado runs on too.
+        http="h11",
+        loop="asyncio",
+        h11_max_incomplete_event_size=contract.MAX_HEAD_BYTES,
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        backlog=contract.LISTEN_BACKLOG,
+        timeout_keep_alive=KEEPALIVE_S,
+        timeout_graceful_shutdown=contract.SHUTDOWN_GRACE_S,
+        # uvicorn's access log is a line per request: it distorts a benchmark.
+        access_log=False,
+        log_level=contract.log_level(),
+        proxy_headers=False,
+        server_header=True,
+        date_header=True,
+    )
+
+
+async def serve(config: Config, sock: socket.socket) -> None:
+    upstream = HttpxUpstream(config)
+    server = Server(uvicorn_config(create_app(config, upstream), config))
+    signals = []
+
+    def on_signal() -> None:
+        signals.append(1)
+        if len(signals) > 1:
+            contract.second_signal_exit(NAME)
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        contract.announce(NAME, sock)
+    try:
+        await serving
+    finally:
+        await upstream.aclose()
+
+
+def main() -> None:
+    threads_help = "ignored: one uvicorn worker runs one event loop on one thread"
+    config = contract.parse_args(NAME, ABOUT, threads_help)
+    contract.raise_fd_limit()
+    sock = contract.bind_listener(NAME, config.listen)
+    asyncio.run(serve(config, sock))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The tornado app: the contract's endpoints as tornado RequestHandlers, with tornado's
+AsyncHTTPClient as the upstream client.
+
+Asynchronous, one IOLoop (on asyncio's event loop) in one process: a request waiting on
+gosleep is a suspended coroutine. `/multiple` awaits its n fetches together.
+
+The client is tornado's curl_httpclient (CurlAsyncHTTPClient, on pycurl, whose PyPI
+wheel bundles libcurl), not its default simple_httpclient: the simple client opens a new
+connection for every request, sends `Connection: close` and closes it after the answer
+(tornado's docs: "connections are not reused"), so with it there is no reuse to measure.
+libcurl keeps the connections of one client (one CurlMulti) alive and reuses them.
+
+Reuse: the one client of the IOLoop, its connection cache. `--no-reuse`: the same client,
+each transfer on a fresh connection closed after it (libcurl's FRESH_CONNECT and
+FORBID_REUSE). tornado's default `max_clients` is 10, a cap of 10 calls in flight (10 RPS
+at a 1 s upstream): it is raised to MAX_CLIENTS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import weakref
+
+import pycurl
+import tornado.httpserver
+import tornado.iostream
+import tornado.web
+from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError
+from tornado.httpclient import HTTPRequest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import contract  # noqa: E402
+from contract import BenchError, Config, UpstreamError  # noqa: E402
+
+MAX_CLIENTS = 8192
+"""Upstream transfers in flight at once (tornado's default: 10). Past it, a call waits in
+the client's queue."""
+
+SERVER_HEADER = "TornadoServer"
+"""tornado's own Server header, without the version it carries by default."""
+
+# libcurl error numbers (curl.h)
+CURLE_COULDNT_RESOLVE_HOST = 6
+CURLE_COULDNT_CONNECT = 7
+CURLE_WRITE_ERROR = 23
+CURLE_OPERATION_TIMEDOUT = 28
+CURLE_FILESIZE_EXCEEDED = 63
+
+
+class GrowingCurlClient(CurlAsyncHTTPClient):
+    """tornado's curl client, making its libcurl handles as the load needs them, up to
+    max_clients, instead of all of them up front: 8192 handles made at start cost ~35 MiB
+    (about 4 KiB each) before the first request, which the benchmark's peak-RSS row would
+    show as tornado's. A handle, once made, is kept for the next transfer, as tornado's are.
+    (Relies on the client's private queue and free list: tornado is pinned.)"""
+
+    def initialize(self, max_clients: int = 10, **kwargs) -> None:  # type: ignore[override]
+        super().initialize(max_clients=1, **kwargs)
+        self._max_handles = max_clients
+
+    def _process_queue(self) -> None:
+        while len(self._requests) > len(self._free_list) and len(self._curls) < self._max_handles:
+            curl = self._curl_create()
+            self._curls.append(curl)
+            self._free_list.append(curl)
+        super()._process_queue()
+
+
+class CurlUpstream:
+    """One upstream call with tornado's curl client: `call(url)` is the body's length in
+    bytes, or raises an UpstreamError. Build it on the IOLoop that uses it."""
+
+    def __init__(self, config: Config):
+        self.timeout_s = config.timeout_s
+        self.timeout_ms = config.upstream_timeout_ms
+        self.no_reuse = config.no_reuse
+        # force_instance: this client's settings, not a shared one made elsewhere.
+        # max_body_size also bounds a streamed body: past it libcurl fails the transfer.
+        self.client = GrowingCurlClient(
+            force_instance=True, max_clients=MAX_CLIENTS, max_body_size=contract.MAX_BODY_BYTES
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _prepare(self, curl: pycurl.Curl) -> None:
+        # A body announced over the cap is refused from its Content-Length.
+        curl.setopt(pycurl.MAXFILESIZE_LARGE, contract.MAX_BODY_BYTES)
+        if self.no_reuse:
+            curl.setopt(pycurl.FRESH_CONNECT, 1)
+            curl.setopt(pycurl.FORBID_REUSE, 1)
+
+    async def call(self, url: str) -> int:
+        counted = 0
+
+        def count(chunk: bytes) -> None:
+            # The body as it streams: counted, never held.
+            nonlocal counted
+            counted += len(chunk)
+
+        request = HTTPRequest(
+            url,
+            # libcurl's CONNECTTIMEOUT and TIMEOUT: the whole call, connect included.
+            connect_timeout=self.timeout_s,
+            request_timeout=self.timeout_s,
+            follow_redirects=False,
+            decompress_response=False,
+            streaming_callback=count,
+            prepare_curl_callback=self._prepare,
+        )
+        try:
+            # raise_error=False: a non-2xx is a response; a failed transfer still raises.
+            response = await self.client.fetch(request, raise_error=False)
+        except CurlError as e:
+            raise _curl_error(e, self.timeout_ms) from None
+        if not 200 <= response.code < 300:
+            raise UpstreamError.http_status(response.code)
+        body = contract.BodyCount(response.headers.get("Content-Length"))
+        body.add(counted)
+        return body.finish()
+
+
+def _curl_error(error: CurlError, timeout_ms: int) -> UpstreamError:
+    """A failed transfer (tornado's code 599) by libcurl's error number."""
+    number = error.errno
+    if number == CURLE_OPERATION_TIMEDOUT:
+        return UpstreamError.timeout(timeout_ms)
+    if number in (CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST):
+        return UpstreamError.connect(error)
+    if number == CURLE_FILESIZE_EXCEEDED or (number == CURLE_WRITE_ERROR and "max_body_size" in str(error)):
+        return UpstreamError.too_large()
+    return UpstreamError.broken(error)
+
+
+class Handler(tornado.web.RequestHandler):
+    """What every handler shares: the Server header, JSON errors, and the record of which
+    connections have a request in flight (a stop waits for those, closes the others)."""
+
+    def initialize(self, config: Config, upstream: CurlUpstream, busy: Busy) -> None:
+        self.config, self.upstream, self.busy = config, upstream, busy
+
+    def set_default_headers(self) -> None:
+        self.set_header("Server", SERVER_HEADER)
+
+    def prepare(self) -> None:
+        self.busy.add(self)
+
+    def on_finish(self) -> None:
+        self.busy.discard(self)
+
+    def on_connection_close(self) -> None:
+        self.busy.discard(self)
+
+    def answer(self, status: int, body: bytes, content_type: str = contract.CONTENT_TYPE_JSON) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", content_type)
+        if status == 405:
+            self.set_header("Allow", contract.ALLOW)
+        self.finish(body)
+
+    def failed(self, e: BenchError) -> None:
+        self.answer(e.status, e.body())
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """tornado's own errors: 405 for a method a handler has no method for, and any
+        uncaught exception (500), as the contract's JSON."""
+        if status_code == 405:
+            self.failed(contract.MethodNotAllowed())
+        else:
+            self.answer(status_code, contract.error_json(self._reason))
+
+    async def outcome(self, url: str) -> int | UpstreamError:
+        try:
+            return await self.upstream.call(url)
+        except UpstreamError as e:
+            return e
+        except Exception as e:  # a client bug is a broken exchange (502), not a crash
+            return UpstreamError.broken(f"client raised {e!r}")
+
+
+class Single(Handler):
+    async def get(self) -> None:
+        try:
+            ms = contract.parse_single(self.request.query)
+            self.answer(200, contract.sum_calls([await self.outcome(self.config.sleep_url(ms))]))
+        except BenchError as e:
+            self.failed(e)
+
+
+class Multiple(Handler):
+    async def get(self) -> None:
+        try:
+            n, ms = contract.parse_multiple(self.request.query, self.config.fanout)
+            url = self.config.sleep_url(ms)
+            # Every call is seen through, a failed one included; the first failure in call
+            # order decides the status.
+            outcomes = await asyncio.gather(*(self.outcome(url) for _ in range(n)))
+            self.answer(200, contract.sum_calls(outcomes))
+        except BenchError as e:
+            self.failed(e)
+
+
+class Health(Handler):
+    def get(self) -> None:
+        self.answer(200, contract.HEALTH_BODY, contract.CONTENT_TYPE_TEXT)
+
+
+class _EveryMethod:
+    def __contains__(self, method: object) -> bool:
+        return True
+
+
+class NotFound(Handler):
+    """Any path but the three, any method: 404 (the path decides before the method)."""
+
+    SUPPORTED_METHODS = _EveryMethod()  # type: ignore[assignment]
+
+    def prepare(self) -> None:
+        self.failed(contract.NotFound())
+
+
+class Busy:
+    """The connections (IOStreams) with a request in flight."""
+
+    def __init__(self) -> None:
+        self.handlers: set[Handler] = set()
+
+    def add(self, handler: Handler) -> None:
+        self.handlers.add(handler)
+
+    def discard(self, handler: Handler) -> None:
+        self.handlers.discard(handler)
+
+    def streams(self) -> set:
+        return {h.request.connection.stream for h in self.handlers if h.request.connection is not None}
+
+
+class Server(tornado.httpserver.HTTPServer):
+    """tornado's HTTPServer, keeping the connections (IOStreams) it serves, so that a stop
+    can close the idle ones at once and wait for the busy ones (tornado's own
+    close_all_connections closes every connection, requests in flight included)."""
+
+    def initialize(self, *args, **kwargs) -> None:
+        super().initialize(*args, **kwargs)
+        self.streams: weakref.WeakSet[tornado.iostream.IOStream] = weakref.WeakSet()
+
+    def handle_stream(self, stream: tornado.iostream.IOStream, address: tuple) -> None:
+        self.streams.add(stream)
+        super().handle_stream(stream, address)
+
+    async def drain(self, busy: Busy, grace_s: float) -> None:
+        """Stop accepting; close every connection without a request in flight, at once
+        and again as each request finishes (its answer written); return when none is left
+        open, or after grace_s."""
+        self.stop()
+        deadline = asyncio.get_running_loop().time() + grace_s
+        while True:
+            in_flight = busy.streams()
+            open_streams = [s for s in list(self.streams) if not s.closed()]
+            for stream in open_streams:
+                if stream not in in_flight and not stream.writing():
+                    stream.close()
+            if not any(not s.closed() for s in open_streams):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.02)
+
+
+def create_app(config: Config, upstream: CurlUpstream, busy: Busy) -> tornado.web.Application:
+    args = {"config": config, "upstream": upstream, "busy": busy}
+    return tornado.web.Application(
+        [
+            (contract.SINGLE, Single, args),
+            (contract.MULTIPLE, Multiple, args),
+            (contract.HEALTH, Health, args),
+        ],
+        default_handler_class=NotFound,
+        default_handler_args=args,
+        # tornado logs every request (errors as ERROR lines): it distorts a benchmark.
+        log_function=lambda handler: None,
+        compress_response=False,
+    )
