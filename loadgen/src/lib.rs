@@ -289,36 +289,18 @@ fn write_json(path: &Path, result: &impl serde::Serialize) -> Result<(), Loadgen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{LatencySummary, Mode, new_histogram};
+    use crate::report::tests::fake;
 
-    /// A 2 s closed-loop run of `requests` answers, `status_500` of them 500s.
+    /// A 2 s run of `requests` answers, `status_500` of them 500s, and no other error.
     fn run_of(requests: u64, status_500: u64) -> RunResult {
-        let mut errors = Errors::default();
+        let mut run = fake(0);
+        run.mode.duration_s = 2.0;
+        run.requests = requests;
+        run.errors = Errors::default();
         if status_500 > 0 {
-            errors.status.insert(500, status_500);
+            run.errors.status.insert(500, status_500);
         }
-        RunResult {
-            mode: Mode {
-                loadgen_version: "test".into(),
-                url: "http://127.0.0.1:1/single".into(),
-                connections: 10,
-                threads: 1,
-                duration_s: 2.0,
-                warmup_s: 0.0,
-                timeout_s: 2.0,
-                keepalive: true,
-                rate: None,
-                headers: vec![],
-            },
-            elapsed_s: 2.0,
-            requests,
-            bytes: 0,
-            errors,
-            thread_rps: vec![],
-            latency: new_histogram(),
-            latency_summary: LatencySummary::default(),
-            server: None,
-        }
+        run
     }
 
     #[test]

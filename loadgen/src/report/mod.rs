@@ -462,4 +462,4 @@ fn short_label(mode: &str, endpoint: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

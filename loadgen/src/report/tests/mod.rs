@@ -44,8 +44,9 @@ fn meta() -> RunMeta {
     .unwrap()
 }
 
-/// Cell number k (0..20) has its own, recognisable numbers.
-fn fake(k: usize) -> RunResult {
+/// Cell number k (0..20) has its own, recognisable numbers (also the crate's other unit
+/// tests' run result, with the fields they test set on it).
+pub(crate) fn fake(k: usize) -> RunResult {
     let mut latency = new_histogram();
     latency.record(1_000_000 + k as u64).unwrap();
     let summary = LatencySummary {
