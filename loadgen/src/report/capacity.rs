@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::baseline::vs_python_line;
+use super::tables::cpu_per_1k;
 use super::validity::{capacity_invalid_reason, step_at_capacity};
 use super::{
     CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, write_table,
@@ -164,9 +166,17 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
     let mut columns = Vec::new();
     // (capacity, footnote mark if a lower bound) of each column with a figure.
     let mut figures = Vec::new();
+    // CPU per 1k requests at capacity, for the line against the Python baselines.
+    let mut costs = Vec::new();
     for server in &meta.servers {
         let name = capacity_cell_name(mode.0, endpoint.0, server);
-        match verdict(meta, cells.get(&name)) {
+        let verdict = verdict(meta, cells.get(&name));
+        let cost = match &verdict {
+            Verdict::Figure { step, .. } => cpu_per_1k(&step.result),
+            _ => None,
+        };
+        costs.push((server.as_str(), cost));
+        match verdict {
             Verdict::Figure { cap, step, lower_bound } => {
                 let mark = lower_bound.map(|why| notes.mark(format!("{name}: {why}")));
                 header.push(server.clone());
@@ -211,6 +221,9 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
         };
     }
     write_table(out, &format!("Capacity — {} — {}", mode.1, endpoint.1), &header, &CAPACITY_ROWS, &columns, &notes);
+    if let Some(line) = vs_python_line(meta.python.as_ref(), "at capacity", &costs) {
+        let _ = writeln!(out, "{line}\n");
+    }
 }
 
 /// The memory table: rows = servers, columns = the four cells, KiB of peak RSS per

@@ -10,6 +10,7 @@
 //! giving the reason: the report never invents a number. Nor does it show an impossible
 //! one as a result: [`validity`] is the one home for "is this cell a result".
 
+mod baseline;
 mod capacity;
 mod chart;
 mod summary;
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use self::baseline::PythonRun;
 pub use self::chart::{render_capacity_svg, render_svg, server_color};
 pub use self::tables::ROWS;
 pub use self::validity::{invalid_cells, invalid_reason, littles_bound, littles_tolerance};
@@ -78,6 +80,9 @@ pub struct RunMeta {
     /// The capacity searches' settings, or `None` when the run made none.
     #[serde(default)]
     pub capacity: Option<CapacityRun>,
+    /// The Python baselines among `servers`, or `None` for a Rust-only run.
+    #[serde(default)]
+    pub python: Option<PythonRun>,
     /// Cells not measured (cell name, e.g. `reuse-multiple-rouille` or
     /// `capacity-reuse-multiple-rouille`) and why.
     #[serde(default)]
@@ -123,6 +128,9 @@ impl RunMeta {
         }
         if let Some(t) = self.server_threads.keys().find(|t| !self.servers.contains(t)) {
             return Err(stray("server_threads", t));
+        }
+        if let Some(p) = self.python.iter().flat_map(|p| &p.servers).find(|p| !self.servers.contains(p)) {
+            return Err(stray("python.servers", p));
         }
         Ok(())
     }
@@ -422,7 +430,7 @@ pub fn render_markdown(run: &Run, chart_link: &str, capacity_chart_link: &str) -
             None => format!("{s} (default)"),
         })
         .collect();
-    let rows = [
+    let mut rows = vec![
         ("Machine", format!("{}, {} cores, {}, {} GiB memory", m.cpu, m.cores, m.kernel, m.memory_gib)),
         ("Rust", meta.rustc.clone()),
         ("Date", meta.date.clone()),
@@ -434,6 +442,9 @@ pub fn render_markdown(run: &Run, chart_link: &str, capacity_chart_link: &str) -
         ("Pinning", if meta.pinning.is_empty() { "none".to_owned() } else { meta.pinning.clone() }),
         ("Server threads (`--threads`)", threads.join(", ")),
     ];
+    if let Some(python) = &meta.python {
+        rows.push(("Python baselines", python.header()));
+    }
     let _ = writeln!(out, "| Run | |\n|---|---|");
     for (k, v) in rows {
         let _ = writeln!(out, "| {k} | {} |", esc(&v));

@@ -1,6 +1,9 @@
 //! The four tables of the fixed-load cells (one per mode x endpoint, servers as columns)
 //! and how to read them.
 
+use std::fmt::Write as _;
+
+use super::baseline::vs_python_line;
 use super::validity::{cell_bound, invalid_reason};
 use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, write_table};
 use crate::result::{Errors, RunResult};
@@ -106,8 +109,14 @@ pub(super) fn render_table(
     let mut notes = Footnotes::default();
     let mut header = Vec::new();
     let mut columns = Vec::new();
+    let mut costs = Vec::new();
     for server in &meta.servers {
         let name = cell_name(mode.0, endpoint.0, server);
+        let valid = match cells.get(&name) {
+            Some(Cell::Measured(result)) if invalid_reason(meta, server, result).is_none() => Some(result),
+            _ => None,
+        };
+        costs.push((server.as_str(), valid.and_then(|r| cpu_per_1k(r))));
         match cells.get(&name) {
             Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
                 None => {
@@ -137,6 +146,9 @@ pub(super) fn render_table(
         }
     }
     write_table(out, &format!("{} — {}", mode.1, endpoint.1), &header, &ROWS, &columns, &notes);
+    if let Some(line) = vs_python_line(meta.python.as_ref(), "", &costs) {
+        let _ = writeln!(out, "{line}\n");
+    }
 }
 
 pub(super) const HOW_TO_READ: &str = "## How to read this

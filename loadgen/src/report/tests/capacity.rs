@@ -440,3 +440,21 @@ fn capacity_without_a_server_sample_shows_its_figure_and_a_dash_with_a_footnote_
     }
     assert!(note(&md, &format!("Capacity — {title}"), 1).contains("no server sample"));
 }
+
+#[test]
+fn each_capacity_table_of_a_run_with_python_baselines_sets_rust_cpu_per_request_at_capacity_against_python() {
+    let dir = TempDir::new("cap-python");
+    let mut m = write_capacity_dir(&dir.0, &SERVERS);
+    // As in the fixed-load tables' test, rouille stands for a Python server.
+    m.python = Some(PythonRun { servers: vec!["rouille".into()], versions: None, unavailable: None });
+    std::fs::write(dir.0.join("run.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let md = report(&dir.0);
+    // Search k's step at capacity: CPU (10 + k) / 10 s over 3 x (600 + k) requests.
+    let per_1k = |k: f64| 1000.0 * (10.0 + k) / 10.0 / (3.0 * (600.0 + k));
+    let body = section(&md, "Capacity — Not reuse connections — Single req");
+    let line = body.lines().find(|l| l.starts_with("**Rust vs Python**")).expect("a Rust vs Python line");
+    assert!(line.starts_with("**Rust vs Python**, CPU per request at capacity against"), "{line}");
+    let want = format!("rouille ({:.3} s per 1k requests): axum {:.2}x", per_1k(0.0), per_1k(1.0) / per_1k(0.0));
+    assert!(line.contains(&want), "{line}\nwants {want}");
+    assert_eq!(md.matches("**Rust vs Python**, CPU per request at capacity").count(), 4);
+}

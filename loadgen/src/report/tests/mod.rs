@@ -520,3 +520,57 @@ fn unreadable_run_json_is_an_error() {
     std::fs::write(dir.0.join("run.json"), "{}").unwrap();
     assert!(matches!(load(&dir.0), Err(ReportError::ParseMeta { .. })));
 }
+
+/// The report knows the Python columns only from run.json's `python`, so in these tests
+/// the fixture's rouille column stands for one.
+fn python_meta(unavailable: Option<&str>) -> RunMeta {
+    let mut m = meta();
+    m.python = Some(PythonRun {
+        servers: vec!["rouille".into()],
+        versions: Some("Python 3.11.7; Flask 3.1.3".into()),
+        unavailable: unavailable.map(String::from),
+    });
+    m
+}
+
+#[test]
+fn each_table_of_a_run_with_python_baselines_sets_rust_cpu_per_request_against_the_cheapest_python() {
+    let dir = TempDir::new("python");
+    write_dir(&dir.0, &python_meta(None));
+    let md = report(&dir.0);
+    assert!(md.contains("| Python baselines | Python 3.11.7; Flask 3.1.3 |"), "{md}");
+    // First table: rouille is cell 0, hyper cell 4 (CPU (10 + k) / 10 s over 1000 (k + 1) + 5 requests).
+    let per_1k = |k: f64| 1000.0 * (10.0 + k) / 10.0 / (1000.0 * (k + 1.0) + 5.0);
+    let first = section(&md, &title(0));
+    let line = first.lines().find(|l| l.starts_with("**Rust vs Python**")).expect("a Rust vs Python line");
+    let want = format!("rouille ({:.3} s per 1k requests): axum {:.2}x", per_1k(0.0), per_1k(1.0) / per_1k(0.0));
+    assert!(line.contains(&want), "{line}\nwants {want}");
+    assert!(line.contains(&format!("hyper {:.2}x", per_1k(4.0) / per_1k(0.0))), "{line}");
+    assert_eq!(md.matches("**Rust vs Python**, CPU per request against").count(), 4, "one per fixed-load table");
+}
+
+#[test]
+fn without_python_the_python_cells_are_dashes_with_the_reason_and_a_rust_only_run_has_no_python_line() {
+    let dir = TempDir::new("python-absent");
+    let why = "no python3 on PATH";
+    let mut m = python_meta(Some(why));
+    for (name, server, _) in all_cells() {
+        if server == "rouille" {
+            m.skipped.insert(name, format!("Python servers not run: {why}"));
+        }
+    }
+    write_dir(&dir.0, &m);
+    let md = report(&dir.0);
+    assert!(md.contains(&format!("| Python baselines | not run: {why} |")), "{md}");
+    for (_, _, k) in all_cells().into_iter().filter(|c| c.1 == "rouille") {
+        let t = table(&md, &title(k));
+        assert_eq!(value(&t, "RPS", "rouille"), DASH);
+        let body = section(&md, &title(k));
+        assert!(body.contains(&format!("skipped: Python servers not run: {why}")), "{body}");
+        assert!(body.contains("no Python server has a result in this table"), "{body}");
+    }
+    let dir = TempDir::new("rust-only");
+    write_dir(&dir.0, &meta());
+    let md = report(&dir.0);
+    assert!(!md.contains("Rust vs Python") && !md.contains("Python baselines"), "a Rust-only run mentions Python");
+}
