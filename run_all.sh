@@ -26,6 +26,11 @@
 # not loadgen and gosleep on the other core, is what runs out first; the quota is in
 # results.md beside every capacity figure.
 #
+# With --python, the three servers of the original Python experiment (python/: Flask,
+# Starlette, tornado) run beside the Rust ones in every cell, as baselines; python/setup.sh
+# makes their venv the first time. Where no usable python3 exists, their cells are skipped
+# with the reason, which results.md shows.
+#
 # Every run writes into its own directory, results/<UTC date-time>/ (or --output DIR), and
 # points results/latest at it; the repository's results.md and charts change only with
 # --publish (or scripts/publish-run.sh later). `./run_all.sh --help` lists every flag.
@@ -35,19 +40,20 @@ cd "$(dirname "$0")"
 source scripts/bench-lib.sh
 
 command_line="./run_all.sh${*:+ $*}"
-servers_all=(rouille axum actix warp hyper std)
-# server-std, the blocking floor, runs when asked for (--servers ...,std).
+servers_all=(rouille axum actix warp hyper std "${BENCH_PYTHON_SERVERS[@]}")
+# server-std, the blocking floor, runs when asked for (--servers ...,std); the Python
+# baselines with --python (or when named).
 servers=(rouille axum actix warp hyper)
-connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output="" publish=0
+connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output="" publish=0 python=0
 capacity=1 capacity_delay_ms=100 capacity_quota=0.5
 # Each capacity step: a short warm-up (its connections are open before its clock starts),
 # then the recorded window (10 upstream delays at 100 ms), in seconds. Short, as are the
 # tables' 5 s: 20 cells and 20 searches of about 10 steps each, plus the build, must fit
 # in the run's 15 minutes.
 capacity_warmup=0.25 capacity_window=1
-# Thread-per-request needs threads to hold clients: rouille and std get a pool of 256 (their
-# concurrency, and so their Little's bound, is min(C, 256) / D). The async servers get one
-# worker, as they get one pinned core.
+# Thread-per-request needs threads to hold clients: rouille, std and flask get a pool of 256
+# (their concurrency, and so their Little's bound, is min(C, 256) / D). The async servers
+# get one worker, as they get one pinned core (starlette and tornado: one event loop anyway).
 pool_threads=256 async_threads=1
 
 usage() {
@@ -64,6 +70,10 @@ Flags (default in brackets):
                            steps of 0.2 s + 0.5 s
   --servers LIST           comma-separated, from: ${servers_all[*]}
                            [$(IFS=,; echo "${servers[*]}"); std, the blocking floor, runs when named]
+  --python                 add the Python baselines, ${BENCH_PYTHON_SERVERS[*]} (python/), to
+                           the servers; python/setup.sh makes python/.venv (PyPI) the
+                           first time, and without a usable python3 their cells are
+                           skipped, with the reason in results.md
   --connections N          connections per table cell [$connections]
   --duration S             recorded seconds per table cell, after $warmup s of warm-up [$duration]
   --delay-ms D             gosleep's delay for the tables, ms [$delay_ms]
@@ -100,6 +110,7 @@ while (( $# )); do
     --delay-ms) delay_ms=$(bench_value "$@"); shift 2 ;;
     --fanout) fanout=$(bench_value "$@"); shift 2 ;;
     --no-capacity) capacity=0; shift ;;
+    --python) python=1; shift ;;
     --capacity-delay-ms) capacity_delay_ms=$(bench_value "$@"); shift 2 ;;
     --capacity-quota) capacity_quota=$(bench_value "$@"); shift 2 ;;
     --capacity-window) capacity_window=$(bench_value "$@"); shift 2 ;;
@@ -112,6 +123,13 @@ done
 for s in "${servers[@]}"; do
   [[ " ${servers_all[*]} " == *" $s "* ]] || bench_bad_usage "unknown server $s (known: ${servers_all[*]})"
 done
+if (( python )); then
+  for s in "${BENCH_PYTHON_SERVERS[@]}"; do
+    [[ " ${servers[*]} " == *" $s "* ]] || servers+=("$s")
+  done
+fi
+python_servers=()
+for s in "${servers[@]}"; do bench_is_python "$s" && python_servers+=("$s"); done
 positive() {
   [[ $2 =~ ^[1-9][0-9]*$ ]] || bench_bad_usage "$1 takes a positive integer, not $2"
 }
@@ -139,6 +157,22 @@ echo "== this run: $raw/"
 echo "== building (release)"
 bench_build
 bin=target/release
+
+# The Python servers' venv; where it cannot exist, their cells are skipped (python_unavailable).
+python_versions="" python_unavailable=""
+if (( ${#python_servers[@]} )); then
+  echo "== python: python/setup.sh (python/.venv)"
+  python_rc=0
+  bench_python_setup || python_rc=$?
+  case $python_rc in
+    0) python_versions=$(python/setup.sh --versions)
+       echo "== python: $python_versions" ;;
+    3) python_unavailable=$BENCH_WHY
+       echo "== python: not here ($python_unavailable); the cells of ${python_servers[*]} are skipped" ;;
+    *) echo "run_all.sh: python/setup.sh failed ($BENCH_WHY); nothing measured" >&2
+       exit 1 ;;
+  esac
+fi
 
 ulimit -n "$(ulimit -Hn)"
 fd_limit=$(ulimit -n)
@@ -170,8 +204,7 @@ upstream_ok() {
   exit 1
 }
 
-pooled() { [[ $1 == rouille || $1 == std ]]; }
-threads_of() { if pooled "$1"; then echo "$pool_threads"; else echo "$async_threads"; fi; }
+threads_of() { if bench_pooled "$1"; then echo "$pool_threads"; else echo "$async_threads"; fi; }
 
 declare -A skipped=() failed=()
 
@@ -185,7 +218,7 @@ run_cell() {
   local flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
   [[ $mode == no-reuse ]] && flags+=(--no-reuse)
   upstream_ok "before $cell"
-  bench_start "$s" "$server_pin" "$bin/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+  bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
   server_pid=$PID server_addr=$ADDR
   [[ $cell == capacity-* && -n $BENCH_QUOTA_DIR ]] && bench_quota_add "$server_pid"
   # In the background and waited for: bash runs the INT/TERM traps during `wait` at
@@ -207,6 +240,15 @@ run_cell() {
     if bench_alive "$server_pid"; then bench_stop "$server_pid" "$s"; fi
   fi
   upstream_ok "after $cell"
+}
+
+# runnable CELL SERVER: false, with the cell marked skipped, for a Python server where
+# python3 is not usable.
+runnable() {
+  if [[ -z $python_unavailable ]] || ! bench_is_python "$2"; then return 0; fi
+  skipped[$1]="the Python servers did not run: $python_unavailable"
+  echo "-- $1: skipped (${skipped[$1]})"
+  return 1
 }
 
 # fits CELL ENDPOINT CONNECTIONS: a proxy holds C client sockets plus C x calls upstream
@@ -252,7 +294,7 @@ for mode in no-reuse reuse; do
     for s in "${servers[@]}"; do
       cell="$mode-$endpoint-$s"
       announce "$cell" "$connections connections, ${warmup} s warm-up + ${duration} s"
-      fits "$cell" "$endpoint" "$connections" || continue
+      if ! runnable "$cell" "$s" || ! fits "$cell" "$endpoint" "$connections"; then continue; fi
       lg_flags=()
       [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
       started=$SECONDS
@@ -295,8 +337,9 @@ if (( capacity )); then
         cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "${capacity_window}s" --warmup "${capacity_warmup}s"
           --timeout 10s --json "$raw/$cell.json")
         [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
-        pooled "$s" && cap_flags+=(--pool "$pool_threads")
+        bench_pooled "$s" && cap_flags+=(--pool "$pool_threads")
         announce "$cell" "search"
+        runnable "$cell" "$s" || continue
         started=$SECONDS
         run_cell "$cell" "$s" "$endpoint" "$mode" -- capacity "${cap_flags[@]}"
         search_s=$(( search_s + SECONDS - started )) search_n=$(( search_n + 1 ))
@@ -335,12 +378,20 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
   # The servers whose --threads is a pool that bounds their concurrency.
   printf '  "pooled": ['
   sep=""
-  for s in "${servers[@]}"; do pooled "$s" && { printf '%s"%s"' "$sep" "$s"; sep=", "; }; done
+  for s in "${servers[@]}"; do bench_pooled "$s" && { printf '%s"%s"' "$sep" "$s"; sep=", "; }; done
   echo "],"
   printf '  "server_threads": {'
   sep=""
   for s in "${servers[@]}"; do printf '%s"%s": %s' "$sep" "$s" "$(threads_of "$s")"; sep=", "; done
   echo "},"
+  if (( ${#python_servers[@]} )); then
+    printf '  "python": {"servers": ['
+    sep=""
+    for s in "${python_servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=", "; done
+    printf '], "versions": %s, "unavailable": %s},\n' \
+      "$( [[ -n $python_versions ]] && json_string "$python_versions" || echo null)" \
+      "$( [[ -n $python_unavailable ]] && json_string "$python_unavailable" || echo null)"
+  fi
   if (( capacity )); then
     echo "  \"capacity\": {\"delay_ms\": $capacity_delay_ms, \"server_cpu_quota\": $quota_cores, \"slo_p99_ms\": null},"
   else

@@ -7,9 +7,11 @@
 # Needs python3 >= 3.10 with its venv module (python3-venv on Debian, installed here with
 # apt-get when running as root) and PyPI for the first install.
 #
-# Usage: python/setup.sh [-h|--help]
+# Usage: python/setup.sh [--versions] [-h|--help]
+#   --versions   then print one line of the interpreter's and the servers' packages'
+#                versions (what a run records)
 # Environment: PYTHON, the interpreter to make the venv from [python3]
-# Output: one line saying what it did (on stderr while it installs).
+# Output: a line on stderr when it installs.
 # Exit status: 0 when python/.venv is ready; 3 when no usable python3 exists here (the one
 # line says why: callers show it and skip the Python servers); 1 when the set-up failed
 # (pip's own output is on stderr); 2 for a bad argument.
@@ -20,18 +22,33 @@ requirements=$here/requirements.txt
 # Written after a complete install: the requirements it installed.
 stamp=$venv/.requirements.sha256
 python=${PYTHON:-python3}
+versions=0
 
 case ${1:-} in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  --versions) versions=1 ;;
   "") ;;
   *) echo "setup.sh: unknown argument $1 (--help lists the flags)" >&2; exit 2 ;;
 esac
+
+# The servers' frameworks, each with its HTTP server and upstream client.
+print_versions() {
+  "$venv/bin/python" - <<'PY'
+import sys
+from importlib.metadata import version as v
+print(f"Python {sys.version.split()[0]}; "
+      f"Flask {v('Flask')} (gunicorn {v('gunicorn')}, requests {v('requests')}), "
+      f"Starlette {v('starlette')} (uvicorn {v('uvicorn')}, httpx {v('httpx')}), "
+      f"tornado {v('tornado')} (pycurl {v('pycurl')})")
+PY
+}
 
 unavailable() { echo "python: $1" >&2; exit 3; }
 
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 # Ready: nothing to do, and no lock needed to see it.
 if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  (( versions )) && print_versions
   exit 0
 fi
 
@@ -54,6 +71,7 @@ mkdir -p "$venv"
 exec 9>"$venv/.lock"
 flock 9
 if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+  (( versions )) && print_versions
   exit 0
 fi
 rm -f "$stamp"
@@ -65,3 +83,5 @@ if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q
 fi
 echo "$want" >"$stamp"
 echo "python: $venv is ready" >&2
+(( versions )) && print_versions
+exit 0

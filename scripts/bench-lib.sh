@@ -165,6 +165,32 @@ bench_pins() {
 # binaries.
 bench_build() { cargo build --release --workspace >&2; }
 
+# The Python baselines (python/): each runs as python/bin/server-NAME, on the python/.venv
+# that python/setup.sh makes.
+BENCH_PYTHON_SERVERS=(flask starlette tornado)
+bench_is_python() { [[ " ${BENCH_PYTHON_SERVERS[*]} " == *" $1 "* ]]; }
+
+# bench_server_bin NAME: the executable of server NAME.
+bench_server_bin() {
+  if bench_is_python "$1"; then echo "python/bin/server-$1"; else echo "target/release/server-$1"; fi
+}
+
+# bench_pooled NAME: whether the server's --threads is a pool that caps its requests in
+# flight (thread per request), so that it needs threads to hold clients.
+bench_pooled() { [[ $1 == rouille || $1 == std || $1 == flask ]]; }
+
+# bench_python_setup: makes python/.venv if needed (python/setup.sh). Returns 0 when it is
+# ready; otherwise setup.sh's status (3: no usable python3 here; 1: the set-up failed),
+# with its last line in BENCH_WHY.
+bench_python_setup() {
+  local rc=0
+  python/setup.sh 2>"$BENCH_TMP/python-setup.err" || rc=$?
+  # shellcheck disable=SC2034 # read by the sourcing script
+  BENCH_WHY=$(tail -1 "$BENCH_TMP/python-setup.err" | sed 's/^python: //')
+  (( rc == 0 )) || cat "$BENCH_TMP/python-setup.err" >&2
+  return "$rc"
+}
+
 # bench_servers_setup DELAY_MS SERVER...: the common start of the server benchmarks: the
 # fd limit raised to the hard limit, the release build (bench_build), the pinning
 # (bench_pins), and gosleep (DELAY_MS, one thread) on the client core. Sets upstream (its
@@ -176,7 +202,11 @@ bench_servers_setup() {
   ulimit -n "$(ulimit -Hn)"
   bench_build
   for s in "$@"; do
-    [[ -x target/release/server-$s ]] || { echo "no server named $s (target/release/server-$s)" >&2; exit 2; }
+    [[ -x $(bench_server_bin "$s") ]] || { echo "no server named $s ($(bench_server_bin "$s"))" >&2; exit 2; }
+    if bench_is_python "$s" && [[ -z ${python_ready:-} ]]; then
+      bench_python_setup || { echo "$s needs python/.venv: $BENCH_WHY" >&2; exit 1; }
+      python_ready=1
+    fi
   done
   bench_pins
   bench_start gosleep "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms "$delay" --threads 1
@@ -263,6 +293,21 @@ bench_quota_setup() {
   return 1
 }
 
-# bench_quota_add PID: moves the process (all its threads, and those it starts later) into
-# the quota's cgroup.
-bench_quota_add() { echo "$1" >"$BENCH_QUOTA_DIR/cgroup.procs"; }
+# bench_descendants PID: the PIDs of the process's children, theirs, and so on.
+bench_descendants() {
+  local child
+  # shellcheck disable=SC2013 # the file is one line of space-separated PIDs
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    echo "$child"
+    bench_descendants "$child"
+  done
+}
+
+# bench_quota_add PID: moves the process and its descendants (all their threads, and the
+# processes they start later) into the quota's cgroup. A server may be a process tree
+# (gunicorn forks its worker before it answers), and a child stays in the cgroup it was
+# forked in.
+bench_quota_add() {
+  local pid
+  for pid in "$1" $(bench_descendants "$1"); do echo "$pid" >"$BENCH_QUOTA_DIR/cgroup.procs"; done
+}

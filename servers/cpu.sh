@@ -21,9 +21,15 @@
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
 #
-# Usage: servers/cpu.sh [--quick] [--servers LIST]
+# The Python baselines (flask, starlette, tornado: python/) run here too when named, flask
+# with the pool of 256 threads as rouille and std, python/setup.sh making their venv.
+#
+# Usage: servers/cpu.sh [--quick] [--servers LIST] [--base NAME]
 #   --quick          one round of 5 s after 2 s of warm-up [3 rounds of 15 s after 3 s]
-#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]
+#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]; also flask,
+#                    starlette, tornado
+#   --base NAME      the server every other one's CPU is set against, round by round
+#                    (the column "CPU vs NAME"); one of LIST [hyper]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,15 +38,17 @@ source scripts/bench-lib.sh
 
 args="$*"
 conns=256 rate=200 secs=15 warmup=3 rounds=3 blocking_threads=256 fanout=5
-servers=(hyper axum actix warp rouille std)
+servers=(hyper axum actix warp rouille std) base=hyper
 while (( $# )); do
   case $1 in
     --quick) secs=5 warmup=2 rounds=1; shift ;;
+    --base) base=$(bench_value "$@"); shift 2 ;;
     --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
     -h|--help) bench_usage; exit 0 ;;
     *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
+[[ " ${servers[*]} " == *" $base "* ]] || bench_bad_usage "--base $base is not one of the servers (${servers[*]})"
 bench_servers_setup 1000 "${servers[@]}"
 
 rows="$BENCH_TMP/rows.tsv"
@@ -52,9 +60,9 @@ for round in $(seq "$rounds"); do
     for path in single multiple; do
       for s in "${servers[@]}"; do
         threads=1
-        [[ $s == rouille || $s == std ]] && threads=$blocking_threads
+        bench_pooled "$s" && threads=$blocking_threads
         echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
-        bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" \
+        bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
           --threads "$threads" --fanout "$fanout" "${flags[@]}"
         json="$BENCH_TMP/run.json"
         # A run with no 2xx answer exits 1 but still writes its JSON: its row shows the errors.
@@ -76,19 +84,19 @@ bench_stop "$gosleep_pid"
 echo "# Server CPU per request, equal load"
 echo
 echo "Machine: $(bench_machine)."
-echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, rouille and std --threads $blocking_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, thread-pool servers --threads $blocking_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
 echo
 for mode in reuse no-reuse; do
   for path in single multiple; do
     echo "## /$path, $mode"
     echo
-    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs hyper (median) | range | CPU vs its model's floor (median) | range | server threads (max) |"
+    echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs $base (median) | range | CPU vs its model's floor (median) | range | server threads (max) |"
     echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
     # Per server: the median of each figure over the rounds (mawk has no sort: insertion).
-    # "CPU vs hyper" is the median of the per-round ratios, each against hyper's run of the
+    # "CPU vs BASE" is the median of the per-round ratios, each against BASE's run of the
     # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
     # moves both sides of a ratio, where it would move only one median.
-    awk -F'\t' -v m="$mode" -v p="$path" '
+    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" '
       function median(list,    v, n, i, j, t) {
         n = split(list, v, " ")
         for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
@@ -115,9 +123,10 @@ for mode in reuse no-reuse; do
         for (i = 1; i <= n; i++) {
           s = order[i]
           c = median(cpu[s]); range = sprintf("%.4f-%.4f", lo, hi)
-          vs_hyper = ratio(s, "hyper"); hyper_range = (lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
-          # Each framework against the floor of its own model; the floors have none.
-          floor = (s == "rouille") ? "std" : (s == "hyper" || s == "std") ? "" : "hyper"
+          vs_hyper = ratio(s, base); hyper_range = (lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
+          # Each framework against the floor of its own model; the floors (and the Python
+          # servers, of another language) have none.
+          floor = (s == "rouille") ? "std" : (s == "hyper" || s == "std" || s == "flask" || s == "starlette" || s == "tornado") ? "" : "hyper"
           vs_floor = (floor == "") ? "—" : ratio(s, floor); floor_range = (floor == "" || lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
           if (floor != "" && vs_floor != "—") vs_floor = vs_floor " (" floor ")"
           printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),
