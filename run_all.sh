@@ -13,7 +13,9 @@
 # Before and after every cell, gosleep must still run and answer GET /sleep?ms=0: a cell
 # against a dead upstream measures errors returned at once, not the servers. If it does
 # not, the run stops at once (exit 1), naming the cell, and writes no results.md. A server
-# that dies during its cell has that cell marked failed (exit 1 at the end). If the report
+# that dies during its cell has that cell marked failed (exit 1 at the end); one alive but
+# still not answering /health 30 s after its cell keeps its figures with a note saying
+# so (an overloaded server working off what its load left in flight). If the report
 # finds a cell that cannot be a result (over Little's bound, or mostly errors), it marks
 # it invalid and the run exits 1. gosleep's PID is in DIR/gosleep.pid while it runs.
 #
@@ -206,7 +208,10 @@ upstream_ok() {
 
 threads_of() { if bench_pooled "$1"; then echo "$pool_threads"; else echo "$async_threads"; fi; }
 
-declare -A skipped=() failed=()
+declare -A skipped=() failed=() noted=()
+# How long a live server may take to answer /health after its cell: it may still be
+# working off the requests its load left in flight.
+settle_s=30
 
 # run_cell CELL SERVER ENDPOINT MODE -- LOADGEN_ARGS...: starts the server (under the CPU
 # quota when one is set), runs loadgen LOADGEN_ARGS (its output in DIR/CELL.txt) against
@@ -231,13 +236,17 @@ run_cell() {
   cell_rc=0
   wait "$loadgen_pid" || cell_rc=$?
   bench_forget "$loadgen_pid"
-  # The server first: a server that died makes a failed cell; a dead upstream ends
-  # the run before this cell's figure is printed as if it were one.
-  if bench_serving "$server_pid" "$server_addr" /health; then
+  # The server first: a server that died makes a failed cell; one still busy long after
+  # its load keeps its figures, noted; a dead upstream ends the run before this cell's
+  # figure is printed as if it were one.
+  if bench_settles "$server_pid" "$server_addr" /health "$settle_s"; then
+    bench_stop "$server_pid" "$s"
+  elif bench_alive "$server_pid"; then
+    noted[$cell]="server-$s was still busy after the cell ($BENCH_WHY); its figures stand, and it was stopped"
+    echo "-- $cell: ${noted[$cell]}"
     bench_stop "$server_pid" "$s"
   else
     failed[$cell]="server-$s failed during the cell: $BENCH_WHY"
-    if bench_alive "$server_pid"; then bench_stop "$server_pid" "$s"; fi
   fi
   upstream_ok "after $cell"
 }
@@ -404,6 +413,10 @@ json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'
   printf '  "failed": {'
   sep=""
   for cell in "${!failed[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${failed[$cell]}")"; sep=", "; done
+  echo "},"
+  printf '  "notes": {'
+  sep=""
+  for cell in "${!noted[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${noted[$cell]}")"; sep=", "; done
   echo "}"
   echo "}"
 } >"$raw/run.json"

@@ -8,7 +8,8 @@ use super::baseline::vs_python_line;
 use super::tables::cpu_per_1k;
 use super::validity::{capacity_invalid_reason, step_at_capacity};
 use super::{
-    CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, write_table,
+    CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, measured_header,
+    write_table,
 };
 use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
 
@@ -179,12 +180,13 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
         match verdict {
             Verdict::Figure { cap, step, lower_bound } => {
                 let mark = lower_bound.map(|why| notes.mark(format!("{name}: {why}")));
-                header.push(server.clone());
+                header.push(measured_header(meta, &name, server, &mut notes));
                 figures.push(Some((capacity_figure(cap, step), mark.clone())));
                 columns.push(figure_column(cap, step, mark, &mut notes));
             }
             Verdict::NoFigure(why) => {
-                header.push(format!("{server} {}", notes.mark(format!("{name}: {why}"))));
+                let mark = notes.mark(format!("{name}: {why}"));
+                header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
                 figures.push(None);
                 columns.push(std::array::from_fn(|_| DASH.to_owned()));
             }
@@ -197,7 +199,7 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
                     "p99 SLO" => ms(cap.slo_p99_us),
                     _ => format!("invalid {mark}"),
                 });
-                header.push(format!("{server} {mark}"));
+                header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
                 figures.push(None);
                 columns.push(col);
             }

@@ -91,6 +91,10 @@ pub struct RunMeta {
     /// cell) and why: their result file, if any, is not a result.
     #[serde(default)]
     pub failed: BTreeMap<String, String>,
+    /// What the run noticed about a measured cell whose figures stand (e.g. a server still
+    /// busy long after its load), shown as a footnote on its column.
+    #[serde(default)]
+    pub notes: BTreeMap<String, String>,
 }
 
 /// How run_all.sh ran the capacity searches (`run.json`'s `capacity`).
@@ -370,6 +374,15 @@ impl Footnotes {
 }
 
 const DASH: &str = "—";
+
+/// A measured column's header: the server, marked with the run's note on cell `name` if
+/// it has one.
+fn measured_header(meta: &RunMeta, name: &str, server: &str, notes: &mut Footnotes) -> String {
+    match meta.notes.get(name) {
+        Some(note) => format!("{server} {}", notes.mark(format!("{name}: {note}"))),
+        None => server.to_owned(),
+    }
+}
 
 /// Writes one table of the report: its title, a column per server (`header`, marks
 /// included), a row per name in `rows` holding that row of every column, then the notes.

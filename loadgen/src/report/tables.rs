@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::baseline::vs_python_line;
 use super::validity::{cell_bound, invalid_reason};
-use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, write_table};
+use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, measured_header, write_table};
 use crate::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
@@ -120,7 +120,7 @@ pub(super) fn render_table(
         match cells.get(&name) {
             Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
                 None => {
-                    header.push(server.to_owned());
+                    header.push(measured_header(meta, &name, server, &mut notes));
                     columns.push(column(meta, server, result, &mut notes));
                 }
                 Some(why) => {
@@ -131,7 +131,7 @@ pub(super) fn render_table(
                             *value = format!("invalid {mark}");
                         }
                     }
-                    header.push(format!("{server} {mark}"));
+                    header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
                     columns.push(col);
                 }
             },

@@ -574,3 +574,20 @@ fn without_python_the_python_cells_are_dashes_with_the_reason_and_a_rust_only_ru
     let md = report(&dir.0);
     assert!(!md.contains("Rust vs Python") && !md.contains("Python baselines"), "a Rust-only run mentions Python");
 }
+
+#[test]
+fn a_note_on_a_measured_cell_marks_its_column_and_keeps_its_figures() {
+    let dir = TempDir::new("noted");
+    let mut m = meta();
+    let note = "server-axum was still busy after the cell (alive, no /health answer within 30 s)";
+    m.notes.insert(cell_name("reuse", "single", "axum"), note.into());
+    write_dir(&dir.0, &m);
+    let md = report(&dir.0);
+    let k = 11; // reuse-single-axum
+    let t = table(&md, &title(k));
+    assert_eq!(t[0][2], "axum [1]", "{:?}", t[0]);
+    assert!(section(&md, &title(k)).contains(&format!("[1] reuse-single-axum: {note}")));
+    let col = t[0].iter().position(|h| h.starts_with("axum")).unwrap();
+    let rps = t.iter().find(|r| r[0] == "RPS").unwrap();
+    assert_eq!(rps[col], format!("{:.1}", (1000.0 * (k as f64 + 1.0) + 5.0) / 10.0));
+}
