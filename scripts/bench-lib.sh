@@ -194,12 +194,13 @@ bench_server_bin() {
 # flight (thread per request), so that it needs threads to hold clients.
 bench_pooled() { [[ $1 == rouille || $1 == std || $1 == flask ]]; }
 
-# bench_python_setup: makes python/.venv if needed (python/setup.sh). Returns 0 when it is
-# ready; otherwise setup.sh's status (3: no usable python3 here; 1: the set-up failed),
-# with its last line in BENCH_WHY.
+# bench_python_setup: makes python/.venv if needed (python/setup.sh, or the stand-in that
+# BENCH_PYTHON_SETUP names: scripts/check-run-all.sh plays a machine without python3).
+# Returns 0 when it is ready; otherwise setup.sh's status (3: no usable python3 here; 1: the
+# set-up failed), with its last line in BENCH_WHY.
 bench_python_setup() {
   local rc=0
-  python/setup.sh 2>"$BENCH_TMP/python-setup.err" || rc=$?
+  "${BENCH_PYTHON_SETUP:-python/setup.sh}" 2>"$BENCH_TMP/python-setup.err" || rc=$?
   # shellcheck disable=SC2034 # read by the sourcing script
   BENCH_WHY=$(tail -1 "$BENCH_TMP/python-setup.err" | sed 's/^python: //')
   (( rc == 0 )) || cat "$BENCH_TMP/python-setup.err" >&2

@@ -7,6 +7,8 @@
 # - A run in which no cell could be measured (every cell needs more file descriptors than
 #   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
 #   writes no results.md, and leaves the repository's results.md alone.
+# - `--python` where no usable python3 exists (a stand-in for python/setup.sh says so) says
+#   why once, skips every Python cell with that reason, and records it in run.json.
 # - scripts/publish-run.sh copies a complete run's results.md and charts, and refuses a
 #   run that is not complete.
 # Exit 0 if all hold; otherwise one line per failure and exit 1.
@@ -68,6 +70,22 @@ grep -qE '^-> \[1/4\] no-reuse-single-hyper: .* \(about [0-9]+ (s|min) left\)$' 
 [[ ! -e $work/run/results.md ]] || fail "a run with no measured cell wrote results.md"
 [[ $(git status --porcelain -- results.md results.svg results-capacity.svg) == "$before" ]] || fail "a run changed the repository's results"
 
+# --python without python3: the Python cells are skipped, with the reason, in run.json too.
+printf '#!/bin/sh\necho "python: no python3 on PATH (check-run-all stand-in)" >&2\nexit 3\n' >"$work/no-python"
+chmod +x "$work/no-python"
+rc=0
+BENCH_PYTHON_SETUP=$work/no-python ./run_all.sh --servers hyper --python --no-capacity --connections 30000 \
+  --output "$work/run-py" >"$work/log" 2>&1 || rc=$?
+(( rc == 1 )) || fail "a --python run without python3 and no measured cell exited $rc, not 1"
+grep -qF '== python: not here (no python3 on PATH (check-run-all stand-in))' "$work/log" || fail "a --python run without python3 did not say why"
+for s in flask starlette tornado; do
+  grep -qF -- "-- reuse-multiple-$s: skipped (the Python servers did not run: no python3 on PATH" "$work/log" \
+    || fail "a --python run without python3 did not skip reuse-multiple-$s with the reason"
+done
+grep -qE '^-> \[16/16\] reuse-multiple-tornado: ' "$work/log" || fail "a --python run does not count the Python cells in its progress"
+grep -qF '"python": {"servers": ["flask", "starlette", "tornado"], "versions": null, "unavailable": "no python3 on PATH (check-run-all stand-in)"}' \
+  "$work/run-py/run.json" || fail "run.json does not record why the Python servers did not run"
+
 # publish-run.sh: a complete run is copied, anything else refused.
 run=$work/fake-run to=$work/published
 mkdir -p "$run" "$to"
@@ -90,4 +108,4 @@ fi
 if (( failures )); then
   exit 1
 fi
-echo "check-run-all: ok (help, bad input, a run with nothing measured, publishing)"
+echo "check-run-all: ok (help, bad input, a run with nothing measured, --python without python3, publishing)"
