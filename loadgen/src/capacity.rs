@@ -100,7 +100,7 @@ pub enum Phase {
 pub struct ClientSample {
     /// loadgen itself (all its threads).
     pub loadgen_cpu_percent: f64,
-    /// The upstream (`--upstream-pid`), when given.
+    /// The upstream (`--upstream-pid`, with its descendants), when given.
     pub upstream_cpu_percent: Option<f64>,
     /// How busy the CPUs loadgen and the upstream may run on were (all processes), % of
     /// those CPUs; only when none of them is the server's. Context, not a bound: other
@@ -608,15 +608,16 @@ impl Search<'_> {
     }
 }
 
-/// Waits until the server's CPU stays under [`QUIET_CPU_SHARE`] of a core for `quiet`, at
-/// most `limit` (then goes on: a server busy at rest is its own baseline); returns the
-/// time waited.
+/// Waits until the server's CPU (its process tree's) stays under [`QUIET_CPU_SHARE`] of a
+/// core for `quiet`, at most `limit` (then goes on: a server busy at rest is its own
+/// baseline); returns the time waited.
 fn settle(pid: u32, quiet: Duration, limit: Duration) -> Duration {
     let start = Instant::now();
-    let Ok(mut from) = procstat::read(pid) else { return Duration::ZERO };
+    let mut tree = procstat::Tree::new(pid);
+    let Ok(mut from) = tree.read() else { return Duration::ZERO };
     loop {
         std::thread::sleep(quiet);
-        let Ok(now) = procstat::read(pid) else { break };
+        let Ok(now) = tree.read() else { break };
         let used = procstat::ticks_to_seconds(now.cpu_ticks.saturating_sub(from.cpu_ticks));
         if used <= QUIET_CPU_SHARE * quiet.as_secs_f64() || start.elapsed() >= limit {
             break;
@@ -626,10 +627,11 @@ fn settle(pid: u32, quiet: Duration, limit: Duration) -> Duration {
     start.elapsed()
 }
 
-/// Samples loadgen's own CPU and the upstream's, and how busy the client side's and the
-/// server's CPUs were, over the step's recorded window, on a thread of its own timed like
-/// the engine's window (the engine samples the server's own CPU). CPU sets that overlap
-/// are not sampled: there busy says nothing about which side was short.
+/// Samples loadgen's own CPU and the upstream's (each a process tree), and how busy the
+/// client side's and the server's CPUs were, over the step's recorded window, on a thread
+/// of its own timed like the engine's window (the engine samples the server's own CPU).
+/// CPU sets that overlap are not sampled: there busy says nothing about which side was
+/// short.
 fn sample_window(
     warmup: Duration,
     window: Duration,

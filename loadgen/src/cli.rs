@@ -108,13 +108,14 @@ pub struct CapacityOpts {
     #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "H")]
     pub headers: Vec<(String, String)>,
 
-    /// The server's process: its CPU per step, and the cores it may use, tell a CPU-bound
-    /// server from a concurrency cap.
+    /// The server's process: the CPU of the process and its descendants per step, and the
+    /// cores the process may use (its affinity and cgroup quota), tell a CPU-bound server
+    /// from a concurrency cap.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
 
-    /// The upstream's process: a step where it (or loadgen) nearly fills its core is
-    /// client-bound, never the server's figure.
+    /// The upstream's process: a step where the process and its descendants (or loadgen)
+    /// nearly fill its core is client-bound, never the server's figure.
     #[arg(long, value_name = "PID")]
     pub upstream_pid: Option<u32>,
 
@@ -184,8 +185,9 @@ pub struct RunOpts {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Sample this process (all its threads) from /proc during the recorded window: CPU %
-    /// (user + system), peak RSS, thread count.
+    /// Sample the process and its descendants (all their threads) from /proc during the
+    /// recorded window: CPU % (user + system), peak RSS, thread count, each summed over
+    /// them.
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
 

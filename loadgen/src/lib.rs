@@ -3,9 +3,10 @@
 //! wrk's flags and output shape, plus HDR-histogram percentiles, an open-loop `--rate`
 //! with coordinated-omission correction, `--no-keepalive`, `--warmup`, errors counted by
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
-//! server's CPU and memory from /proc; `capacity`, an open-loop search for the highest rate
-//! a server answers within a latency SLO and what bound it there; and `report`, which
-//! renders a run_all.sh results directory into its results.md and SVG charts.
+//! server's CPU and memory from /proc (the process and its descendants); `capacity`, an
+//! open-loop search for the highest rate a server answers within a latency SLO and what
+//! bound it there; and `report`, which renders a run_all.sh results directory into its
+//! results.md and SVG charts.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 

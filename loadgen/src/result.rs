@@ -106,18 +106,20 @@ impl Errors {
     }
 }
 
-/// The server process as sampled from /proc during the recorded window.
+/// The server as sampled from /proc during the recorded window: the process and its
+/// descendants (procstat::Reading says how each figure sums over them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerSample {
-    /// The sampled PID.
+    /// The sampled PID (the root of the tree).
     pub pid: u32,
-    /// CPU time (user + system, all threads) over the window, in % of one core.
+    /// CPU time (user + system, all threads of the tree) over the window, in % of one core.
     pub cpu_percent: f64,
-    /// CPU seconds used in the window.
+    /// CPU seconds the tree used in the window.
     pub cpu_seconds: f64,
-    /// Highest resident set size seen (the larger of sampled VmRSS and VmHWM), in KiB.
+    /// Highest resident set size seen (the larger of the tree's summed VmRSS and its
+    /// members' summed VmHWM), in KiB: an upper bound for a tree of several processes.
     pub peak_rss_kib: u64,
-    /// Most threads seen.
+    /// Most threads seen (summed over the tree).
     pub max_threads: u64,
 }
 
