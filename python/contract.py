@@ -17,6 +17,7 @@ import os
 import resource
 import socket
 import sys
+import time
 from collections.abc import Iterable
 from typing import NoReturn
 from urllib.parse import parse_qsl
@@ -389,6 +390,34 @@ def announce(name: str, sock: socket.socket) -> None:
     """`NAME listening on http://IP:PORT` on stdout, flushed: scripts and tests that start a
     server on port 0 read the real port from this line."""
     print(f"{name} listening on http://{format_addr(sock.getsockname())}", flush=True)
+
+
+class AcceptErrors:
+    """What an accept loop does about its errors (sys.rs AcceptErrors): a shortage (EMFILE
+    and friends, under a connection storm) pauses accepting for BACKOFF_S instead of ending
+    the loop or spinning a core while nothing frees a descriptor, and is logged (a warning)
+    at most once a second, with how many were held back."""
+
+    BACKOFF_S = 0.02
+    SHORTAGES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+    def __init__(self, name: str, log):
+        self.name, self.log = name, log
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def failed(self, e: OSError) -> float | None:
+        """Records a failed accept: the pause before the next one, or None when `e` is not a
+        shortage (the caller's own handling stands)."""
+        if e.errno not in self.SHORTAGES:
+            return None
+        now = time.monotonic()
+        if self.last is not None and now - self.last < 1:
+            self.suppressed += 1
+        else:
+            self.log.warning(f"{self.name}: accept failed: {e} ({self.suppressed} more held back); backing off")
+            self.last, self.suppressed = now, 0
+        return self.BACKOFF_S
 
 
 def second_signal_exit(name: str) -> NoReturn:

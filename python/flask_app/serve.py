@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import contract  # noqa: E402
@@ -38,6 +40,27 @@ KEEPALIVE_S = 24 * 3600
 contract never times an idle keep-alive connection out; gunicorn needs a number."""
 
 
+class Worker(ThreadWorker):
+    """gunicorn's gthread worker, surviving a shortage of descriptors: gthread lets
+    accept's EMFILE out of its event loop, which ends the worker process (the arbiter
+    starts another, dropping every connection of the old one, and logs a traceback). Here
+    the accept pauses and is retried (contract.AcceptErrors). The pause holds the worker's
+    event loop, which only dispatches: requests go on on the pool's threads."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accept_errors = contract.AcceptErrors(NAME, self.log)
+
+    def accept(self, listener) -> None:
+        try:
+            super().accept(listener)
+        except OSError as e:
+            pause = self.accept_errors.failed(e)
+            if pause is None:
+                raise
+            time.sleep(pause)
+
+
 class FlaskServer(BaseApplication):
     """gunicorn, configured in code rather than by its command line or a config file."""
 
@@ -51,7 +74,7 @@ class FlaskServer(BaseApplication):
             "bind": [f"fd://{self.fd}"],
             "backlog": contract.LISTEN_BACKLOG,
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": Worker,
             "threads": self.threads,
             # gthread stops accepting at worker_connections (default 1000) and answers
             # "Connection: close" once worker_connections - threads connections are kept

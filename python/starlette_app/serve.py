@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -69,6 +70,23 @@ def uvicorn_config(app, config: Config) -> uvicorn.Config:
     )
 
 
+def accept_shortage_handler(errors: contract.AcceptErrors):
+    """A loop exception handler that logs a shortage of descriptors at accept as
+    contract.AcceptErrors does, at most once a second. asyncio's accept loop pauses on one
+    by itself (the socket out of the loop for 1 s), but first reports it for every accept
+    left in its batch, up to the backlog: 4096 ERROR tracebacks a second while it lasts.
+    Anything else goes to asyncio's own handler."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        if context.get("message") == "socket.accept() out of system resource" and isinstance(exc, OSError):
+            if errors.failed(exc) is not None:
+                return
+        loop.default_exception_handler(context)
+
+    return handle
+
+
 async def serve(config: Config, sock: socket.socket) -> None:
     upstream = HttpxUpstream(config)
     server = Server(uvicorn_config(create_app(config, upstream), config))
@@ -81,6 +99,7 @@ async def serve(config: Config, sock: socket.socket) -> None:
         server.should_exit = True
 
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(accept_shortage_handler(contract.AcceptErrors(NAME, logging.getLogger("uvicorn.error"))))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     serving = asyncio.create_task(server.serve(sockets=[sock]))

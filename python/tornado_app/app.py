@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import weakref
 
 import pycurl
 import tornado.httpserver
+import tornado.ioloop
 import tornado.iostream
 import tornado.web
 from tornado.curl_httpclient import CurlAsyncHTTPClient, CurlError
@@ -242,9 +244,17 @@ class Server(tornado.httpserver.HTTPServer):
     can close the idle ones at once and wait for the busy ones (tornado's own
     close_all_connections closes every connection, requests in flight included)."""
 
-    def initialize(self, *args, **kwargs) -> None:
+    def initialize(self, *args, accept_errors: contract.AcceptErrors, **kwargs) -> None:
         super().initialize(*args, **kwargs)
         self.streams: weakref.WeakSet[tornado.iostream.IOStream] = weakref.WeakSet()
+        self.accept_errors = accept_errors
+
+    def add_sockets(self, sockets) -> None:
+        """tornado's, with an accept handler that survives a shortage of descriptors
+        (add_accept_handler below). (Fills the server's private maps: tornado is pinned.)"""
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = add_accept_handler(sock, self._handle_connection, self.accept_errors)
 
     def handle_stream(self, stream: tornado.iostream.IOStream, address: tuple) -> None:
         self.streams.add(stream)
@@ -267,6 +277,47 @@ class Server(tornado.httpserver.HTTPServer):
             if asyncio.get_running_loop().time() > deadline:
                 return
             await asyncio.sleep(0.02)
+
+
+def add_accept_handler(sock: socket.socket, callback, errors: contract.AcceptErrors):
+    """tornado's netutil.add_accept_handler, but a shortage pauses it: tornado's lets
+    accept's EMFILE out of the handler, and asyncio, having logged it (a traceback), runs
+    the handler again at once, the socket still readable: a core spun and a traceback per
+    turn of the loop for as long as the shortage lasts. Here a shortage takes the socket
+    out of the loop for contract.AcceptErrors' pause. Returns the function that removes it."""
+    loop = tornado.ioloop.IOLoop.current()
+    removed = False
+
+    def accept(fd, events) -> None:
+        # At most a backlog's worth at once, as tornado's, so other work is not starved.
+        for _ in range(128):
+            try:
+                connection, address = sock.accept()
+            except BlockingIOError:
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as e:
+                pause = errors.failed(e)
+                if pause is None:
+                    raise
+                loop.remove_handler(sock)
+                loop.call_later(pause, resume)
+                return
+            callback(connection, address)
+
+    def resume() -> None:
+        if not removed:
+            loop.add_handler(sock, accept, tornado.ioloop.IOLoop.READ)
+
+    def remove() -> None:
+        # A no-op for tornado while the socket is paused.
+        nonlocal removed
+        removed = True
+        loop.remove_handler(sock)
+
+    loop.add_handler(sock, accept, tornado.ioloop.IOLoop.READ)
+    return remove
 
 
 def create_app(config: Config, upstream: CurlUpstream, busy: Busy) -> tornado.web.Application:

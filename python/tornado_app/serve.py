@@ -41,6 +41,7 @@ async def serve(config: Config, sock: socket.socket) -> None:
         max_header_size=contract.MAX_HEAD_BYTES,
         xheaders=False,
         decompress_request=False,
+        accept_errors=contract.AcceptErrors(NAME, logging.getLogger("tornado.general")),
     )
     stop = asyncio.Event()
     signals = []

@@ -1,8 +1,7 @@
 //! The shared conformance suite (servers/conformance), against server-actix.
-conformance::suite!(conformance::Subject {
-    name: "actix",
-    server_header: "actix-web",
-    start: server_actix::start,
-    binary: env!("CARGO_BIN_EXE_server-actix"),
-    blocking: false,
-});
+conformance::suite!(conformance::Subject::in_process(
+    "actix",
+    "actix-web",
+    server_actix::start,
+    env!("CARGO_BIN_EXE_server-actix")
+));

@@ -1,8 +1,7 @@
 //! The shared conformance suite (servers/conformance), against server-axum.
-conformance::suite!(conformance::Subject {
-    name: "axum",
-    server_header: "axum",
-    start: server_axum::start,
-    binary: env!("CARGO_BIN_EXE_server-axum"),
-    blocking: false,
-});
+conformance::suite!(conformance::Subject::in_process(
+    "axum",
+    "axum",
+    server_axum::start,
+    env!("CARGO_BIN_EXE_server-axum")
+));

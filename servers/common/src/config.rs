@@ -11,7 +11,7 @@ use crate::query::MAX_FANOUT;
 use crate::upstream::Upstream;
 
 /// Flags of every server binary; the names and defaults are the contract.
-#[derive(Debug, Clone, Parser)]
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
 #[command(version, about)]
 pub struct Config {
     /// Address to listen on (use port 0 for an ephemeral port; the bound address is printed).
@@ -67,6 +67,29 @@ impl Config {
         let mut command = Self::command_for(name, about);
         let matches = command.get_matches_mut();
         <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+    }
+
+    /// The command line that [`Config::parse_for`] reads back as this config: every flag,
+    /// defaults included, for starting a server binary as a process (the conformance
+    /// suite's Python servers), so that the flag names are written only here.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--listen".to_owned(),
+            self.listen.to_string(),
+            "--upstream".to_owned(),
+            self.upstream.base().to_owned(),
+            "--fanout".to_owned(),
+            self.fanout.to_string(),
+            "--upstream-timeout-ms".to_owned(),
+            self.upstream_timeout_ms.to_string(),
+        ];
+        if self.no_reuse {
+            args.push("--no-reuse".to_owned());
+        }
+        if let Some(threads) = self.threads {
+            args.extend(["--threads".to_owned(), threads.to_string()]);
+        }
+        args
     }
 
     /// The per-call upstream timeout as a [`Duration`].
@@ -181,6 +204,24 @@ mod tests {
         assert!(c.no_reuse);
         assert_eq!(c.threads_or_cpus(), 3);
         assert_eq!(c.upstream_timeout(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn to_args_parses_back_to_the_same_config() {
+        let upstream = Upstream::parse("http://127.0.0.1:9/base").unwrap();
+        let every_flag = Config {
+            listen: "[::1]:8081".parse().unwrap(),
+            fanout: 64,
+            no_reuse: true,
+            threads: NonZeroUsize::new(256),
+            upstream_timeout_ms: 1,
+            ..Config::for_upstream(upstream.clone())
+        };
+        for config in [Config::for_upstream(upstream), every_flag, Config::parse_from(["server"])] {
+            let args = config.to_args();
+            let back = Config::parse_from(std::iter::once("server".to_owned()).chain(args.iter().cloned()));
+            assert_eq!(back, config, "{args:?}");
+        }
     }
 
     #[test]

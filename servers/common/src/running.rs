@@ -23,13 +23,26 @@ type StopFn = Box<dyn FnOnce() -> io::Result<()> + Send>;
 pub struct Running {
     addr: SocketAddr,
     stop: Option<StopFn>,
+    pid: Option<u32>,
 }
 
 impl Running {
     /// Wraps a started server. `stop` must stop accepting, let in-flight requests
     /// finish (bounded), and return only when the server's threads are done.
     pub fn new(addr: SocketAddr, stop: impl FnOnce() -> io::Result<()> + Send + 'static) -> Self {
-        Self { addr, stop: Some(Box::new(stop)) }
+        Self { addr, stop: Some(Box::new(stop)), pid: None }
+    }
+
+    /// Marks the server as running in process `pid` (a binary started as a child), not in
+    /// this one: what a test reads the server's memory of.
+    pub fn with_pid(mut self, pid: u32) -> Self {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// The process serving, when it is not this one ([`Running::with_pid`]).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// The bound address (a real port, also when started on port 0).
@@ -58,7 +71,7 @@ impl Drop for Running {
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Running").field("addr", &self.addr).field("pid", &self.pid).finish_non_exhaustive()
     }
 }
 

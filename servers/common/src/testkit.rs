@@ -271,7 +271,7 @@ pub struct Child {
 impl Child {
     /// Runs `program args...` (which must print `... listening on http://ADDR` on its first
     /// stdout line, as [`crate::sys::announce`] does) and waits for that line.
-    pub fn spawn(program: &str, args: &[&str]) -> io::Result<Self> {
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> io::Result<Self> {
         Self::spawn_command(std::process::Command::new(program).args(args))
     }
 
@@ -309,6 +309,11 @@ impl Child {
     /// The announced address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends a signal by PID (`kill -SIG PID`) to this child only.

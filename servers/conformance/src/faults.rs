@@ -154,7 +154,8 @@ pub fn upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502(subject: &Su
 
 /// An endless body is cut at the cap: a 502 that says so, long before the (2 minute)
 /// upstream timeout, and counted rather than held: 16 endless calls at once must not
-/// grow the process by the 16 x 16 MiB that holding them to the cap would take.
+/// grow the server's process (this one, or the one it was started as, with its children)
+/// by the 16 x 16 MiB that holding them to the cap would take.
 pub fn upstream_endless_body_is_502_at_the_cap_and_not_buffered(subject: &Subject) {
     const CALLS: u64 = 16;
     let upstream = fault_upstream(|_| Fault::Endless);
@@ -164,14 +165,15 @@ pub fn upstream_endless_body_is_502_at_the_cap_and_not_buffered(subject: &Subjec
         let error = assert_error(subject, &get(s.addr(), "/single?ms=0").await, 502, "endless body");
         assert!(error.contains(&MAX_BODY_BYTES.to_string()), "{}: error does not say so: {error}", subject.name);
 
-        let before = rss_bytes();
+        let pid = s.pid();
+        let before = rss_bytes(pid);
         let peak = Arc::new(AtomicU64::new(before));
         let done = Arc::new(AtomicBool::new(false));
         let sampler = {
             let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
             std::thread::spawn(move || {
                 while !done.load(Ordering::SeqCst) {
-                    peak.fetch_max(rss_bytes(), Ordering::SeqCst);
+                    peak.fetch_max(rss_bytes(pid), Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(5));
                 }
             })
@@ -188,9 +190,15 @@ pub fn upstream_endless_body_is_502_at_the_cap_and_not_buffered(subject: &Subjec
     });
 }
 
-/// This process's resident memory (the server runs in it), from /proc/self/status.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().strip_suffix("kB"));
-    kb.and_then(|kb| kb.trim().parse::<u64>().ok()).expect("VmRSS in /proc/self/status") * 1024
+/// The resident memory of the server: this process (`pid` None: it serves in here), or
+/// process `pid` and its descendants (gunicorn serves in a child of the process started).
+fn rss_bytes(pid: Option<u32>) -> u64 {
+    match pid {
+        None => {
+            let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+            let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().strip_suffix("kB"));
+            kb.and_then(|kb| kb.trim().parse::<u64>().ok()).expect("VmRSS in /proc/self/status") * 1024
+        }
+        Some(pid) => loadgen::procstat::read(pid).expect("the server's /proc").rss_kib * 1024,
+    }
 }

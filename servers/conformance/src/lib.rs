@@ -4,9 +4,20 @@
 //! invocation, so adding a server means adding one line, and every case runs
 //! against every server the same way, over real HTTP on ephemeral ports of 127.0.0.1,
 //! each case with its own gosleep.
+//!
+//! The Rust servers start in the test process ([`Start::InProcess`]). The Python servers of
+//! `python/` run the same suite from this crate's `tests/python.rs`, each started as a
+//! process of its own ([`Start::Process`], [`start_process`]): there a case is skipped,
+//! with one line saying why, when the machine has no usable python3
+//! ([`Subject::requires`]), and the cases a third-party server is known to fail are
+//! listed with the reason ([`Subject::known_gaps`]): each still runs, must still fail,
+//! and fails the test once it passes.
 
 use std::io;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
+use server_common::testkit::{self, Child};
 use server_common::{Config, Running};
 
 pub mod cases;
@@ -22,90 +33,253 @@ pub struct Subject {
     pub name: &'static str,
     /// The value every response must carry in `Server:`.
     pub server_header: &'static str,
-    /// The crate's `start`.
-    pub start: fn(Config) -> io::Result<Running>,
-    /// The crate's binary (`env!("CARGO_BIN_EXE_server-NAME")`), for the cases that need
-    /// the real process (signals, exit code).
+    /// How a case starts the server with a [`Config`].
+    pub start: Start,
+    /// The server's binary (`env!("CARGO_BIN_EXE_server-NAME")`), for the cases that need
+    /// the real process (signals, exit code), and what [`Start::Process`] runs.
     pub binary: &'static str,
     /// Thread-per-request model: the concurrency cases start it with `--threads 256`.
     pub blocking: bool,
+    /// What the server needs of this machine, checked before every case: `Err(why)` skips
+    /// the case (it passes, printing `skipped: NAME: why`). `None`: nothing.
+    pub requires: Option<fn() -> Result<(), String>>,
+    /// Cases the server is known to fail, `(case, why)`: each runs expecting to fail (and
+    /// prints `known gap: NAME: CASE: WHY`), and fails if it passes, so that a gap that
+    /// closes is noticed and taken off the list.
+    pub known_gaps: &'static [(&'static str, &'static str)],
 }
 
-/// Generates one `#[test]` per conformance case for `$subject` (a [`Subject`]).
+impl Subject {
+    /// A server of this workspace: started in-process by its crate's `start`, async,
+    /// needing nothing, with no known gaps (`Subject { blocking: true, ..in_process(..) }`
+    /// for a thread-per-request one).
+    pub const fn in_process(
+        name: &'static str,
+        server_header: &'static str,
+        start: fn(Config) -> io::Result<Running>,
+        binary: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            server_header,
+            start: Start::InProcess(start),
+            binary,
+            blocking: false,
+            requires: None,
+            known_gaps: &[],
+        }
+    }
+
+    /// Starts the server with `config`.
+    pub fn start(&self, config: Config) -> io::Result<Running> {
+        match self.start {
+            Start::InProcess(start) => start(config),
+            Start::Process => start_process(self.binary, &config),
+        }
+    }
+}
+
+/// How the suite starts a server.
+#[derive(Clone, Copy)]
+pub enum Start {
+    /// The crate's `start`, serving on threads of the test process.
+    InProcess(fn(Config) -> io::Result<Running>),
+    /// [`Subject::binary`] as a process of its own ([`start_process`]): a server that is
+    /// not a Rust crate of this workspace.
+    Process,
+}
+
+/// How long [`start_process`]'s stop waits for the process to exit after SIGTERM: the
+/// contract's 35 s drain and a margin.
+pub const PROCESS_STOP_LIMIT: Duration = Duration::from_secs(40);
+
+/// Runs `program` with `config`'s flags ([`Config::to_args`]) and waits for its listening
+/// line. The stop sends SIGTERM to that process and waits for it, up to
+/// [`PROCESS_STOP_LIMIT`] (then kills it); anything but exit status 0 is an error.
+pub fn start_process(program: &str, config: &Config) -> io::Result<Running> {
+    let mut child = Child::spawn(program, &config.to_args())?;
+    let (addr, pid) = (child.addr(), child.id());
+    let name = testkit::binary_name(program).to_owned();
+    let stop = move || {
+        child.signal("TERM")?;
+        match child.wait_timeout(PROCESS_STOP_LIMIT)? {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => Err(io::Error::other(format!("{name} exited with {status} after SIGTERM"))),
+            // Dropping `child` kills it.
+            None => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{name} still running {PROCESS_STOP_LIMIT:?} after SIGTERM: killed"),
+            )),
+        }
+    };
+    Ok(Running::new(addr, stop).with_pid(pid))
+}
+
+/// Runs `case` of the suite against `subject`: skipped if the subject's requirement is not
+/// met here, expected to fail if it is one of the subject's known gaps.
+#[doc(hidden)]
+pub fn run_case(subject: &Subject, case: &str, run: fn(&Subject)) {
+    if let Some(Err(why)) = subject.requires.map(|requires| requires()) {
+        say(&format!("skipped: {}: {why}", subject.name));
+        return;
+    }
+    let Some((_, why)) = subject.known_gaps.iter().find(|(gap, _)| *gap == case) else {
+        return run(subject);
+    };
+    // How the case failed is its panic message, shown with the test's output (--nocapture).
+    match std::panic::catch_unwind(AssertUnwindSafe(|| run(subject))) {
+        Err(_) => say(&format!("known gap: {}: {case}: {why}", subject.name)),
+        Ok(()) => panic!("{case}: listed as a known gap of {} but it passes; remove it from the list", subject.name),
+    }
+}
+
+/// One line on stderr, also from a passing test: written to the handle, not through
+/// `eprintln!`, which the test harness captures and shows only for a failure. A skip or a
+/// known gap is worth seeing in every run.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Every known gap of `subject` names a case of the suite: a misspelt one would never run
+/// as a gap, and its case would fail as if it were not listed.
+#[doc(hidden)]
+pub fn check_known_gaps(subject: &Subject, cases: &[&str]) {
+    for (gap, _) in subject.known_gaps {
+        assert!(cases.contains(gap), "{}: known gap {gap:?} is not a case of the suite", subject.name);
+    }
+}
+
+/// Generates one `#[test]` per conformance case for `$subject` (a [`Subject`]), and one
+/// that checks its known gaps name cases.
 #[macro_export]
 macro_rules! suite {
     ($subject:expr) => {
         const SUBJECT: $crate::Subject = $subject;
-        $crate::__cases!(
-            single_answers_one_call_and_its_bytes,
-            multiple_answers_n_calls_and_total_bytes,
-            multiple_defaults_to_the_fanout_flag,
-            health_answers_ok,
-            every_response_has_content_type_length_date_and_server,
-            date_changes_between_requests_a_second_apart,
-            multiple_fans_out_concurrently,
-            reuse_keeps_upstream_connections_few,
-            no_reuse_opens_one_upstream_connection_per_call,
-            concurrent_singles_are_not_serialized,
-            every_connection_of_a_burst_is_served,
-            bad_query_is_400_with_a_json_error,
-            unknown_path_is_404_and_wrong_method_is_405,
-            wrong_method_with_a_body_is_still_405,
-            upstream_down_is_502,
-            upstream_non_2xx_is_502,
-            upstream_timeout_is_504_and_serving_goes_on,
-            upstream_back_after_an_outage_is_served_again,
-            malformed_http_is_rejected_and_serving_goes_on,
-            sigterm_finishes_in_flight_requests_and_exits_0,
-            binary_defaults_are_the_contract,
-            help_opens_with_the_binary_and_its_framework,
-            a_port_in_use_is_named_and_the_start_fails,
-        );
-        // Recovery from a shortage, and the listen backlog (recovery.rs): the real binary.
-        $crate::__cases!(recovery:
-            accepts_again_within_5_s_after_running_out_of_file_descriptors,
-            a_burst_of_connects_waits_in_the_listen_backlog,
-        );
-        // Upstream faults (faults.rs): each fault of the test kit's fault upstream.
-        $crate::__cases!(faults:
-            upstream_that_never_answers_is_504_after_the_upstream_timeout,
-            upstream_reset_mid_body_is_502,
-            upstream_body_shorter_than_its_content_length_is_502,
-            upstream_chunked_body_without_its_last_chunk_is_502,
-            upstream_close_delimited_body_is_counted_exactly,
-            upstream_non_2xx_answers_are_502,
-            upstream_malformed_status_line_is_502,
-            upstream_slow_drip_is_200_within_the_timeout_and_504_past_it,
-            upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
-            upstream_endless_body_is_502_at_the_cap_and_not_buffered,
-        );
-        // Hostile and careless clients: head limits, slow heads, idle and half-read
-        // connections at a stop, a second signal, bad input logged as no error (hostile.rs).
-        $crate::__cases!(hostile:
-            a_request_line_over_the_limit_is_414_or_431_or_closed,
-            a_head_over_the_limit_is_431_or_closed,
-            a_head_trickled_past_the_head_timeout_is_closed,
-            a_later_head_trickled_past_the_head_timeout_is_closed,
-            an_idle_keep_alive_connection_outlives_the_head_timeout,
-            stop_closes_idle_and_half_read_connections_at_once,
-            a_second_sigterm_exits_at_once_with_a_failure_status,
-            a_clients_bad_input_logs_no_error,
+        $crate::__suite!(
+            cases: [
+                single_answers_one_call_and_its_bytes,
+                multiple_answers_n_calls_and_total_bytes,
+                multiple_defaults_to_the_fanout_flag,
+                health_answers_ok,
+                every_response_has_content_type_length_date_and_server,
+                date_changes_between_requests_a_second_apart,
+                multiple_fans_out_concurrently,
+                reuse_keeps_upstream_connections_few,
+                no_reuse_opens_one_upstream_connection_per_call,
+                concurrent_singles_are_not_serialized,
+                every_connection_of_a_burst_is_served,
+                bad_query_is_400_with_a_json_error,
+                unknown_path_is_404_and_wrong_method_is_405,
+                wrong_method_with_a_body_is_still_405,
+                upstream_down_is_502,
+                upstream_non_2xx_is_502,
+                upstream_timeout_is_504_and_serving_goes_on,
+                upstream_back_after_an_outage_is_served_again,
+                malformed_http_is_rejected_and_serving_goes_on,
+                sigterm_finishes_in_flight_requests_and_exits_0,
+                binary_defaults_are_the_contract,
+                help_opens_with_the_binary_and_its_framework,
+                a_port_in_use_is_named_and_the_start_fails,
+            ],
+            // Recovery from a shortage, and the listen backlog (recovery.rs): the real binary.
+            recovery: [
+                accepts_again_within_5_s_after_running_out_of_file_descriptors,
+                a_burst_of_connects_waits_in_the_listen_backlog,
+            ],
+            // Upstream faults (faults.rs): each fault of the test kit's fault upstream.
+            faults: [
+                upstream_that_never_answers_is_504_after_the_upstream_timeout,
+                upstream_reset_mid_body_is_502,
+                upstream_body_shorter_than_its_content_length_is_502,
+                upstream_chunked_body_without_its_last_chunk_is_502,
+                upstream_close_delimited_body_is_counted_exactly,
+                upstream_non_2xx_answers_are_502,
+                upstream_malformed_status_line_is_502,
+                upstream_slow_drip_is_200_within_the_timeout_and_504_past_it,
+                upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
+                upstream_endless_body_is_502_at_the_cap_and_not_buffered,
+            ],
+            // Hostile and careless clients: head limits, slow heads, idle and half-read
+            // connections at a stop, a second signal, bad input logged as no error (hostile.rs).
+            hostile: [
+                a_request_line_over_the_limit_is_414_or_431_or_closed,
+                a_head_over_the_limit_is_431_or_closed,
+                a_head_trickled_past_the_head_timeout_is_closed,
+                a_later_head_trickled_past_the_head_timeout_is_closed,
+                an_idle_keep_alive_connection_outlives_the_head_timeout,
+                stop_closes_idle_and_half_read_connections_at_once,
+                a_second_sigterm_exits_at_once_with_a_failure_status,
+                a_clients_bad_input_logs_no_error,
+            ],
         );
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __cases {
-    ($module:ident: $($case:ident),* $(,)?) => {
-        $(
+macro_rules! __suite {
+    ($($module:ident: [$($case:ident),* $(,)?]),* $(,)?) => {
+        $($(
             #[test]
             fn $case() {
-                $crate::$module::$case(&SUBJECT);
+                $crate::run_case(&SUBJECT, stringify!($case), $crate::$module::$case);
             }
-        )*
+        )*)*
+
+        #[test]
+        fn known_gaps_are_cases_of_the_suite() {
+            $crate::check_known_gaps(&SUBJECT, &[$($(stringify!($case)),*),*]);
+        }
     };
-    ($($case:ident),* $(,)?) => {
-        $crate::__cases!(cases: $($case),*);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never_started(_: Config) -> io::Result<Running> {
+        Err(io::Error::other("not started here"))
+    }
+
+    const SUBJECT: Subject = Subject {
+        known_gaps: &[("fails", "a known gap"), ("passes", "a gap that has closed")],
+        ..Subject::in_process("self-test", "x", never_started, "server-x")
     };
+
+    fn fails(_: &Subject) {
+        panic!("the case fails");
+    }
+
+    fn passes(_: &Subject) {}
+
+    #[test]
+    fn a_case_whose_requirement_is_missing_is_skipped_and_passes() {
+        let missing = Subject { requires: Some(|| Err("nothing here".to_owned())), ..SUBJECT };
+        run_case(&missing, "other", fails);
+        run_case(&missing, "fails", fails);
+    }
+
+    #[test]
+    fn a_known_gap_that_fails_passes() {
+        run_case(&SUBJECT, "fails", fails);
+    }
+
+    #[test]
+    #[should_panic(expected = "passes: listed as a known gap of self-test but it passes; remove it from the list")]
+    fn a_known_gap_that_passes_fails() {
+        run_case(&SUBJECT, "passes", passes);
+    }
+
+    #[test]
+    #[should_panic(expected = "the case fails")]
+    fn a_case_not_listed_fails_as_it_is() {
+        run_case(&SUBJECT, "other", fails);
+    }
+
+    #[test]
+    #[should_panic(expected = "self-test: known gap \"fails\" is not a case of the suite")]
+    fn a_known_gap_must_name_a_case() {
+        check_known_gaps(&SUBJECT, &["passes", "other"]);
+    }
 }

@@ -23,7 +23,7 @@ pub(crate) fn gosleep(delay_ms: u64) -> Running {
 
 /// The server under test with `config`.
 pub(crate) fn server(subject: &Subject, config: Config) -> Running {
-    (subject.start)(config).unwrap_or_else(|e| panic!("{} does not start: {e}", subject.name))
+    subject.start(config).unwrap_or_else(|e| panic!("{} does not start: {e}", subject.name))
 }
 
 /// The server under test with the contract's defaults against `upstream`.

@@ -1,0 +1,130 @@
+//! The shared conformance suite against the three Python servers of python/ (Flask under
+//! gunicorn, Starlette under uvicorn, tornado), each started as a process from its
+//! `python/bin/server-NAME`. Where python3 is unusable here, every case is skipped with
+//! python/setup.sh's reason; where a third-party server does not meet the contract, the
+//! case is a known gap (python/README.md, "Request heads").
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// python/setup.sh's verdict, once per test binary.
+enum Setup {
+    Ready,
+    /// Exit 3, no usable python3 here: its one line, why.
+    Unavailable(String),
+    /// Any other failure: everything it said.
+    Failed(String),
+}
+
+/// Makes python/.venv if missing or stale (python/setup.sh, once): Ok when the servers can
+/// run, Err(why) when this machine has no usable python3. A set-up that failed otherwise
+/// is a broken install and fails the case rather than skipping it.
+fn python() -> Result<(), String> {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    let setup = SETUP.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/setup.sh");
+        match Command::new(script).output() {
+            Ok(out) => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                match out.status.code() {
+                    Some(0) => Setup::Ready,
+                    Some(3) => {
+                        Setup::Unavailable(stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").to_owned())
+                    }
+                    _ => Setup::Failed(format!("exited with {}:\n{stderr}", out.status)),
+                }
+            }
+            Err(e) => Setup::Failed(format!("could not run: {e}")),
+        }
+    });
+    match setup {
+        Setup::Ready => Ok(()),
+        Setup::Unavailable(why) => Err(why.clone()),
+        Setup::Failed(what) => panic!("python/setup.sh {what}"),
+    }
+}
+
+/// A Python server: `python/bin/server-NAME` started as a process, once python/setup.sh
+/// has made its venv.
+const fn python_server(name: &'static str, server_header: &'static str, binary: &'static str) -> conformance::Subject {
+    conformance::Subject {
+        name,
+        server_header,
+        start: conformance::Start::Process,
+        binary,
+        blocking: false,
+        requires: Some(python),
+        known_gaps: &[],
+    }
+}
+
+// Why a case is a known gap (python/README.md, "Request heads"), where two cases share it.
+const GUNICORN_NO_HEAD_TIMEOUT: &str = "gunicorn has no head timeout: gthread reads a head with a blocking read \
+     on a pool thread for as long as the client takes";
+const H11_WHOLE_HEAD_SERVED: &str = "h11's one limit, 16 KiB, applies only to a head still incomplete in its \
+     buffer: a longer request line that arrives in one read is served";
+const UVICORN_NO_HEAD_TIMEOUT: &str =
+    "uvicorn has no head timeout: its keep-alive timer is cancelled by a connection's first byte";
+const TORNADO_NO_HEAD_TIMEOUT: &str = "tornado's only head timer, idle_connection_timeout, also times idle \
+     keep-alive connections (which the contract never times out), so it is left at its 1 h";
+
+mod flask {
+    conformance::suite!(conformance::Subject {
+        // gunicorn's gthread worker: a pool of threads.
+        blocking: true,
+        known_gaps: &[
+            ("a_head_trickled_past_the_head_timeout_is_closed", super::GUNICORN_NO_HEAD_TIMEOUT),
+            ("a_later_head_trickled_past_the_head_timeout_is_closed", super::GUNICORN_NO_HEAD_TIMEOUT),
+            (
+                "stop_closes_idle_and_half_read_connections_at_once",
+                "a half-read head holds its gthread pool thread in a blocking read, and the worker with it, \
+                 until gunicorn's graceful_timeout (35 s)",
+            ),
+        ],
+        ..super::python_server(
+            "flask",
+            "gunicorn",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-flask")
+        )
+    });
+}
+
+mod starlette {
+    conformance::suite!(conformance::Subject {
+        known_gaps: &[
+            ("a_request_line_over_the_limit_is_414_or_431_or_closed", super::H11_WHOLE_HEAD_SERVED),
+            (
+                "a_head_over_the_limit_is_431_or_closed",
+                "h11's one limit, 16 KiB, applies only to a head still incomplete in its buffer: a larger head \
+                 that arrives in one read is served; and it has no field-count limit (65 fields are served)",
+            ),
+            ("a_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
+            ("a_later_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
+            (
+                "concurrent_singles_are_not_serialized",
+                "httpcore's connection pool walks every pooled connection for every queued request, so one \
+                 shared httpx client takes seconds for 200 concurrent calls (encode/httpcore#1035)",
+            ),
+        ],
+        ..super::python_server(
+            "starlette",
+            "uvicorn",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-starlette")
+        )
+    });
+}
+
+mod tornado {
+    conformance::suite!(conformance::Subject {
+        known_gaps: &[
+            ("a_head_over_the_limit_is_431_or_closed", "tornado has no field-count limit: 65 fields are served"),
+            ("a_head_trickled_past_the_head_timeout_is_closed", super::TORNADO_NO_HEAD_TIMEOUT),
+            ("a_later_head_trickled_past_the_head_timeout_is_closed", super::TORNADO_NO_HEAD_TIMEOUT),
+        ],
+        ..super::python_server(
+            "tornado",
+            "TornadoServer",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-tornado")
+        )
+    });
+}
