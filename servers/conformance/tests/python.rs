@@ -55,6 +55,7 @@ const fn python_server(name: &'static str, server_header: &'static str, binary: 
         blocking: false,
         requires: Some(python),
         known_gaps: &[],
+        slow_cases: &[],
     }
 }
 
@@ -100,12 +101,14 @@ mod starlette {
             ),
             ("a_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
             ("a_later_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
-            (
-                "concurrent_singles_are_not_serialized",
-                "httpcore's connection pool walks every pooled connection for every queued request, so one \
-                 shared httpx client takes seconds for 200 concurrent calls (encode/httpcore#1035)",
-            ),
         ],
+        // Not serialized, but 2.3-3.7 s against the 2 s bound here: a margin that noise or a
+        // faster machine can close.
+        slow_cases: &[(
+            "concurrent_singles_are_not_serialized",
+            "httpcore's connection pool walks every pooled connection for every queued request, so one \
+             shared httpx client takes seconds for 200 concurrent calls (encode/httpcore#1035)",
+        )],
         ..super::python_server(
             "starlette",
             "uvicorn",
