@@ -53,6 +53,9 @@ capacity=1 capacity_delay_ms=100 capacity_quota=0.5
 # tables' 5 s: 20 cells and 20 searches of about 10 steps each, plus the build, must fit
 # in the run's 15 minutes.
 capacity_warmup=0.25 capacity_window=1
+# The capacity searches' first, light step for the Python servers, req/s (loadgen's default,
+# 100, for the Rust ones).
+python_start_rate=10
 # Thread-per-request needs threads to hold clients: rouille, std and flask get a pool of 256
 # (their concurrency, and so their Little's bound, is min(C, 256) / D). The async servers
 # get one worker, as they get one pinned core (starlette and tornado: one event loop anyway).
@@ -347,6 +350,9 @@ if (( capacity )); then
           --timeout 10s --json "$raw/$cell.json")
         [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
         bench_pooled "$s" && cap_flags+=(--pool "$pool_threads")
+        # The light first step must be light for the server: at half a core the Python
+        # servers fail loadgen's default 100 req/s on /multiple, which would leave no figure.
+        bench_is_python "$s" && cap_flags+=(--start-rate "$python_start_rate")
         announce "$cell" "search"
         runnable "$cell" "$s" || continue
         started=$SECONDS
