@@ -178,9 +178,11 @@ def create_app(config: Config, request_threads: int) -> Flask:
             n, ms = contract.parse_multiple(request.query_string, config.fanout)
             url = config.sleep_url(ms)
             calls = [fanout.submit(outcome, url) for _ in range(n)]
-            # Every call is seen through, a failed one included; the first failure in call
-            # order decides the status.
-            return answer(200, contract.sum_calls(call.result() for call in calls))
+            # Every call is seen through, a failed one included, before the answer (a list,
+            # not a generator: sum_calls stops at the first failure, which would answer while
+            # later calls are still queued); the first failure in call order decides the status.
+            outcomes = [call.result() for call in calls]
+            return answer(200, contract.sum_calls(outcomes))
         except BenchError as e:
             return failed(e)
 
