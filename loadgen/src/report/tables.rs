@@ -112,14 +112,12 @@ pub(super) fn render_table(
     let mut costs = Vec::new();
     for server in &meta.servers {
         let name = cell_name(mode.0, endpoint.0, server);
-        let valid = match cells.get(&name) {
-            Some(Cell::Measured(result)) if invalid_reason(meta, server, result).is_none() => Some(result),
-            _ => None,
-        };
-        costs.push((server.as_str(), valid.and_then(|r| cpu_per_1k(r))));
+        // Only a valid result has a cost to set against the Python baselines.
+        let mut cost = None;
         match cells.get(&name) {
             Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
                 None => {
+                    cost = cpu_per_1k(result);
                     header.push(measured_header(meta, &name, server, &mut notes));
                     columns.push(column(meta, server, result, &mut notes));
                 }
@@ -144,6 +142,7 @@ pub(super) fn render_table(
                 columns.push(std::array::from_fn(|_| DASH.to_owned()));
             }
         }
+        costs.push((server.as_str(), cost));
     }
     write_table(out, &format!("{} — {}", mode.1, endpoint.1), &header, &ROWS, &columns, &notes);
     if let Some(line) = vs_python_line(meta.python.as_ref(), "", &costs) {
