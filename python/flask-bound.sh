@@ -66,12 +66,7 @@ echo "Command: \`python/flask-bound.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC
 echo
 echo "| mode | --threads T | bound min(C, T) / D | RPS per round | RPS / bound (median) | p99 (median) | errors | server CPU % (median) |"
 echo "|---|---:|---:|---|---:|---:|---|---:|"
-awk -F'\t' '
-  function median(list,    v, n, i, j, t) {
-    n = split(list, v, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+awk -F'\t' "$BENCH_AWK_MEDIAN"'
   {
     key = $1 SUBSEP $2
     if (!(key in seen)) { seen[key] = 1; order[++n] = key; bound[key] = $4; errs[key] = "" }

@@ -309,6 +309,18 @@ bench_quota_setup() {
   return 1
 }
 
+# An awk function for the scripts' tables: median(LIST) of a space-separated list of
+# numbers, leaving its smallest and largest in lo and hi (mawk has no sort: insertion).
+# Use: awk "$BENCH_AWK_MEDIAN"' ...program...'
+# shellcheck disable=SC2034 # read by the sourcing scripts
+BENCH_AWK_MEDIAN='
+  function median(list,    v, n, i, j, t) {
+    n = split(list, v, " ")
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    lo = v[1]; hi = v[n]
+    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }'
+
 # bench_descendants PID: the PIDs of the process's children, theirs, and so on.
 bench_descendants() {
   local child

@@ -92,17 +92,11 @@ for mode in reuse no-reuse; do
     echo
     echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs $base (median) | range | CPU vs its model's floor (median) | range | server threads (max) |"
     echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-    # Per server: the median of each figure over the rounds (mawk has no sort: insertion).
+    # Per server: the median of each figure over the rounds.
     # "CPU vs BASE" is the median of the per-round ratios, each against BASE's run of the
     # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
     # moves both sides of a ratio, where it would move only one median.
-    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" '
-      function median(list,    v, n, i, j, t) {
-        n = split(list, v, " ")
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        lo = v[1]; hi = v[n]
-        return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-      }
+    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" "$BENCH_AWK_MEDIAN"'
       $2 == p && $3 == m {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1; threads[$1] = $4; errs[$1] = "" }
         rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8; by_round[$1, $10] = $8
