@@ -8,6 +8,9 @@
 //!
 //! Run with: `cargo run --release -p gosleep -- --delay-ms 1000`
 
+#[cfg(feature = "client")]
+pub mod client;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -26,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use server_common::query::{self, MAX_MS, QueryError};
 use server_common::running::{self, Running};
-use server_common::{Upstream, hyper_serve, sys};
+use server_common::{Upstream, hyper_serve};
 
 /// Largest body `/sleep` serves (`bytes=` and `--body-bytes`): the largest upstream body a
 /// server's call accepts, so every body gosleep can serve is one a server counts.
@@ -260,7 +263,7 @@ pub async fn serve(
 /// Starts gosleep on its own runtime in a background thread (binds first, so errors and
 /// the real port of `--listen ...:0` come back here). What the binary and every test run.
 pub fn start(config: Config) -> io::Result<Running> {
-    let threads = config.threads.map_or_else(sys::available_cpus, NonZeroUsize::get);
+    let threads = config.threads.map_or_else(bench_sys::available_cpus, NonZeroUsize::get);
     running::spawn_tokio("gosleep", config.listen, threads, move |listener, shutdown| async move {
         serve(listener, &config, shutdown).await
     })

@@ -6,18 +6,18 @@ use std::time::{Duration, Instant};
 
 use gosleep::{Config, Stats};
 use server_common::Running;
-use server_common::testkit::{self, Child, Conn};
+use testkit::{self, Child, Conn};
 
 fn start(delay_ms: u64) -> Running {
     gosleep::start(Config { delay_ms, ..Config::default() }).expect("gosleep starts")
 }
 
 async fn stats(addr: SocketAddr) -> Stats {
-    testkit::upstream_stats(addr).await
+    gosleep::client::upstream_stats(addr).await
 }
 
 async fn reset(addr: SocketAddr) {
-    testkit::reset_upstream_stats(addr).await;
+    gosleep::client::reset_upstream_stats(addr).await;
 }
 
 #[tokio::test]
@@ -141,7 +141,7 @@ async fn stats_track_in_flight_and_its_peak() {
     let g = start(0);
     let addr = g.addr();
     let sleepers: Vec<_> = (0..20).map(|_| tokio::spawn(testkit::get(addr, "/sleep?ms=1000"))).collect();
-    testkit::wait_for_upstream_in_flight(addr, 20, Duration::from_secs(10)).await;
+    gosleep::client::wait_for_upstream_in_flight(addr, 20, Duration::from_secs(10)).await;
     let during = stats(addr).await;
     assert_eq!(during.max_in_flight, 20, "{during:?}");
     for s in sleepers {
@@ -167,7 +167,7 @@ async fn a_client_that_leaves_mid_sleep_is_counted_out() {
     let g = start(0);
     let mut conn = Conn::open(g.addr()).await.unwrap();
     conn.send_raw(b"GET /sleep?ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    testkit::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
+    gosleep::client::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
     drop(conn);
     let deadline = Instant::now() + Duration::from_secs(5);
     while stats(g.addr()).await.in_flight != 0 {
@@ -199,7 +199,7 @@ async fn malformed_http_gets_400_and_gosleep_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_concurrent_sleeps_finish_in_under_3s() {
     // The test process holds both ends of every connection: 4,000 descriptors.
-    server_common::sys::raise_fd_limit().unwrap();
+    bench_sys::raise_fd_limit().unwrap();
     let g = start(0);
     let addr = g.addr();
     let t = Instant::now();
@@ -260,7 +260,7 @@ async fn sigterm_lets_sleeping_requests_finish_then_exits_0() {
     let mut child = Child::spawn(BIN, &["--listen", "127.0.0.1:0", "--delay-ms", "800"]).unwrap();
     let addr = child.addr();
     let sleeping = tokio::spawn(testkit::get(addr, "/sleep"));
-    testkit::wait_for_upstream_in_flight(addr, 1, Duration::from_secs(10)).await;
+    gosleep::client::wait_for_upstream_in_flight(addr, 1, Duration::from_secs(10)).await;
     child.signal("TERM").unwrap();
     let r = sleeping.await.unwrap().unwrap();
     assert_eq!(r.status, 200, "the sleeping request was cut off");

@@ -263,7 +263,7 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
 /// Connections the fd limit leaves room for (after raising it to the hard limit), and
 /// the limit.
 pub fn fd_budget() -> Result<(usize, u64), LoadgenError> {
-    let limit = server_common::sys::raise_fd_limit()?;
+    let limit = bench_sys::raise_fd_limit()?;
     Ok((usize::try_from(limit.saturating_sub(FD_SLACK)).unwrap_or(usize::MAX), limit))
 }
 

@@ -35,11 +35,11 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn stats(addr: SocketAddr) -> gosleep::Stats {
-    block_on(server_common::testkit::upstream_stats(addr))
+    block_on(gosleep::client::upstream_stats(addr))
 }
 
 fn reset(addr: SocketAddr) {
-    block_on(server_common::testkit::reset_upstream_stats(addr));
+    block_on(gosleep::client::reset_upstream_stats(addr));
 }
 
 /// Little's law: 50 connections each waiting 100 ms cannot exceed 500 requests/second,

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::upstream::BodyCount;
-use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
+use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy};
 
 /// What this server is, in the line its `--help` opens with (after `server-actix: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-web 4, awc as the upstream client (async: one single-threaded worker per --threads)";
@@ -47,7 +47,7 @@ pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
 /// default, kept now that the server is built without it.
 const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the actix `System` and
+/// Binds `config.listen` (backlog [`bench_sys::LISTEN_BACKLOG`]), starts the actix `System` and
 /// its workers on a thread of their own, and returns once the server runs. Stopping the
 /// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
 /// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
@@ -57,7 +57,7 @@ const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn start(config: Config) -> io::Result<Running> {
     // Bound here rather than by actix's `bind`, so that the backlog is ours (4096,
     // not std's 128) and a bind error or the real port (port 0) comes back at once.
-    let listener = sys::bind_listener(config.listen)?;
+    let listener = bench_sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
     let workers = config.threads_or_cpus();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -68,7 +68,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                 .workers(workers)
                 // Applies only to sockets actix binds itself; the listener above already has
                 // this backlog. Kept so that a switch to `.bind` would not silently drop to 128.
-                .backlog(sys::LISTEN_BACKLOG.unsigned_abs())
+                .backlog(bench_sys::LISTEN_BACKLOG.unsigned_abs())
                 // server_common's main handles SIGTERM/SIGINT and calls stop below.
                 .disable_signals()
                 .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);

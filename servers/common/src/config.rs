@@ -99,7 +99,7 @@ impl Config {
 
     /// `--threads` if given, else the number of CPUs this process may run on.
     pub fn threads_or_cpus(&self) -> usize {
-        self.threads.map_or_else(crate::sys::available_cpus, NonZeroUsize::get)
+        self.threads.map_or_else(bench_sys::available_cpus, NonZeroUsize::get)
     }
 }
 

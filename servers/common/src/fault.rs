@@ -1,4 +1,4 @@
-//! A fault-injection upstream for tests (feature `testkit`, and server-common's own tests).
+//! A fault-injection upstream for tests (feature `fault`, and server-common's own tests).
 //!
 //! Raw tokio TCP on an ephemeral port of 127.0.0.1, on a runtime of its own, started and
 //! stopped by the test like gosleep. Each request gets the [`Fault`] its plan names, so one
@@ -270,16 +270,5 @@ mod tests {
         assert_eq!(got.len() - head.len() - 4, 70_000);
         let drip = Fault::Drip { bytes: 3, every: Duration::from_millis(10) };
         assert!(text(&exchange(drip, Duration::from_secs(10)).await.unwrap()).ends_with("\r\n\r\nzzz"));
-    }
-
-    #[cfg(feature = "testkit")]
-    #[tokio::test]
-    async fn the_testkit_client_refuses_a_body_over_the_cap() {
-        use crate::upstream::MAX_BODY_BYTES;
-        for fault in [Fault::Ok(MAX_BODY_BYTES + 1), Fault::CloseDelimited(MAX_BODY_BYTES + 1)] {
-            let upstream = FaultUpstream::start(fault).unwrap();
-            let e = crate::testkit::get(upstream.addr(), "/").await.unwrap_err();
-            assert!(e.to_string().contains("over MAX_BODY_BYTES"), "{fault:?}: {e}");
-        }
     }
 }

@@ -29,7 +29,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::head_clock::{ConnState, HeadIo, InFlight};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use crate::sys::AcceptErrors;
+use bench_sys::AcceptErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -218,7 +218,7 @@ mod tests {
 
     /// Serves `ok` with [`TEST_HEAD_TIMEOUT`] until the returned sender is dropped.
     async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-        let listener = crate::sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let listener = bench_sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let make_service = || {

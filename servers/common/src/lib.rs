@@ -7,30 +7,28 @@
 //! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]) and the
 //! threads the blocking servers fan out on ([`cached_pool`]), the
 //! upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
-//! and the socket / fd / signal set-up every benchmark process needs ([`sys`]). gosleep
-//! uses the same query and socket helpers, so the `ms` limit and the listen backlog are
-//! defined once.
+//! and logging ([`log`]). gosleep uses the same query helpers and hyper loop, so the `ms`
+//! limit is defined once. Sockets, the fd limit and signals are bench-sys's (`sys/`), shared
+//! with loadgen.
 //!
 //! There is deliberately no web-framework dependency here.
 
 pub mod cached_pool;
 pub mod config;
-#[cfg(any(test, feature = "testkit"))]
+#[cfg(any(test, feature = "fault"))]
 pub mod fault;
 #[cfg(feature = "head-clock")]
 pub mod head_clock;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
 pub mod limits;
+pub mod log;
 pub mod proxy;
 pub mod query;
 pub mod reply;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod running;
-pub mod sys;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 pub mod upstream;
 #[cfg(feature = "ureq")]
 pub mod ureq_client;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::sys;
+use crate::log;
 
 type StopFn = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
@@ -80,7 +80,7 @@ impl std::fmt::Debug for Running {
 /// client that stalls half-way through a request cannot keep the process alive.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
 
-/// Starts a tokio-based server: binds `listen` (backlog [`sys::LISTEN_BACKLOG`]), builds a
+/// Starts a tokio-based server: binds `listen` (backlog [`bench_sys::LISTEN_BACKLOG`]), builds a
 /// multi-thread runtime of `threads` workers on a thread named `name`, and runs
 /// `serve(listener, shutdown)` on it. `shutdown` completes when [`Running::stop`] is
 /// called; `serve` must then stop accepting, drain, and return. If it has not returned
@@ -90,7 +90,7 @@ where
     S: FnOnce(tokio::net::TcpListener, Shutdown) -> F + Send + 'static,
     F: Future<Output = io::Result<()>>,
 {
-    let listener = sys::bind_listener(listen)?;
+    let listener = bench_sys::bind_listener(listen)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -163,18 +163,18 @@ pub fn server_main(
 /// wait for SIGTERM/SIGINT, stop gracefully. Exit 0 after a clean stop, 1 on any error,
 /// and 1 at once, without waiting for the drain, on a second SIGTERM/SIGINT during it.
 pub fn main(name: &str, start: impl FnOnce() -> io::Result<Running>) -> ExitCode {
-    sys::init_tracing();
-    if let Err(e) = sys::raise_fd_limit() {
+    log::init_tracing();
+    if let Err(e) = bench_sys::raise_fd_limit() {
         tracing::warn!("{name}: could not raise RLIMIT_NOFILE: {e}");
     }
     let result = (|| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
         let mut signals = {
             let _ctx = runtime.enter();
-            sys::ShutdownSignals::install()?
+            bench_sys::ShutdownSignals::install()?
         };
         let running = start()?;
-        sys::announce(name, running.addr());
+        log::announce(name, running.addr());
         runtime.block_on(signals.recv());
         // The drain runs on a thread of its own so that this one can still hear a second
         // signal: whoever sends it wants the process gone now, requests in flight or not.

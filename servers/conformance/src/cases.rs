@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use gosleep::Stats;
-use server_common::testkit::{self, Child, Conn, Response};
 use server_common::{Config, ErrorReply, ProxyReply, Running, Upstream};
+use testkit::{self, Child, Conn, Response};
 
 use crate::Subject;
 use crate::support::{block_on, get, gosleep, server, server_for};
@@ -14,11 +14,11 @@ use crate::support::{block_on, get, gosleep, server, server_for};
 const BODY: u64 = 64;
 
 async fn stats(upstream: &Running) -> Stats {
-    testkit::upstream_stats(upstream.addr()).await
+    gosleep::client::upstream_stats(upstream.addr()).await
 }
 
 async fn reset(upstream: &Running) {
-    testkit::reset_upstream_stats(upstream.addr()).await;
+    gosleep::client::reset_upstream_stats(upstream.addr()).await;
 }
 
 fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64) {
@@ -298,7 +298,7 @@ pub fn wrong_method_with_a_body_is_still_405(subject: &Subject) {
 
 /// Nothing listening upstream: connection refused, 502, and the server stays up.
 pub fn upstream_down_is_502(subject: &Subject) {
-    let vacant = server_common::sys::bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let vacant = bench_sys::bind_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let upstream = Upstream::at(vacant.local_addr().expect("addr"));
     drop(vacant);
     let s = server(subject, Config::for_upstream(upstream));
@@ -390,7 +390,7 @@ pub fn sigterm_finishes_in_flight_requests_and_exits_0(subject: &Subject) {
         let in_flight = tokio::spawn(testkit::get(addr, "/single?ms=700"));
         // In flight = the server is waiting on gosleep for it. A request the server has not
         // read yet is not, and every server drops that one on a stop.
-        testkit::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
+        gosleep::client::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
         child.signal("TERM").expect("SIGTERM");
         let r = in_flight.await.expect("task").expect("in-flight request");
         assert_reply(subject, &r, 1, BODY);

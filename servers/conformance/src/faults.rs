@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use server_common::fault::{Fault, FaultUpstream};
-use server_common::testkit::Response;
 use server_common::upstream::MAX_BODY_BYTES;
 use server_common::{Config, ErrorReply, ProxyReply, Running};
+use testkit::Response;
 
 use crate::Subject;
 use crate::support::{self, block_on, get};
@@ -199,6 +199,6 @@ fn rss_bytes(pid: Option<u32>) -> u64 {
             let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().strip_suffix("kB"));
             kb.and_then(|kb| kb.trim().parse::<u64>().ok()).expect("VmRSS in /proc/self/status") * 1024
         }
-        Some(pid) => loadgen::procstat::read(pid).expect("the server's /proc").rss_kib * 1024,
+        Some(pid) => bench_sys::procstat::read(pid).expect("the server's /proc").rss_kib * 1024,
     }
 }

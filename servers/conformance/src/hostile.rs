@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use server_common::Running;
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::testkit::{self, Child, Conn};
+use testkit::{self, Child, Conn};
 
 use crate::Subject;
 use crate::support::{self, block_on, runtime, server_for};
@@ -222,7 +222,7 @@ pub fn a_second_sigterm_exits_at_once_with_a_failure_status(subject: &Subject) {
     rt.block_on(async {
         // Far longer than the test waits: only a forced exit ends the process in time.
         tokio::spawn(testkit::get(addr, "/single?ms=25000"));
-        testkit::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
+        gosleep::client::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
         child.signal("TERM").expect("first SIGTERM");
         // Two signals sent back to back may be delivered as one: send the second once the
         // first has shown (the listener closes), or after a while if it never closes.

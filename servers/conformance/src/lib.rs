@@ -17,8 +17,8 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use server_common::testkit::{self, Child};
 use server_common::{Config, Running};
+use testkit::{self, Child};
 
 pub mod cases;
 pub mod faults;

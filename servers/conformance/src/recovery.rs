@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use server_common::testkit::{self, Child};
+use testkit::{self, Child};
 
 use crate::Subject;
 
@@ -32,7 +32,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// failing with EMFILE), the server accepts and answers again once the storm is over.
 pub fn accepts_again_within_5_s_after_running_out_of_file_descriptors(subject: &Subject) {
     // The test process holds CONNECTIONS sockets besides those of the cases running beside it.
-    server_common::sys::raise_fd_limit().expect("raise the test's fd limit");
+    bench_sys::raise_fd_limit().expect("raise the test's fd limit");
     let g = gosleep::start(gosleep::Config { delay_ms: 0, ..gosleep::Config::default() }).expect("gosleep starts");
     let upstream = gosleep::upstream(&g);
     let mut command = Command::new("sh");
@@ -85,7 +85,7 @@ fn health(addr: SocketAddr) -> Option<u16> {
 }
 
 /// Connects of the burst: far more than std's backlog of 128, within the contract's
-/// [`server_common::sys::LISTEN_BACKLOG`].
+/// [`bench_sys::LISTEN_BACKLOG`].
 const BURST: usize = 1000;
 
 /// How long one connect of the burst may take: one in the backlog completes at once, one
@@ -104,7 +104,7 @@ pub fn a_burst_of_connects_waits_in_the_listen_backlog(subject: &Subject) {
         eprintln!("{}: skipped: net.core.somaxconn is {somaxconn}, not above the burst of {BURST}", subject.name);
         return;
     }
-    server_common::sys::raise_fd_limit().expect("raise the test's fd limit");
+    bench_sys::raise_fd_limit().expect("raise the test's fd limit");
     // No request is sent: the upstream only has to parse.
     let child = Child::spawn(subject.binary, &["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"])
         .unwrap_or_else(|e| panic!("{} binary: {e}", subject.name));

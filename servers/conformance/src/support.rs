@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use server_common::testkit::{self, Response};
 use server_common::{Config, Running};
+use testkit::{self, Response};
 
 use crate::Subject;
 

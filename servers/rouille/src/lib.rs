@@ -19,10 +19,10 @@ use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
+use bench_sys::ListenError;
 use rouille::{Request, Response};
 use server_common::cached_pool::CachedPool;
 use server_common::proxy;
-use server_common::sys::ListenError;
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, Config, Running};
 
@@ -58,13 +58,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// thread per request, unbounded; this server always uses a pool, so that `--threads`
 /// always means the same thing and the Flask-like limit on concurrency is explicit.)
 pub fn default_pool_size() -> usize {
-    8 * server_common::sys::available_cpus()
+    8 * bench_sys::available_cpus()
 }
 
 /// Binds `config.listen`, starts the pool of `--threads` workers (default
 /// [`default_pool_size`]) and returns; the server runs until the [`Running`] is stopped.
 ///
-/// The listener is [`server_common::sys::bind_listener`]'s, as every server's (a backlog of
+/// The listener is [`bench_sys::bind_listener`]'s, as every server's (a backlog of
 /// 4096), handed to rouille through the patched copy's `Server::from_listener`: upstream
 /// rouille binds its own with std's backlog of 128, and a burst of more connects than that
 /// had the kernel drop SYNs, which clients retry only after 1 s, then 3 s.
@@ -73,7 +73,7 @@ pub fn start(config: Config) -> io::Result<Running> {
     let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE, proxy::MAX_FANOUT_THREADS);
     let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
     let listen = app.config.listen;
-    let listener = server_common::sys::bind_listener(listen)?;
+    let listener = bench_sys::bind_listener(listen)?;
     let server = rouille::Server::from_listener(listener, move |request| app.handle(request))
         .map_err(|e| ListenError {
             addr: listen,

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::{Config, Running, testkit};
+use server_common::{Config, Running};
 
 /// How long a test waits for an answer or a close before it calls the server hung.
 const WAIT: Duration = Duration::from_secs(30);
@@ -28,7 +28,7 @@ fn server(upstream: &Running) -> Running {
 /// The `/sleep` calls gosleep has received: the requests the server executed.
 fn upstream_calls(upstream: &Running) -> u64 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(testkit::upstream_stats::<gosleep::Stats>(upstream.addr())).requests
+    runtime.block_on(gosleep::client::upstream_stats(upstream.addr())).requests
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {

@@ -37,10 +37,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bench_sys::AcceptErrors;
 use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::proxy;
-use server_common::sys::{self, AcceptErrors};
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, BenchError, Config, Running};
 
@@ -77,7 +77,7 @@ pub fn connection_threads(config: &Config) -> usize {
     config.threads.map_or(DEFAULT_THREADS, NonZeroUsize::get)
 }
 
-/// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the accept thread and
+/// Binds `config.listen` (backlog [`bench_sys::LISTEN_BACKLOG`]), starts the accept thread and
 /// returns; the server runs until the [`Running`] is stopped.
 ///
 /// Every accepted connection gets a thread of its own (an idle one if there is one) for
@@ -90,7 +90,7 @@ pub fn start(config: Config) -> io::Result<Running> {
 /// [`start`] with at most `fanout_threads` threads for `/multiple`'s calls: for tests
 /// that run out of them on purpose.
 pub fn start_with_fanout_threads(config: Config, fanout_threads: usize) -> io::Result<Running> {
-    let listener = sys::bind_listener(config.listen)?;
+    let listener = bench_sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
     let cap = connection_threads(&config);
     let app = Arc::new(App {

@@ -248,7 +248,7 @@ pub struct SslConfig {
 }
 
 /// PATCH(slow-upstream-bench): what the accept loop does about its errors, as the benchmark
-/// workspace's own accept loops do (`server_common::sys::AcceptErrors`).
+/// workspace's own accept loops do (`bench_sys::AcceptErrors`).
 #[derive(Default)]
 struct AcceptErrors {
     last_logged: Option<Instant>,

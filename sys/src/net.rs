@@ -1,6 +1,7 @@
-//! Process and socket set-up every benchmark binary needs, done on purpose and once.
+//! Listening sockets, made on purpose and once: the backlog, `SO_REUSEADDR`, a bind error
+//! that names the address, and what an accept loop does about its errors.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -11,19 +12,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// clients retry after 1 s / 3 s, and the benchmark reports those retries as server
 /// latency. The kernel caps this at `net.core.somaxconn` (4096 on current kernels).
 pub const LISTEN_BACKLOG: i32 = 4096;
-
-/// CPUs this process may run on (1 if unknown): the default worker count.
-pub fn available_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
-///
-/// A proxy under `/multiple` holds C x (1 + fanout) sockets; the usual soft limit of 1024
-/// would turn a benchmark into an EMFILE test.
-pub fn raise_fd_limit() -> io::Result<u64> {
-    rlimit::increase_nofile_limit(u64::MAX)
-}
 
 /// Binds a blocking std listener with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (so a
 /// restarted server can bind while old connections sit in TIME_WAIT). A failure is a
@@ -84,57 +72,6 @@ pub fn bind_tokio_listener(addr: SocketAddr) -> io::Result<tokio::net::TcpListen
     tokio::net::TcpListener::from_std(listener)
 }
 
-/// SIGTERM and SIGINT (Ctrl-C), caught from the moment [`ShutdownSignals::install`]
-/// returns: the first starts the graceful stop of every binary, a second one during the
-/// drain ends the process at once.
-///
-/// The handlers are installed before the caller announces its address, so a signal sent
-/// the moment a script sees the address is never lost to the default action (which
-/// would kill the process with a non-zero status).
-pub struct ShutdownSignals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl ShutdownSignals {
-    /// Installs both handlers now. Must be called inside a tokio runtime.
-    pub fn install() -> io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
-    }
-
-    /// Completes at the next SIGTERM or SIGINT.
-    pub async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
-}
-
-/// What logs by default: warnings, except actix-http's connection dispatcher, which logs a
-/// client's fault (a malformed or oversized request, a timed-out head, a reset) as an ERROR
-/// line per connection. A client's bad input is no server error, and per-connection logging
-/// distorts a benchmark as per-request logging does; `RUST_LOG=debug` still shows them.
-pub const DEFAULT_LOG_FILTER: &str = "warn,actix_http::h1::dispatcher=off";
-
-/// Logging to stderr, quiet by default ([`DEFAULT_LOG_FILTER`]); `RUST_LOG` asks for more
-/// (e.g. `RUST_LOG=debug` logs every request).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    // A second init (tests) is harmless; ignore it.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
-}
-
-/// Prints `listening on http://ADDR` on stdout, flushed: scripts and tests that start a
-/// binary on port 0 read the real port from this line.
-pub fn announce(name: &str, addr: SocketAddr) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{name} listening on http://{addr}");
-    let _ = out.flush();
-}
-
 /// What an accept loop does about its errors: the same in the hyper loop and the blocking
 /// server's, so both survive a shortage (EMFILE under a connection storm) the same way.
 pub struct AcceptErrors {
@@ -178,15 +115,6 @@ impl AcceptErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fd_limit_is_raised_to_the_hard_limit() {
-        let raised = raise_fd_limit().unwrap();
-        let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
-        assert_eq!(raised, soft);
-        assert_eq!(soft, hard.min(raised));
-        assert!(soft >= 1024, "soft limit {soft}");
-    }
 
     #[test]
     fn bind_listener_gives_an_ephemeral_port() {
