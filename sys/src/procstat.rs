@@ -161,7 +161,7 @@ fn parents(proc: &Path) -> Vec<(u32, u32)> {
 
 /// A process and its descendants, read again and again. Every reading reads the members
 /// the last walk found; a walk for new ones comes at the first reading and then when due
-/// ([`WALK_SPACING`]), so a small tree is walked each time and a tree of thousands of
+/// (`WALK_SPACING`), so a small tree is walked each time and a tree of thousands of
 /// threads every few seconds. A member found late counts whole, as one born then would.
 #[derive(Debug, Clone)]
 pub struct Tree {
