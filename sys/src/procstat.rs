@@ -11,11 +11,10 @@ use std::time::Instant;
 /// (what `getconf CLK_TCK` prints), whatever the kernel's internal HZ.
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// A walk for descendants reads one children file per thread of every member (a process
-/// of 2,200 threads takes ~25 ms, against ~0.2 ms for its stat and status), so after a
-/// walk that took `t` the next waits `WALK_SPACING x t`: walks cost about 1% of a core at
-/// most, while a tree of a few threads (~50 µs a walk, stat and status included) is
-/// walked at every reading.
+/// A walk for descendants reads one children file per thread of every member, which for a
+/// thread-per-request server costs a hundred times a reading's stat and status; so after a
+/// walk that took `t` the next waits `WALK_SPACING x t`, keeping walks to about 1% of a
+/// core, while a tree of a few threads, quick to walk, is walked at every reading.
 const WALK_SPACING: u32 = 100;
 
 /// One reading of a process tree: sums over the process and its descendants.
