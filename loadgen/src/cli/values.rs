@@ -5,21 +5,13 @@ use std::time::Duration;
 
 use hyper::header::{HeaderName, HeaderValue};
 
-/// Parses `500ms`, `2s`, `1.5s`, `3m`, `1h`, or a bare number of seconds (as wrk does).
+/// Parses a duration as humantime does (`500ms`, `2s`, `1.5s`, `3m`, `1h`, `1m 30s`), or a
+/// bare number of seconds: wrk takes one, and humantime wants a unit.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("not a duration: {s:?} (try 30s, 500ms, 2m)"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "us" => value / 1_000_000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use us, ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("not a duration: {s:?}"))
+    let bare = !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let parsed = if bare { humantime::parse_duration(&format!("{s}s")) } else { humantime::parse_duration(s) };
+    parsed.map_err(|e| format!("not a duration: {s:?} ({e}; try 30s, 500ms, 2m)"))
 }
 
 /// Parses `Name: value`. A name or value hyper would refuse to send (a CR or LF, which
@@ -62,13 +54,30 @@ mod tests {
     fn durations_parse_like_wrk() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "s", "ten", "10x", "-1s", "1..2s"] {
+        for bad in ["", "s", "ten", "10x", "-1s", "1..2s", "."] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// The forms run_all.sh and the scripts pass (`-d "${secs}s"`, `--warmup 0.25s`, ...).
+    #[test]
+    fn durations_the_scripts_pass_parse() {
+        for (given, ms) in [("0s", 0), ("0.2s", 200), ("0.25s", 250), ("0.5s", 500), ("5s", 5000), ("10s", 10_000)] {
+            assert_eq!(parse_duration(given), Ok(Duration::from_millis(ms)), "{given}");
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_is_one_line_quoting_it_escaped() {
+        let e = parse_duration("1\nx").unwrap_err();
+        assert!(e.starts_with("not a duration: \"1\\nx\" ("), "{e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 
     #[test]
