@@ -39,6 +39,10 @@
 //! CPUs were (all processes, /proc/stat; only when the two sets are apart, as when pinned)
 //! is recorded and shown: a server under the CPU share on cores other processes filled
 //! is named so in the verdict, a figure under contention.
+//!
+//! Here: the record and the search's constants. The search runs in `search`, on the rates of
+//! `grid`, with the sampling around each step in `sampling`; `verdict` judges the steps and
+//! `text` prints them.
 
 mod grid;
 mod sampling;
