@@ -6,24 +6,23 @@
 //! does (after at most one timeout spent opening its connections): every task is aborted
 //! then, so a dead or hanging server yields errors and timeouts, never a hang.
 
+mod request;
+mod schedule;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONNECTION, HOST, HeaderName, HeaderValue};
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::Uri;
 use tokio::time::Instant;
 
+use self::request::{RequestTemplate, Sender};
+use self::schedule::{Schedule, Slot};
 use crate::procstat;
-use crate::result::{Errors, MAX_LATENCY_US, Mode, RequestError, RunResult, new_histogram};
+use crate::result::{Errors, Mode, RequestError, RunResult, new_histogram};
 
 /// Pause after a failed connect, so a dead server is retried, not spun on.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -223,10 +222,10 @@ fn worker(
 }
 
 /// Opens `n` connections at once, each within the timeout; `None` for one that failed.
-async fn open_all(plan: &Plan, n: usize) -> Vec<Option<SendRequest<Empty<Bytes>>>> {
+async fn open_all(plan: &Plan, n: usize) -> Vec<Option<Sender>> {
     let (addr, timeout) = (plan.addr, plan.timeout);
     let opening: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(async move { tokio::time::timeout(timeout, connect(addr)).await.ok()?.ok() }))
+        .map(|_| tokio::spawn(async move { tokio::time::timeout(timeout, request::connect(addr)).await.ok()?.ok() }))
         .collect();
     let mut senders = Vec::with_capacity(n);
     for o in opening {
@@ -326,44 +325,26 @@ fn progress(shared: &Shared, window: Window) {
 }
 
 /// One connection's life: send, wait, record, repeat until the run is aborted.
-async fn connection(
-    index: usize,
-    plan: Arc<Plan>,
-    shared: Arc<Shared>,
-    window: Window,
-    mut sender: Option<SendRequest<Empty<Bytes>>>,
-) {
+async fn connection(index: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window, mut sender: Option<Sender>) {
     let group = index % plan.threads;
     let shard = &shared.histograms[index % shared.histograms.len()];
-    let request = RequestTemplate::new(&plan);
-    // Open loop: this connection's share of the rate, staggered so that the connections
-    // do not all fire at once.
-    let interval = plan.rate.map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
-    let mut next = window.start + plan.rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(index as f64 / r));
+    let template = RequestTemplate::new(&plan);
+    let mut schedule = Schedule::open_loop(plan.rate, plan.connections, index, window.start);
     loop {
-        let intended = match interval {
-            Some(interval) => {
-                let scheduled = next;
-                next += interval;
-                if scheduled > Instant::now() {
-                    // On time: wait for the slot and measure from the real wake-up, so
-                    // our own timer's lateness (up to a millisecond) is not the server's.
-                    tokio::time::sleep_until(scheduled).await;
-                    Instant::now()
-                } else {
-                    // Behind: the previous answer came late. Measure from the slot this
-                    // request should have gone out in (coordinated-omission correction).
-                    scheduled
-                }
+        let intended = match schedule.as_mut().map(|s| s.take(Instant::now())) {
+            Some(Slot::Ahead(at)) => {
+                tokio::time::sleep_until(at).await;
+                Instant::now()
             }
+            Some(Slot::Behind(at)) => at,
             None => Instant::now(),
         };
         if sender.as_mut().is_none_or(|s| s.is_closed()) {
-            match tokio::time::timeout(plan.timeout, connect(plan.addr)).await {
-                Ok(Ok(s)) => sender = Some(s),
-                outcome => {
+            match request::open(plan.addr, plan.timeout).await {
+                Ok(s) => sender = Some(s),
+                Err(e) => {
                     if window.recording(Instant::now()) {
-                        shared.error(if outcome.is_err() { RequestError::Timeout } else { RequestError::Connect });
+                        shared.error(e);
                     }
                     tokio::time::sleep(CONNECT_BACKOFF).await;
                     continue;
@@ -371,9 +352,8 @@ async fn connection(
             }
         }
         let Some(s) = sender.as_mut() else { continue };
-        let outcome = tokio::time::timeout(plan.timeout, exchange(s, request.build())).await;
+        let outcome = request::send(s, template.build(), plan.timeout).await;
         let done = Instant::now();
-        let outcome = outcome.unwrap_or(Err(RequestError::Timeout));
         if outcome.is_err() || !plan.keepalive {
             // A failed exchange leaves the connection unusable, and a closing one is
             // closed: the next request reconnects.
@@ -384,15 +364,14 @@ async fn connection(
         }
         match outcome {
             Ok((status, bytes)) => {
-                let micros = done.duration_since(intended).as_micros().clamp(1, u128::from(MAX_LATENCY_US)) as u64;
                 if let Ok(mut h) = shard.lock() {
-                    let _ = h.record(micros);
+                    let _ = h.record(schedule::latency_us(intended, done));
                 }
                 shared.requests.fetch_add(1, Ordering::Relaxed);
                 shared.bytes.fetch_add(bytes, Ordering::Relaxed);
                 shared.per_group[group].fetch_add(1, Ordering::Relaxed);
-                if !(200..=299).contains(&status) {
-                    shared.error(RequestError::Status(status));
+                if let Some(e) = request::status_error(status) {
+                    shared.error(e);
                 }
             }
             Err(e) => shared.error(e),
@@ -400,78 +379,57 @@ async fn connection(
     }
 }
 
-async fn connect(addr: SocketAddr) -> io::Result<SendRequest<Empty<Bytes>>> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(io::Error::other)?;
-    tokio::spawn(async move {
-        // Ends when the connection closes; its errors surface on the request side.
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One request and its whole answer: the status and the bytes read (status line and
-/// headers estimated from their lengths, body counted).
-async fn exchange(
-    sender: &mut SendRequest<Empty<Bytes>>,
-    request: Request<Empty<Bytes>>,
-) -> Result<(u16, u64), RequestError> {
-    sender.ready().await.map_err(|_| RequestError::Write)?;
-    let response = sender.send_request(request).await.map_err(|e| classify(&e))?;
-    let status = response.status().as_u16();
-    // "HTTP/1.1 200 OK\r\n" plus "Name: value\r\n" per header plus the blank line.
-    let mut bytes =
-        17 + 2 + response.headers().iter().map(|(k, v)| (k.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| RequestError::Read)?;
-        if let Some(data) = frame.data_ref() {
-            bytes += data.len() as u64;
+    fn plan() -> Plan {
+        Plan {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            uri: Uri::from_static("http://127.0.0.1:1/"),
+            url: "http://127.0.0.1:1/".into(),
+            connections: 4,
+            threads: 2,
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+            headers: vec![],
+            rate: None,
+            keepalive: true,
+            server_pid: None,
+            progress: false,
         }
     }
-    Ok((status, bytes))
-}
 
-/// A request that never went out (the connection was gone first) is a write error; one
-/// whose answer broke off or did not parse is a read error.
-fn classify(e: &hyper::Error) -> RequestError {
-    let broken_pipe = std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<io::Error>())
-        .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe);
-    if e.is_canceled() || broken_pipe { RequestError::Write } else { RequestError::Read }
-}
-
-/// The request every connection sends, its headers built once.
-struct RequestTemplate {
-    uri: Uri,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl RequestTemplate {
-    fn new(plan: &Plan) -> Self {
-        let mut headers = Vec::new();
-        if let Some(authority) = plan.uri.authority()
-            && let Ok(v) = HeaderValue::from_str(authority.as_str())
-        {
-            headers.push((HOST, v));
+    #[test]
+    fn every_error_kind_goes_to_its_own_counter() {
+        let shared = Shared::new(&plan());
+        for e in [
+            RequestError::Connect,
+            RequestError::Write,
+            RequestError::Write,
+            RequestError::Read,
+            RequestError::Timeout,
+            RequestError::Status(502),
+            RequestError::Status(502),
+            RequestError::Status(404),
+        ] {
+            shared.error(e);
         }
-        if !plan.keepalive {
-            headers.push((CONNECTION, HeaderValue::from_static("close")));
-        }
-        for (name, value) in &plan.headers {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                headers.push((n, v));
-            }
-        }
-        let path = plan.uri.path_and_query().map_or("/", |p| p.as_str());
-        Self { uri: path.parse().unwrap_or_else(|_| Uri::from_static("/")), headers }
+        let e = shared.errors();
+        assert_eq!((e.connect, e.write, e.read, e.timeout), (1, 2, 1, 1));
+        assert_eq!(e.status.into_iter().collect::<Vec<_>>(), [(404, 1), (502, 2)]);
+        assert_eq!(shared.errors_total(), 8);
     }
 
-    fn build(&self) -> Request<Empty<Bytes>> {
-        let mut request = Request::new(Empty::new());
-        *request.uri_mut() = self.uri.clone();
-        request.headers_mut().extend(self.headers.iter().cloned());
-        request
+    #[test]
+    fn only_the_window_after_the_warmup_is_recorded() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let window = Window { start, record_from: start + second, end: start + second * 3 };
+        assert!(!window.recording(start), "the warm-up is not recorded");
+        assert!(window.recording(start + second));
+        assert!(window.recording(start + second * 3 - Duration::from_nanos(1)));
+        assert!(!window.recording(start + second * 3), "the end is not in the window");
     }
 }

@@ -217,8 +217,8 @@ fn json_results_merge_from_the_command_line() {
     let _serial = serial();
     let g = gosleep(0);
     let url = format!("http://{}/sleep?ms=5", g.addr());
-    let dir = std::env::temp_dir().join(format!("loadgen-merge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let files: Vec<_> = ["a.json", "b.json", "merged.json"].iter().map(|f| dir.join(f)).collect();
     for f in &files[..2] {
         let out = Command::new(BIN)
@@ -251,7 +251,6 @@ fn json_results_merge_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.trim_end().lines().count() == 1 && err.contains("keep-alive"), "{err}");
-    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 /// `loadgen --help` explains every flag.
@@ -308,8 +307,8 @@ fn help_explains_every_flag() {
 fn report_of_an_impossible_cell_writes_the_tables_and_exits_1() {
     use loadgen::result::{Errors, LatencySummary, Mode, RunResult, new_histogram};
     let _serial = serial();
-    let dir = std::env::temp_dir().join(format!("loadgen-report-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let run = r#"{"command": "./run_all.sh --quick --servers hyper", "date": "now",
         "machine": {"cpu": "test", "cores": 2, "kernel": "Linux", "memory_gib": 1},
         "rustc": "rustc", "servers": ["hyper"], "pooled": [], "delay_ms": 200, "fanout": 5, "connections": 100,
@@ -342,12 +341,11 @@ fn report_of_an_impossible_cell_writes_the_tables_and_exits_1() {
     let json = serde_json::to_string(&cell).expect("json");
     std::fs::write(dir.join("reuse-single-hyper.json"), json).expect("cell");
     let md = dir.join("results.md");
-    let out = Command::new(BIN).arg("report").arg(&dir).arg("--output").arg(&md).output().expect("report");
+    let out = Command::new(BIN).arg("report").arg(dir).arg("--output").arg(&md).output().expect("report");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("reuse-single-hyper: over Little's bound: 16,843 req/s > 500 (C/D)"), "{err}");
     let text = std::fs::read_to_string(&md).expect("the tables are written");
     assert!(text.contains("invalid [") && !text.contains("16843"), "{text}");
-    std::fs::remove_dir_all(&dir).expect("clean up");
 }

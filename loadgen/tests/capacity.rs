@@ -102,7 +102,8 @@ fn a_pool_of_16_holding_50ms_has_capacity_320_bound_pool_and_p99_breaks_past_the
 fn a_server_answering_500_stops_the_search_at_the_first_step_and_exits_1() {
     let _serial = serial();
     let server = FaultUpstream::start(Fault::Status(500)).expect("fault server");
-    let json = std::env::temp_dir().join(format!("loadgen-capacity-500-{}.json", std::process::id()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("capacity.json");
     let out = Command::new(BIN)
         .args(["capacity", "-d", "500ms", "--warmup", "200ms", "--json"])
         .arg(&json)
@@ -118,7 +119,6 @@ fn a_server_answering_500_stops_the_search_at_the_first_step_and_exits_1() {
         "{stdout}"
     );
     let c: Capacity = serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("a Capacity");
-    std::fs::remove_file(&json).expect("clean up");
     assert_eq!((c.bound, c.capacity_rps, c.at_capacity, c.steps.len()), (Bound::FirstStep, None, None, 1));
     assert!(c.steps[0].failure.as_deref().is_some_and(|f| f.contains("non-2xx")), "{:?}", c.steps[0].failure);
 }

@@ -2,7 +2,6 @@
 //! for URLs it cannot use.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use loadgen::result::RunResult;
@@ -19,15 +18,6 @@ fn closed_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// A file path under the temp dir, removed on drop.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Closed loop and open loop alike: a run against a closed port gets only connect errors,
 /// so it prints its report and writes its JSON (the evidence), then exits 1 with one line
 /// saying why it is no result.
@@ -35,8 +25,9 @@ impl Drop for TempFile {
 fn a_run_with_no_successful_answer_exits_1_saying_why() {
     let url = format!("http://127.0.0.1:{}/single", closed_port());
     for (loop_kind, rate) in [("closed", None), ("open", Some("50"))] {
-        let json = TempFile(std::env::temp_dir().join(format!("loadgen-exit-{loop_kind}-{}.json", std::process::id())));
-        let path = json.0.to_str().expect("utf-8 path");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let json = dir.path().join("run.json");
+        let path = json.to_str().expect("utf-8 path");
         let mut args = vec!["-c", "2", "-t", "1", "-d", "500ms", "--json", path];
         if let Some(rate) = rate {
             args.extend(["--rate", rate]);
@@ -53,7 +44,7 @@ fn a_run_with_no_successful_answer_exits_1_saying_why() {
         );
         assert!(stdout.contains("0 requests in") && stdout.contains("Socket errors: connect"), "{stdout}");
         let result: RunResult =
-            serde_json::from_str(&std::fs::read_to_string(&json.0).expect("the JSON is written")).expect("a result");
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON is written")).expect("a result");
         assert_eq!(result.requests, 0);
         assert!(result.errors.connect > 0, "{:?}", result.errors);
     }

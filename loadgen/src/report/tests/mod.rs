@@ -9,24 +9,17 @@ use crate::result::{Errors, LatencySummary, Mode, ServerSample, new_histogram};
 /// The servers of the fixture run, in its column order.
 const SERVERS: [&str; 5] = ["rouille", "axum", "actix", "warp", "hyper"];
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory under the system temp dir (`.0`), removed when tempfile's guard (`.1`)
+/// drops, a failed test's too.
+struct TempDir(
+    PathBuf,
+    #[expect(dead_code, reason = "held for its drop, which removes the directory")] tempfile::TempDir,
+);
 
 impl TempDir {
     fn new(tag: &str) -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("loadgen-report-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let dir = tempfile::Builder::new().prefix(&format!("loadgen-report-{tag}-")).tempdir().unwrap();
+        Self(dir.path().to_owned(), dir)
     }
 }
 
