@@ -3,8 +3,8 @@
 //! The blocking servers fan `/multiple` out on threads: each upstream call blocks its
 //! thread until the answer comes. A fresh thread per call (a scoped spawn) costs a
 //! `clone3`, a 2 MiB stack `mmap` + guard `mprotect`, the thread's exit, `munmap` and a
-//! join: 24% of server-rouille's CPU samples on `/multiple` at 200 requests/s were in
-//! those (`perf record`, see docs/benchmarks/servers-cpu.md). This pool keeps the threads
+//! join: a large share of server-rouille's CPU on `/multiple` went there
+//! (docs/benchmarks/servers-cpu.md). This pool keeps the threads
 //! instead, the way production blocking code fans out (Java's `newCachedThreadPool`,
 //! tokio's blocking pool): a job goes to an idle thread if there is one, else to a new
 //! thread, so it never waits for a thread; a thread idle for `keep_alive` exits, so a quiet
