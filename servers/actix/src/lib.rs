@@ -29,6 +29,7 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
 use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use server_common::running::DRAIN_LIMIT;
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
 
@@ -38,11 +39,6 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-we
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "actix-web";
 
-/// Seconds a stopping server gives in-flight requests: the default upstream timeout
-/// (30 s) plus a margin, so a request waiting on its upstream when the stop comes is
-/// still answered. actix then drops what is left.
-pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
-
 /// How long actix waits for a client to take its last answer before a close: `HttpServer`'s
 /// default, kept now that the server is built without it.
 const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -50,10 +46,10 @@ const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Binds `config.listen` (backlog [`sys::LISTEN_BACKLOG`]), starts the actix `System` and
 /// its workers on a thread of their own, and returns once the server runs. Stopping the
 /// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
-/// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
-/// and the thread ends. "Finish" is actix's (actix-server's graceful-stop signal, handed to
-/// actix-http as `HttpServer` does): an idle keep-alive connection is closed at once, a
-/// busy one after its current request.
+/// closes, workers finish the connections they hold (up to [`DRAIN_LIMIT`], then actix
+/// drops what is left), and the thread ends. "Finish" is actix's (actix-server's
+/// graceful-stop signal, handed to actix-http as `HttpServer` does): an idle keep-alive
+/// connection is closed at once, a busy one after its current request.
 pub fn start(config: Config) -> io::Result<Running> {
     // Bound here rather than by actix's `bind`, so that the backlog is ours (4096,
     // not std's 128) and a bind error or the real port (port 0) comes back at once.
@@ -71,7 +67,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                 .backlog(sys::LISTEN_BACKLOG.unsigned_abs())
                 // server_common's main handles SIGTERM/SIGINT and calls stop below.
                 .disable_signals()
-                .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+                .shutdown_timeout(DRAIN_LIMIT.as_secs());
             // What closes idle keep-alive connections at once on a graceful stop.
             let stopping = builder.graceful_shutdown_signal();
             let server = builder.listen(format!("actix-web-service-{addr}"), listener, move || {

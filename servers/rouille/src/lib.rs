@@ -12,7 +12,7 @@
 //!
 //! Run with: cargo run -p server-rouille
 
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
@@ -22,6 +22,7 @@ use std::time::Duration;
 use rouille::{Request, Response};
 use server_common::cached_pool::CachedPool;
 use server_common::proxy;
+use server_common::running::{self, DRAIN_LIMIT};
 use server_common::sys::ListenError;
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, Config, Running};
@@ -31,11 +32,6 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on rouille 
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
-
-/// How long a stopping server waits for in-flight requests before it gives up: the
-/// default upstream timeout (30 s) plus a margin, so a request that is waiting on its
-/// upstream when the stop comes is still answered.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
 
 /// How long a `/multiple` helper thread stays without a call before it exits: tokio's
 /// choice for its blocking pool. Under steady load the helpers never wait that long; after
@@ -107,10 +103,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                 thread.join().map_err(|_| io::Error::other("rouille dispatch thread panicked"))
             }
             // The pool threads are left to the process exit.
-            Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
-                ErrorKind::TimedOut,
-                format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
-            )),
+            Err(RecvTimeoutError::Timeout) => Err(running::drain_overdue()),
         }
     }))
 }

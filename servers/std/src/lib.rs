@@ -40,6 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::proxy;
+use server_common::running::{self, DRAIN_LIMIT};
 use server_common::sys::{self, AcceptErrors};
 use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, BenchError, Config, Running};
@@ -49,10 +50,6 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on std::net
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "std";
-
-/// How long a stopping server waits for in-flight requests: the default upstream timeout
-/// (30 s) plus a margin, as server-rouille.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
 
 /// How long an idle thread (a connection's or a fan-out call's) stays before it exits;
 /// server-rouille's choice for its fan-out threads.
@@ -113,10 +110,7 @@ pub fn start_with_fanout_threads(config: Config, fanout_threads: usize) -> io::R
             Ok(())
         } else {
             // The connection threads are left to the process exit.
-            Err(io::Error::new(
-                ErrorKind::TimedOut,
-                format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
-            ))
+            Err(running::drain_overdue())
         }
     }))
 }
