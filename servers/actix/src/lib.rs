@@ -31,7 +31,7 @@ use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use server_common::running::DRAIN_LIMIT;
 use server_common::upstream::BodyCount;
-use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy, sys};
+use server_common::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy, sys};
 
 /// What this server is, in the line its `--help` opens with (after `server-actix: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-web 4, awc as the upstream client (async: one single-threaded worker per --threads)";
@@ -83,7 +83,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                     .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))
                     .service(endpoint(paths::HEALTH, web::get().to(health)))
                     // actix's own 404 has no body; the contract's is JSON.
-                    .default_service(web::to(|| async { reply(Err(BenchError::NotFound)) }));
+                    .default_service(web::to(|| async { respond(BenchError::NotFound) }));
                 connection_service(app, addr, stopping.clone())
             });
             match server {
@@ -221,7 +221,7 @@ fn join(thread: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
 
 /// A contract path: `route` for GET, and the contract's 405 for any other method.
 fn endpoint(path: &str, route: actix_web::Route) -> actix_web::Resource {
-    web::resource(path).route(route).default_service(web::to(|| async { reply(Err(BenchError::MethodNotAllowed)) }))
+    web::resource(path).route(route).default_service(web::to(|| async { respond(BenchError::MethodNotAllowed) }))
 }
 
 /// The state of one worker: the config and that worker's upstream client.
@@ -293,22 +293,22 @@ impl Worker {
 
 async fn single(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
     let upstream = &worker.config.upstream;
-    reply(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
+    respond(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
 }
 
 async fn multiple(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
     let (fanout, upstream) = (worker.config.fanout, &worker.config.upstream);
-    reply(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
+    respond(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
 }
 
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().content_type(server_common::CONTENT_TYPE_TEXT).body(server_common::HEALTH_BODY)
+    respond(Answer::health())
 }
 
-/// The answer of `/single` and `/multiple`, and of every failure: the one place an
-/// outcome becomes an actix response.
-fn reply(outcome: Result<ProxyReply, BenchError>) -> HttpResponse {
-    let answer = Answer::from(outcome);
+/// The one place an answer becomes an actix response (the `Server` header is the
+/// `DefaultHeaders` middleware's).
+fn respond(answer: impl Into<Answer>) -> HttpResponse {
+    let answer = answer.into();
     let mut response =
         HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     response.content_type(answer.content_type);
@@ -491,11 +491,11 @@ mod tests {
 
     #[test]
     fn errors_answer_their_status_as_json() {
-        let r = reply(Err(BenchError::MethodNotAllowed));
+        let r = respond(BenchError::MethodNotAllowed);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()), Some("GET"));
         let ct = r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         assert_eq!(ct, Some(server_common::CONTENT_TYPE_JSON));
-        assert_eq!(reply(Err(BenchError::Upstream(UpstreamError::Timeout(1)))).status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(respond(BenchError::Upstream(UpstreamError::Timeout(1))).status(), StatusCode::GATEWAY_TIMEOUT);
     }
 }

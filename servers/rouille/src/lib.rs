@@ -146,19 +146,17 @@ fn respond(answer: Answer) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server_common::{BenchError, ProxyReply};
+    use server_common::BenchError;
 
     #[test]
     fn errors_answer_their_status_as_json() {
-        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::MethodNotAllowed)));
+        let r = respond(Answer::from(BenchError::MethodNotAllowed));
         assert_eq!(r.status_code, 405);
         let header = |name: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         assert_eq!(header("Allow").as_deref(), Some("GET"));
         assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
         assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
-        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::Upstream(
-            server_common::UpstreamError::Timeout(100),
-        ))));
+        let r = respond(Answer::from(BenchError::Upstream(server_common::UpstreamError::Timeout(100))));
         assert_eq!(r.status_code, 504);
     }
 }

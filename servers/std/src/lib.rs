@@ -167,8 +167,8 @@ fn refuse(stream: &TcpStream, e: PoolError) {
     if stream.set_nonblocking(true).is_err() {
         return;
     }
-    let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::NoThread(e)));
-    if write_answer(stream, &answer, Persist::Close).is_ok() {
+    let answer = Answer::from(BenchError::NoThread(e));
+    if respond(stream, &answer, Persist::Close).is_ok() {
         let _ = stream.shutdown(Shutdown::Write);
         let _ = (&*stream).read(&mut [0u8; 4096]);
     }
@@ -209,7 +209,7 @@ fn serve(connection: &Connection, app: &Arc<App>, accepted: Instant) {
             Ok(Some(Ok(request))) => request,
             Ok(Some(Err(bad))) => {
                 // The framing is lost: answer, then close.
-                if write_answer(stream, &bad.answer(), Persist::Close).is_ok() {
+                if respond(stream, &bad.answer(), Persist::Close).is_ok() {
                     linger(stream);
                 }
                 return;
@@ -220,7 +220,7 @@ fn serve(connection: &Connection, app: &Arc<App>, accepted: Instant) {
         buffer.drain(..len);
         let answer = app.answer(&head.method, &head.target);
         let persist = if connection.stopping() { Persist::Close } else { head.persist };
-        if write_answer(stream, &answer, persist).is_err() {
+        if respond(stream, &answer, persist).is_err() {
             return;
         }
         if persist == Persist::Close {
@@ -412,8 +412,9 @@ fn parse(buffer: &[u8]) -> Parsed {
     Parsed::Request(head, len)
 }
 
-/// Writes the whole answer in one call.
-fn write_answer(mut stream: &TcpStream, answer: &Answer, persist: Persist) -> io::Result<()> {
+/// The one place an answer becomes a response: the whole HTTP/1.1 message, written in
+/// one call.
+fn respond(mut stream: &TcpStream, answer: &Answer, persist: Persist) -> io::Result<()> {
     let mut out = Vec::with_capacity(192 + answer.body.len());
     let reason = http::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
     write!(out, "HTTP/1.1 {} {reason}\r\nServer: {SERVER_HEADER}\r\nDate: ", answer.status)?;
@@ -604,8 +605,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::MethodNotAllowed));
-        write_answer(&server, &answer, Persist::Close).unwrap();
+        let answer = Answer::from(BenchError::MethodNotAllowed);
+        respond(&server, &answer, Persist::Close).unwrap();
         drop(server);
         let mut text = String::new();
         (&client).read_to_string(&mut text).unwrap();
@@ -660,8 +661,8 @@ mod tests {
             let mut buffer = Vec::new();
             let next = next_request(&connection.stream, &mut buffer, None).map(|r| r.is_none());
             // The write side still works: a busy thread's answer gets out.
-            let answer = Answer::from(Err::<server_common::ProxyReply, _>(BenchError::NotFound));
-            let wrote = write_answer(&connection.stream, &answer, Persist::Close).is_ok();
+            let answer = Answer::from(BenchError::NotFound);
+            let wrote = respond(&connection.stream, &answer, Persist::Close).is_ok();
             (next, wrote)
         });
         thread::sleep(Duration::from_millis(50));
