@@ -29,6 +29,7 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
 use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use server_common::request_log::RequestLog;
 use server_common::running::DRAIN_LIMIT;
 use server_common::upstream::BodyCount;
 use server_common::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy, sys};
@@ -74,6 +75,8 @@ pub fn start(config: Config) -> io::Result<Running> {
                 // Runs once per worker, on that worker's thread: its state is its own.
                 let app = App::new()
                     .app_data(web::Data::new(Worker::new(&config)))
+                    // Innermost: what the contract answers, as the other servers log it.
+                    .wrap(middleware::from_fn(log_request))
                     .wrap(middleware::from_fn(head_limits))
                     // Around the head limits: their answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
@@ -179,6 +182,21 @@ async fn in_flight(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let _in_flight = request.conn_data::<Arc<ConnState>>().map(InFlight::begin);
     next.call(request).await
+}
+
+/// One debug line per request ([`RequestLog`]), as in every server.
+async fn log_request(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let log = RequestLog::begin(request.method(), request.uri());
+    let response = next.call(request).await;
+    let status = match &response {
+        Ok(response) => response.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    log.end(status.as_u16());
+    response
 }
 
 /// The contract's head limits, where actix's own are looser: actix-http reads heads up to

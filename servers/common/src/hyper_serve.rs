@@ -4,9 +4,10 @@
 //! What a framework would otherwise do, done on purpose and once: accept on a listener that
 //! was bound with a 4096 backlog, set TCP_NODELAY, survive accept errors (EMFILE and friends
 //! back off instead of ending the loop or spinning a core, logged at most once a second),
-//! serve HTTP/1.1 keep-alive connections within the head limits of [`crate::limits`], and on
-//! shutdown stop accepting, close every connection that has no request in flight at once,
-//! and let requests in flight finish within a bounded drain.
+//! serve HTTP/1.1 keep-alive connections within the head limits of [`crate::limits`], log
+//! each request at debug ([`crate::request_log`]), and on shutdown stop accepting, close
+//! every connection that has no request in flight at once, and let requests in flight
+//! finish within a bounded drain.
 //!
 //! axum and warp are served here too (a `Router` through hyper-util's
 //! `TowerToHyperService`, a filter through `warp::service`), as their docs suggest for
@@ -29,6 +30,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::head_clock::{ConnState, HeadIo, InFlight};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use crate::request_log::RequestLog;
 use crate::sys::AcceptErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -130,7 +132,8 @@ where
     Ok(())
 }
 
-/// The connection's service, counting its requests in flight.
+/// The connection's service, counting its requests in flight and logging each one
+/// ([`RequestLog`]: one debug line, nothing with debug off).
 struct Tracked<S> {
     inner: S,
     state: Arc<ConnState>,
@@ -146,17 +149,19 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let guard = Some(InFlight::begin(&self.state));
-        TrackedFuture { inner: self.inner.call(req), guard }
+        let log = Some(RequestLog::begin(req.method(), req.uri()));
+        TrackedFuture { inner: self.inner.call(req), guard, log }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The service's future, holding the request's [`InFlight`] until it hands it on to
-    /// the response body.
+    /// the response body, and its log until the response is ready.
     struct TrackedFuture<F> {
         #[pin]
         inner: F,
         guard: Option<InFlight>,
+        log: Option<RequestLog>,
     }
 }
 
@@ -169,6 +174,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(log) = this.log.take() {
+            log.end(response.status().as_u16());
+        }
         let guard = this.guard.take();
         Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, _guard: guard })))
     }

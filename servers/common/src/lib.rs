@@ -25,6 +25,7 @@ pub mod limits;
 pub mod proxy;
 pub mod query;
 pub mod reply;
+pub mod request_log;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod running;

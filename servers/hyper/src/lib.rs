@@ -87,8 +87,6 @@ impl App {
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
-    tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
     let query = req.uri().query();
     let outcome = match proxy::route(req.method().as_str(), req.uri().path()) {
         Ok(Endpoint::Health) => return Ok(respond(Answer::health())),
