@@ -31,6 +31,11 @@ use thiserror::Error;
 /// programs (`pid_max` 32,768 is shared) their share.
 pub const MAX_PROCESS_THREADS: usize = 8192;
 
+/// How long a thread of the blocking servers' pools stays without a job before it exits:
+/// tokio's choice for its blocking pool. Under steady load the threads never wait that
+/// long; after a burst, the server gives its peak's threads back within seconds.
+pub const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
 /// Why [`CachedPool::execute`] did not take a job; the job is dropped, not run.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PoolError {

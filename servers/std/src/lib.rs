@@ -37,12 +37,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError};
+use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError, THREAD_KEEP_ALIVE};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::proxy;
+use server_common::proxy::{self, blocking::App};
 use server_common::running::{self, DRAIN_LIMIT};
 use server_common::sys::{self, AcceptErrors};
-use server_common::ureq_client::UreqUpstream;
 use server_common::{Answer, BenchError, Config, Running};
 
 /// What this server is, in the line its `--help` opens with (after `server-std: `).
@@ -50,10 +49,6 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on std::net
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "std";
-
-/// How long an idle thread (a connection's or a fan-out call's) stays before it exits;
-/// server-rouille's choice for its fan-out threads.
-const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// How long a connection this server closes waits for the client to close its side (see
 /// [`linger`]), and how much of what the client still sends it reads meanwhile.
@@ -90,11 +85,7 @@ pub fn start_with_fanout_threads(config: Config, fanout_threads: usize) -> io::R
     let listener = sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
     let cap = connection_threads(&config);
-    let app = Arc::new(App {
-        upstream: UreqUpstream::new(&config, Some(cap)),
-        fanout: CachedPool::new("std-fanout", THREAD_KEEP_ALIVE, fanout_threads),
-        config,
-    });
+    let app = App::new(config, cap, "std-fanout", fanout_threads);
     let connections = Arc::new(Connections::new(cap));
     let accepting = Arc::clone(&connections);
     let accept = thread::Builder::new()
@@ -171,26 +162,6 @@ fn refuse(stream: &TcpStream, e: PoolError) {
     if respond(stream, &answer, Persist::Close).is_ok() {
         let _ = stream.shutdown(Shutdown::Write);
         let _ = (&*stream).read(&mut [0u8; 4096]);
-    }
-}
-
-/// Shared by every thread.
-struct App {
-    config: Config,
-    /// The one ureq agent of the process, as in server-rouille.
-    upstream: UreqUpstream,
-    /// The threads `/multiple`'s calls after the first run on.
-    fanout: CachedPool,
-}
-
-impl App {
-    /// Routes and runs one request. Never panics.
-    fn answer(self: &Arc<Self>, method: &str, target: &str) -> Answer {
-        // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
-        tracing::debug!(method, target, "request");
-        let app = Arc::clone(self);
-        let call = move |url: &str| app.upstream.call(url);
-        proxy::answer_blocking(method, target, &self.config, &self.fanout, call)
     }
 }
 
