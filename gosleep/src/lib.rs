@@ -35,8 +35,9 @@ use server_common::{Upstream, hyper_serve};
 /// server's call accepts, so every body gosleep can serve is one a server counts.
 pub use server_common::upstream::MAX_BODY_BYTES;
 
-/// How long a stopping gosleep lets sleeping requests finish before it exits anyway.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping gosleep lets sleeping requests finish before it exits anyway (its
+/// own limit; the servers' is [`running::DRAIN_LIMIT`]).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Command line of gosleep (README, "Running gosleep by hand"). Its help opens with what
 /// gosleep is, under its own name, as every server's does.
@@ -243,7 +244,7 @@ impl Drop for OpenConnection {
 }
 
 /// Serves gosleep on `listener` until `shutdown` completes, then stops accepting and
-/// lets sleeping requests finish for at most [`SHUTDOWN_GRACE`].
+/// lets sleeping requests finish for at most [`DRAIN_LIMIT`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: &Config,
@@ -257,7 +258,7 @@ pub async fn serve(
         let open = Arc::new(OpenConnection(Arc::clone(&app)));
         hyper::service::service_fn(move |req| handle(Arc::clone(&open.0), req))
     };
-    hyper_serve::serve_http1("gosleep", listener, make_service, shutdown, SHUTDOWN_GRACE).await
+    hyper_serve::serve_http1("gosleep", listener, make_service, shutdown, DRAIN_LIMIT).await
 }
 
 /// Starts gosleep on its own runtime in a background thread (binds first, so errors and

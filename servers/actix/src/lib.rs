@@ -29,19 +29,16 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
 use server_common::head_clock::{ConnState, HeadIo, InFlight};
 use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use server_common::request_log::RequestLog;
+use server_common::running::DRAIN_LIMIT;
 use server_common::upstream::BodyCount;
-use server_common::{Answer, BenchError, Config, ProxyReply, Running, UpstreamError, paths, proxy};
+use server_common::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy};
 
 /// What this server is, in the line its `--help` opens with (after `server-actix: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-web 4, awc as the upstream client (async: one single-threaded worker per --threads)";
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "actix-web";
-
-/// Seconds a stopping server gives in-flight requests: the default upstream timeout
-/// (30 s) plus a margin, so a request waiting on its upstream when the stop comes is
-/// still answered. actix then drops what is left.
-pub const SHUTDOWN_TIMEOUT_SECS: u64 = 35;
 
 /// How long actix waits for a client to take its last answer before a close: `HttpServer`'s
 /// default, kept now that the server is built without it.
@@ -50,10 +47,10 @@ const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Binds `config.listen` (backlog [`bench_sys::LISTEN_BACKLOG`]), starts the actix `System` and
 /// its workers on a thread of their own, and returns once the server runs. Stopping the
 /// [`Running`] is actix's graceful stop (`ServerHandle::stop(true)`): the listener
-/// closes, workers finish the connections they hold (up to [`SHUTDOWN_TIMEOUT_SECS`]),
-/// and the thread ends. "Finish" is actix's (actix-server's graceful-stop signal, handed to
-/// actix-http as `HttpServer` does): an idle keep-alive connection is closed at once, a
-/// busy one after its current request.
+/// closes, workers finish the connections they hold (up to [`DRAIN_LIMIT`], then actix
+/// drops what is left), and the thread ends. "Finish" is actix's (actix-server's
+/// graceful-stop signal, handed to actix-http as `HttpServer` does): an idle keep-alive
+/// connection is closed at once, a busy one after its current request.
 pub fn start(config: Config) -> io::Result<Running> {
     // Bound here rather than by actix's `bind`, so that the backlog is ours (4096,
     // not std's 128) and a bind error or the real port (port 0) comes back at once.
@@ -71,13 +68,15 @@ pub fn start(config: Config) -> io::Result<Running> {
                 .backlog(bench_sys::LISTEN_BACKLOG.unsigned_abs())
                 // server_common's main handles SIGTERM/SIGINT and calls stop below.
                 .disable_signals()
-                .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+                .shutdown_timeout(DRAIN_LIMIT.as_secs());
             // What closes idle keep-alive connections at once on a graceful stop.
             let stopping = builder.graceful_shutdown_signal();
             let server = builder.listen(format!("actix-web-service-{addr}"), listener, move || {
                 // Runs once per worker, on that worker's thread: its state is its own.
                 let app = App::new()
                     .app_data(web::Data::new(Worker::new(&config)))
+                    // Innermost: what the contract answers, as the other servers log it.
+                    .wrap(middleware::from_fn(log_request))
                     .wrap(middleware::from_fn(head_limits))
                     // Around the head limits: their answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
@@ -87,7 +86,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                     .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))
                     .service(endpoint(paths::HEALTH, web::get().to(health)))
                     // actix's own 404 has no body; the contract's is JSON.
-                    .default_service(web::to(|| async { reply(Err(BenchError::NotFound)) }));
+                    .default_service(web::to(|| async { respond(BenchError::NotFound) }));
                 connection_service(app, addr, stopping.clone())
             });
             match server {
@@ -185,6 +184,21 @@ async fn in_flight(
     next.call(request).await
 }
 
+/// One debug line per request ([`RequestLog`]), as in every server.
+async fn log_request(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let log = RequestLog::begin(request.method(), request.uri());
+    let response = next.call(request).await;
+    let status = match &response {
+        Ok(response) => response.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    log.end(status.as_u16());
+    response
+}
+
 /// The contract's head limits, where actix's own are looser: actix-http reads heads up to
 /// 128 KiB and 96 header fields (431 past them), so a longer head than
 /// [`MAX_HEAD_BYTES`] or more fields than [`MAX_HEADERS`] is answered here, from the
@@ -225,7 +239,7 @@ fn join(thread: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
 
 /// A contract path: `route` for GET, and the contract's 405 for any other method.
 fn endpoint(path: &str, route: actix_web::Route) -> actix_web::Resource {
-    web::resource(path).route(route).default_service(web::to(|| async { reply(Err(BenchError::MethodNotAllowed)) }))
+    web::resource(path).route(route).default_service(web::to(|| async { respond(BenchError::MethodNotAllowed) }))
 }
 
 /// The state of one worker: the config and that worker's upstream client.
@@ -297,22 +311,22 @@ impl Worker {
 
 async fn single(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
     let upstream = &worker.config.upstream;
-    reply(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
+    respond(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
 }
 
 async fn multiple(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
     let (fanout, upstream) = (worker.config.fanout, &worker.config.upstream);
-    reply(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
+    respond(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
 }
 
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().content_type(server_common::CONTENT_TYPE_TEXT).body(server_common::HEALTH_BODY)
+    respond(Answer::health())
 }
 
-/// The answer of `/single` and `/multiple`, and of every failure: the one place an
-/// outcome becomes an actix response.
-fn reply(outcome: Result<ProxyReply, BenchError>) -> HttpResponse {
-    let answer = Answer::from(outcome);
+/// The one place an answer becomes an actix response (the `Server` header is the
+/// `DefaultHeaders` middleware's).
+fn respond(answer: impl Into<Answer>) -> HttpResponse {
+    let answer = answer.into();
     let mut response =
         HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     response.content_type(answer.content_type);
@@ -495,11 +509,11 @@ mod tests {
 
     #[test]
     fn errors_answer_their_status_as_json() {
-        let r = reply(Err(BenchError::MethodNotAllowed));
+        let r = respond(BenchError::MethodNotAllowed);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()), Some("GET"));
         let ct = r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         assert_eq!(ct, Some(server_common::CONTENT_TYPE_JSON));
-        assert_eq!(reply(Err(BenchError::Upstream(UpstreamError::Timeout(1)))).status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(respond(BenchError::Upstream(UpstreamError::Timeout(1))).status(), StatusCode::GATEWAY_TIMEOUT);
     }
 }

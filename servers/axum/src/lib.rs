@@ -19,13 +19,13 @@ use axum::routing::{MethodRouter, get};
 use hyper_util::service::TowerToHyperService;
 use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, hyper_serve, paths};
+use server_common::{Answer, BenchError, Config, hyper_serve, paths};
 
 /// What this server is, in the line its `--help` opens with (after `server-axum: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on axum 0.8, reqwest as the upstream client (async: a task per request on --threads tokio workers)";
 
-/// The value of the `Server` header on every response.
-pub const SERVER_NAME: &str = "axum";
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "axum";
 
 /// The router of the contract: three GET endpoints, JSON 404 and 405, and the `Server`
 /// header on every response (fallbacks included: the layer is added last).
@@ -52,7 +52,7 @@ pub fn start(config: Config) -> io::Result<Running> {
     running::spawn_tokio("server-axum", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         let router = app(state);
         let make_service = move || TowerToHyperService::new(router.clone());
-        hyper_serve::serve_http1("server-axum", listener, make_service, shutdown, running::SHUTDOWN_GRACE)
+        hyper_serve::serve_http1("server-axum", listener, make_service, shutdown, running::DRAIN_LIMIT)
     })
 }
 
@@ -75,20 +75,20 @@ async fn multiple(State(app): State<Arc<ReqwestProxy>>, RawQuery(query): RawQuer
 }
 
 async fn health() -> Response {
-    ([(CONTENT_TYPE, server_common::CONTENT_TYPE_TEXT)], server_common::HEALTH_BODY).into_response()
+    respond(Answer::health())
 }
 
 async fn not_found() -> Response {
-    respond(Err(BenchError::NotFound))
+    respond(BenchError::NotFound)
 }
 
 async fn method_not_allowed() -> Response {
-    respond(Err(BenchError::MethodNotAllowed))
+    respond(BenchError::MethodNotAllowed)
 }
 
-/// The one mapping from an endpoint's outcome to a response.
-fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
-    let answer = Answer::from(outcome);
+/// The one place an answer becomes an axum response (the `Server` header is the layer's).
+fn respond(answer: impl Into<Answer>) -> Response {
+    let answer = answer.into();
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, [(CONTENT_TYPE, answer.content_type)], answer.body).into_response();
     if let Some(allow) = answer.allow {
@@ -99,6 +99,6 @@ fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
 }
 
 async fn server_header(mut response: Response) -> Response {
-    response.headers_mut().insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+    response.headers_mut().insert(SERVER, HeaderValue::from_static(SERVER_HEADER));
     response
 }

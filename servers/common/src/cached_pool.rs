@@ -3,8 +3,8 @@
 //! The blocking servers fan `/multiple` out on threads: each upstream call blocks its
 //! thread until the answer comes. A fresh thread per call (a scoped spawn) costs a
 //! `clone3`, a 2 MiB stack `mmap` + guard `mprotect`, the thread's exit, `munmap` and a
-//! join: 24% of server-rouille's CPU samples on `/multiple` at 200 requests/s were in
-//! those (`perf record`, see docs/benchmarks/servers-cpu.md). This pool keeps the threads
+//! join: a large share of server-rouille's CPU on `/multiple` went there
+//! (docs/benchmarks/servers-cpu.md). This pool keeps the threads
 //! instead, the way production blocking code fans out (Java's `newCachedThreadPool`,
 //! tokio's blocking pool): a job goes to an idle thread if there is one, else to a new
 //! thread, so it never waits for a thread; a thread idle for `keep_alive` exits, so a quiet
@@ -30,6 +30,11 @@ use thiserror::Error;
 /// the process; half of that leaves the rest of the process and the machine's other
 /// programs (`pid_max` 32,768 is shared) their share.
 pub const MAX_PROCESS_THREADS: usize = 8192;
+
+/// How long a thread of the blocking servers' pools stays without a job before it exits:
+/// tokio's choice for its blocking pool. Under steady load the threads never wait that
+/// long; after a burst, the server gives its peak's threads back within seconds.
+pub const THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Why [`CachedPool::execute`] did not take a job; the job is dropped, not run.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -4,9 +4,10 @@
 //! What a framework would otherwise do, done on purpose and once: accept on a listener that
 //! was bound with a 4096 backlog, set TCP_NODELAY, survive accept errors (EMFILE and friends
 //! back off instead of ending the loop or spinning a core, logged at most once a second),
-//! serve HTTP/1.1 keep-alive connections within the head limits of [`crate::limits`], and on
-//! shutdown stop accepting, close every connection that has no request in flight at once,
-//! and let requests in flight finish within a bounded grace period.
+//! serve HTTP/1.1 keep-alive connections within the head limits of [`crate::limits`], log
+//! each request at debug ([`crate::request_log`]), and on shutdown stop accepting, close
+//! every connection that has no request in flight at once, and let requests in flight
+//! finish within a bounded drain.
 //!
 //! axum and warp are served here too (a `Router` through hyper-util's
 //! `TowerToHyperService`, a filter through `warp::service`), as their docs suggest for
@@ -29,12 +30,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::head_clock::{ConnState, HeadIo, InFlight};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use crate::request_log::RequestLog;
 use bench_sys::AcceptErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, closes
-/// the connections with no request in flight, and waits at most `grace` for the others.
+/// the connections with no request in flight, and waits at most `drain_limit` for the others.
 /// `make_service` is called once per accepted connection; the service it returns is
 /// dropped when that connection ends (so a guard captured in it can count open connections).
 ///
@@ -47,7 +49,7 @@ pub async fn serve_http1<M, S, B>(
     listener: tokio::net::TcpListener,
     make_service: M,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    drain_limit: Duration,
 ) -> io::Result<()>
 where
     M: FnMut() -> S,
@@ -58,7 +60,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    serve(name, listener, make_service, shutdown, grace, HEAD_TIMEOUT).await
+    serve(name, listener, make_service, shutdown, drain_limit, HEAD_TIMEOUT).await
 }
 
 /// [`serve_http1`] with the head timeout as a parameter, so that tests need not wait
@@ -68,7 +70,7 @@ async fn serve<M, S, B>(
     listener: tokio::net::TcpListener,
     mut make_service: M,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    drain_limit: Duration,
     head_timeout: Duration,
 ) -> io::Result<()>
 where
@@ -111,7 +113,8 @@ where
         let state = ConnState::new(head_timeout);
         // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
         // part of its next head) at once, but one still on its first head counts as busy
-        // to it: ending those at the stop keeps a silent client from holding it the grace.
+        // to it: ending those at the stop keeps a silent client from holding it the whole
+        // drain.
         let io = HeadIo::new(stream, Arc::clone(&state)).ending_unserved_on(Arc::clone(&stopping));
         let service = Tracked { inner: make_service(), state };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
@@ -123,13 +126,14 @@ where
     drop(listener);
     // Read before the connections are woken by `graceful.shutdown()`.
     stopping.store(true, Relaxed);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("{name}: grace period over, dropping requests still in flight");
+    if tokio::time::timeout(drain_limit, graceful.shutdown()).await.is_err() {
+        tracing::warn!("{name}: still draining after {drain_limit:?}, dropping requests in flight");
     }
     Ok(())
 }
 
-/// The connection's service, counting its requests in flight.
+/// The connection's service, counting its requests in flight and logging each one
+/// ([`RequestLog`]: one debug line, nothing with debug off).
 struct Tracked<S> {
     inner: S,
     state: Arc<ConnState>,
@@ -145,17 +149,19 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let guard = Some(InFlight::begin(&self.state));
-        TrackedFuture { inner: self.inner.call(req), guard }
+        let log = Some(RequestLog::begin(req.method(), req.uri()));
+        TrackedFuture { inner: self.inner.call(req), guard, log }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The service's future, holding the request's [`InFlight`] until it hands it on to
-    /// the response body.
+    /// the response body, and its log until the response is ready.
     struct TrackedFuture<F> {
         #[pin]
         inner: F,
         guard: Option<InFlight>,
+        log: Option<RequestLog>,
     }
 }
 
@@ -168,6 +174,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(log) = this.log.take() {
+            log.end(response.status().as_u16());
+        }
         let guard = this.guard.take();
         Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, _guard: guard })))
     }

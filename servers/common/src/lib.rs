@@ -26,6 +26,7 @@ pub mod log;
 pub mod proxy;
 pub mod query;
 pub mod reply;
+pub mod request_log;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod running;

@@ -110,12 +110,19 @@ impl Answer {
 
 impl From<Result<ProxyReply, BenchError>> for Answer {
     fn from(outcome: Result<ProxyReply, BenchError>) -> Self {
-        let (status, body) = match &outcome {
-            Ok(reply) => (200, reply.to_json()),
-            Err(e) => (e.status(), e.to_json()),
-        };
-        let allow = matches!(outcome, Err(BenchError::MethodNotAllowed)).then_some(crate::ALLOW);
-        Self { status, content_type: crate::CONTENT_TYPE_JSON, body, allow }
+        match outcome {
+            Ok(reply) => {
+                Self { status: 200, content_type: crate::CONTENT_TYPE_JSON, body: reply.to_json(), allow: None }
+            }
+            Err(e) => Self::from(e),
+        }
+    }
+}
+
+impl From<BenchError> for Answer {
+    fn from(e: BenchError) -> Self {
+        let allow = matches!(e, BenchError::MethodNotAllowed).then_some(crate::ALLOW);
+        Self { status: e.status(), content_type: crate::CONTENT_TYPE_JSON, body: e.to_json(), allow }
     }
 }
 
@@ -174,6 +181,7 @@ mod tests {
         assert_eq!((wrong.status, wrong.allow), (405, Some("GET")));
         let slow = Answer::from(Err(BenchError::Upstream(UpstreamError::Timeout(9))));
         assert_eq!((slow.status, slow.allow), (504, None));
+        assert_eq!(Answer::from(BenchError::MethodNotAllowed), wrong);
     }
 
     #[test]

@@ -75,16 +75,26 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// The longest a stopping tokio server may take to drain: a little over the default
-/// upstream timeout (30 s), so a request already waiting upstream is not cut short, but a
-/// client that stalls half-way through a request cannot keep the process alive.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(35);
+/// The longest a stopping server may take to drain, in every server of the contract: a
+/// little over the default upstream timeout (30 s), so a request already waiting upstream
+/// is not cut short, but a client that stalls half-way through a request cannot keep the
+/// process alive.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
+
+/// The error of a stop whose drain outlasted [`DRAIN_LIMIT`]: what a blocking server's stop
+/// returns, its threads still busy left to the process exit.
+pub fn drain_overdue() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
+    )
+}
 
 /// Starts a tokio-based server: binds `listen` (backlog [`bench_sys::LISTEN_BACKLOG`]), builds a
 /// multi-thread runtime of `threads` workers on a thread named `name`, and runs
 /// `serve(listener, shutdown)` on it. `shutdown` completes when [`Running::stop`] is
 /// called; `serve` must then stop accepting, drain, and return. If it has not returned
-/// [`SHUTDOWN_GRACE`] later, the runtime is dropped with whatever is still in flight.
+/// [`DRAIN_LIMIT`] later, the runtime is dropped with whatever is still in flight.
 pub fn spawn_tokio<S, F>(name: &str, listen: SocketAddr, threads: usize, serve: S) -> io::Result<Running>
 where
     S: FnOnce(tokio::net::TcpListener, Shutdown) -> F + Send + 'static,
@@ -103,12 +113,12 @@ where
     let thread = thread::Builder::new().name(format!("{name}-main")).spawn(move || {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            let overdue = Shutdown::new(rx.clone()).then_sleep(SHUTDOWN_GRACE);
+            let overdue = Shutdown::new(rx.clone()).then_sleep(DRAIN_LIMIT);
             let serving = serve(listener, Shutdown::new(rx));
             tokio::select! {
                 served = serving => served,
                 () = overdue => {
-                    tracing::warn!("{label}: still draining after {SHUTDOWN_GRACE:?}; stopping anyway");
+                    tracing::warn!("{label}: still draining after {DRAIN_LIMIT:?}; stopping anyway");
                     Ok(())
                 }
             }
@@ -132,10 +142,10 @@ impl Shutdown {
         }))
     }
 
-    /// Completes `grace` after the stop: the deadline of a drain.
-    async fn then_sleep(self, grace: Duration) {
+    /// Completes `drain_limit` after the stop: the deadline of a drain.
+    async fn then_sleep(self, drain_limit: Duration) {
         self.await;
-        tokio::time::sleep(grace).await;
+        tokio::time::sleep(drain_limit).await;
     }
 }
 

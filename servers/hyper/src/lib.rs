@@ -21,13 +21,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use server_common::proxy::{self, Endpoint};
 use server_common::upstream::BodyCount;
-use server_common::{Answer, BenchError, Config, ProxyReply, Running, Upstream, UpstreamError, hyper_serve, running};
+use server_common::{Answer, Config, Running, Upstream, UpstreamError, hyper_serve, running};
 
 /// What this server is, in the line its `--help` opens with (after `server-hyper: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on bare hyper 1, hyper-util's client upstream (async: a task per request on --threads tokio workers)";
 
-/// The `Server` header of every answer.
-pub const SERVER: &str = "hyper";
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "hyper";
 
 struct App {
     client: Client<HttpConnector, Empty<Bytes>>,
@@ -87,38 +87,28 @@ impl App {
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    // Off unless RUST_LOG asks for debug: a disabled event costs one cached check.
-    tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
     let query = req.uri().query();
-    let result = match proxy::route(req.method().as_str(), req.uri().path()) {
-        Ok(Endpoint::Health) => {
-            return Ok(respond(StatusCode::OK, server_common::CONTENT_TYPE_TEXT, server_common::HEALTH_BODY.into()));
-        }
+    let outcome = match proxy::route(req.method().as_str(), req.uri().path()) {
+        Ok(Endpoint::Health) => return Ok(respond(Answer::health())),
         Ok(Endpoint::Single) => proxy::single(query, &app.upstream, |url| app.call(url)).await,
         Ok(Endpoint::Multiple) => proxy::multiple(query, app.fanout, &app.upstream, |url| app.call(url)).await,
         Err(e) => Err(e),
     };
-    Ok(answer(result))
+    Ok(respond(outcome))
 }
 
-/// The one mapping from a contract outcome to a response.
-fn answer(outcome: Result<ProxyReply, BenchError>) -> Response<Full<Bytes>> {
-    let answer = Answer::from(outcome);
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = respond(status, answer.content_type, answer.body.into());
-    if let Some(allow) = answer.allow {
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-    }
-    response
-}
-
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
+/// The one place an answer becomes a hyper response (Content-Length comes from the full
+/// body, Date from hyper, refreshed every second).
+fn respond(answer: impl Into<Answer>) -> Response<Full<Bytes>> {
+    let answer = answer.into();
+    let mut response = Response::new(Full::new(answer.body.into()));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
-    // Content-Length comes from the full body, Date from hyper (refreshed every second).
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    headers.insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
+    if let Some(allow) = answer.allow {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
     response
 }
 
@@ -131,6 +121,6 @@ pub fn start(config: Config) -> io::Result<Running> {
             let app = Arc::clone(&app);
             hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
         };
-        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, running::SHUTDOWN_GRACE).await
+        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, running::DRAIN_LIMIT).await
     })
 }

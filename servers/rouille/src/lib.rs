@@ -12,18 +12,16 @@
 //!
 //! Run with: cargo run -p server-rouille
 
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
 use bench_sys::ListenError;
-use rouille::{Request, Response};
-use server_common::cached_pool::CachedPool;
-use server_common::proxy;
-use server_common::ureq_client::UreqUpstream;
+use rouille::Response;
+use server_common::proxy::{self, blocking::App};
+use server_common::running::{self, DRAIN_LIMIT};
 use server_common::{Answer, Config, Running};
 
 /// What this server is, in the line its `--help` opens with (after `server-rouille: `).
@@ -31,16 +29,6 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on rouille 
 
 /// The `Server:` header of every response.
 pub const SERVER_HEADER: &str = "rouille";
-
-/// How long a stopping server waits for in-flight requests before it gives up: the
-/// default upstream timeout (30 s) plus a margin, so a request that is waiting on its
-/// upstream when the stop comes is still answered.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(35);
-
-/// How long a `/multiple` helper thread stays without a call before it exits: tokio's
-/// choice for its blocking pool. Under steady load the helpers never wait that long; after
-/// a burst, the server gives its peak's threads back within seconds.
-const FANOUT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// How long the dispatch loop waits for a request before it looks for a stop.
 ///
@@ -70,16 +58,17 @@ pub fn default_pool_size() -> usize {
 /// had the kernel drop SYNs, which clients retry only after 1 s, then 3 s.
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
-    let fanout = CachedPool::new("rouille-fanout", FANOUT_KEEP_ALIVE, proxy::MAX_FANOUT_THREADS);
-    let app = Arc::new(App { upstream: UreqUpstream::new(&config, Some(pool_size)), config, fanout });
-    let listen = app.config.listen;
+    let listen = config.listen;
+    let app = App::new(config, pool_size, "rouille-fanout", proxy::MAX_FANOUT_THREADS);
     let listener = bench_sys::bind_listener(listen)?;
-    let server = rouille::Server::from_listener(listener, move |request| app.handle(request))
-        .map_err(|e| ListenError {
-            addr: listen,
-            source: e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e),
-        })?
-        .pool_size(pool_size);
+    // A request whose body framing is invalid, or whose head is over the limits, never gets
+    // to the app: the workspace's copy of tiny_http answers it and closes the connection
+    // (third_party/tiny_http/PATCHES.md).
+    let server = rouille::Server::from_listener(listener, move |request| {
+        respond(app.answer(request.method(), request.raw_url()))
+    })
+    .map_err(|e| ListenError { addr: listen, source: e.downcast::<io::Error>().map_or_else(io::Error::other, |e| *e) })?
+    .pool_size(pool_size);
     let addr: SocketAddr = server.server_addr();
 
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -107,35 +96,9 @@ pub fn start(config: Config) -> io::Result<Running> {
                 thread.join().map_err(|_| io::Error::other("rouille dispatch thread panicked"))
             }
             // The pool threads are left to the process exit.
-            Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
-                ErrorKind::TimedOut,
-                format!("in-flight requests not finished after {} s", DRAIN_LIMIT.as_secs()),
-            )),
+            Err(RecvTimeoutError::Timeout) => Err(running::drain_overdue()),
         }
     }))
-}
-
-/// Shared by every pool thread.
-struct App {
-    config: Config,
-    /// The one ureq agent of the process: every thread shares it, and its pool keeps the
-    /// upstream connections alive between calls.
-    upstream: UreqUpstream,
-    /// The threads `/multiple`'s calls after the first run on.
-    fanout: CachedPool,
-}
-
-impl App {
-    /// The whole request handler: route, run the endpoint, answer. Never panics.
-    ///
-    /// A request whose body framing is invalid, or whose head is over the limits, never gets
-    /// here: the workspace's copy of tiny_http answers it and closes the connection
-    /// (third_party/tiny_http/PATCHES.md).
-    fn handle(self: &Arc<Self>, request: &Request) -> Response {
-        let app = Arc::clone(self);
-        let call = move |url: &str| app.upstream.call(url);
-        respond(proxy::answer_blocking(request.method(), request.raw_url(), &self.config, &self.fanout, call))
-    }
 }
 
 /// The one place an answer becomes a rouille response (tiny_http adds Date and
@@ -153,19 +116,17 @@ fn respond(answer: Answer) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server_common::{BenchError, ProxyReply};
+    use server_common::BenchError;
 
     #[test]
     fn errors_answer_their_status_as_json() {
-        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::MethodNotAllowed)));
+        let r = respond(Answer::from(BenchError::MethodNotAllowed));
         assert_eq!(r.status_code, 405);
         let header = |name: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         assert_eq!(header("Allow").as_deref(), Some("GET"));
         assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
         assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
-        let r = respond(Answer::from(Err::<ProxyReply, _>(BenchError::Upstream(
-            server_common::UpstreamError::Timeout(100),
-        ))));
+        let r = respond(Answer::from(BenchError::Upstream(server_common::UpstreamError::Timeout(100))));
         assert_eq!(r.status_code, 504);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use hyper_util::service::TowerToHyperService;
 use server_common::reqwest_client::ReqwestProxy;
 use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, ProxyReply, hyper_serve, paths};
+use server_common::{Answer, BenchError, Config, hyper_serve, paths};
 use warp::filters::path::FullPath;
 use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use warp::http::{HeaderValue, StatusCode};
@@ -26,8 +26,8 @@ use warp::{Filter, Reply};
 /// What this server is, in the line its `--help` opens with (after `server-warp: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on warp 0.4 filters, reqwest as the upstream client (async: a task per request on --threads tokio workers)";
 
-/// The value of the `Server` header on every response.
-pub const SERVER_NAME: &str = "warp";
+/// The `Server:` header of every response.
+pub const SERVER_HEADER: &str = "warp";
 
 /// The whole service as one filter: the three endpoints, JSON 404/405 from the
 /// rejections, and the `Server` header on every response.
@@ -35,7 +35,7 @@ pub fn routes(state: Arc<ReqwestProxy>) -> impl Filter<Extract = (impl Reply,), 
     let state = warp::any().map(move || Arc::clone(&state));
     let single = endpoint(paths::SINGLE).and(raw_query()).and(state.clone()).then(single);
     let multiple = endpoint(paths::MULTIPLE).and(raw_query()).and(state).then(multiple);
-    let health = endpoint(paths::HEALTH).map(health);
+    let health = endpoint(paths::HEALTH).map(|| respond(Answer::health()));
     single
         .or(multiple)
         .unify()
@@ -43,7 +43,7 @@ pub fn routes(state: Arc<ReqwestProxy>) -> impl Filter<Extract = (impl Reply,), 
         .unify()
         .recover(rejection)
         .unify()
-        .with(warp::reply::with::header(SERVER, SERVER_NAME))
+        .with(warp::reply::with::header(SERVER, SERVER_HEADER))
 }
 
 /// Starts server-warp on its own tokio runtime (`--threads` workers, default one per
@@ -58,7 +58,7 @@ pub fn start(config: Config) -> io::Result<Running> {
     running::spawn_tokio("server-warp", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         let filter = routes(state);
         let make_service = move || TowerToHyperService::new(warp::service(filter.clone()));
-        hyper_serve::serve_http1("server-warp", listener, make_service, shutdown, running::SHUTDOWN_GRACE)
+        hyper_serve::serve_http1("server-warp", listener, make_service, shutdown, running::DRAIN_LIMIT)
     })
 }
 
@@ -92,28 +92,22 @@ async fn multiple(query: Option<String>, app: Arc<ReqwestProxy>) -> Response {
     respond(app.multiple(query.as_deref()).await)
 }
 
-fn health() -> Response {
-    let mut response = Response::new(server_common::HEALTH_BODY.into());
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(server_common::CONTENT_TYPE_TEXT));
-    response
-}
-
 /// Rejections of the routing filters as the contract's errors. Only routing can reject
 /// (the query is parsed in the handlers, by server-common), so anything else is passed
 /// on to warp's default handling unchanged.
 async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
     if rejection.find::<MethodNotAllowed>().is_some() {
-        Ok(respond(Err(BenchError::MethodNotAllowed)))
+        Ok(respond(BenchError::MethodNotAllowed))
     } else if rejection.is_not_found() {
-        Ok(respond(Err(BenchError::NotFound)))
+        Ok(respond(BenchError::NotFound))
     } else {
         Err(rejection)
     }
 }
 
-/// The one mapping from an endpoint's outcome to a response.
-fn respond(outcome: Result<ProxyReply, BenchError>) -> Response {
-    let answer = Answer::from(outcome);
+/// The one place an answer becomes a warp response (the `Server` header is the filter's).
+fn respond(answer: impl Into<Answer>) -> Response {
+    let answer = answer.into();
     let mut response = Response::new(answer.body.into());
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));

@@ -1,0 +1,218 @@
+//! Reading and parsing a request head: what this server needs of it ([`Head`]), within the
+//! contract's limits ([`server_common::limits`]), or why it cannot frame it ([`Bad`]).
+
+use std::io::{self, ErrorKind, Read};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use server_common::Answer;
+use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use server_common::proxy;
+
+/// Reads until `buffer` holds a whole request head; `Ok(None)` when the connection ends
+/// first. Bytes after the head (a pipelined request) stay in `buffer`.
+///
+/// The head must be in within [`HEAD_TIMEOUT`] of `first` (the accept) for a connection's
+/// first request, of its first byte for a later one, so an idle keep-alive connection
+/// waits as long as its client likes. While heads come whole in one read this costs no
+/// syscall: `SO_RCVTIMEO` is armed, with the time left, only for a read that waits for a
+/// head already due (the first request's, or the rest of a partial one), and disarmed once
+/// the head is in.
+pub(crate) fn next_request(
+    mut stream: &TcpStream,
+    buffer: &mut Vec<u8>,
+    first: Option<Instant>,
+) -> io::Result<Option<Result<(Head, usize), Bad>>> {
+    let mut chunk = [0u8; 4096];
+    let mut due = first.map(|accepted| accepted + HEAD_TIMEOUT);
+    let mut armed = false;
+    let outcome = loop {
+        if !buffer.is_empty() {
+            match parse(buffer) {
+                Parsed::Partial => {
+                    due.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
+                }
+                Parsed::Request(head, len) => break Ok(Some(Ok((head, len)))),
+                Parsed::Bad(bad) => break Ok(Some(Err(bad))),
+            }
+        }
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Ok(Some(Err(Bad::Slow)));
+            }
+            if let Err(e) = stream.set_read_timeout(Some(left)) {
+                break Err(e);
+            }
+            armed = true;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => break Ok(None),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // SO_RCVTIMEO expired: Linux says EAGAIN.
+            Err(e) if armed && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Ok(Some(Err(Bad::Slow)));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    if armed {
+        stream.set_read_timeout(None)?;
+    }
+    outcome
+}
+
+/// What the server needs of a request head.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) persist: Persist,
+}
+
+/// Whether the connection goes on after the answer, and what the answer says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Persist {
+    /// HTTP/1.1's default: keep-alive, nothing said.
+    KeepAlive,
+    /// An HTTP/1.0 client asked for keep-alive: say yes.
+    KeepAlive10,
+    /// Answer with `Connection: close`, then close.
+    Close,
+}
+
+/// A request this server cannot frame: answered with a 4xx, then the connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bad {
+    /// Not HTTP/1.x as httparse reads it.
+    Syntax(httparse::Error),
+    /// A head of more than [`MAX_HEAD_BYTES`] bytes or [`MAX_HEADERS`] headers.
+    TooLarge,
+    /// A request line alone of more than [`MAX_HEAD_BYTES`] bytes.
+    LineTooLong,
+    /// Not a whole head within [`HEAD_TIMEOUT`].
+    Slow,
+    /// A Content-Length that is not a number, or several that differ (RFC 9112, 6.3).
+    Length(&'static str),
+}
+
+impl Bad {
+    pub(crate) fn answer(self) -> Answer {
+        match self {
+            Bad::Syntax(e) => Answer::error(400, format!("malformed request: {e}")),
+            Bad::TooLarge => Answer::error(431, "request header fields too large"),
+            Bad::LineTooLong => Answer::error(414, "request line too long"),
+            Bad::Slow => Answer::error(408, format!("request head not received within {} s", HEAD_TIMEOUT.as_secs())),
+            Bad::Length(e) => Answer::error(400, e),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    Partial,
+    Request(Head, usize),
+    Bad(Bad),
+}
+
+/// Parses the request head at the start of `buffer`: it must end within its first
+/// [`MAX_HEAD_BYTES`].
+fn parse(buffer: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let limited = &buffer[..buffer.len().min(MAX_HEAD_BYTES)];
+    let len = match request.parse(limited) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if limited.len() < MAX_HEAD_BYTES => return Parsed::Partial,
+        Ok(httparse::Status::Partial) if !limited.contains(&b'\n') => return Parsed::Bad(Bad::LineTooLong),
+        Ok(httparse::Status::Partial) => return Parsed::Bad(Bad::TooLarge),
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Bad(Bad::TooLarge),
+        Err(e) => return Parsed::Bad(Bad::Syntax(e)),
+    };
+    let lengths = request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let mut body = match proxy::content_length(lengths.map(|h| h.value)) {
+        Ok(body) => body,
+        Err(reason) => return Parsed::Bad(Bad::Length(reason)),
+    };
+    let (mut close, mut keep_alive) = (false, false);
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            body = true;
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    // No endpoint takes a body, so none is read: the connection closes after the answer
+    // instead of skipping it (RFC 9112, 9.6 lets a server close at any time).
+    let persist = match request.version {
+        _ if close || body => Persist::Close,
+        Some(1) => Persist::KeepAlive,
+        _ if keep_alive => Persist::KeepAlive10,
+        _ => Persist::Close,
+    };
+    // httparse returns Complete only with method and path set.
+    let head = Head {
+        method: request.method.unwrap_or_default().to_owned(),
+        target: request.path.unwrap_or_default().to_owned(),
+        persist,
+    };
+    Parsed::Request(head, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &[u8]) -> (Head, usize) {
+        match parse(raw) {
+            Parsed::Request(head, len) => (head, len),
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    #[test]
+    fn a_whole_head_parses_and_a_pipelined_request_stays_behind() {
+        let raw = b"GET /single?ms=5 HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\n";
+        let (h, len) = head(raw);
+        assert_eq!((h.method.as_str(), h.target.as_str(), h.persist), ("GET", "/single?ms=5", Persist::KeepAlive));
+        assert_eq!(&raw[len..], b"GET /health HTTP/1.1\r\n");
+        assert_eq!(parse(&raw[len..]), Parsed::Partial);
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_the_connection_header() {
+        let persist = |raw: &[u8]| head(raw).0.persist;
+        assert_eq!(persist(b"GET / HTTP/1.1\r\n\r\n"), Persist::KeepAlive);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.0\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n"), Persist::KeepAlive10);
+        // A body is never read, so the connection cannot go on after it.
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), Persist::Close);
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), Persist::KeepAlive);
+    }
+
+    #[test]
+    fn unframeable_requests_are_4xx() {
+        for (raw, status) in [
+            (&b"NOT HTTP AT ALL\r\n\r\n"[..], 400),
+            (b"GET /single HTTP/9.9\r\n\r\n", 400),
+            (b"GET /single HTTP/1.1\r\nHost\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ] {
+            match parse(raw) {
+                Parsed::Bad(bad) => assert_eq!(bad.answer().status, status, "{:?}", String::from_utf8_lossy(raw)),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+            }
+        }
+        let many: Vec<u8> = [&b"GET / HTTP/1.1\r\n"[..], &b"X: y\r\n".repeat(MAX_HEADERS + 1), b"\r\n"].concat();
+        assert_eq!(parse(&many), Parsed::Bad(Bad::TooLarge));
+        assert_eq!(Bad::TooLarge.answer().status, 431);
+    }
+}
