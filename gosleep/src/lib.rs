@@ -258,7 +258,7 @@ pub async fn serve(
         let open = Arc::new(OpenConnection(Arc::clone(&app)));
         hyper::service::service_fn(move |req| handle(Arc::clone(&open.0), req))
     };
-    hyper_serve::serve_http1("gosleep", listener, make_service, shutdown, DRAIN_LIMIT).await
+    hyper_serve::Http1::new("gosleep", DRAIN_LIMIT).serve(listener, make_service, shutdown).await
 }
 
 /// Starts gosleep on its own runtime in a background thread (binds first, so errors and

@@ -56,20 +56,6 @@ pub struct Errors {
 }
 
 impl Errors {
-    /// Counts one error.
-    pub fn count(&mut self, e: RequestError) {
-        match e {
-            RequestError::Connect => self.connect = self.connect.saturating_add(1),
-            RequestError::Write => self.write = self.write.saturating_add(1),
-            RequestError::Read => self.read = self.read.saturating_add(1),
-            RequestError::Timeout => self.timeout = self.timeout.saturating_add(1),
-            RequestError::Status(code) => {
-                let n = self.status.entry(code).or_default();
-                *n = n.saturating_add(1);
-            }
-        }
-    }
-
     /// Socket-level errors (wrk's "Socket errors").
     pub fn socket(&self) -> u64 {
         [self.write, self.read, self.timeout].iter().fold(self.connect, |a, b| a.saturating_add(*b))
@@ -436,25 +422,5 @@ mod tests {
         let m = RunResult::merge(&[a, b]).unwrap();
         assert_eq!((m.requests, m.bytes, m.errors.connect), (u64::MAX, u64::MAX, u64::MAX));
         assert_eq!((m.errors.status[&502], m.errors.non_2xx(), m.errors.socket()), (u64::MAX, u64::MAX, u64::MAX));
-        let mut e = Errors { timeout: u64::MAX, ..Errors::default() };
-        e.count(RequestError::Timeout);
-        assert_eq!(e.timeout, u64::MAX);
-    }
-
-    #[test]
-    fn errors_are_counted_by_kind() {
-        let mut e = Errors::default();
-        for k in [
-            RequestError::Connect,
-            RequestError::Read,
-            RequestError::Status(502),
-            RequestError::Status(502),
-            RequestError::Timeout,
-            RequestError::Write,
-        ] {
-            e.count(k);
-        }
-        assert_eq!((e.connect, e.read, e.write, e.timeout, e.socket(), e.non_2xx()), (1, 1, 1, 1, 4, 2));
-        assert_eq!(e.status.get(&502), Some(&2));
     }
 }

@@ -80,7 +80,17 @@ fn a_pool_of_16_holding_50ms_has_capacity_320_bound_pool_and_p99_breaks_past_the
     let _serial = serial();
     let server = pool_server(16, Duration::from_millis(50));
     let pid = std::process::id().to_string();
-    let c = search(&["-d", "1s", "--warmup", "500ms", "--pool", "16", "--server-pid", &pid, &server.url("/")]);
+    let c = search(&[
+        "-d",
+        "1s",
+        "--warmup",
+        "500ms",
+        "--pool",
+        "16",
+        "--server-pid",
+        &pid,
+        &format!("http://{}/", server.addr()),
+    ]);
     let rps = c.capacity_rps.expect("a capacity");
     assert!((288.0..=352.0).contains(&rps), "capacity {rps} req/s for a cap of 320: {:#?}", summary(&c));
     assert_eq!(c.bound, Bound::Pool, "{:#?}", summary(&c));
@@ -130,7 +140,17 @@ fn a_server_answering_500_stops_the_search_at_the_first_step_and_exits_1() {
 fn a_step_needing_more_connections_than_the_budget_stops_with_the_fd_reason() {
     let _serial = serial();
     let g = gosleep::start(gosleep::Config { delay_ms: 50, ..gosleep::Config::default() }).expect("gosleep");
-    let c = search(&["-d", "1s", "--warmup", "500ms", "--timeout", "1s", "--max-connections", "100", &g.url("/sleep")]);
+    let c = search(&[
+        "-d",
+        "1s",
+        "--warmup",
+        "500ms",
+        "--timeout",
+        "1s",
+        "--max-connections",
+        "100",
+        &format!("http://{}/sleep", g.addr()),
+    ]);
     assert_eq!((c.bound, c.capacity_rps), (Bound::FdBudget, Some(400.0)), "{:#?}", summary(&c));
     assert!(c.steps.iter().all(|s| s.passed && s.connections <= 100), "{:#?}", summary(&c));
 }

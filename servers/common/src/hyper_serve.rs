@@ -35,101 +35,97 @@ use bench_sys::AcceptErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, closes
-/// the connections with no request in flight, and waits at most `drain_limit` for the others.
-/// `make_service` is called once per accepted connection; the service it returns is
-/// dropped when that connection ends (so a guard captured in it can count open connections).
-///
-/// Heads follow [`crate::limits`]: over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] hyper answers
-/// 431 (a long request line included: hyper's 414 is only for a URI over 64 KiB) and
-/// closes; a head not complete [`HEAD_TIMEOUT`] after its first byte (after the accept, for
-/// a connection's first request) closes the connection without an answer.
-pub async fn serve_http1<M, S, B>(
+/// The shared HTTP/1.1 loop: [`Http1::serve`] serves a listener under the name its log lines
+/// carry, with the drain limit of its stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Http1 {
     name: &'static str,
-    listener: tokio::net::TcpListener,
-    make_service: M,
-    shutdown: impl Future<Output = ()>,
-    drain_limit: Duration,
-) -> io::Result<()>
-where
-    M: FnMut() -> S,
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    serve(name, listener, make_service, shutdown, drain_limit, HEAD_TIMEOUT).await
-}
-
-/// [`serve_http1`] with the head timeout as a parameter, so that tests need not wait
-/// [`HEAD_TIMEOUT`].
-async fn serve<M, S, B>(
-    name: &'static str,
-    listener: tokio::net::TcpListener,
-    mut make_service: M,
-    shutdown: impl Future<Output = ()>,
     drain_limit: Duration,
     head_timeout: Duration,
-) -> io::Result<()>
-where
-    M: FnMut() -> S,
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    let mut http = hyper::server::conn::http1::Builder::new();
-    // No hyper timer, so no header_read_timeout: hyper's starts whenever the connection
-    // waits for a head, idle keep-alive time included, and would close the pooled idle
-    // connections a benchmark's clients keep between runs (Go's net/http server keeps them
-    // too). `HeadIo` times a head from its first byte instead, without a timer per request.
-    http.max_header_size(MAX_HEAD_BYTES).max_headers(MAX_HEADERS);
-    let graceful = GracefulShutdown::new();
-    let stopping = Arc::new(AtomicBool::new(false));
-    let mut errors = AcceptErrors::new(name);
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // The loop goes on after any accept error; only shutdown ends it.
-                if let Some(pause) = errors.failed(&e) {
-                    tokio::time::sleep(pause).await;
+}
+
+impl Http1 {
+    /// The loop for the binary `name`, waiting at most `drain_limit` for requests in flight
+    /// when it stops; heads time out after [`HEAD_TIMEOUT`].
+    pub fn new(name: &'static str, drain_limit: Duration) -> Self {
+        Self { name, drain_limit, head_timeout: HEAD_TIMEOUT }
+    }
+
+    /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, closes
+    /// the connections with no request in flight, and waits at most the drain limit for the
+    /// others. `make_service` is called once per accepted connection; the service it returns
+    /// is dropped when that connection ends (so a guard captured in it can count open
+    /// connections).
+    ///
+    /// Heads follow [`crate::limits`]: over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] hyper
+    /// answers 431 (a long request line included: hyper's 414 is only for a URI over 64 KiB)
+    /// and closes; a head not complete [`HEAD_TIMEOUT`] after its first byte (after the
+    /// accept, for a connection's first request) closes the connection without an answer.
+    pub async fn serve<M, S, B>(
+        self,
+        listener: tokio::net::TcpListener,
+        mut make_service: M,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()>
+    where
+        M: FnMut() -> S,
+        S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let Self { name, drain_limit, head_timeout } = self;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // No hyper timer, so no header_read_timeout: hyper's starts whenever the connection
+        // waits for a head, idle keep-alive time included, and would close the pooled idle
+        // connections a benchmark's clients keep between runs (Go's net/http server keeps them
+        // too). `HeadIo` times a head from its first byte instead, without a timer per request.
+        http.max_header_size(MAX_HEAD_BYTES).max_headers(MAX_HEADERS);
+        let graceful = GracefulShutdown::new();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut errors = AcceptErrors::new(name);
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // The loop goes on after any accept error; only shutdown ends it.
+                    if let Some(pause) = errors.failed(&e) {
+                        tokio::time::sleep(pause).await;
+                    }
+                    continue;
                 }
-                continue;
-            }
-        };
-        // Answers are small and latency is what is measured: no Nagle delay.
-        let _ = stream.set_nodelay(true);
-        let state = ConnState::new(head_timeout);
-        // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
-        // part of its next head) at once, but one still on its first head counts as busy
-        // to it: ending those at the stop keeps a silent client from holding it the whole
-        // drain.
-        let io = HeadIo::new(stream, Arc::clone(&state)).ending_unserved_on(Arc::clone(&stopping));
-        let service = Tracked { inner: make_service(), state };
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
-        tokio::spawn(async move {
-            // A client that resets, sends garbage or stalls ends its own connection, nothing more.
-            let _ = conn.await;
-        });
+            };
+            // Answers are small and latency is what is measured: no Nagle delay.
+            let _ = stream.set_nodelay(true);
+            let state = ConnState::new(head_timeout);
+            // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
+            // part of its next head) at once, but one still on its first head counts as busy
+            // to it: ending those at the stop keeps a silent client from holding it the whole
+            // drain.
+            let io = HeadIo::new(stream, Arc::clone(&state)).ending_unserved_on(Arc::clone(&stopping));
+            let service = Tracked { inner: make_service(), state };
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                // A client that resets, sends garbage or stalls ends its own connection, nothing more.
+                let _ = conn.await;
+            });
+        }
+        drop(listener);
+        // Read before the connections are woken by `graceful.shutdown()`.
+        stopping.store(true, Relaxed);
+        if tokio::time::timeout(drain_limit, graceful.shutdown()).await.is_err() {
+            tracing::warn!("{name}: still draining after {drain_limit:?}, dropping requests in flight");
+        }
+        Ok(())
     }
-    drop(listener);
-    // Read before the connections are woken by `graceful.shutdown()`.
-    stopping.store(true, Relaxed);
-    if tokio::time::timeout(drain_limit, graceful.shutdown()).await.is_err() {
-        tracing::warn!("{name}: still draining after {drain_limit:?}, dropping requests in flight");
-    }
-    Ok(())
 }
 
 /// The connection's service, counting its requests in flight and logging each one
@@ -238,7 +234,8 @@ mod tests {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        tokio::spawn(serve("test", listener, make_service, shutdown, Duration::from_secs(5), TEST_HEAD_TIMEOUT));
+        let http = Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", Duration::from_secs(5)) };
+        tokio::spawn(http.serve(listener, make_service, shutdown));
         (addr, stop)
     }
 

@@ -4,12 +4,13 @@
 //! to its framework and upstream client; everything a reader would otherwise compare
 //! across six files lives here: the CLI ([`Config`]), the endpoints ([`paths`]), query
 //! validation ([`query`]), the JSON bodies and the one mapping from failure kind to status
-//! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]) and the
-//! threads the blocking servers fan out on ([`cached_pool`]), the
-//! upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
-//! and logging ([`log`]). gosleep uses the same query helpers and hyper loop, so the `ms`
-//! limit is defined once. Sockets, the fd limit and signals are bench-sys's (`sys/`), shared
-//! with loadgen.
+//! ([`reply`]), the endpoints as functions over one upstream call ([`proxy`]; the blocking
+//! servers' whole handler is `proxy::blocking`, and their fan-out threads [`cached_pool`]),
+//! the upstream URL and failure kinds ([`upstream`]), starting and stopping ([`running`]),
+//! logging ([`log`]) and the per-request debug line ([`request_log`]). gosleep uses the same
+//! query helpers and hyper loop, so the `ms` limit is defined once. Sockets, the fd limit
+//! and signals are bench-sys's (`sys/`), shared with loadgen. docs/ARCHITECTURE.md draws
+//! the crates and how a request goes through them.
 //!
 //! There is deliberately no web-framework dependency here.
 

@@ -50,11 +50,6 @@ impl Running {
         self.addr
     }
 
-    /// `http://{addr}{path_and_query}`.
-    pub fn url(&self, path_and_query: &str) -> String {
-        format!("http://{}{path_and_query}", self.addr)
-    }
-
     /// Graceful stop; returns when the server has finished.
     pub fn stop(mut self) -> io::Result<()> {
         self.stop.take().map_or(Ok(()), |stop| stop())

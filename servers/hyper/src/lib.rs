@@ -121,6 +121,6 @@ pub fn start(config: Config) -> io::Result<Running> {
             let app = Arc::clone(&app);
             hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
         };
-        hyper_serve::serve_http1("server-hyper", listener, make_service, shutdown, running::DRAIN_LIMIT).await
+        hyper_serve::Http1::new("server-hyper", running::DRAIN_LIMIT).serve(listener, make_service, shutdown).await
     })
 }

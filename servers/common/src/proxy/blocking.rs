@@ -1,7 +1,7 @@
 //! The endpoints for the blocking servers, server-rouille and server-std: the request's own
 //! thread makes the first upstream call and each other call of `/multiple` blocks a
 //! thread of a [`CachedPool`], one blocked thread per call in flight, as the blocking
-//! model means. [`App`] is the whole handler both serve, so what differs between them is
+//! model means. `App` is the whole handler both serve, so what differs between them is
 //! only how a request reaches it.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -50,7 +50,7 @@ impl App {
     }
 }
 
-/// [`App::answer`] over any client: routes `method` and `target` (path and raw query), runs
+/// `App::answer` over any client: routes `method` and `target` (path and raw query), runs
 /// the endpoint with `call` on the calling thread and, for `/multiple`'s other calls, on
 /// `pool`, and answers.
 pub fn answer_blocking<F>(method: &str, target: &str, config: &Config, pool: &CachedPool, call: F) -> Answer
