@@ -1,0 +1,245 @@
+//! The upstream client: awc, one per worker, and how its failures map to the contract's
+//! [`UpstreamError`]s. awc hides two body endings the contract must see (a close-delimited
+//! body, a chunked body cut at a chunk boundary), so the connector watches each socket for
+//! its end-of-file ([`eof`]).
+
+use std::io;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::http::{StatusCode, Version, header};
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use futures_util::StreamExt;
+use server_common::upstream::BodyCount;
+use server_common::{Config, UpstreamError};
+
+/// A worker's client: no cap on connections, the whole call's budget for the connect,
+/// no redirects.
+pub(crate) fn client(config: &Config) -> awc::Client {
+    let timeout = config.upstream_timeout();
+    // limit(0): no cap on connections. awc's default of 100 per worker would queue
+    // calls beyond it, capping `/multiple` at 100 / fanout concurrent requests per
+    // worker. The connect timeout (5 s by default) gets the whole call's budget; the
+    // call itself is bounded in `call`. Reuse needs nothing more: awc pools
+    // keep-alive connections by default (idle up to 15 s).
+    let connector = awc::Connector::new().connector(eof::connector()).limit(0).timeout(timeout);
+    awc::Client::builder()
+        .connector(connector)
+        // awc's 5 s default would cut calls the contract allows 30 s; `call` bounds
+        // the whole exchange (head and body) with `--upstream-timeout-ms` instead.
+        .disable_timeout()
+        // A proxy reports a redirect as the upstream's answer (non-2xx: 502).
+        .disable_redirects()
+        .finish()
+}
+
+/// One upstream call: GET `url`, read the whole body, return its length; all of it
+/// within `--upstream-timeout-ms`.
+pub(crate) async fn call(client: &awc::Client, config: &Config, url: String) -> Result<u64, UpstreamError> {
+    let request = client.get(url);
+    // No reuse: `Connection: close` on the request. awc then closes the connection
+    // after the response instead of returning it to the pool (and gosleep closes its
+    // end too), so every call opens a fresh one.
+    let request = if config.no_reuse { request.force_close() } else { request };
+    let timeout_ms = config.upstream_timeout_ms;
+    let exchange = async {
+        let mut response = request.send().await.map_err(|e| send_error(e, timeout_ms))?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::Status(response.status().as_u16()));
+        }
+        let length = framing(response.version(), response.status(), response.headers())?;
+        let mut count = BodyCount::new(length)?;
+        // Counted chunk by chunk: no body-size limit to raise, no buffer to fill.
+        // Reading to the end is also what returns the connection to the pool.
+        let mut closed = false;
+        loop {
+            let (chunk, eof) = eof::watch(response.next()).await;
+            closed |= eof;
+            match chunk {
+                Some(chunk) => count.add(chunk.map_err(|e| payload_error(e, timeout_ms))?.len())?,
+                None => break,
+            }
+        }
+        // awc ends a body cut short by a close as if it were complete: comparing with
+        // the Content-Length is what makes a short one a failure, and for a chunked
+        // body (no length) the socket's end-of-file before the last chunk is.
+        if closed && length.is_none() {
+            return Err(UpstreamError::Broken("chunked body ended by a close before its last chunk".into()));
+        }
+        count.finish()
+    };
+    actix_rt::time::timeout(config.upstream_timeout(), exchange)
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout(timeout_ms)))
+}
+
+/// Maps a failure to send the request or read the response head. `timeout_ms` is the
+/// per-call timeout (awc's connect timeout is set to the same budget).
+fn send_error(e: SendRequestError, timeout_ms: u64) -> UpstreamError {
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            UpstreamError::Timeout(timeout_ms)
+        }
+        SendRequestError::Connect(e) => UpstreamError::Connect(e.to_string()),
+        // Sending failed, or the response was cut short or malformed (e.g. a pooled
+        // connection the upstream had closed).
+        e => UpstreamError::Broken(e.to_string()),
+    }
+}
+
+/// The Content-Length of a 2xx answer's body, or `None` for one awc frames itself
+/// (chunked, or HTTP/1.0 read to the close); an HTTP/1.1 body framed by the close alone is
+/// a failure. awc (actix-http 3) reads that body as empty, so counting it would answer 200
+/// with 0 bytes: a wrong count, where a 502 says what happened.
+fn framing(version: Version, status: StatusCode, headers: &HeaderMap) -> Result<Option<u64>, UpstreamError> {
+    if let Some(length) = headers.get(header::CONTENT_LENGTH) {
+        let length = length.to_str().ok().and_then(|l| l.trim().parse().ok());
+        return length.map(Some).ok_or_else(|| UpstreamError::Broken("malformed Content-Length".into()));
+    }
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    if chunked || version < Version::HTTP_11 || status == StatusCode::NO_CONTENT {
+        Ok(None)
+    } else {
+        Err(UpstreamError::Broken("body delimited by the connection's close, which awc cannot read".into()))
+    }
+}
+
+/// Maps a failure while reading the response body.
+fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
+    match e {
+        PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
+        e => UpstreamError::Broken(e.to_string()),
+    }
+}
+
+/// Whether a call's body ended at the socket's end-of-file rather than at its own end.
+///
+/// awc's body stream ends the same way for both (awc 3.11, `h1proto.rs`, `PlStream`), so a
+/// chunked body cut off at a chunk boundary would count as complete. The connector wraps
+/// each upstream socket in [`Watched`], which notes a read of end-of-file in a flag that
+/// [`watch`] sets up around each poll of a body: a worker is one thread, and the body is
+/// read inside that poll, so the flag belongs to the call being polled.
+mod eof {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use actix_rt::net::{ActixStream, Ready, TcpStream};
+    use actix_service::{Service, ServiceExt};
+    use actix_tls::connect::{ConnectError, ConnectInfo, Connection, Connector, Resolver};
+    use awc::http::Uri;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    thread_local! {
+        /// Set by a [`Watched`] socket that read end-of-file during the poll in progress.
+        static SEEN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// awc's own TCP connector, its sockets wrapped in [`Watched`].
+    pub(super) fn connector()
+    -> impl Service<ConnectInfo<Uri>, Response = Connection<Uri, Watched>, Error = ConnectError> + Clone {
+        Connector::new(Resolver::default()).service().map(|connection: Connection<Uri, TcpStream>| {
+            let (io, connection) = connection.replace_io(());
+            connection.replace_io(Watched(io)).1
+        })
+    }
+
+    /// Awaits `future`, and says whether a watched socket read end-of-file while it ran.
+    pub(super) async fn watch<F: Future>(future: F) -> (F::Output, bool) {
+        let mut future = std::pin::pin!(future);
+        let mut seen = false;
+        let output = std::future::poll_fn(|cx| {
+            let outer = SEEN.replace(false);
+            let poll = future.as_mut().poll(cx);
+            seen |= SEEN.replace(outer);
+            poll
+        })
+        .await;
+        (output, seen)
+    }
+
+    /// An upstream socket that notes a read of end-of-file.
+    #[derive(Debug)]
+    pub(super) struct Watched(TcpStream);
+
+    impl AsyncRead for Watched {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let poll = Pin::new(&mut self.0).poll_read(cx, buf);
+            if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
+                SEEN.set(true);
+            }
+            poll
+        }
+    }
+
+    impl AsyncWrite for Watched {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.0.is_write_vectored()
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    impl ActixStream for Watched {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_read_ready(&self.0, cx)
+        }
+
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_write_ready(&self.0, cx)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awc_errors_map_to_their_kind() {
+        let refused = SendRequestError::Connect(ConnectError::Io(io::Error::from(io::ErrorKind::ConnectionRefused)));
+        assert!(matches!(send_error(refused, 5), UpstreamError::Connect(_)));
+        assert_eq!(send_error(SendRequestError::Timeout, 5), UpstreamError::Timeout(5));
+        assert_eq!(send_error(SendRequestError::Connect(ConnectError::Timeout), 5), UpstreamError::Timeout(5));
+        let reset = SendRequestError::Send(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert!(matches!(send_error(reset, 5), UpstreamError::Broken(_)));
+        assert!(matches!(payload_error(PayloadError::Incomplete(None), 5), UpstreamError::Broken(_)));
+    }
+
+    #[test]
+    fn only_a_close_delimited_http_1_1_body_is_unframed() {
+        let headers = |pairs: &[(header::HeaderName, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(name.clone(), header::HeaderValue::from_static(value));
+            }
+            map
+        };
+        let ok = StatusCode::OK;
+        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::CONTENT_LENGTH, "12")])), Ok(Some(12)));
+        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::TRANSFER_ENCODING, "chunked")])), Ok(None));
+        assert_eq!(framing(Version::HTTP_10, ok, &headers(&[])), Ok(None));
+        assert_eq!(framing(Version::HTTP_11, StatusCode::NO_CONTENT, &headers(&[])), Ok(None));
+        assert!(matches!(framing(Version::HTTP_11, ok, &headers(&[])), Err(UpstreamError::Broken(_))));
+    }
+}
