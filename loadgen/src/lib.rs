@@ -13,6 +13,7 @@
 pub mod capacity;
 pub mod cli;
 pub mod engine;
+pub mod figures;
 pub mod procstat;
 pub mod report;
 pub mod result;
