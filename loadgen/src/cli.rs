@@ -61,7 +61,7 @@ pub enum Command {
     /// figure derived from a run's result (`cpu_per_1k_requests`); a missing path exits 1.
     Field(crate::field::FieldOpts),
     /// Write a run_all.sh run's record (run.json, which `report` reads) from flags.
-    Record(crate::record::RecordOpts),
+    Record(Box<crate::record::RecordOpts>),
 }
 
 /// `loadgen capacity`.

@@ -200,7 +200,7 @@ mod tests {
         }
         args.extend(extra);
         match Cli::try_parse_from(args)?.command {
-            Some(Command::Record(o)) => Ok(o),
+            Some(Command::Record(o)) => Ok(*o),
             other => panic!("not record: {other:?}"),
         }
     }
