@@ -233,6 +233,11 @@ bench_roster() {
   echo "${picked[*]}"
 }
 
+# The server every other one's CPU is set against in the scripts' tables ("CPU vs hyper"):
+# the bare async floor.
+# shellcheck disable=SC2034 # read by the sourcing scripts
+BENCH_BASE_SERVER=hyper
+
 # bench_is_python NAME: the server is one of the Python baselines (python/).
 bench_is_python() { [[ ${BENCH_SETTING[$1,runs]} == python ]]; }
 

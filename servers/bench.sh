@@ -87,10 +87,10 @@ for mode in reuse no-reuse; do
   for path in single multiple; do
     echo "## /$path, $mode"
     echo
-    echo "| server | C | threads | RPS | bound min(C,T)/D | efficiency | p50 ms | p99 ms | wrk errors | CPU s / 1k req | CPU vs hyper | peak RSS MiB | upstream calls | upstream conns opened | TIME_WAIT after |"
+    echo "| server | C | threads | RPS | bound min(C,T)/D | efficiency | p50 ms | p99 ms | wrk errors | CPU s / 1k req | CPU vs $BENCH_BASE_SERVER | peak RSS MiB | upstream calls | upstream conns opened | TIME_WAIT after |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' -v m="$mode" -v p="$path" '
-      $2 == p && $3 == m { row[++n] = $0; if ($1 == "hyper") base = $11 }
+    awk -F'\t' -v m="$mode" -v p="$path" -v base_server="$BENCH_BASE_SERVER" '
+      $2 == p && $3 == m { row[++n] = $0; if ($1 == base_server) base = $11 }
       END {
         for (i = 1; i <= n; i++) {
           split(row[i], f, "\t")

@@ -38,7 +38,7 @@ cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
 args="$*"
-conns=256 rate=200 secs=15 warmup=3 rounds=3 fanout=5 base=hyper
+conns=256 rate=200 secs=15 warmup=3 rounds=3 fanout=5 base=$BENCH_BASE_SERVER
 read -r -a servers <<<"$(bench_roster runs=rust)"
 while (( $# )); do
   case $1 in
