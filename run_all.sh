@@ -42,10 +42,11 @@ cd "$(dirname "$0")"
 source scripts/bench-lib.sh
 
 command_line="./run_all.sh${*:+ $*}"
-servers_all=(rouille axum actix warp hyper std "${BENCH_PYTHON_SERVERS[@]}")
-# server-std, the blocking floor, runs when asked for (--servers ...,std); the Python
-# baselines with --python (or when named).
-servers=(rouille axum actix warp hyper)
+# The servers and their settings are servers/roster's: its default set runs unless
+# --servers names others (std, the blocking floor, runs when named); the Python baselines
+# with --python (or when named).
+read -r -a servers <<<"$(bench_roster default=yes)"
+read -r -a python_all <<<"$(bench_roster runs=python)"
 connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output="" publish=0 python=0
 capacity=1 capacity_delay_ms=100 capacity_quota=0.5
 # Each capacity step: a short warm-up (its connections are open before its clock starts),
@@ -53,13 +54,10 @@ capacity=1 capacity_delay_ms=100 capacity_quota=0.5
 # tables' 5 s: 20 cells and 20 searches of about 10 steps each, plus the build, must fit
 # in the run's 15 minutes.
 capacity_warmup=0.25 capacity_window=1
-# The capacity searches' first, light step for the Python servers, req/s (loadgen's default,
-# 100, for the Rust ones).
-python_start_rate=10
-# Thread-per-request needs threads to hold clients: rouille, std and flask get a pool of 256
-# (their concurrency, and so their Little's bound, is min(C, 256) / D). The async servers
-# get one worker, as they get one pinned core (starlette and tornado: one event loop anyway).
-pool_threads=256 async_threads=1
+# Each server runs with the roster's --threads: a thread-per-request server needs threads
+# to hold clients (its Little's bound is min(C, pool) / D), an async one gets one worker, as
+# it gets one pinned core. --quick gives the pools quick_pool threads instead.
+quick_pool=64 pool_override=""
 
 usage() {
   cat <<EOF
@@ -71,11 +69,11 @@ searches each server's capacity, and renders results.md and its charts.
 
 Flags (default in brackets):
   --quick                  a smoke run of everything in about 3 minutes: 100 connections,
-                           1 s + 2 s cells, a 200 ms upstream, pools of 64 threads, capacity
+                           1 s + 2 s cells, a 200 ms upstream, pools of $quick_pool threads, capacity
                            steps of 0.2 s + 0.5 s
-  --servers LIST           comma-separated, from: ${servers_all[*]}
+  --servers LIST           comma-separated, from: ${BENCH_SERVERS[*]}
                            [$(IFS=,; echo "${servers[*]}"); std, the blocking floor, runs when named]
-  --python                 add the Python baselines, ${BENCH_PYTHON_SERVERS[*]} (python/), to
+  --python                 add the Python baselines, ${python_all[*]} (python/), to
                            the servers; python/setup.sh makes python/.venv (PyPI) the
                            first time, and without a usable python3 their cells are
                            skipped, with the reason in results.md
@@ -107,7 +105,7 @@ EOF
 }
 while (( $# )); do
   case $1 in
-    --quick) connections=100 duration=2 warmup=1 delay_ms=200 pool_threads=64
+    --quick) connections=100 duration=2 warmup=1 delay_ms=200 pool_override=$quick_pool
              capacity_warmup=0.2 capacity_window=0.5; shift ;;
     --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
     --connections) connections=$(bench_value "$@"); shift 2 ;;
@@ -125,11 +123,8 @@ while (( $# )); do
     *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
-for s in "${servers[@]}"; do
-  [[ " ${servers_all[*]} " == *" $s "* ]] || bench_bad_usage "unknown server $s (known: ${servers_all[*]})"
-done
 if (( python )); then
-  for s in "${BENCH_PYTHON_SERVERS[@]}"; do
+  for s in "${python_all[@]}"; do
     [[ " ${servers[*]} " == *" $s "* ]] || servers+=("$s")
   done
 fi
@@ -209,7 +204,7 @@ upstream_ok() {
   exit 1
 }
 
-threads_of() { if bench_pooled "$1"; then echo "$pool_threads"; else echo "$async_threads"; fi; }
+threads_of() { if bench_pooled "$1" && [[ -n $pool_override ]]; then echo "$pool_override"; else bench_threads "$1"; fi; }
 
 declare -A skipped=() failed=() noted=()
 # How long a live server may take to answer /health after its cell: it may still be
@@ -327,7 +322,7 @@ for mode in no-reuse reuse; do
 done
 
 # The capacity phase: loadgen capacity per cell, at the shorter upstream delay.
-quota_cores=null
+quota_cores=""
 if (( capacity )); then
   start_upstream "$capacity_delay_ms"
   if [[ $capacity_quota != 0 && $capacity_quota != 0.0 ]]; then
@@ -349,10 +344,10 @@ if (( capacity )); then
         cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "${capacity_window}s" --warmup "${capacity_warmup}s"
           --timeout 10s --json "$raw/$cell.json")
         [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
-        bench_pooled "$s" && cap_flags+=(--pool "$pool_threads")
-        # The light first step must be light for the server: at half a core the Python
-        # servers fail loadgen's default 100 req/s on /multiple, which would leave no figure.
-        bench_is_python "$s" && cap_flags+=(--start-rate "$python_start_rate")
+        bench_pooled "$s" && cap_flags+=(--pool "$(threads_of "$s")")
+        # The light first step must be light for the server (the roster says which need one).
+        start_rate=$(bench_start_rate "$s")
+        [[ -n $start_rate ]] && cap_flags+=(--start-rate "$start_rate")
         announce "$cell" "search"
         runnable "$cell" "$s" || continue
         started=$SECONDS
@@ -374,58 +369,26 @@ if (( capacity )); then
   done
 fi
 
-# The run's own record, for the report.
-json_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
-{
-  echo "{"
-  echo "  \"command\": $(json_string "$command_line"),"
-  echo "  \"date\": $(json_string "$(date -u '+%Y-%m-%d %H:%M UTC')"),"
-  echo "  \"machine\": {\"cpu\": $(json_string "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"), \"cores\": $(nproc), \"kernel\": $(json_string "$(uname -sr)"), \"memory_gib\": $(free -g | awk '/Mem:/ {print $2}')},"
-  echo "  \"rustc\": $(json_string "$(rustc --version)"),"
-  echo "  \"delay_ms\": $delay_ms, \"fanout\": $fanout, \"connections\": $connections,"
-  echo "  \"duration_s\": $duration, \"warmup_s\": $warmup,"
-  echo "  \"pinning\": $(json_string "$pinning"),"
-  # The report's columns, in this order: adding a server here adds it everywhere.
-  printf '  "servers": ['
-  sep=""
-  for s in "${servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=", "; done
-  echo "],"
-  # The servers whose --threads is a pool that bounds their concurrency.
-  printf '  "pooled": ['
-  sep=""
-  for s in "${servers[@]}"; do bench_pooled "$s" && { printf '%s"%s"' "$sep" "$s"; sep=", "; }; done
-  echo "],"
-  printf '  "server_threads": {'
-  sep=""
-  for s in "${servers[@]}"; do printf '%s"%s": %s' "$sep" "$s" "$(threads_of "$s")"; sep=", "; done
-  echo "},"
-  if (( ${#python_servers[@]} )); then
-    printf '  "python": {"servers": ['
-    sep=""
-    for s in "${python_servers[@]}"; do printf '%s"%s"' "$sep" "$s"; sep=", "; done
-    printf '], "versions": %s, "unavailable": %s},\n' \
-      "$( [[ -n $python_versions ]] && json_string "$python_versions" || echo null)" \
-      "$( [[ -n $python_unavailable ]] && json_string "$python_unavailable" || echo null)"
-  fi
-  if (( capacity )); then
-    echo "  \"capacity\": {\"delay_ms\": $capacity_delay_ms, \"server_cpu_quota\": $quota_cores, \"slo_p99_ms\": null},"
-  else
-    echo "  \"capacity\": null,"
-  fi
-  printf '  "skipped": {'
-  sep=""
-  for cell in "${!skipped[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${skipped[$cell]}")"; sep=", "; done
-  echo "},"
-  printf '  "failed": {'
-  sep=""
-  for cell in "${!failed[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${failed[$cell]}")"; sep=", "; done
-  echo "},"
-  printf '  "notes": {'
-  sep=""
-  for cell in "${!noted[@]}"; do printf '%s%s: %s' "$sep" "$(json_string "$cell")" "$(json_string "${noted[$cell]}")"; sep=", "; done
-  echo "}"
-  echo "}"
-} >"$raw/run.json"
+# The run's own record, for the report: written by loadgen, which checks it as the report will.
+record=(--command "$command_line" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --cpu "$(bench_cpu_model)" --cores "$(nproc)"
+  --kernel "$(uname -sr)" --memory-gib "$(bench_memory_gib)" --rustc "$(rustc --version)" --delay-ms "$delay_ms"
+  --fanout "$fanout" --connections "$connections" --duration-s "$duration" --warmup-s "$warmup" --pinning "$pinning")
+# The report's columns, in this order.
+for s in "${servers[@]}"; do
+  record+=(--server "$s=$(threads_of "$s")")
+  bench_pooled "$s" && record+=(--pooled "$s")
+done
+for s in "${python_servers[@]}"; do record+=(--python-server "$s"); done
+[[ -n $python_versions ]] && record+=(--python-versions "$python_versions")
+[[ -n $python_unavailable ]] && record+=(--python-unavailable "$python_unavailable")
+if (( capacity )); then
+  record+=(--capacity-delay-ms "$capacity_delay_ms")
+  [[ -n $quota_cores ]] && record+=(--capacity-quota "$quota_cores")
+fi
+for cell in "${!skipped[@]}"; do record+=(--skipped "$cell=${skipped[$cell]}"); done
+for cell in "${!failed[@]}"; do record+=(--failed "$cell=${failed[$cell]}"); done
+for cell in "${!noted[@]}"; do record+=(--note "$cell=${noted[$cell]}"); done
+"$bin/loadgen" record "${record[@]}" --output "$raw/run.json"
 
 bench_stop "$gosleep_pid" gosleep
 rm -f "$raw/gosleep.pid"

@@ -2,7 +2,8 @@
 # loadgen/bench.sh: is loadgen as fast as wrk? Same target (gosleep, ms=0, one thread
 # pinned to core 0), same client side (100 keep-alive connections, one thread pinned to
 # core 1), runs alternated: requests/second and the load generator's own CPU seconds
-# per 1,000 requests (user + system, from bash's `time`). Printed as Markdown.
+# per 1,000 requests (user + system: the CPU ticks of the children the measuring shell
+# waited for, from /proc). Printed as Markdown.
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
 # Usage: loadgen/bench.sh [--quick]
@@ -29,21 +30,20 @@ bench_pins
 bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
 url="http://$ADDR/sleep?ms=0"
 
-# measure TOOL: one run; prints "RPS REQUESTS CPU_SECONDS".
+# measure TOOL: one run in the foreground of this (sub)shell; prints "RPS REQUESTS
+# TICKS_BEFORE TICKS_AFTER", the ticks being the CPU of the shell's waited-for children.
 measure() {
-  local out="$BENCH_TMP/$1.out" times="$BENCH_TMP/$1.time"
-  local TIMEFORMAT='%3U %3S'
+  local out="$BENCH_TMP/$1.out" shell=$BASHPID before after
+  before=$(bench_children_cpu_ticks "$shell")
   if [[ $1 == wrk ]]; then
     # shellcheck disable=SC2086
-    { time $client_pin wrk -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1; } 2>"$times"
+    $client_pin wrk -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1
   else
     # shellcheck disable=SC2086
-    { time $client_pin target/release/loadgen -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1; } 2>"$times"
+    $client_pin target/release/loadgen -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1
   fi
-  local rps requests
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
-  requests=$(awk '/requests in/ {print $1}' "$out")
-  echo "$rps $requests $(awk '{print $1 + $2}' "$times")"
+  after=$(bench_children_cpu_ticks "$shell")
+  echo "$(text_rps "$out") $(awk '/requests in/ {print $1}' "$out") $before $after"
 }
 
 echo "# loadgen vs wrk"
@@ -55,8 +55,8 @@ echo "| round | tool | requests/s | client CPU s per 1,000 requests |"
 echo "|---:|---|---:|---:|"
 for round in $(seq "$rounds"); do
   for tool in wrk loadgen; do
-    read -r rps requests cpu <<<"$(measure "$tool")"
-    echo "| $round | $tool | $rps | $(awk -v c="$cpu" -v n="$requests" 'BEGIN {printf "%.4f", (n > 0) ? c / n * 1000 : 0}') |"
+    read -r rps requests before after <<<"$(measure "$tool")"
+    echo "| $round | $tool | $rps | $(bench_cpu_per_1000 "$before" "$after" "$requests") |"
   done
 done
 bench_stop "$PID"

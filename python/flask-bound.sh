@@ -52,8 +52,8 @@ for round in $(seq "$rounds"); do
       bench_stop "$PID" flask
       bound=$(( (t < conns ? t : conns) * 1000 / delay_ms ))
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$t" "$(text_rps "$BENCH_TMP/run.txt")" "$bound" \
-        "$(loadgen_field "$json" p99_us)" "$(loadgen_errors "$BENCH_TMP/run.txt")" \
-        "$(loadgen_field "$json" cpu_percent)" "$round" >>"$rows"
+        "$(loadgen_field "$json" latency_summary.p99_us)" "$(loadgen_errors "$BENCH_TMP/run.txt")" \
+        "$(loadgen_field "$json" server.cpu_percent)" "$round" >>"$rows"
     done
   done
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
 #
-# - `./run_all.sh --help` names every flag the script accepts, with its default; so do the
-#   benchmark scripts' (servers/*.sh, loadgen/bench.sh).
+# - `./run_all.sh --help` names every flag the script accepts, with its default, and every
+#   server of servers/roster; the benchmark scripts' (servers/*.sh, loadgen/bench.sh) name
+#   theirs too.
 # - A bad flag or value exits 2 with one line naming it (no build, no run).
 # - A run in which no cell could be measured (every cell needs more file descriptors than
 #   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
@@ -30,6 +31,10 @@ for f in $flags; do
   grep -qE -- "^  (-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
 done
 grep -q -- '--connections N .*\[1000\]' <<<"$help" || fail "--help does not give --connections' default"
+# The servers are servers/roster's, as scripts/bench-lib.sh reads it: --help offers each.
+roster=$(bash -c 'source scripts/bench-lib.sh; echo "${BENCH_SERVERS[*]}"')
+[[ -n $roster ]] || fail "scripts/bench-lib.sh read no server from servers/roster"
+grep -qF -- "from: $roster" <<<"$help" || fail "--help does not offer the roster's servers ($roster)"
 
 # The benchmark scripts: --help describes --quick, a bad flag exits 2 (neither builds).
 for script in servers/bench.sh servers/cpu.sh servers/latency.sh servers/recovery.sh loadgen/bench.sh; do
@@ -83,8 +88,9 @@ for s in flask starlette tornado; do
     || fail "a --python run without python3 did not skip reuse-multiple-$s with the reason"
 done
 grep -qE '^-> \[16/16\] reuse-multiple-tornado: ' "$work/log" || fail "a --python run does not count the Python cells in its progress"
-grep -qF '"python": {"servers": ["flask", "starlette", "tornado"], "versions": null, "unavailable": "no python3 on PATH (check-run-all stand-in)"}' \
-  "$work/run-py/run.json" || fail "run.json does not record why the Python servers did not run"
+python=$(target/release/loadgen field "$work/run-py/run.json" python.servers python.versions python.unavailable) || true
+[[ $python == $'["flask","starlette","tornado"]\nnull\nno python3 on PATH (check-run-all stand-in)' ]] ||
+  fail "run.json does not record why the Python servers did not run: $python"
 
 # publish-run.sh: a complete run is copied, anything else refused.
 run=$work/fake-run to=$work/published

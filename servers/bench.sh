@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# servers/bench.sh: the five servers under the slow-upstream load, measured with wrk, as
+# servers/bench.sh: the servers under the slow-upstream load, measured with wrk, as
 # Markdown tables. Upstream delay 1000 ms; per server and case one wrk run:
 #   /single and /multiple (fanout 5), with upstream reuse (2,000 connections) and with
 #   --no-reuse (1,000 connections, a fresh upstream connection per call).
-# The server runs with one worker thread pinned to core 0 (rouille: a pool of --threads
-# 256, its natural unit being a thread per request); gosleep (one thread) and wrk (one
-# thread) share core 1. Reported: RPS, efficiency against the Little's-law bound
+# The server runs pinned to core 0 with its --threads of servers/roster (one worker for an
+# async server; a thread-pool server, e.g. rouille, its pool of 256, its natural unit being
+# a thread per request); gosleep (one thread) and wrk (one thread) share core 1. Reported: RPS, efficiency against the Little's-law bound
 # min(C, T) / D, p50/p99, wrk's errors, server CPU seconds per 1,000 requests and its
 # ratio to server-hyper, server peak RSS, TIME_WAIT sockets left after the run.
 # Only 127.0.0.1 is targeted; every run is bounded by wrk's -d; the EXIT trap stops every
@@ -14,7 +14,7 @@
 # Usage: servers/bench.sh [--quick] [--servers LIST]
 #   --quick          5 s per run at 500 (reuse) and 200 (no reuse) connections
 #                    [60 s at 2,000 and 30 s at 1,000]
-#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille]
+#   --servers LIST   comma-separated, of servers/roster [its default set]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,8 @@ cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
 args="$*"
-reuse_secs=60 noreuse_secs=30 reuse_conns=2000 noreuse_conns=1000 rouille_threads=256
-servers=(hyper axum actix warp rouille)
+reuse_secs=60 noreuse_secs=30 reuse_conns=2000 noreuse_conns=1000
+read -r -a servers <<<"$(bench_roster default=yes)"
 while (( $# )); do
   case $1 in
     --quick) reuse_secs=5 noreuse_secs=5 reuse_conns=500 noreuse_conns=200; shift ;;
@@ -45,13 +45,12 @@ bench_servers_setup "$delay_ms" "${servers[@]}"
 rows="$BENCH_TMP/rows.tsv"
 : >"$rows"
 for s in "${servers[@]}"; do
-  threads=1
-  [[ $s == rouille ]] && threads=$rouille_threads
+  threads=$(bench_threads "$s")
   for mode in reuse no-reuse; do
     for path in single multiple; do
       if [[ $mode == reuse ]]; then conns=$reuse_conns secs=$reuse_secs flags=(); else conns=$noreuse_conns secs=$noreuse_secs flags=(--no-reuse); fi
       echo "$s /$path $mode: $conns connections, ${secs} s" >&2
-      bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" \
+      bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
         --threads "$threads" --fanout "$fanout" "${flags[@]}"
       gosleep_reset "$upstream_addr"
       before=$(bench_cpu_ticks "$PID")
@@ -64,9 +63,9 @@ for s in "${servers[@]}"; do
       up_conns=$(( $(gosleep_stat "$upstream_addr" connections_accepted) - 1 ))
       up_calls=$(gosleep_stat "$upstream_addr" requests)
       tw=$(ss -Htan state time-wait 2>/dev/null | wc -l)
-      # Little's law: at most min(C, T) requests wait upstream at once (T: rouille's pool).
+      # Little's law: at most min(C, T) requests wait upstream at once (T: a thread pool's size).
       bound=$conns
-      if [[ $s == rouille ]] && (( threads < conns )); then bound=$threads; fi
+      if bench_pooled "$s" && (( threads < conns )); then bound=$threads; fi
       bound_rps=$(awk -v b="$bound" -v d="$delay_ms" 'BEGIN {printf "%.0f", b * 1000 / d}')
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$conns" "$threads" \
         "$(wrk_rps)" "$bound_rps" "$(wrk_p50)" "$(wrk_p99)" "$(wrk_errors)" \
@@ -88,10 +87,10 @@ for mode in reuse no-reuse; do
   for path in single multiple; do
     echo "## /$path, $mode"
     echo
-    echo "| server | C | threads | RPS | bound min(C,T)/D | efficiency | p50 ms | p99 ms | wrk errors | CPU s / 1k req | CPU vs hyper | peak RSS MiB | upstream calls | upstream conns opened | TIME_WAIT after |"
+    echo "| server | C | threads | RPS | bound min(C,T)/D | efficiency | p50 ms | p99 ms | wrk errors | CPU s / 1k req | CPU vs $BENCH_BASE_SERVER | peak RSS MiB | upstream calls | upstream conns opened | TIME_WAIT after |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' -v m="$mode" -v p="$path" '
-      $2 == p && $3 == m { row[++n] = $0; if ($1 == "hyper") base = $11 }
+    awk -F'\t' -v m="$mode" -v p="$path" -v base_server="$BENCH_BASE_SERVER" '
+      $2 == p && $3 == m { row[++n] = $0; if ($1 == base_server) base = $11 }
       END {
         for (i = 1; i <= n; i++) {
           split(row[i], f, "\t")

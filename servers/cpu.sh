@@ -15,18 +15,19 @@
 # within a round, so that a noisy minute on this shared machine hits one run of every
 # server rather than all runs of one; the table gives the median and the range, and each
 # server's CPU against hyper's of the same round (median and range of those ratios), and
-# each framework's against the floor of its own model: hyper under axum, actix and warp,
-# server-std (blocking, no framework) under rouille. Server
+# each framework's against the floor of its own model (servers/roster's floor): hyper under
+# axum, actix and warp, server-std (blocking, no framework) under rouille. Server
 # pinned to core 0; gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
 #
-# The Python baselines (flask, starlette, tornado: python/) run here too when named, flask
-# with the pool of 256 threads as rouille and std, python/setup.sh making their venv.
+# The Python baselines (flask, starlette, tornado: python/) run here too when named, each
+# with its --threads of servers/roster (flask: the pool of 256 threads of rouille and std),
+# python/setup.sh making their venv.
 #
 # Usage: servers/cpu.sh [--quick] [--servers LIST] [--base NAME]
 #   --quick          one round of 5 s after 2 s of warm-up [3 rounds of 15 s after 3 s]
-#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]; also flask,
+#   --servers LIST   comma-separated, of servers/roster [its Rust servers]; also flask,
 #                    starlette, tornado
 #   --base NAME      the server every other one's CPU is set against, round by round
 #                    (the column "CPU vs NAME"); one of LIST [hyper]
@@ -37,8 +38,8 @@ cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
 args="$*"
-conns=256 rate=200 secs=15 warmup=3 rounds=3 blocking_threads=256 fanout=5
-servers=(hyper axum actix warp rouille std) base=hyper
+conns=256 rate=200 secs=15 warmup=3 rounds=3 fanout=5 base=$BENCH_BASE_SERVER
+read -r -a servers <<<"$(bench_roster runs=rust)"
 while (( $# )); do
   case $1 in
     --quick) secs=5 warmup=2 rounds=1; shift ;;
@@ -59,8 +60,7 @@ for round in $(seq "$rounds"); do
     [[ $mode == no-reuse ]] && flags=(--no-reuse)
     for path in single multiple; do
       for s in "${servers[@]}"; do
-        threads=1
-        bench_pooled "$s" && threads=$blocking_threads
+        threads=$(bench_threads "$s")
         echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
         bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
           --threads "$threads" --fanout "$fanout" "${flags[@]}"
@@ -70,21 +70,25 @@ for round in $(seq "$rounds"); do
         $client_pin target/release/loadgen -c "$conns" -t 1 --rate "$rate" --warmup "${warmup}s" -d "${secs}s" \
           --timeout 10s --server-pid "$PID" --json "$json" "http://$ADDR/$path" >"$BENCH_TMP/run.txt" || true
         bench_stop "$PID"
-        per_1k=$(awk -v c="$(loadgen_field "$json" cpu_seconds)" -v n="$(loadgen_field "$json" requests)" \
-          'BEGIN {if (n > 0) printf "%.4f", 1000 * c / n; else print "—"}')
-        p99=$(awk -v v="$(loadgen_field "$json" p99_us)" 'BEGIN {printf "%.1f", v / 1000}')
+        per_1k=$(loadgen_field "$json" cpu_per_1k_requests)
+        if [[ $per_1k == null ]]; then per_1k="—"; else per_1k=$(printf '%.4f' "$per_1k"); fi
+        p99=$(bench_ms "$(loadgen_field "$json" latency_summary.p99_us)")
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" "$(text_rps "$BENCH_TMP/run.txt")" \
-          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" max_threads)" "$round" >>"$rows"
+          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" server.max_threads)" "$round" >>"$rows"
       done
     done
   done
 done
 bench_stop "$gosleep_pid"
 
+# Each server's floor (servers/roster), "NAME=FLOOR ...", for the tables' awk.
+floors=""
+for s in "${servers[@]}"; do floors+="$s=$(bench_floor "$s") "; done
+
 echo "# Server CPU per request, equal load"
 echo
 echo "Machine: $(bench_machine)."
-echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} (async servers --threads 1, thread-pool servers --threads $blocking_threads), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} ($(bench_threads_line "${servers[@]}")), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
 echo
 for mode in reuse no-reuse; do
   for path in single multiple; do
@@ -96,7 +100,8 @@ for mode in reuse no-reuse; do
     # "CPU vs BASE" is the median of the per-round ratios, each against BASE's run of the
     # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
     # moves both sides of a ratio, where it would move only one median.
-    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" "$BENCH_AWK_MEDIAN"'
+    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" -v floors="$floors" "$BENCH_AWK_MEDIAN"'
+      BEGIN { n = split(floors, pairs, " "); for (i = 1; i <= n; i++) { split(pairs[i], f, "="); floor_of[f[1]] = f[2] }; n = 0 }
       $2 == p && $3 == m {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1; threads[$1] = $4; errs[$1] = "" }
         rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8; by_round[$1, $10] = $8
@@ -120,7 +125,7 @@ for mode in reuse no-reuse; do
           vs_hyper = ratio(s, base); hyper_range = (lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
           # Each framework against the floor of its own model; the floors (and the Python
           # servers, of another language) have none.
-          floor = (s == "rouille") ? "std" : (s == "hyper" || s == "std" || s == "flask" || s == "starlette" || s == "tornado") ? "" : "hyper"
+          floor = floor_of[s]
           vs_floor = (floor == "") ? "—" : ratio(s, floor); floor_range = (floor == "" || lo == "") ? "—" : sprintf("%.2f-%.2fx", lo, hi)
           if (floor != "" && vs_floor != "—") vs_floor = vs_floor " (" floor ")"
           printf "| %s | %s | %.2f | %.1f | %s | %.4f | %s | %s | %s | %s | %s | %s |\n", s, threads[s], median(rps[s]), median(p99[s]),

@@ -16,7 +16,7 @@
 #
 # Usage: servers/recovery.sh [--quick] [--servers LIST]
 #   --quick          a 3 s burst of 500 connections [10 s of 2,000]
-#   --servers LIST   comma-separated [hyper,axum,actix,warp,rouille,std]
+#   --servers LIST   comma-separated, of servers/roster [its Rust servers]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ source scripts/bench-lib.sh
 
 args="$*"
 conns=2000 secs=10 fanout=64 limit=120
-servers=(hyper axum actix warp rouille std)
+read -r -a servers <<<"$(bench_roster runs=rust)"
 while (( $# )); do
   case $1 in
     --quick) conns=500 secs=3; shift ;;
@@ -44,18 +44,13 @@ threads_of() { awk '/^Threads:/ {print $2}' "/proc/$1/status" 2>/dev/null || ech
 echo "# Server recovery after an overload"
 echo
 echo "Machine: $(bench_machine)."
-echo "Command: \`servers/recovery.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); burst: loadgen -c $conns -t 1 -d ${secs}s (timeout 2 s) on /multiple?n=$fanout, gosleep delay 200 ms; server on ${server_pin:-no pinning} (async servers --threads 1, rouille --threads 256, std its default), gosleep and loadgen on ${client_pin:-no pinning}."
+echo "Command: \`servers/recovery.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); burst: loadgen -c $conns -t 1 -d ${secs}s (timeout 2 s) on /multiple?n=$fanout, gosleep delay 200 ms; server on ${server_pin:-no pinning} ($(bench_threads_line "${servers[@]}")), gosleep and loadgen on ${client_pin:-no pinning}."
 echo
 echo "| server | burst answers 2xx | non-2xx | socket errors | upstream calls in burst | upstream calls after | peak threads | recovery s | stop |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for s in "${servers[@]}"; do
-  flags=()
-  case $s in
-    rouille) flags=(--threads 256) ;;
-    std) ;;
-    *) flags=(--threads 1) ;;
-  esac
-  bench_start "$s" "$server_pin" "target/release/server-$s" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+  bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
+    --threads "$(bench_threads "$s")"
   server_pid=$PID server_addr=$ADDR
   gosleep_reset "$upstream_addr"
   json="$BENCH_TMP/$s.json"

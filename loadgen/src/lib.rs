@@ -13,7 +13,10 @@
 pub mod capacity;
 pub mod cli;
 pub mod engine;
+pub mod field;
+pub mod figures;
 pub mod procstat;
+pub mod record;
 pub mod report;
 pub mod result;
 
@@ -177,6 +180,8 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
             println!("wrote {} and {last}", files.join(", "));
             Ok(())
         }
+        Some(Command::Field(opts)) => field::run(&opts),
+        Some(Command::Record(opts)) => record::run(&opts),
         None => {
             let opts = cli.run;
             let plan = plan(&opts)?;

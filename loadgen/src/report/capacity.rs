@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 
 use super::baseline::vs_python_line;
-use super::tables::cpu_per_1k;
 use super::validity::{capacity_invalid_reason, step_at_capacity};
 use super::{
     CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, measured_header,
     write_table,
 };
 use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
+use crate::figures::cpu_per_1k;
 
 /// The server every capacity is compared with: the bare hyper server, the least code
 /// between the socket and the upstream call.

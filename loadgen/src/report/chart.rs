@@ -6,10 +6,10 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::tables::cpu_per_1k;
 use super::validity::{capacity_invalid_reason, cell_bound, invalid_reason};
 use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, capacity_cell_name, short_label};
 use crate::capacity::Bound;
+use crate::figures::cpu_per_1k;
 use crate::result::RunResult;
 
 /// The first colours, one per server in column order: Okabe–Ito, readable by

@@ -80,8 +80,8 @@ pub struct RunMeta {
     /// The capacity searches' settings, or `None` when the run made none.
     #[serde(default)]
     pub capacity: Option<CapacityRun>,
-    /// The Python baselines among `servers`, or `None` for a Rust-only run.
-    #[serde(default)]
+    /// The Python baselines among `servers`, or `None` for a Rust-only run (no key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonRun>,
     /// Cells not measured (cell name, e.g. `reuse-multiple-rouille` or
     /// `capacity-reuse-multiple-rouille`) and why.
@@ -117,7 +117,7 @@ impl RunMeta {
     /// Why the record is inconsistent, if it is: each name in `pooled` and
     /// `server_threads` must be one of `servers`, which must be a non-empty list of
     /// distinct names.
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.servers.is_empty() {
             return Err("\"servers\" is empty: no column to render".into());
         }

@@ -7,10 +7,11 @@
 use std::fmt::Write as _;
 
 use super::capacity::{Verdict, bound_label, capacity_figure, verdict};
-use super::tables::{cpu_per_1k, efficiency};
+use super::tables::efficiency;
 use super::validity::{bound_formula, invalid_reason};
 use super::{CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, capacity_cell_name, cell_name, grouped, short_label};
 use crate::capacity::{Bound, Capacity};
+use crate::figures::cpu_per_1k;
 use crate::result::RunResult;
 
 /// The summary paragraph: a lead line, then one bullet per cell.

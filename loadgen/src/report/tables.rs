@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::baseline::vs_python_line;
 use super::validity::{cell_bound, invalid_reason};
 use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, measured_header, write_table};
+use crate::figures::cpu_per_1k;
 use crate::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
@@ -30,15 +31,6 @@ pub const ROWS: [&str; 11] = [
     "Errors",
     "Efficiency (RPS / Little's bound)",
 ];
-
-/// The server's CPU seconds per 1,000 answers in the window (the row "Server CPU per 1k
-/// requests"), or `None` without a server sample or without answers. CPU % alone ranks
-/// servers by their load, not their cost: a thread pool capped below the async servers'
-/// rate shows a smaller % while each of its answers costs more.
-pub(super) fn cpu_per_1k(result: &RunResult) -> Option<f64> {
-    let s = result.server.as_ref()?;
-    (result.requests > 0).then(|| 1000.0 * s.cpu_seconds / result.requests as f64)
-}
 
 /// RPS as a share of the cell's Little's bound, in %, and the bound (the row "Efficiency"),
 /// or `None` when the bound is unknown (zero delay, or a pooled server without its pool

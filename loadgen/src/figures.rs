@@ -1,0 +1,65 @@
+//! Figures derived from a run's result, computed in one place for the report and for the
+//! scripts (`loadgen field FILE NAME` prints them by [`DERIVED`] name), so that no figure
+//! is computed twice, two ways.
+
+use crate::result::RunResult;
+
+/// The server's CPU seconds per 1,000 answers in the window (results.md's row "Server CPU
+/// per 1k requests"), or `None` without a server sample or without answers. CPU % alone
+/// ranks servers by their load, not their cost: a thread pool capped below the async
+/// servers' rate shows a smaller % while each of its answers costs more.
+pub fn cpu_per_1k(result: &RunResult) -> Option<f64> {
+    let s = result.server.as_ref()?;
+    (result.requests > 0).then(|| 1000.0 * s.cpu_seconds / result.requests as f64)
+}
+
+/// A figure a run's result gives without holding it as a field: its name for `loadgen
+/// field` and how it is computed (`None`: the run cannot give it).
+pub type Derived = (&'static str, fn(&RunResult) -> Option<f64>);
+
+/// The derived figures, by name. No name is a field of the result's JSON, so a path means
+/// one thing.
+pub const DERIVED: [Derived; 1] = [("cpu_per_1k_requests", cpu_per_1k)];
+
+/// The derived figure `name`, if there is one by that name.
+pub fn derived(name: &str) -> Option<fn(&RunResult) -> Option<f64>> {
+    DERIVED.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::fake;
+    use crate::result::ServerSample;
+
+    #[test]
+    fn cpu_per_1k_is_cpu_seconds_per_thousand_answers() {
+        let mut run = fake(0);
+        run.requests = 4000;
+        run.server = Some(ServerSample { cpu_seconds: 2.0, ..ServerSample::default() });
+        assert_eq!(cpu_per_1k(&run), Some(0.5));
+    }
+
+    #[test]
+    fn cpu_per_1k_is_none_without_answers_or_without_a_server_sample() {
+        let mut run = fake(0);
+        run.server = Some(ServerSample { cpu_seconds: 2.0, ..ServerSample::default() });
+        run.requests = 0;
+        assert_eq!(cpu_per_1k(&run), None, "no answers");
+        run.requests = 10;
+        run.server = None;
+        assert_eq!(cpu_per_1k(&run), None, "no sample");
+    }
+
+    #[test]
+    fn no_derived_name_is_a_field_of_the_result_json() {
+        let mut run = fake(0);
+        run.server = Some(ServerSample::default());
+        let json = serde_json::to_string(&run).unwrap();
+        for (name, _) in DERIVED {
+            assert!(!json.contains(&format!("\"{name}\"")), "{name} is also a field");
+            assert!(derived(name).is_some());
+        }
+        assert!(derived("requests").is_none());
+    }
+}
