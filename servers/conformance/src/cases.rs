@@ -120,7 +120,9 @@ pub fn date_changes_between_requests_a_second_apart(subject: &Subject) {
     });
 }
 
-/// Five 300 ms calls cannot finish in under 600 ms unless they overlap.
+/// Five 300 ms calls made one after another take 1,500 ms at least: a `/multiple` back sooner
+/// overlapped them, and gosleep saw all five in flight at once. (The bound is that physical
+/// one, not a tighter one that a busy machine would miss.)
 pub fn multiple_fans_out_concurrently(subject: &Subject) {
     let g = gosleep(1000);
     let s = server_for(subject, &g);
@@ -132,7 +134,7 @@ pub fn multiple_fans_out_concurrently(subject: &Subject) {
         let r = get(s.addr(), "/multiple?n=5&ms=300").await;
         let took = t.elapsed();
         assert_reply(subject, &r, 5, 5 * BODY);
-        assert!(took < Duration::from_millis(600), "{}: 5 x 300 ms took {took:?}", subject.name);
+        assert!(took < Duration::from_millis(1500), "{}: 5 x 300 ms took {took:?}", subject.name);
         let st = stats(&g).await;
         assert_eq!((st.requests, st.max_in_flight), (5, 5), "{}: {st:?}", subject.name);
     });
