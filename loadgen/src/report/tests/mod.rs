@@ -4,7 +4,9 @@ mod summary;
 use super::tables::{HOW_TO_READ, INVALID_ROWS};
 use super::validity::CLOCK_TOLERANCE;
 use super::*;
-use crate::result::{Errors, LatencySummary, Mode, ServerSample, new_histogram};
+
+use crate::capacity::Capacity;
+use crate::result::{Errors, LatencySummary, Mode, RunResult, ServerSample, new_histogram};
 
 /// The servers of the fixture run, in its column order.
 const SERVERS: [&str; 5] = ["rouille", "axum", "actix", "warp", "hyper"];
