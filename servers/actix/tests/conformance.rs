@@ -1,7 +1,7 @@
 //! The shared conformance suite (servers/conformance), against server-actix.
 conformance::suite!(conformance::Subject::in_process(
     "actix",
-    "actix-web",
+    server_actix::SERVER_HEADER,
     server_actix::start,
     env!("CARGO_BIN_EXE_server-actix")
 ));

@@ -1,7 +1,7 @@
 //! The shared conformance suite (servers/conformance), against server-hyper.
 conformance::suite!(conformance::Subject::in_process(
     "hyper",
-    "hyper",
+    server_hyper::SERVER_HEADER,
     server_hyper::start,
     env!("CARGO_BIN_EXE_server-hyper")
 ));

@@ -3,7 +3,7 @@ conformance::suite!(conformance::Subject {
     blocking: true,
     ..conformance::Subject::in_process(
         "rouille",
-        "rouille",
+        server_rouille::SERVER_HEADER,
         server_rouille::start,
         env!("CARGO_BIN_EXE_server-rouille")
     )
