@@ -1,4 +1,4 @@
-//! The one CLI every server shares (its table: README, "Running a server by hand").
+//! The one CLI every server shares (its table: docs/ARCHITECTURE.md, "The contract").
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;

@@ -41,7 +41,7 @@ pub use reply::{Answer, BenchError, ErrorReply, ProxyReply};
 pub use running::Running;
 pub use upstream::{Upstream, UpstreamError, UpstreamUrlError};
 
-/// The request paths of the contract (README, "Running a server by hand").
+/// The request paths of the contract (docs/ARCHITECTURE.md, "The contract").
 pub mod paths {
     /// One upstream call.
     pub const SINGLE: &str = "/single";

@@ -1,7 +1,7 @@
-//! One black-box conformance suite of the bench contract (README, "Running a server by
-//! hand" and "Faults, limits and hostile clients"), run against every server: each server
-//! crate has a `tests/conformance.rs` that is a single [`suite!`]
-//! invocation, so adding a server means adding one line, and every case runs
+//! One black-box conformance suite of the bench contract (docs/ARCHITECTURE.md, "The
+//! contract", and README, "Faults, limits and hostile clients"), run against every server:
+//! each server crate has a `tests/conformance.rs` that is a single [`suite!`]
+//! invocation, so a new server's tests are one line, and every case runs
 //! against every server the same way, over real HTTP on ephemeral ports of 127.0.0.1,
 //! each case with its own gosleep.
 //!
