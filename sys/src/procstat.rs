@@ -274,7 +274,7 @@ mod tests {
     }
 
     /// A fake /proc in the temp directory, removed when dropped.
-    struct FakeProc(PathBuf);
+    struct FakeProc(tempfile::TempDir);
 
     /// One fake process: its threads are `tasks`, each a TID (the first the PID) and the
     /// children it forked; `ticks` are utime, stime, cutime and cstime.
@@ -289,17 +289,19 @@ mod tests {
     }
 
     impl FakeProc {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("loadgen-procstat-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
             // Not a process: the scan passes over it.
-            std::fs::write(dir.join("uptime"), "1.0 1.0\n").unwrap();
+            std::fs::write(dir.path().join("uptime"), "1.0 1.0\n").unwrap();
             Self(dir)
         }
 
+        fn path(&self) -> &Path {
+            self.0.path()
+        }
+
         fn add(&self, f: &Fake) {
-            let dir = self.0.join(f.pid.to_string());
+            let dir = self.path().join(f.pid.to_string());
             let _ = std::fs::remove_dir_all(&dir);
             for (tid, kids) in f.tasks {
                 let task = dir.join("task").join(tid.to_string());
@@ -322,20 +324,14 @@ mod tests {
         }
 
         fn remove(&self, pid: u32) {
-            std::fs::remove_dir_all(self.0.join(pid.to_string())).unwrap();
-        }
-    }
-
-    impl Drop for FakeProc {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            std::fs::remove_dir_all(self.path().join(pid.to_string())).unwrap();
         }
     }
 
     /// Root 10, two threads: thread 10 forked 11 and 40 (gone before it is read), thread
     /// 12 forked 20; 11 forked 30, and 50, whose PID now names a child of 99.
-    fn fake_tree(name: &str) -> FakeProc {
-        let p = FakeProc::new(name);
+    fn fake_tree() -> FakeProc {
+        let p = FakeProc::new();
         let f = |pid, ppid, ticks, tasks, rss, hwm| Fake { pid, ppid, state: 'S', ticks, tasks, rss, hwm };
         p.add(&f(10, 1, [100, 20, 5, 5], &[(10, &[11, 40]), (12, &[20])], 1000, 2000));
         p.add(&f(11, 10, [50, 10, 0, 0], &[(11, &[30, 50])], 200, 300));
@@ -351,21 +347,21 @@ mod tests {
     #[test]
     fn a_walk_sums_the_root_and_its_descendants() {
         for scan in [false, true] {
-            let p = fake_tree(&format!("walk-{scan}"));
-            let mut tree = Tree::at(&p.0, 10, scan);
+            let p = fake_tree();
+            let mut tree = Tree::at(p.path(), 10, scan);
             assert_eq!(tree.walk().unwrap(), FAKE_TREE, "scan: {scan}");
             let mut members: Vec<u32> = tree.members.iter().map(|(pid, _)| *pid).collect();
             members.sort_unstable();
             assert_eq!(members, [10, 11, 20, 30], "scan: {scan}");
-            assert_eq!(Tree::at(&p.0, 30, scan).walk().unwrap().processes, 1, "a leaf is a tree of one");
-            assert!(Tree::at(&p.0, 77, scan).walk().is_err(), "a root that is not there");
+            assert_eq!(Tree::at(p.path(), 30, scan).walk().unwrap().processes, 1, "a leaf is a tree of one");
+            assert!(Tree::at(p.path(), 77, scan).walk().is_err(), "a root that is not there");
         }
     }
 
     #[test]
     fn a_child_reaped_by_a_member_keeps_the_trees_cpu() {
-        let p = fake_tree("reap");
-        let mut tree = Tree::at(&p.0, 10, false);
+        let p = fake_tree();
+        let mut tree = Tree::at(p.path(), 10, false);
         tree.walk().unwrap();
         // 30 exits and 11 reaps it: its time moves to 11's cutime/cstime.
         p.remove(30);
@@ -388,25 +384,25 @@ mod tests {
 
     #[test]
     fn a_reused_pid_is_not_read_as_the_member_it_was() {
-        let p = fake_tree("reuse");
-        let mut tree = Tree::at(&p.0, 10, false);
+        let p = fake_tree();
+        let mut tree = Tree::at(p.path(), 10, false);
         tree.walk().unwrap();
         // 20 exits, and its PID goes to a new process (started later) elsewhere.
         p.add(&Fake { pid: 20, ppid: 99, state: 'S', ticks: [500, 0, 0, 0], tasks: &[(20, &[])], rss: 1, hwm: 1 });
-        let stat = p.0.join("20/stat");
+        let stat = p.path().join("20/stat");
         std::fs::write(&stat, std::fs::read_to_string(&stat).unwrap().replace(" 1020 1000 ", " 5000 1000 ")).unwrap();
         assert_eq!(tree.read_members().unwrap().processes, 3);
     }
 
     #[test]
     fn a_zombie_leaders_children_are_found_under_its_other_threads() {
-        let p = FakeProc::new("zombie");
+        let p = FakeProc::new();
         p.add(&Fake { pid: 60, ppid: 1, state: 'Z', ticks: [0; 4], tasks: &[(60, &[]), (61, &[62])], rss: 0, hwm: 0 });
         // A zombie leader counts its live threads only.
-        let stat = p.0.join("60/stat");
+        let stat = p.path().join("60/stat");
         std::fs::write(&stat, std::fs::read_to_string(&stat).unwrap().replace(" 20 0 2 0 ", " 20 0 1 0 ")).unwrap();
         p.add(&Fake { pid: 62, ppid: 60, state: 'S', ticks: [3, 0, 0, 0], tasks: &[(62, &[])], rss: 8, hwm: 8 });
-        assert_eq!(Tree::at(&p.0, 60, false).walk().unwrap().processes, 2);
+        assert_eq!(Tree::at(p.path(), 60, false).walk().unwrap().processes, 2);
     }
 
     #[test]
