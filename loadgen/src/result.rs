@@ -1,5 +1,5 @@
 //! What a run measured: counts, errors by kind, the latency histogram, the server sample;
-//! its JSON form (mergeable across machines). Its wrk-shaped text form is in [`text`].
+//! its JSON form (mergeable across machines). Its wrk-shaped text form is in `result/text.rs`.
 
 mod text;
 
