@@ -221,7 +221,7 @@ run_cell() {
   local flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
   [[ $mode == no-reuse ]] && flags+=(--no-reuse)
   upstream_ok "before $cell"
-  bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" "${flags[@]}"
+  bench_start_server "$s" "$upstream" "${flags[@]}"
   server_pid=$PID server_addr=$ADDR
   [[ $cell == capacity-* && -n $BENCH_QUOTA_DIR ]] && bench_quota_add "$server_pid"
   # In the background and waited for: bash runs the INT/TERM traps during `wait` at

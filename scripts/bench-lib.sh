@@ -90,6 +90,15 @@ bench_start() {
   return 1
 }
 
+# bench_start_server NAME UPSTREAM [FLAGS...]: bench_start of the roster's server NAME on
+# server_pin, on an ephemeral port of 127.0.0.1, against UPSTREAM (host:port or URL), with
+# FLAGS (--threads, --no-reuse...); PID and ADDR as bench_start's.
+bench_start_server() {
+  local name=$1 upstream=$2
+  shift 2
+  bench_start "$name" "$server_pin" "$(bench_server_bin "$name")" --listen 127.0.0.1:0 --upstream "$upstream" "$@"
+}
+
 # bench_http_ok HOST:PORT PATH: GET PATH answers 200 within BENCH_PROBE_S seconds
 # (bash's /dev/tcp: no curl needed).
 bench_http_ok() {

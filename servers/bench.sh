@@ -50,8 +50,7 @@ for s in "${servers[@]}"; do
     for path in single multiple; do
       if [[ $mode == reuse ]]; then conns=$reuse_conns secs=$reuse_secs flags=(); else conns=$noreuse_conns secs=$noreuse_secs flags=(--no-reuse); fi
       echo "$s /$path $mode: $conns connections, ${secs} s" >&2
-      bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
-        --threads "$threads" --fanout "$fanout" "${flags[@]}"
+      bench_start_server "$s" "$upstream" --threads "$threads" --fanout "$fanout" "${flags[@]}"
       gosleep_reset "$upstream_addr"
       before=$(bench_cpu_ticks "$PID")
       bench_wrk "$client_pin" 1 "$conns" "$secs" "http://$ADDR/$path"

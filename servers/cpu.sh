@@ -62,8 +62,7 @@ for round in $(seq "$rounds"); do
       for s in "${servers[@]}"; do
         threads=$(bench_threads "$s")
         echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
-        bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
-          --threads "$threads" --fanout "$fanout" "${flags[@]}"
+        bench_start_server "$s" "$upstream" --threads "$threads" --fanout "$fanout" "${flags[@]}"
         json="$BENCH_TMP/run.json"
         # A run with no 2xx answer exits 1 but still writes its JSON: its row shows the errors.
         # shellcheck disable=SC2086

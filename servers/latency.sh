@@ -42,8 +42,7 @@ echo
 echo "| server | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server CPU % |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for s in "${servers[@]}"; do
-  bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
-    --threads "$(bench_threads "$s")"
+  bench_start_server "$s" "$upstream" --threads "$(bench_threads "$s")"
   json="$BENCH_TMP/$s.json"
   # A run with no 2xx answer exits 1 but still writes its JSON: its row shows the errors.
   # shellcheck disable=SC2086

@@ -49,8 +49,7 @@ echo
 echo "| server | burst answers 2xx | non-2xx | socket errors | upstream calls in burst | upstream calls after | peak threads | recovery s | stop |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for s in "${servers[@]}"; do
-  bench_start "$s" "$server_pin" "$(bench_server_bin "$s")" --listen 127.0.0.1:0 --upstream "$upstream" \
-    --threads "$(bench_threads "$s")"
+  bench_start_server "$s" "$upstream" --threads "$(bench_threads "$s")"
   server_pid=$PID server_addr=$ADDR
   gosleep_reset "$upstream_addr"
   json="$BENCH_TMP/$s.json"
