@@ -13,6 +13,7 @@ use super::{
 };
 use crate::LoadgenError;
 use crate::cli::{CapacityOpts, RunOpts};
+use crate::figures;
 use crate::procstat;
 
 /// Runs the search, printing one line per step and the verdict (the one stdout line that
@@ -214,14 +215,11 @@ impl Search<'_> {
     fn first_rise(&self, grid: &Grid, slo: Duration) -> i64 {
         let light = &self.steps[0];
         let next = grid.factor_steps;
-        let requests = light.result.requests as f64;
-        let by_cpu = match (self.server_cores, light.result.server) {
-            (Some(cores), Some(s)) if s.cpu_seconds > 0.0 && requests > 0.0 => Some((
-                cores * requests / s.cpu_seconds,
-                format!("{cores} core(s) / {:.0} us of server CPU per request", 1e6 * s.cpu_seconds / requests),
-            )),
-            _ => None,
-        };
+        // The server's CPU seconds per request at the light step.
+        let per_request = figures::cpu_per_1k(&light.result).map(|k| k / 1000.0).filter(|c| *c > 0.0);
+        let by_cpu = self.server_cores.zip(per_request).map(|(cores, cpu)| {
+            (cores / cpu, format!("{cores} core(s) / {:.0} us of server CPU per request", 1e6 * cpu))
+        });
         let p50 = light.result.latency_summary.p50_us as f64 / 1e6;
         let by_pool = self.opts.pool.filter(|_| p50 > 0.0).map(|n| {
             (POOL_JUMP_SHARE * n as f64 / p50, format!("{POOL_JUMP_SHARE} x a pool of {n} / p50 {:.1} ms", p50 * 1e3))
