@@ -5,6 +5,12 @@
 # every process started through bench_start (or added to BENCH_PIDS), by PID, however the
 # script ends (an INT or TERM ends it at once: children are waited for with `wait`).
 
+# The servers' roster and the figures the scripts compute live in files of their own.
+# shellcheck source=scripts/bench-roster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-roster.sh"
+# shellcheck source=scripts/bench-figures.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-figures.sh"
+
 BENCH_TMP=$(mktemp -d)
 BENCH_PIDS=()
 BENCH_TCK=$(getconf CLK_TCK)
@@ -193,89 +199,6 @@ bench_pins() {
 # binaries.
 bench_build() { cargo build --release --workspace >&2; }
 
-# The servers and their settings come from servers/roster (its header says what each
-# column means), loaded here once: BENCH_SERVERS is every name in roster order, and
-# BENCH_SETTING[NAME,COLUMN] each setting.
-BENCH_ROSTER=$(dirname "${BASH_SOURCE[0]}")/../servers/roster
-BENCH_ROSTER_COLUMNS=(name runs model threads default floor start)
-BENCH_SERVERS=()
-declare -gA BENCH_SETTING=()
-bench_roster_load() {
-  local row col i line=0
-  while read -r -a row; do
-    line=$(( line + 1 ))
-    [[ ${#row[@]} -eq 0 || ${row[0]} == '#'* ]] && continue
-    if (( ${#row[@]} != ${#BENCH_ROSTER_COLUMNS[@]} )) || ! [[ ${row[0]} =~ ^[a-z]+$ && ${row[1]} =~ ^(rust|python)$ \
-      && ${row[2]} =~ ^(pool|async)$ && ${row[3]} =~ ^[1-9][0-9]*$ && ${row[4]} =~ ^(yes|no)$ && ${row[6]} =~ ^(-|[1-9][0-9]*)$ ]]; then
-      echo "$BENCH_ROSTER:$line: not a roster line (${BENCH_ROSTER_COLUMNS[*]}; its header says what each takes): ${row[*]}" >&2
-      exit 2
-    fi
-    BENCH_SERVERS+=("${row[0]}")
-    for i in "${!BENCH_ROSTER_COLUMNS[@]}"; do
-      col=${BENCH_ROSTER_COLUMNS[$i]}
-      BENCH_SETTING[${row[0]},$col]=${row[$i]}
-    done
-  done <"$BENCH_ROSTER"
-  local s floor
-  for s in "${BENCH_SERVERS[@]}"; do
-    floor=${BENCH_SETTING[$s,floor]}
-    [[ $floor == - || -n ${BENCH_SETTING[$floor,name]:-} ]] && continue
-    echo "$BENCH_ROSTER: $s's floor $floor is not a server of the roster" >&2
-    exit 2
-  done
-}
-bench_roster_load
-
-# bench_known NAME: NAME is a server of the roster.
-bench_known() { [[ -n ${BENCH_SETTING[$1,name]:-} ]]; }
-
-# bench_roster [COLUMN=VALUE]...: the servers (space-separated, in roster order) whose
-# settings match every COLUMN=VALUE given, e.g. `bench_roster runs=rust model=async`.
-bench_roster() {
-  local s filter picked=()
-  for s in "${BENCH_SERVERS[@]}"; do
-    for filter in "$@"; do
-      [[ ${BENCH_SETTING[$s,${filter%%=*}]} == "${filter#*=}" ]] || continue 2
-    done
-    picked+=("$s")
-  done
-  echo "${picked[*]}"
-}
-
-# The server every other one's CPU is set against in the scripts' tables ("CPU vs hyper"):
-# the bare async floor.
-# shellcheck disable=SC2034 # read by the sourcing scripts
-BENCH_BASE_SERVER=hyper
-
-# bench_is_python NAME: the server is one of the Python baselines (python/).
-bench_is_python() { [[ ${BENCH_SETTING[$1,runs]} == python ]]; }
-
-# bench_server_bin NAME: the executable of server NAME.
-bench_server_bin() {
-  if bench_is_python "$1"; then echo "python/bin/server-$1"; else echo "target/release/server-$1"; fi
-}
-
-# bench_pooled NAME: whether the server's --threads is a pool that caps its requests in
-# flight (thread per request), so that it needs threads to hold clients.
-bench_pooled() { [[ ${BENCH_SETTING[$1,model]} == pool ]]; }
-
-# bench_threads NAME: the server's --threads.
-bench_threads() { echo "${BENCH_SETTING[$1,threads]}"; }
-
-# bench_threads_line SERVER...: "--threads: rouille 256, axum 1, ...", for a report's header.
-bench_threads_line() {
-  local s line=""
-  for s in "$@"; do line+="${line:+, }$s $(bench_threads "$s")"; done
-  echo "--threads: $line"
-}
-
-# bench_start_rate NAME: the first rate of its capacity search, req/s; empty for
-# loadgen's default.
-bench_start_rate() { [[ ${BENCH_SETTING[$1,start]} == - ]] || echo "${BENCH_SETTING[$1,start]}"; }
-
-# bench_floor NAME: the bare server of its model that its CPU is set against; empty for none.
-bench_floor() { [[ ${BENCH_SETTING[$1,floor]} == - ]] || echo "${BENCH_SETTING[$1,floor]}"; }
-
 # bench_python_setup: makes python/.venv if needed (python/setup.sh, or the stand-in that
 # BENCH_PYTHON_SETUP names: scripts/check-run-all.sh plays a machine without python3).
 # Returns 0 when it is ready; otherwise setup.sh's status (3: no usable python3 here; 1: the
@@ -311,69 +234,6 @@ bench_servers_setup() {
   upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
 }
 
-# CPU ticks (user + system, all threads) and peak RSS (KiB) of a process; and the CPU
-# ticks of the children a process has waited for (a tool run in the foreground, whose own
-# /proc entry is gone when it has ended).
-bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-bench_children_cpu_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
-bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-# bench_cpu_per_1000 TICKS_BEFORE TICKS_AFTER REQUESTS: CPU seconds per 1,000 requests, for
-# CPU read from /proc around a run that loadgen did not sample (wrk's, a tool's own);
-# loadgen's --server-pid runs give theirs as `loadgen_field JSON cpu_per_1k_requests`.
-bench_cpu_per_1000() { awk -v a="$2" -v b="$1" -v t="$BENCH_TCK" -v n="$3" 'BEGIN {printf "%.4f", (n > 0) ? (a - b) / t / n * 1000 : 0}'; }
-# bench_cpu_percent TICKS_BEFORE TICKS_AFTER SECONDS: CPU use in % of one core.
-bench_cpu_percent() { awk -v a="$2" -v b="$1" -v t="$BENCH_TCK" -v d="$3" 'BEGIN {printf "%.0f%%", 100 * (a - b) / t / d}'; }
-
-# bench_wrk PIN THREADS CONNS SECONDS URL: runs wrk, keeps its output in $BENCH_TMP/wrk.out.
-bench_wrk() {
-  local pin=$1
-  shift
-  # shellcheck disable=SC2086
-  $pin wrk -t "$1" -c "$2" -d "$3s" --timeout 10s --latency "$4" >"$BENCH_TMP/wrk.out" 2>&1
-}
-
-# Figures from the last wrk run. Latencies carry units (us, ms, s, m); printed in ms.
-wrk_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /m$/) {sub(/m/,"",v); v*=60000} else {sub(/s/,"",v); v*=1000} printf "%.1f", v}'; }
-# text_rps FILE: the requests/s of a run printed in wrk's text format (wrk's or loadgen's).
-text_rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
-wrk_rps() { text_rps "$BENCH_TMP/wrk.out"; }
-wrk_requests() { awk '/requests in/ {print $1}' "$BENCH_TMP/wrk.out"; }
-wrk_p50() { awk '$1 == "50%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
-wrk_p99() { awk '$1 == "99%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
-# "none", or wrk's socket error counts and non-2xx count, in one cell.
-wrk_errors() {
-  awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); e = $0} /Non-2xx/ {n = $NF}
-       END {s = ""; if (e != "") s = e; if (n != "") s = s (s == "" ? "" : "; ") "non-2xx " n; print (s == "" ? "none" : s)}' \
-    "$BENCH_TMP/wrk.out"
-}
-
-# Figures from a loadgen run. loadgen_field JSON PATH: the value at PATH (keys joined by
-# dots: requests, latency_summary.p99_us, server.cpu_percent) of a JSON file (- for stdin),
-# or a figure derived from a run's --json (cpu_per_1k_requests); "null" for none, and a
-# message and exit 1 for a path the file lacks. bench_ms US: microseconds as ms with one
-# decimal, "—" for null. loadgen_errors TEXT: "none" or the error lines of loadgen's text
-# output, in one cell.
-loadgen_field() { target/release/loadgen field "$@"; }
-bench_ms() { if [[ $1 == null ]]; then echo "—"; else awk -v v="$1" 'BEGIN {printf "%.1f", v / 1000}'; fi; }
-loadgen_errors() {
-  awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$1"
-}
-
-# gosleep_stat ADDR FIELD: one counter of gosleep's /stats (its own connection counts: the
-# caller subtracts it from connections_accepted).
-gosleep_stat() { curl -s "http://$1/stats" | loadgen_field - "$2"; }
-gosleep_reset() { curl -s -X POST "http://$1/stats/reset" >/dev/null; }
-
-# The machine: its CPU model and memory (GiB); bench_machine: one line naming the machine
-# and tools, for a report's header.
-bench_cpu_model() { awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo; }
-bench_memory_gib() { free -g | awk '/Mem:/ {print $2}'; }
-bench_machine() {
-  local tools=""
-  command -v wrk >/dev/null && tools=", $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-  echo "$(nproc) cores, $(bench_cpu_model), $(uname -sr), $(bench_memory_gib) GiB$tools"
-}
-
 # bench_quota_setup CORES: a cgroup of this script's own with a CPU quota of CORES (e.g.
 # 0.5), for bench_quota_add. The quota is enforced every 10 ms, so a throttled server
 # stalls at most a few ms at a time, not the 100 ms of the default period. Sets
@@ -402,18 +262,6 @@ bench_quota_setup() {
   BENCH_WHY="cannot make a cgroup with a CPU quota${dir:+ at $dir} (needs root and the cpu controller)"
   return 1
 }
-
-# An awk function for the scripts' tables: median(LIST) of a space-separated list of
-# numbers, leaving its smallest and largest in lo and hi (mawk has no sort: insertion).
-# Use: awk "$BENCH_AWK_MEDIAN"' ...program...'
-# shellcheck disable=SC2034 # read by the sourcing scripts
-BENCH_AWK_MEDIAN='
-  function median(list,    v, n, i, j, t) {
-    n = split(list, v, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    lo = v[1]; hi = v[n]
-    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }'
 
 # bench_descendants PID: the PIDs of the process's children, theirs, and so on.
 bench_descendants() {

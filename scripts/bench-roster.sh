@@ -1,0 +1,86 @@
+# shellcheck shell=bash
+# The roster part of scripts/bench-lib.sh (which sources it): servers/roster loaded once,
+# and the functions that answer from it.
+
+# The servers and their settings come from servers/roster (its header says what each
+# column means), loaded here once: BENCH_SERVERS is every name in roster order, and
+# BENCH_SETTING[NAME,COLUMN] each setting.
+BENCH_ROSTER=$(dirname "${BASH_SOURCE[0]}")/../servers/roster
+BENCH_ROSTER_COLUMNS=(name runs model threads default floor start)
+BENCH_SERVERS=()
+declare -gA BENCH_SETTING=()
+bench_roster_load() {
+  local row col i line=0
+  while read -r -a row; do
+    line=$(( line + 1 ))
+    [[ ${#row[@]} -eq 0 || ${row[0]} == '#'* ]] && continue
+    if (( ${#row[@]} != ${#BENCH_ROSTER_COLUMNS[@]} )) || ! [[ ${row[0]} =~ ^[a-z]+$ && ${row[1]} =~ ^(rust|python)$ \
+      && ${row[2]} =~ ^(pool|async)$ && ${row[3]} =~ ^[1-9][0-9]*$ && ${row[4]} =~ ^(yes|no)$ && ${row[6]} =~ ^(-|[1-9][0-9]*)$ ]]; then
+      echo "$BENCH_ROSTER:$line: not a roster line (${BENCH_ROSTER_COLUMNS[*]}; its header says what each takes): ${row[*]}" >&2
+      exit 2
+    fi
+    BENCH_SERVERS+=("${row[0]}")
+    for i in "${!BENCH_ROSTER_COLUMNS[@]}"; do
+      col=${BENCH_ROSTER_COLUMNS[$i]}
+      BENCH_SETTING[${row[0]},$col]=${row[$i]}
+    done
+  done <"$BENCH_ROSTER"
+  local s floor
+  for s in "${BENCH_SERVERS[@]}"; do
+    floor=${BENCH_SETTING[$s,floor]}
+    [[ $floor == - || -n ${BENCH_SETTING[$floor,name]:-} ]] && continue
+    echo "$BENCH_ROSTER: $s's floor $floor is not a server of the roster" >&2
+    exit 2
+  done
+}
+bench_roster_load
+
+# bench_known NAME: NAME is a server of the roster.
+bench_known() { [[ -n ${BENCH_SETTING[$1,name]:-} ]]; }
+
+# bench_roster [COLUMN=VALUE]...: the servers (space-separated, in roster order) whose
+# settings match every COLUMN=VALUE given, e.g. `bench_roster runs=rust model=async`.
+bench_roster() {
+  local s filter picked=()
+  for s in "${BENCH_SERVERS[@]}"; do
+    for filter in "$@"; do
+      [[ ${BENCH_SETTING[$s,${filter%%=*}]} == "${filter#*=}" ]] || continue 2
+    done
+    picked+=("$s")
+  done
+  echo "${picked[*]}"
+}
+
+# The server every other one's CPU is set against in the scripts' tables ("CPU vs hyper"):
+# the bare async floor.
+# shellcheck disable=SC2034 # read by the sourcing scripts
+BENCH_BASE_SERVER=hyper
+
+# bench_is_python NAME: the server is one of the Python baselines (python/).
+bench_is_python() { [[ ${BENCH_SETTING[$1,runs]} == python ]]; }
+
+# bench_server_bin NAME: the executable of server NAME.
+bench_server_bin() {
+  if bench_is_python "$1"; then echo "python/bin/server-$1"; else echo "target/release/server-$1"; fi
+}
+
+# bench_pooled NAME: whether the server's --threads is a pool that caps its requests in
+# flight (thread per request), so that it needs threads to hold clients.
+bench_pooled() { [[ ${BENCH_SETTING[$1,model]} == pool ]]; }
+
+# bench_threads NAME: the server's --threads.
+bench_threads() { echo "${BENCH_SETTING[$1,threads]}"; }
+
+# bench_threads_line SERVER...: "--threads: rouille 256, axum 1, ...", for a report's header.
+bench_threads_line() {
+  local s line=""
+  for s in "$@"; do line+="${line:+, }$s $(bench_threads "$s")"; done
+  echo "--threads: $line"
+}
+
+# bench_start_rate NAME: the first rate of its capacity search, req/s; empty for
+# loadgen's default.
+bench_start_rate() { [[ ${BENCH_SETTING[$1,start]} == - ]] || echo "${BENCH_SETTING[$1,start]}"; }
+
+# bench_floor NAME: the bare server of its model that its CPU is set against; empty for none.
+bench_floor() { [[ ${BENCH_SETTING[$1,floor]} == - ]] || echo "${BENCH_SETTING[$1,floor]}"; }
