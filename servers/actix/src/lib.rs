@@ -21,7 +21,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
 use server_common::running::DRAIN_LIMIT;
 use server_common::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy};
-use serving::{connection_service, head_limits, in_flight, log_request};
+use serving::{connection_service, head_limits, in_flight};
 
 /// What this server is, in the line its `--help` opens with (after `server-actix: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on actix-web 4, awc as the upstream client (async: one single-threaded worker per --threads)";
@@ -60,12 +60,11 @@ pub fn start(config: Config) -> io::Result<Running> {
                 // Runs once per worker, on that worker's thread: its state is its own.
                 let app = App::new()
                     .app_data(web::Data::new(Worker::new(&config)))
-                    // Innermost: what the contract answers, as the other servers log it.
-                    .wrap(middleware::from_fn(log_request))
                     .wrap(middleware::from_fn(head_limits))
                     // Around the head limits: their answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
-                    // Outermost: a request is in flight from the moment it reaches the App.
+                    // Outermost: a request is in flight (and timed for its log line) from the
+                    // moment it reaches the App.
                     .wrap(middleware::from_fn(in_flight))
                     .service(endpoint(paths::SINGLE, web::get().to(single)))
                     .service(endpoint(paths::MULTIPLE, web::get().to(multiple)))

@@ -1,6 +1,6 @@
 //! How a worker serves a connection: actix-http with `HttpServer`'s settings, the socket
 //! wrapped in the shared head clock, and the middlewares every request goes through (in
-//! flight, the request log, the contract's head limits).
+//! flight and its log line, the contract's head limits).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,21 +77,15 @@ where
 }
 
 /// Marks the request in flight on its connection (see [`connection_service`]) until its
-/// response is ready. Ready is done enough: the bodies here are small and whole, so actix
-/// writes them at once, and a later head is timed only from its first byte anyway.
+/// response is ready, and logs it ([`RequestLog`]: one debug line, as in every server,
+/// nothing with debug off). Ready is done enough: the bodies here are small and whole, so
+/// actix writes them at once, and a later head is timed only from its first byte anyway.
+/// One middleware for both, so that a request pays for one layer, not two.
 pub(crate) async fn in_flight(
     request: ServiceRequest,
     next: middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let _in_flight = request.conn_data::<Arc<ConnState>>().map(InFlight::begin);
-    next.call(request).await
-}
-
-/// One debug line per request ([`RequestLog`]), as in every server.
-pub(crate) async fn log_request(
-    request: ServiceRequest,
-    next: middleware::Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let log = RequestLog::begin(request.method(), request.uri());
     let response = next.call(request).await;
     let status = match &response {
