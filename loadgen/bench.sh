@@ -1,62 +1,134 @@
 #!/usr/bin/env bash
 # loadgen/bench.sh: is loadgen as fast as wrk? Same target (gosleep, ms=0, one thread
-# pinned to core 0), same client side (100 keep-alive connections, one thread pinned to
-# core 1), runs alternated: requests/second and the load generator's own CPU seconds
-# per 1,000 requests (user + system: the CPU ticks of the children the measuring shell
-# waited for, from /proc). Printed as Markdown.
+# pinned to core 0), same client side (100 connections, one thread pinned to core 1), runs
+# alternated: requests/second and the load generator's own CPU seconds per 1,000 requests,
+# in total and split into user and kernel (the CPU ticks of the children the measuring
+# shell waited for: cutime and cstime, from /proc). Printed as Markdown: a row per run,
+# then per tool the medians over the rounds, and loadgen's medians over wrk's.
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
-# Usage: loadgen/bench.sh [--quick]
-#   --quick          one round of 3 s per tool [3 rounds of 10 s]
+# Usage: loadgen/bench.sh [--quick] [--rounds N] [--secs N] [--no-keepalive]
+#                         [--loadgen PATH] [--label NAME]
+#   --quick          one round of 3 s per tool, for a smoke test: --rounds 1 --secs 3
+#   --rounds N       rounds, each one run of wrk then one of loadgen [5]
+#   --secs N         seconds per run [10]
+#   --no-keepalive   a new connection per request: wrk with -H "Connection: close" (it
+#                    reconnects after each answer), loadgen with --no-keepalive
+#                    [keep-alive: 100 connections kept open]
+#   --loadgen PATH   the loadgen binary to measure, e.g. a saved older build to compare
+#                    before and after a change [target/release/loadgen]
+#   --label NAME     its name in the tables [loadgen]
 #   -h, --help       this help
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-secs=10 rounds=3
+positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || bench_bad_usage "$1 takes a positive integer, not $2"; }
+
+args=$*
+secs=10 rounds=5 keepalive=1 loadgen=target/release/loadgen label=loadgen
 while (( $# )); do
   case $1 in
     --quick) secs=3 rounds=1; shift ;;
+    --rounds) rounds=$(bench_value "$@"); positive "$1" "$rounds"; shift 2 ;;
+    --secs) secs=$(bench_value "$@"); positive "$1" "$secs"; shift 2 ;;
+    --no-keepalive) keepalive=""; shift ;;
+    --loadgen) loadgen=$(bench_value "$@"); [[ $loadgen == /* ]] || loadgen=$here/$loadgen; shift 2 ;;
+    --label) label=$(bench_value "$@"); shift 2 ;;
     -h|--help) bench_usage; exit 0 ;;
     *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
+# The label is a table cell and an awk key: no spaces, no |, and not wrk's name.
+[[ $label =~ ^[[:alnum:]._@+-]+$ && $label != wrk ]] \
+  || bench_bad_usage "--label $label: letters, digits and ._@+- only, and not wrk"
+
+# A --loadgen of one's own must exist before the build; the default is what it builds.
+[[ $loadgen == target/release/loadgen || -x $loadgen ]] \
+  || bench_bad_usage "--loadgen $loadgen is not an executable file"
 
 bench_need wrk
 bench_build
+
+if [[ -n $keepalive ]]; then
+  wrk_mode=() loadgen_mode=()
+  mode="keep-alive" clients="100 keep-alive connections"
+else
+  wrk_mode=(-H "Connection: close") loadgen_mode=(--no-keepalive)
+  mode="no keep-alive" clients="100 connections, a new one per request (wrk -H \"Connection: close\", $label --no-keepalive)"
+fi
 
 bench_pins
 bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
 url="http://$ADDR/sleep?ms=0"
 
-# measure TOOL: one run in the foreground of this (sub)shell; prints "RPS REQUESTS
-# TICKS_BEFORE TICKS_AFTER", the ticks being the CPU of the shell's waited-for children.
+# measure TOOL: one run of wrk or of loadgen in the foreground of this (sub)shell; prints
+# "RPS REQUESTS USER_BEFORE SYS_BEFORE USER_AFTER SYS_AFTER", the ticks being the CPU of
+# the shell's waited-for children. A run that fails or prints no figures: its output on
+# stderr, status 1.
 measure() {
-  local out="$BENCH_TMP/$1.out" shell=$BASHPID before after
-  before=$(bench_children_cpu_ticks "$shell")
-  if [[ $1 == wrk ]]; then
+  local tool=$1 out="$BENCH_TMP/$1.out" shell=$BASHPID before after rps requests rc=0
+  before=$(bench_children_cpu_ticks_split "$shell")
+  if [[ $tool == wrk ]]; then
     # shellcheck disable=SC2086
-    $client_pin wrk -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1
+    $client_pin wrk -t 1 -c 100 -d "${secs}s" "${wrk_mode[@]}" "$url" >"$out" 2>&1 || rc=$?
   else
     # shellcheck disable=SC2086
-    $client_pin target/release/loadgen -t 1 -c 100 -d "${secs}s" "$url" >"$out" 2>&1
+    $client_pin "$loadgen" -t 1 -c 100 -d "${secs}s" "${loadgen_mode[@]}" "$url" >"$out" 2>&1 || rc=$?
   fi
-  after=$(bench_children_cpu_ticks "$shell")
-  echo "$(text_rps "$out") $(awk '/requests in/ {print $1}' "$out") $before $after"
+  after=$(bench_children_cpu_ticks_split "$shell")
+  rps=$(text_rps "$out") requests=$(text_requests "$out")
+  if (( rc != 0 )) || [[ -z $rps || -z $requests ]]; then
+    echo "$tool failed (exit status $rc):" >&2
+    cat "$out" >&2
+    return 1
+  fi
+  echo "$rps $requests $before $after"
 }
 
-echo "# loadgen vs wrk"
+echo "# $label vs wrk, $mode"
 echo
 echo "Machine: $(bench_machine)."
-echo "Command: \`loadgen/bench.sh $*\` on $(date -u '+%Y-%m-%d %H:%M UTC'); target gosleep ms=0 (1 thread, ${server_pin:-unpinned}), client 1 thread x 100 keep-alive connections (${client_pin:-unpinned}), ${secs} s per run."
+echo "Command: \`loadgen/bench.sh${args:+ $args}\` on $(date -u '+%Y-%m-%d %H:%M UTC'); target gosleep ms=0 (1 thread, ${server_pin:-unpinned}), client 1 thread x $clients (${client_pin:-unpinned}), $rounds round(s) of ${secs} s per tool; $label is \`$loadgen\`."
 echo
-echo "| round | tool | requests/s | client CPU s per 1,000 requests |"
-echo "|---:|---|---:|---:|"
+echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel |"
+echo "|---:|---|---:|---:|---:|---:|"
+rows="$BENCH_TMP/rows.tsv"
 for round in $(seq "$rounds"); do
   for tool in wrk loadgen; do
-    read -r rps requests before after <<<"$(measure "$tool")"
-    echo "| $round | $tool | $rps | $(bench_cpu_per_1000 "$before" "$after" "$requests") |"
+    figures=$(measure "$tool")
+    read -r rps requests user0 sys0 user1 sys1 <<<"$figures"
+    name=wrk
+    [[ $tool == wrk ]] || name=$label
+    errors=$(loadgen_errors "$BENCH_TMP/$tool.out")
+    [[ $errors == none ]] || echo "round $round, $name: $errors" >&2
+    cpu=$(bench_cpu_per_1000 $((user0 + sys0)) $((user1 + sys1)) "$requests")
+    user=$(bench_cpu_per_1000 "$user0" "$user1" "$requests")
+    kernel=$(bench_cpu_per_1000 "$sys0" "$sys1" "$requests")
+    echo "| $round | $name | $rps | $cpu | $user | $kernel |"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$cpu" "$user" "$kernel" >>"$rows"
   done
 done
 bench_stop "$PID"
+
+echo
+echo "## Medians"
+echo
+echo "Over $rounds round(s) per tool; the ratios are of the medians."
+echo
+awk -F'\t' -v label="$label" "$BENCH_AWK_MEDIAN"'
+  function ratio(a, b) { return (b > 0) ? sprintf("%.2fx", a / b) : "—" }
+  { rps[$1] = rps[$1] " " $2; cpu[$1] = cpu[$1] " " $3; usr[$1] = usr[$1] " " $4; sys[$1] = sys[$1] " " $5 }
+  END {
+    print "| tool | requests/s | client CPU s per 1,000 requests | user | kernel |"
+    print "|---|---:|---:|---:|---:|"
+    for (i = 1; i <= 2; i++) {
+      t = (i == 1) ? "wrk" : label
+      r[t] = median(rps[t]); c[t] = median(cpu[t])
+      printf "| %s | %.2f | %.4f | %.4f | %.4f |\n", t, r[t], c[t], median(usr[t]), median(sys[t])
+    }
+    print ""
+    printf "%s/wrk: requests/s %s, CPU per request %s\n", label, ratio(r[label], r["wrk"]), ratio(c[label], c["wrk"])
+  }' "$rows"

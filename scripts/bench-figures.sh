@@ -4,9 +4,10 @@
 
 # CPU ticks (user + system, all threads) and peak RSS (KiB) of a process; and the CPU
 # ticks of the children a process has waited for (a tool run in the foreground, whose own
-# /proc entry is gone when it has ended).
+# /proc entry is gone when it has ended), in total or as "USER SYSTEM" (cutime, cstime).
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench_children_cpu_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
+bench_children_cpu_ticks_split() { awk '{print $16, $17}' "/proc/$1/stat"; }
 bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # bench_cpu_per_1000 TICKS_BEFORE TICKS_AFTER REQUESTS: CPU seconds per 1,000 requests, for
 # CPU read from /proc around a run that loadgen did not sample (wrk's, a tool's own);
@@ -26,9 +27,11 @@ bench_wrk() {
 # Figures from the last wrk run. Latencies carry units (us, ms, s, m); printed in ms.
 wrk_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /m$/) {sub(/m/,"",v); v*=60000} else {sub(/s/,"",v); v*=1000} printf "%.1f", v}'; }
 # text_rps FILE: the requests/s of a run printed in wrk's text format (wrk's or loadgen's).
+# text_requests FILE: its count of completed requests (the "N requests in" line).
 text_rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+text_requests() { awk '/requests in/ {print $1}' "$1"; }
 wrk_rps() { text_rps "$BENCH_TMP/wrk.out"; }
-wrk_requests() { awk '/requests in/ {print $1}' "$BENCH_TMP/wrk.out"; }
+wrk_requests() { text_requests "$BENCH_TMP/wrk.out"; }
 wrk_p50() { awk '$1 == "50%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
 wrk_p99() { awk '$1 == "99%" {print $2}' "$BENCH_TMP/wrk.out" | wrk_ms; }
 # "none", or wrk's socket error counts and non-2xx count, in one cell.
