@@ -4,9 +4,8 @@
 
 # CPU ticks (user + system, all threads) and peak RSS (KiB) of a process; and the CPU
 # ticks of the children a process has waited for (a tool run in the foreground, whose own
-# /proc entry is gone when it has ended), in total or as "USER SYSTEM" (cutime, cstime).
+# /proc entry is gone when it has ended), as "USER SYSTEM" (cutime, cstime).
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-bench_children_cpu_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
 bench_children_cpu_ticks_split() { awk '{print $16, $17}' "/proc/$1/stat"; }
 bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # bench_cpu_per_1000 TICKS_BEFORE TICKS_AFTER REQUESTS: CPU seconds per 1,000 requests, for
