@@ -1,28 +1,32 @@
-//! The load loop: C connections on T tokio workers, closed loop or open-loop rate.
+//! The load loop: C connections on T threads, closed loop or open-loop rate.
 //!
-//! Each connection is one task owning one `hyper::client::conn::http1` connection (no pool
-//! in between, so C is exactly the number of sockets). Samples go into a few sharded
-//! histograms; counters are atomics. The run ends at its deadline whatever the server
-//! does (after at most one timeout spent opening its connections): every task is aborted
-//! then, so a dead or hanging server yields errors and timeouts, never a hang.
+//! Each connection is one task owning one socket, speaking loadgen's own HTTP/1.1 client
+//! ([`http1`]; no pool in between, so C is exactly the number of sockets). Each thread
+//! counts into its own tally, merged at the end. The run ends at its deadline whatever the
+//! server does (after at most one timeout spent opening its connections): every task is
+//! dropped then, so a dead or hanging server yields errors and timeouts, never a hang.
 
-mod request;
+mod http1;
 mod schedule;
+mod tally;
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use hyper::Uri;
+use http::Uri;
+use tokio::task::LocalSet;
 use tokio::time::Instant;
 
-use self::request::{RequestTemplate, Sender};
+use self::http1::{Connection, Request};
 use self::schedule::{Schedule, Slot};
+use self::tally::{Published, Tally};
 use crate::procstat;
-use crate::result::{Errors, Mode, RequestError, RunResult, new_histogram};
+use crate::result::{Mode, RequestError, RunResult};
 
 /// Pause after a failed connect, so a dead server is retried, not spun on.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -58,71 +62,6 @@ pub struct Plan {
     pub progress: bool,
 }
 
-/// Counters shared by every connection task.
-struct Shared {
-    histograms: Vec<Mutex<Histogram<u64>>>,
-    requests: AtomicU64,
-    bytes: AtomicU64,
-    connect: AtomicU64,
-    write: AtomicU64,
-    read: AtomicU64,
-    timeout: AtomicU64,
-    /// Non-2xx answers, indexed by status code (100..=999 fit).
-    status: Vec<AtomicU64>,
-    /// Completed requests per thread group, for the Req/Sec row.
-    per_group: Vec<AtomicU64>,
-}
-
-impl Shared {
-    fn new(plan: &Plan) -> Self {
-        let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
-        Self {
-            // A few shards per thread keep the locks uncontended.
-            histograms: (0..plan.threads * 4).map(|_| Mutex::new(new_histogram())).collect(),
-            requests: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            connect: AtomicU64::new(0),
-            write: AtomicU64::new(0),
-            read: AtomicU64::new(0),
-            timeout: AtomicU64::new(0),
-            status: counters(1000),
-            per_group: counters(plan.threads),
-        }
-    }
-
-    fn error(&self, e: RequestError) {
-        let counter = match e {
-            RequestError::Connect => &self.connect,
-            RequestError::Write => &self.write,
-            RequestError::Read => &self.read,
-            RequestError::Timeout => &self.timeout,
-            RequestError::Status(code) => &self.status[usize::from(code).min(999)],
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn errors(&self) -> Errors {
-        let mut e = Errors {
-            connect: self.connect.load(Ordering::Relaxed),
-            write: self.write.load(Ordering::Relaxed),
-            read: self.read.load(Ordering::Relaxed),
-            timeout: self.timeout.load(Ordering::Relaxed),
-            ..Errors::default()
-        };
-        for (code, n) in self.status.iter().enumerate() {
-            let n = n.load(Ordering::Relaxed);
-            if n > 0 {
-                e.status.insert(code as u16, n);
-            }
-        }
-        e
-    }
-
-    fn errors_total(&self) -> u64 {
-        self.errors().total()
-    }
-}
-
 /// The time frame of a run.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -140,27 +79,32 @@ impl Window {
 /// Runs the plan and returns what it measured.
 ///
 /// Like wrk, each of the `-t` threads runs its own event loop (a current-thread tokio
-/// runtime) with its share of the connections: a connection's request, its hyper
-/// connection task and its response never cross threads, which is what keeps the cost
-/// per request near wrk's. The calling thread only samples and keeps time.
+/// runtime) with its share of the connections: a connection's request and its answer never
+/// cross threads, and neither do its counts. The calling thread only samples and keeps
+/// time.
 ///
 /// Also like wrk, with keep-alive every connection is opened before the clock starts: the
 /// server accepts them all first, so the first requests of the warm-up do not each carry a
 /// connection's set-up, a burst a server near its capacity would still be working off in
 /// the window.
 pub fn run(plan: &Plan) -> io::Result<RunResult> {
-    let shared = Arc::new(Shared::new(plan));
+    let published = Arc::new(Published::new(plan.threads));
+    let request = Arc::new(Request::new(plan));
     let plan_arc = Arc::new(plan.clone());
     let (ready_tx, ready) = mpsc::channel();
     let mut go = Vec::new();
     let workers = (0..plan.threads)
         .map(|thread| {
-            let (plan, shared, ready) = (Arc::clone(&plan_arc), Arc::clone(&shared), ready_tx.clone());
             let (go_tx, go_rx) = mpsc::channel();
             go.push(go_tx);
-            std::thread::Builder::new()
-                .name(format!("loadgen-{thread}"))
-                .spawn(move || worker(thread, plan, shared, &ready, &go_rx))
+            let worker = Worker {
+                thread,
+                plan: Arc::clone(&plan_arc),
+                request: Arc::clone(&request),
+                published: Arc::clone(&published),
+            };
+            let ready = ready_tx.clone();
+            std::thread::Builder::new().name(format!("loadgen-{thread}")).spawn(move || worker.run(&ready, &go_rx))
         })
         .collect::<io::Result<Vec<_>>>()?;
     drop(ready_tx);
@@ -177,72 +121,155 @@ pub fn run(plan: &Plan) -> io::Result<RunResult> {
         let _ = g.send(window);
     }
     let monitor = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let sampled = monitor.block_on(drive(plan, &shared, window));
+    let sampled = monitor.block_on(drive(plan, &published, window));
+    let mut tally = Tally::new();
     for w in workers {
-        w.join().map_err(|_| io::Error::other("a loadgen thread panicked"))??;
+        tally.merge(&w.join().map_err(|_| io::Error::other("a loadgen thread panicked"))??);
     }
-    Ok(collect(plan, &shared, sampled?))
+    Ok(collect(plan, tally, sampled?))
 }
 
-/// One thread's event loop: its connections (opened first, with keep-alive), then, once
-/// the clock starts, their requests until the deadline, then all of them dropped
-/// mid-flight (the run ends on time whatever the server does).
-fn worker(
+/// One thread of the load loop and what it shares with the others.
+struct Worker {
     thread: usize,
     plan: Arc<Plan>,
-    shared: Arc<Shared>,
-    ready: &mpsc::Sender<()>,
-    go: &mpsc::Receiver<Window>,
-) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let mine: Vec<usize> = (thread..plan.connections).step_by(plan.threads).collect();
-    let mut senders = match &runtime {
-        Ok(rt) if plan.keepalive => rt.block_on(open_all(&plan, mine.len())),
-        _ => Vec::new(),
-    };
-    // Always said, so the caller never waits on a thread that failed.
-    let _ = ready.send(());
-    let Ok(window) = go.recv() else { return Ok(()) };
-    let runtime = runtime?;
-    senders.resize_with(mine.len(), || None);
-    runtime.block_on(async {
-        let tasks: Vec<_> = mine
-            .into_iter()
-            .zip(senders)
-            .map(|(i, sender)| tokio::spawn(connection(i, Arc::clone(&plan), Arc::clone(&shared), window, sender)))
-            .collect();
-        tokio::time::sleep_until(window.end).await;
-        for t in &tasks {
-            t.abort();
-        }
-    });
-    // Connection driver tasks still open go with the runtime.
-    runtime.shutdown_background();
-    Ok(())
+    request: Arc<Request>,
+    published: Arc<Published>,
 }
 
-/// Opens `n` connections at once, each within the timeout; `None` for one that failed.
-async fn open_all(plan: &Plan, n: usize) -> Vec<Option<Sender>> {
+impl Worker {
+    /// This thread's event loop: its connections (opened first, with keep-alive), then, once
+    /// the clock starts, their requests until the deadline, then all of them dropped
+    /// mid-flight (the run ends on time whatever the server does). Returns what it counted.
+    fn run(self, ready: &mpsc::Sender<()>, go: &mpsc::Receiver<Window>) -> io::Result<Tally> {
+        let plan = Arc::clone(&self.plan);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let mine: Vec<usize> = (self.thread..plan.connections).step_by(plan.threads).collect();
+        let mut connections = match &runtime {
+            Ok(rt) if plan.keepalive => rt.block_on(open_all(&plan, mine.len())),
+            _ => Vec::new(),
+        };
+        // Always said, so the caller never waits on a thread that failed.
+        let _ = ready.send(());
+        let Ok(window) = go.recv() else { return Ok(Tally::new()) };
+        let runtime = runtime?;
+        connections.resize_with(mine.len(), Connection::new);
+        let worker = Rc::new(self);
+        let tally = Rc::new(RefCell::new(Tally::new()));
+        let tasks = LocalSet::new();
+        for (index, connection) in mine.into_iter().zip(connections) {
+            tasks.spawn_local(Rc::clone(&worker).connection(index, Rc::clone(&tally), window, connection));
+        }
+        tasks.block_on(&runtime, async { tokio::time::sleep_until(window.end).await });
+        // Dropping the tasks drops their connections, answered or not, their timers (which
+        // need the runtime to deregister from) and their hold on the tally.
+        {
+            let _runtime = runtime.enter();
+            drop(tasks);
+        }
+        Ok(Rc::into_inner(tally).map_or_else(Tally::new, RefCell::into_inner))
+    }
+
+    /// One connection's life: send, wait, record, repeat until the run drops it.
+    async fn connection(
+        self: Rc<Self>,
+        index: usize,
+        tally: Rc<RefCell<Tally>>,
+        window: Window,
+        mut connection: Connection,
+    ) {
+        let plan = &*self.plan;
+        let mut schedule = Schedule::open_loop(plan.rate, plan.connections, index, window.start);
+        // One timer for the pace and one for the timeout, reset for each request rather
+        // than made anew: resetting one to a later time touches no timer wheel.
+        let mut pace = pin!(tokio::time::sleep_until(window.start));
+        let mut deadline = pin!(tokio::time::sleep_until(window.end));
+        loop {
+            let (intended, mut sent) = match schedule.as_mut().map(|s| s.take(Instant::now())) {
+                Some(Slot::Ahead(at)) => {
+                    pace.as_mut().reset(at);
+                    pace.as_mut().await;
+                    let now = Instant::now();
+                    (now, now)
+                }
+                Some(Slot::Behind(at)) => (at, Instant::now()),
+                None => {
+                    let now = Instant::now();
+                    (now, now)
+                }
+            };
+            if !connection.is_open() {
+                if let Err(e) = connection.open(plan.addr, plan.timeout).await {
+                    self.record(&tally, window, Err(e), intended);
+                    tokio::time::sleep(CONNECT_BACKOFF).await;
+                    continue;
+                }
+                sent = Instant::now();
+            }
+            deadline.as_mut().reset(sent + plan.timeout);
+            let outcome = tokio::select! {
+                biased;
+                answer = connection.exchange(&self.request) => answer,
+                () = deadline.as_mut() => {
+                    // Cut off mid-answer: out of step, the next request reconnects.
+                    connection.close();
+                    Err(RequestError::Timeout)
+                }
+            };
+            self.record(&tally, window, outcome.map(|a| (a.status, a.bytes)), intended);
+        }
+    }
+
+    /// Counts an outcome that ends now, if now is in the recorded window: a whole answer
+    /// (status, bytes) with its latency from `intended`, or an error.
+    fn record(
+        &self,
+        tally: &RefCell<Tally>,
+        window: Window,
+        outcome: Result<(u16, u64), RequestError>,
+        intended: Instant,
+    ) {
+        let done = Instant::now();
+        if !window.recording(done) {
+            return;
+        }
+        let mut tally = tally.borrow_mut();
+        match outcome {
+            Ok((status, bytes)) => tally.answer(schedule::latency_us(intended, done), status, bytes),
+            Err(e) => tally.error(e),
+        }
+        self.published.publish(self.thread, &tally);
+    }
+}
+/// Opens `n` connections at once, each within the timeout; one that failed is left closed
+/// (its task retries it).
+async fn open_all(plan: &Plan, n: usize) -> Vec<Connection> {
     let (addr, timeout) = (plan.addr, plan.timeout);
     let opening: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(async move { tokio::time::timeout(timeout, request::connect(addr)).await.ok()?.ok() }))
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut connection = Connection::new();
+                let _ = connection.open(addr, timeout).await;
+                connection
+            })
+        })
         .collect();
-    let mut senders = Vec::with_capacity(n);
+    let mut connections = Vec::with_capacity(n);
     for o in opening {
-        senders.push(o.await.ok().flatten());
+        connections.push(o.await.unwrap_or_else(|_| Connection::new()));
     }
-    senders
+    connections
 }
 
 /// Samples the server and the per-thread rates once the window opens, until it closes.
-async fn drive(plan: &Plan, shared: &Shared, window: Window) -> io::Result<Sampled> {
+async fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result<Sampled> {
     tokio::time::sleep_until(window.record_from).await;
     let mut server = match plan.server_pid {
         Some(pid) => Some(procstat::Window::start(pid)?),
         None => None,
     };
     let mut thread_rps = Vec::new();
-    let mut last_counts: Vec<u64> = shared.per_group.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let mut last_counts: Vec<u64> = published.requests().collect();
     let mut last_tick = Instant::now();
     let mut tick =
         tokio::time::interval_at(window.record_from + Duration::from_millis(250), Duration::from_millis(250));
@@ -257,17 +284,16 @@ async fn drive(plan: &Plan, shared: &Shared, window: Window) -> io::Result<Sampl
         }
         quarter += 1;
         if quarter.is_multiple_of(4) {
-            // Once a second: each thread group's completions, for the Req/Sec row.
+            // Once a second: each thread's completions, for the Req/Sec row.
             let now = Instant::now();
             let secs = now.duration_since(last_tick).as_secs_f64();
-            for (group, counter) in shared.per_group.iter().enumerate() {
-                let count = counter.load(Ordering::Relaxed);
-                thread_rps.push((count - last_counts[group]) as f64 / secs);
-                last_counts[group] = count;
+            for (last, count) in last_counts.iter_mut().zip(published.requests()) {
+                thread_rps.push((count - *last) as f64 / secs);
+                *last = count;
             }
             last_tick = now;
             if plan.progress {
-                progress(shared, window);
+                progress(published, window);
             }
         }
     }
@@ -278,21 +304,15 @@ async fn drive(plan: &Plan, shared: &Shared, window: Window) -> io::Result<Sampl
     Ok(Sampled { thread_rps, server: server.map(|s| s.finish(elapsed)), elapsed })
 }
 
-/// What the monitor measured besides the shared counters.
+/// What the monitor measured besides the threads' tallies.
 struct Sampled {
     thread_rps: Vec<f64>,
     server: Option<crate::result::ServerSample>,
     elapsed: f64,
 }
 
-/// The result, from the counters once every worker has stopped recording.
-fn collect(plan: &Plan, shared: &Shared, sampled: Sampled) -> RunResult {
-    let mut latency = new_histogram();
-    for h in &shared.histograms {
-        let h = h.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Same bounds on both sides: adding cannot fail.
-        let _ = latency.add(&*h);
-    }
+/// The result, from the threads' merged tally once every one has stopped.
+fn collect(plan: &Plan, tally: Tally, sampled: Sampled) -> RunResult {
     RunResult {
         mode: Mode {
             loadgen_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -307,120 +327,26 @@ fn collect(plan: &Plan, shared: &Shared, sampled: Sampled) -> RunResult {
             headers: plan.headers.clone(),
         },
         elapsed_s: sampled.elapsed,
-        requests: shared.requests.load(Ordering::Relaxed),
-        bytes: shared.bytes.load(Ordering::Relaxed),
-        errors: shared.errors(),
+        requests: tally.requests,
+        bytes: tally.bytes,
+        errors: tally.errors,
         thread_rps: sampled.thread_rps,
-        latency_summary: crate::result::LatencySummary::of(&latency),
-        latency,
+        latency_summary: crate::result::LatencySummary::of(&tally.latency),
+        latency: tally.latency,
         server: sampled.server,
     }
 }
 
-fn progress(shared: &Shared, window: Window) {
+fn progress(published: &Published, window: Window) {
     let secs = Instant::now().duration_since(window.record_from).as_secs_f64();
-    let requests = shared.requests.load(Ordering::Relaxed);
+    let requests: u64 = published.requests().sum();
     let rps = if secs > 0.0 { requests as f64 / secs } else { 0.0 };
-    eprint!("\r  {secs:>5.1}s  {requests} requests  {rps:.0} req/s  {} errors\x1b[K", shared.errors_total());
-}
-
-/// One connection's life: send, wait, record, repeat until the run is aborted.
-async fn connection(index: usize, plan: Arc<Plan>, shared: Arc<Shared>, window: Window, mut sender: Option<Sender>) {
-    let group = index % plan.threads;
-    let shard = &shared.histograms[index % shared.histograms.len()];
-    let template = RequestTemplate::new(&plan);
-    let mut schedule = Schedule::open_loop(plan.rate, plan.connections, index, window.start);
-    loop {
-        let intended = match schedule.as_mut().map(|s| s.take(Instant::now())) {
-            Some(Slot::Ahead(at)) => {
-                tokio::time::sleep_until(at).await;
-                Instant::now()
-            }
-            Some(Slot::Behind(at)) => at,
-            None => Instant::now(),
-        };
-        if sender.as_mut().is_none_or(|s| s.is_closed()) {
-            match request::open(plan.addr, plan.timeout).await {
-                Ok(s) => sender = Some(s),
-                Err(e) => {
-                    if window.recording(Instant::now()) {
-                        shared.error(e);
-                    }
-                    tokio::time::sleep(CONNECT_BACKOFF).await;
-                    continue;
-                }
-            }
-        }
-        let Some(s) = sender.as_mut() else { continue };
-        let outcome = request::send(s, template.build(), plan.timeout).await;
-        let done = Instant::now();
-        if outcome.is_err() || !plan.keepalive {
-            // A failed exchange leaves the connection unusable, and a closing one is
-            // closed: the next request reconnects.
-            sender = None;
-        }
-        if !window.recording(done) {
-            continue;
-        }
-        match outcome {
-            Ok((status, bytes)) => {
-                if let Ok(mut h) = shard.lock() {
-                    let _ = h.record(schedule::latency_us(intended, done));
-                }
-                shared.requests.fetch_add(1, Ordering::Relaxed);
-                shared.bytes.fetch_add(bytes, Ordering::Relaxed);
-                shared.per_group[group].fetch_add(1, Ordering::Relaxed);
-                if let Some(e) = request::status_error(status) {
-                    shared.error(e);
-                }
-            }
-            Err(e) => shared.error(e),
-        }
-    }
+    eprint!("\r  {secs:>5.1}s  {requests} requests  {rps:.0} req/s  {} errors\x1b[K", published.failures());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan() -> Plan {
-        Plan {
-            addr: "127.0.0.1:1".parse().unwrap(),
-            uri: Uri::from_static("http://127.0.0.1:1/"),
-            url: "http://127.0.0.1:1/".into(),
-            connections: 4,
-            threads: 2,
-            duration: Duration::from_secs(1),
-            warmup: Duration::ZERO,
-            timeout: Duration::from_secs(1),
-            headers: vec![],
-            rate: None,
-            keepalive: true,
-            server_pid: None,
-            progress: false,
-        }
-    }
-
-    #[test]
-    fn every_error_kind_goes_to_its_own_counter() {
-        let shared = Shared::new(&plan());
-        for e in [
-            RequestError::Connect,
-            RequestError::Write,
-            RequestError::Write,
-            RequestError::Read,
-            RequestError::Timeout,
-            RequestError::Status(502),
-            RequestError::Status(502),
-            RequestError::Status(404),
-        ] {
-            shared.error(e);
-        }
-        let e = shared.errors();
-        assert_eq!((e.connect, e.write, e.read, e.timeout), (1, 2, 1, 1));
-        assert_eq!(e.status.into_iter().collect::<Vec<_>>(), [(404, 1), (502, 2)]);
-        assert_eq!(shared.errors_total(), 8);
-    }
 
     #[test]
     fn only_the_window_after_the_warmup_is_recorded() {

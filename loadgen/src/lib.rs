@@ -239,8 +239,8 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     if opts.duration.is_zero() || opts.timeout.is_zero() {
         return Err(usage("duration and timeout must be longer than zero".into()));
     }
-    // Checked again here for RunOpts built in code: the engine could only leave a header
-    // it cannot send out of every request.
+    // Checked again here for RunOpts built in code: the engine writes each header into
+    // the request as it is, so a CR or LF would split the request.
     for (name, value) in &opts.headers {
         cli::check_header(name, value).map_err(usage)?;
     }

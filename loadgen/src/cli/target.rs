@@ -1,7 +1,7 @@
 //! The target URL: checked so that what loadgen connects to and sends is exactly what it was
 //! given.
 
-use hyper::Uri;
+use http::Uri;
 
 /// The port of an `http://` URL that names none.
 const HTTP_PORT: u16 = 80;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hyper::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 
 /// Parses a duration as humantime does (`500ms`, `2s`, `1.5s`, `3m`, `1h`, `1m 30s`), or a
 /// bare number of seconds: wrk takes one, and humantime wants a unit.
@@ -14,9 +14,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     parsed.map_err(|e| format!("not a duration: {s:?} ({e}; try 30s, 500ms, 2m)"))
 }
 
-/// Parses `Name: value`. A name or value hyper would refuse to send (a CR or LF, which
-/// would split the request, or another control byte) is an error here, not a header
-/// silently left out of every request.
+/// Parses `Name: value`. A name or value that is not a valid field (a CR or LF, which would
+/// split the request, or another control byte) is an error here, not a broken request.
 pub fn parse_header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s.split_once(':').ok_or_else(|| format!("a header is \"Name: value\", got {s:?}"))?;
     let (name, value) = (name.trim(), value.trim());
@@ -24,7 +23,7 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.to_owned()))
 }
 
-/// Whether hyper can send this header as it is (see [`parse_header`]).
+/// Whether this header can go into the request as it is (see [`parse_header`]).
 pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     if name.is_empty() || HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(format!("not a header name: {name:?}"));
