@@ -91,12 +91,13 @@ pub(super) struct Answer {
 pub(super) struct Connection {
     stream: Option<TcpStream>,
     buf: Vec<u8>,
+    heads: head::Parser,
 }
 
 impl Connection {
     /// Not yet open.
     pub(super) fn new() -> Self {
-        Self { stream: None, buf: vec![0; BUFFER] }
+        Self { stream: None, buf: vec![0; BUFFER], heads: head::Parser::default() }
     }
 
     /// Opens it within `timeout`: a refused or failed connect is a connect error, one still
@@ -165,7 +166,7 @@ impl Connection {
         // The buffer holds bytes [start, filled) not yet taken.
         let (mut start, mut filled, mut bytes) = (0, 0, 0);
         let head = loop {
-            match head::parse(&self.buf[start..filled])? {
+            match self.heads.parse(&self.buf[start..filled])? {
                 Some(head) if head.interim() => {
                     start += head.len;
                     bytes += head.len;
@@ -221,7 +222,7 @@ impl Connection {
 
     /// Reads into the buffer from `at`: how many bytes came, 0 at the end of the stream.
     async fn read_at(&mut self, at: usize) -> io::Result<usize> {
-        let Self { stream: Some(stream), buf } = self else { return Err(io::ErrorKind::NotConnected.into()) };
+        let Self { stream: Some(stream), buf, .. } = self else { return Err(io::ErrorKind::NotConnected.into()) };
         stream.read(&mut buf[at..]).await
     }
 }
