@@ -3,18 +3,23 @@
 # pinned to core 0), same client side (100 connections, one thread pinned to core 1), runs
 # alternated: requests/second and the load generator's own CPU seconds per 1,000 requests,
 # in total and split into user and kernel (the CPU ticks of the children the measuring
-# shell waited for: cutime and cstime, from /proc). Printed as Markdown: a row per run,
-# then per tool the medians over the rounds, and loadgen's medians over wrk's.
+# shell waited for: cutime and cstime, from /proc), and the target's CPU (gosleep's, in %
+# of its core: near 100% the run is bound by the target, and its requests/s say little
+# about the client). Printed as Markdown: a row per run, then per tool the medians over the
+# rounds, and loadgen's medians over wrk's.
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
 # Usage: loadgen/bench.sh [--quick] [--rounds N] [--secs N] [--no-keepalive]
-#                         [--loadgen PATH] [--label NAME]
+#                         [--client-cores X] [--loadgen PATH] [--label NAME]
 #   --quick          one round of 3 s per tool, for a smoke test: --rounds 1 --secs 3
 #   --rounds N       rounds, each one run of wrk then one of loadgen [5]
 #   --secs N         seconds per run [10]
 #   --no-keepalive   a new connection per request: wrk with -H "Connection: close" (it
 #                    reconnects after each answer), loadgen with --no-keepalive
 #                    [keep-alive: 100 connections kept open]
+#   --client-cores X the client runs under a CPU quota of X cores (e.g. 0.5; a cgroup,
+#                    needs root): it is then the bound, not the target, and its
+#                    requests/s measure the client [no quota]
 #   --loadgen PATH   the loadgen binary to measure, e.g. a saved older build to compare
 #                    before and after a change [target/release/loadgen]
 #   --label NAME     its name in the tables [loadgen]
@@ -28,13 +33,17 @@ source scripts/bench-lib.sh
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || bench_bad_usage "$1 takes a positive integer, not $2"; }
 
 args=$*
-secs=10 rounds=5 keepalive=1 loadgen=target/release/loadgen label=loadgen
+secs=10 rounds=5 keepalive=1 loadgen=target/release/loadgen label=loadgen cores=""
 while (( $# )); do
   case $1 in
     --quick) secs=3 rounds=1; shift ;;
     --rounds) rounds=$(bench_value "$@"); positive "$1" "$rounds"; shift 2 ;;
     --secs) secs=$(bench_value "$@"); positive "$1" "$secs"; shift 2 ;;
     --no-keepalive) keepalive=""; shift ;;
+    --client-cores)
+      cores=$(bench_value "$@")
+      [[ $cores =~ ^(0?\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)$ ]] || bench_bad_usage "$1 takes a number of cores above 0, not $cores"
+      shift 2 ;;
     --loadgen) loadgen=$(bench_value "$@"); [[ $loadgen == /* ]] || loadgen=$here/$loadgen; shift 2 ;;
     --label) label=$(bench_value "$@"); shift 2 ;;
     -h|--help) bench_usage; exit 0 ;;
@@ -60,16 +69,24 @@ else
   mode="no keep-alive" clients="100 connections, a new one per request (wrk -H \"Connection: close\", $label --no-keepalive)"
 fi
 
+if [[ -n $cores ]]; then
+  bench_quota_setup "$cores" || { echo "--client-cores: $BENCH_WHY" >&2; exit 1; }
+  clients="$clients, under a CPU quota of $cores cores"
+fi
+
 bench_pins
 bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
-url="http://$ADDR/sleep?ms=0"
+url="http://$ADDR/sleep?ms=0" target=$PID
 
-# measure TOOL: one run of wrk or of loadgen in the foreground of this (sub)shell; prints
-# "RPS REQUESTS USER_BEFORE SYS_BEFORE USER_AFTER SYS_AFTER", the ticks being the CPU of
-# the shell's waited-for children. A run that fails or prints no figures: its output on
-# stderr, status 1.
+# measure TOOL: one run of wrk or of loadgen in the foreground of this (sub)shell (moved
+# into the quota's cgroup first, with --client-cores); prints "RPS REQUESTS USER_BEFORE
+# SYS_BEFORE USER_AFTER SYS_AFTER TARGET_BEFORE TARGET_AFTER", the first ticks being the CPU
+# of the shell's waited-for children, the last gosleep's. A run that fails or prints no
+# figures: its output on stderr, status 1.
 measure() {
-  local tool=$1 out="$BENCH_TMP/$1.out" shell=$BASHPID before after rps requests rc=0
+  local tool=$1 out="$BENCH_TMP/$1.out" shell=$BASHPID before after target0 target1 rps requests rc=0
+  [[ -z $cores ]] || echo "$shell" >"$BENCH_QUOTA_DIR/cgroup.procs"
+  target0=$(bench_cpu_ticks "$target")
   before=$(bench_children_cpu_ticks_split "$shell")
   if [[ $tool == wrk ]]; then
     # shellcheck disable=SC2086
@@ -79,13 +96,14 @@ measure() {
     $client_pin "$loadgen" -t 1 -c 100 -d "${secs}s" "${loadgen_mode[@]}" "$url" >"$out" 2>&1 || rc=$?
   fi
   after=$(bench_children_cpu_ticks_split "$shell")
+  target1=$(bench_cpu_ticks "$target")
   rps=$(text_rps "$out") requests=$(text_requests "$out")
   if (( rc != 0 )) || [[ -z $rps || -z $requests ]]; then
     echo "$tool failed (exit status $rc):" >&2
     cat "$out" >&2
     return 1
   fi
-  echo "$rps $requests $before $after"
+  echo "$rps $requests $before $after $target0 $target1"
 }
 
 echo "# $label vs wrk, $mode"
@@ -93,13 +111,13 @@ echo
 echo "Machine: $(bench_machine)."
 echo "Command: \`loadgen/bench.sh${args:+ $args}\` on $(date -u '+%Y-%m-%d %H:%M UTC'); target gosleep ms=0 (1 thread, ${server_pin:-unpinned}), client 1 thread x $clients (${client_pin:-unpinned}), $rounds round(s) of ${secs} s per tool; $label is \`$loadgen\`."
 echo
-echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel |"
-echo "|---:|---|---:|---:|---:|---:|"
+echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel | target CPU |"
+echo "|---:|---|---:|---:|---:|---:|---:|"
 rows="$BENCH_TMP/rows.tsv"
 for round in $(seq "$rounds"); do
   for tool in wrk loadgen; do
     figures=$(measure "$tool")
-    read -r rps requests user0 sys0 user1 sys1 <<<"$figures"
+    read -r rps requests user0 sys0 user1 sys1 target0 target1 <<<"$figures"
     name=wrk
     [[ $tool == wrk ]] || name=$label
     errors=$(loadgen_errors "$BENCH_TMP/$tool.out")
@@ -107,11 +125,11 @@ for round in $(seq "$rounds"); do
     cpu=$(bench_cpu_per_1000 $((user0 + sys0)) $((user1 + sys1)) "$requests")
     user=$(bench_cpu_per_1000 "$user0" "$user1" "$requests")
     kernel=$(bench_cpu_per_1000 "$sys0" "$sys1" "$requests")
-    echo "| $round | $name | $rps | $cpu | $user | $kernel |"
+    echo "| $round | $name | $rps | $cpu | $user | $kernel | $(bench_cpu_percent "$target0" "$target1" "$secs") |"
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$cpu" "$user" "$kernel" >>"$rows"
   done
 done
-bench_stop "$PID"
+bench_stop "$target"
 
 echo
 echo "## Medians"
