@@ -156,7 +156,15 @@ impl Connection {
 
     async fn exchange_on_stream(&mut self, request: &Request) -> Result<Answer, RequestError> {
         let stream = self.stream.as_mut().ok_or(RequestError::Write)?;
-        stream.write_all(&request.bytes).await.map_err(|_| RequestError::Write)?;
+        // A request fits the socket's empty send buffer: written at once, without a future.
+        let sent = match stream.try_write(&request.bytes) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(_) => return Err(RequestError::Write),
+        };
+        if sent < request.bytes.len() {
+            stream.write_all(&request.bytes[sent..]).await.map_err(|_| RequestError::Write)?;
+        }
         let mut answer = self.read_answer().await.map_err(|_| RequestError::Read)?;
         answer.reusable &= !request.closes;
         Ok(answer)
