@@ -1,7 +1,7 @@
 //! The load loop: C connections on T threads, closed loop or open-loop rate.
 //!
 //! Each connection is one task owning one socket, speaking loadgen's own HTTP/1.1 client
-//! ([`http1`]; no pool in between, so C is exactly the number of sockets). Each thread
+//! (`engine/http1.rs`; no pool in between, so C is exactly the number of sockets). Each thread
 //! counts into its own tally, merged at the end. The run ends at its deadline whatever the
 //! server does (after at most one timeout spent opening its connections): every task is
 //! dropped then, so a dead or hanging server yields errors and timeouts, never a hang.
