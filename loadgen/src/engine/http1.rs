@@ -110,7 +110,7 @@ impl Connection {
         }
     }
 
-    pub(super) async fn connect(&mut self, addr: SocketAddr) -> io::Result<()> {
+    async fn connect(&mut self, addr: SocketAddr) -> io::Result<()> {
         self.stream = None;
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;

@@ -61,7 +61,7 @@ impl Parser {
 }
 
 /// Parses the head at the front of `buf`: `None` while it is incomplete.
-pub(crate) fn parse(buf: &[u8]) -> Result<Option<Head>, Malformed> {
+fn parse(buf: &[u8]) -> Result<Option<Head>, Malformed> {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
     let len =
