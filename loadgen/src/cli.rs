@@ -106,7 +106,7 @@ pub struct CapacityOpts {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "T")]
     pub timeout: Duration,
 
-    /// Threads (tokio workers) to spread the connections over.
+    /// Threads (one event loop each) to spread the connections over.
     #[arg(short = 't', long, default_value_t = 1, value_name = "N")]
     pub threads: usize,
 
@@ -154,7 +154,7 @@ pub struct RunOpts {
     #[arg(short = 'c', long, default_value_t = 10, value_name = "N")]
     pub connections: usize,
 
-    /// Threads (tokio workers) to spread the connections over.
+    /// Threads (one event loop each) to spread the connections over.
     #[arg(short = 't', long, default_value_t = 2, value_name = "N")]
     pub threads: usize,
 

@@ -1,35 +1,36 @@
 //! The load loop: C connections on T threads, closed loop or open-loop rate.
 //!
-//! Each connection is one task owning one socket, speaking loadgen's own HTTP/1.1 client
-//! (`engine/http1.rs`; no pool in between, so C is exactly the number of sockets). Each thread
-//! counts into its own tally, merged at the end. The run ends at its deadline whatever the
-//! server does (after at most one timeout spent opening its connections): every task is
-//! dropped then, so a dead or hanging server yields errors and timeouts, never a hang.
+//! Each connection is one socket, speaking loadgen's own HTTP/1.1 client (`engine/http1.rs`;
+//! no pool in between, so C is exactly the number of sockets), driven by its thread's event
+//! loop (`engine/worker.rs`). Each thread counts into its own tally, merged at the end. The
+//! run ends at its deadline whatever the server does (after at most one timeout spent opening
+//! its connections): every connection is dropped then, so a dead or hanging server yields
+//! errors and timeouts, never a hang.
 
 mod http1;
 mod schedule;
 mod tally;
+mod timers;
+mod worker;
 
-use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::rc::Rc;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::Uri;
-use tokio::task::LocalSet;
-use tokio::time::Instant;
 
-use self::http1::{Connection, Request};
-use self::schedule::{Schedule, Slot};
+use self::http1::Request;
 use self::tally::{Published, Tally};
+use self::worker::Worker;
 use crate::procstat;
-use crate::result::{Mode, RequestError, RunResult};
+use crate::result::{Mode, RunResult};
 
 /// Pause after a failed connect, so a dead server is retried, not spun on.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// How often the monitor samples the server: four times per Req/Sec sample.
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// What to load and how.
 #[derive(Debug, Clone)]
@@ -78,8 +79,7 @@ impl Window {
 
 /// Runs the plan and returns what it measured.
 ///
-/// Like wrk, each of the `-t` threads runs its own event loop (a current-thread tokio
-/// runtime) with its share of the connections: a connection's request and its answer never
+/// Like wrk, each of the `-t` threads runs its own event loop with its share of the connections: a connection's request and its answer never
 /// cross threads, and neither do its counts. The calling thread only samples and keeps
 /// time.
 ///
@@ -120,8 +120,7 @@ pub fn run(plan: &Plan) -> io::Result<RunResult> {
     for g in &go {
         let _ = g.send(window);
     }
-    let monitor = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let sampled = monitor.block_on(drive(plan, &published, window));
+    let sampled = drive(plan, &published, window);
     let mut tally = Tally::new();
     for w in workers {
         tally.merge(&w.join().map_err(|_| io::Error::other("a loadgen thread panicked"))??);
@@ -129,141 +128,9 @@ pub fn run(plan: &Plan) -> io::Result<RunResult> {
     Ok(collect(plan, tally, sampled?))
 }
 
-/// One thread of the load loop and what it shares with the others.
-struct Worker {
-    thread: usize,
-    plan: Arc<Plan>,
-    request: Arc<Request>,
-    published: Arc<Published>,
-}
-
-impl Worker {
-    /// This thread's event loop: its connections (opened first, with keep-alive), then, once
-    /// the clock starts, their requests until the deadline, then all of them dropped
-    /// mid-flight (the run ends on time whatever the server does). Returns what it counted.
-    fn run(self, ready: &mpsc::Sender<()>, go: &mpsc::Receiver<Window>) -> io::Result<Tally> {
-        let plan = Arc::clone(&self.plan);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        let mine: Vec<usize> = (self.thread..plan.connections).step_by(plan.threads).collect();
-        let mut connections = match &runtime {
-            Ok(rt) if plan.keepalive => rt.block_on(open_all(&plan, mine.len())),
-            _ => Vec::new(),
-        };
-        // Always said, so the caller never waits on a thread that failed.
-        let _ = ready.send(());
-        let Ok(window) = go.recv() else { return Ok(Tally::new()) };
-        let runtime = runtime?;
-        connections.resize_with(mine.len(), Connection::new);
-        let worker = Rc::new(self);
-        let tally = Rc::new(RefCell::new(Tally::new()));
-        let tasks = LocalSet::new();
-        for (index, connection) in mine.into_iter().zip(connections) {
-            tasks.spawn_local(Rc::clone(&worker).connection(index, Rc::clone(&tally), window, connection));
-        }
-        tasks.block_on(&runtime, async { tokio::time::sleep_until(window.end).await });
-        // Dropping the tasks drops their connections, answered or not, their timers (which
-        // need the runtime to deregister from) and their hold on the tally.
-        {
-            let _runtime = runtime.enter();
-            drop(tasks);
-        }
-        Ok(Rc::into_inner(tally).map_or_else(Tally::new, RefCell::into_inner))
-    }
-
-    /// One connection's life: send, wait, record, repeat until the run drops it.
-    async fn connection(
-        self: Rc<Self>,
-        index: usize,
-        tally: Rc<RefCell<Tally>>,
-        window: Window,
-        mut connection: Connection,
-    ) {
-        let plan = &*self.plan;
-        let mut schedule = Schedule::open_loop(plan.rate, plan.connections, index, window.start);
-        // One timer for the pace and one for the timeout, reset for each request rather
-        // than made anew: resetting one to a later time touches no timer wheel.
-        let mut pace = pin!(tokio::time::sleep_until(window.start));
-        let mut deadline = pin!(tokio::time::sleep_until(window.end));
-        loop {
-            let (intended, mut sent) = match schedule.as_mut().map(|s| s.take(Instant::now())) {
-                Some(Slot::Ahead(at)) => {
-                    pace.as_mut().reset(at);
-                    pace.as_mut().await;
-                    let now = Instant::now();
-                    (now, now)
-                }
-                Some(Slot::Behind(at)) => (at, Instant::now()),
-                None => {
-                    let now = Instant::now();
-                    (now, now)
-                }
-            };
-            if !connection.is_open() {
-                if let Err(e) = connection.open(plan.addr, plan.timeout).await {
-                    self.record(&tally, window, Err(e), intended);
-                    tokio::time::sleep(CONNECT_BACKOFF).await;
-                    continue;
-                }
-                sent = Instant::now();
-            }
-            deadline.as_mut().reset(sent + plan.timeout);
-            let outcome = tokio::select! {
-                biased;
-                answer = connection.exchange(&self.request) => answer,
-                () = deadline.as_mut() => {
-                    // Cut off mid-answer: out of step, the next request reconnects.
-                    connection.close();
-                    Err(RequestError::Timeout)
-                }
-            };
-            self.record(&tally, window, outcome.map(|a| (a.status, a.bytes)), intended);
-        }
-    }
-
-    /// Counts an outcome that ends now, if now is in the recorded window: a whole answer
-    /// (status, bytes) with its latency from `intended`, or an error.
-    fn record(
-        &self,
-        tally: &RefCell<Tally>,
-        window: Window,
-        outcome: Result<(u16, u64), RequestError>,
-        intended: Instant,
-    ) {
-        let done = Instant::now();
-        if !window.recording(done) {
-            return;
-        }
-        let mut tally = tally.borrow_mut();
-        match outcome {
-            Ok((status, bytes)) => tally.answer(schedule::latency_us(intended, done), status, bytes),
-            Err(e) => tally.error(e),
-        }
-        self.published.publish(self.thread, &tally);
-    }
-}
-/// Opens `n` connections at once, each within the timeout; one that failed is left closed
-/// (its task retries it).
-async fn open_all(plan: &Plan, n: usize) -> Vec<Connection> {
-    let (addr, timeout) = (plan.addr, plan.timeout);
-    let opening: Vec<_> = (0..n)
-        .map(|_| {
-            tokio::spawn(async move {
-                let mut connection = Connection::new();
-                let _ = connection.open(addr, timeout).await;
-                connection
-            })
-        })
-        .collect();
-    let mut connections = Vec::with_capacity(n);
-    for o in opening {
-        connections.push(o.await.unwrap_or_else(|_| Connection::new()));
-    }
-    connections
-}
-
 /// Samples the server and the per-thread rates once the window opens, until it closes.
-async fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result<Sampled> {
-    tokio::time::sleep_until(window.record_from).await;
+fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result<Sampled> {
+    sleep_until(window.record_from);
     let mut server = match plan.server_pid {
         Some(pid) => Some(procstat::Window::start(pid)?),
         None => None,
@@ -271,14 +138,15 @@ async fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result
     let mut thread_rps = Vec::new();
     let mut last_counts: Vec<u64> = published.requests().collect();
     let mut last_tick = Instant::now();
-    let mut tick =
-        tokio::time::interval_at(window.record_from + Duration::from_millis(250), Duration::from_millis(250));
+    let mut tick = window.record_from;
     let mut quarter = 0u64;
-    while Instant::now() < window.end {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = tokio::time::sleep_until(window.end) => break,
+    loop {
+        tick += SAMPLE_EVERY;
+        if tick >= window.end {
+            sleep_until(window.end);
+            break;
         }
+        sleep_until(tick);
         if let Some(s) = server.as_mut() {
             s.sample();
         }
@@ -302,6 +170,11 @@ async fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result
         eprint!("\r\x1b[K");
     }
     Ok(Sampled { thread_rps, server: server.map(|s| s.finish(elapsed)), elapsed })
+}
+
+/// Sleeps until `t` (not at all if it has passed).
+fn sleep_until(t: Instant) {
+    std::thread::sleep(t.saturating_duration_since(Instant::now()));
 }
 
 /// What the monitor measured besides the threads' tallies.

@@ -4,23 +4,27 @@
 //! built once per run and written as they are; an answer is read into the connection's own
 //! buffer, its head parsed in place (httparse, the parser hyper uses), its body only
 //! counted. A request therefore costs one `write` and, on loopback, usually one `read`, with
-//! no allocation, no task besides the connection's own and no channel: hyper's general
-//! client (a dispatcher task per connection, a channel to it and a oneshot back) cost
-//! loadgen more CPU per request than wrk (docs/benchmarks/loadgen.md).
+//! no allocation, no task and no channel: hyper's general client (a dispatcher task per
+//! connection, a channel to it and a oneshot back) cost loadgen more CPU per request than
+//! wrk (docs/benchmarks/loadgen.md).
 //!
-//! Requests are never pipelined: the next is written only after the whole answer before it.
+//! A [`Connection`] is a state machine over a non-blocking socket registered with the
+//! thread's edge-triggered poller: the load loop starts a step ([`Connection::open`],
+//! [`Connection::send`]) and hands it each readiness event ([`Connection::ready`]) until the
+//! step reports what became of it. Requests are never pipelined: the next is written only
+//! after the whole answer before it.
 
 mod body;
 mod head;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 
+use self::body::Body;
 use super::Plan;
 use crate::result::RequestError;
 
@@ -85,102 +89,239 @@ pub(super) struct Answer {
     pub(super) reusable: bool,
 }
 
-/// One connection of the load: its socket while open, and its read buffer, kept across
-/// reconnects so that a new connection allocates nothing.
+/// What became of a connection's step so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    /// Nothing to report yet: wait for the socket's next event.
+    Waiting,
+    /// The connect succeeded: the connection is idle and open.
+    Connected,
+    /// The request's whole answer came. The connection is idle and open if the answer is
+    /// reusable, closed otherwise.
+    Answered(Answer),
+    /// The step failed; the connection is closed.
+    Failed(RequestError),
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Closed,
+    Connecting,
+    Idle,
+    /// The request's first `usize` bytes are written.
+    Writing(usize),
+    /// Reading the final answer's head: the buffer holds bytes [start, filled) not yet
+    /// taken, after `bytes` bytes of interim answers.
+    Head {
+        start: usize,
+        filled: usize,
+        bytes: usize,
+    },
+    /// Reading the body of a final answer whose head (and body so far) came in `bytes`.
+    Body {
+        status: u16,
+        reusable: bool,
+        body: Body,
+        bytes: usize,
+    },
+}
+
+/// One connection of the load: its socket while open, its read buffer, kept across
+/// reconnects so that a new connection allocates nothing, and the readiness its poller
+/// reported that it has not used up yet (the poller is edge-triggered: it reports a change
+/// once). The peer's end of the stream or an error stays reported until the socket closes:
+/// no later event would report it again.
 #[derive(Debug)]
 pub(super) struct Connection {
     stream: Option<TcpStream>,
+    phase: Phase,
     buf: Vec<u8>,
     heads: head::Parser,
+    readable: bool,
+    writable: bool,
+    hung_up: bool,
 }
 
 impl Connection {
     /// Not yet open.
     pub(super) fn new() -> Self {
-        Self { stream: None, buf: vec![0; BUFFER], heads: head::Parser::default() }
-    }
-
-    /// Opens it within `timeout`: a refused or failed connect is a connect error, one still
-    /// not made at the timeout a timeout.
-    pub(super) async fn open(&mut self, addr: SocketAddr, timeout: Duration) -> Result<(), RequestError> {
-        match tokio::time::timeout(timeout, self.connect(addr)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(RequestError::Connect),
-            Err(_) => Err(RequestError::Timeout),
+        Self {
+            stream: None,
+            phase: Phase::Closed,
+            buf: vec![0; BUFFER],
+            heads: head::Parser::default(),
+            readable: false,
+            writable: false,
+            hung_up: false,
         }
     }
 
-    async fn connect(&mut self, addr: SocketAddr) -> io::Result<()> {
-        self.stream = None;
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    /// Starts connecting to `addr`, its events reported to `registry` under `token`; the
+    /// outcome comes from [`Connection::ready`]: `Connected`, or a connect error. A connect
+    /// refused at once is a connect error here.
+    pub(super) fn open(&mut self, addr: SocketAddr, registry: &Registry, token: Token) -> Result<(), RequestError> {
+        self.close();
+        let mut stream = TcpStream::connect(addr).map_err(|_| RequestError::Connect)?;
+        stream.set_nodelay(true).map_err(|_| RequestError::Connect)?;
+        registry
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|_| RequestError::Connect)?;
         self.stream = Some(stream);
+        self.phase = Phase::Connecting;
         Ok(())
     }
 
-    /// Closes it (an exchange cut off by the timeout leaves it out of step).
+    /// Closes it (an exchange cut off by the timeout leaves it out of step). Closing the
+    /// socket takes it out of the poller: it is never shared, so no other descriptor keeps
+    /// it registered.
     pub(super) fn close(&mut self) {
         self.stream = None;
+        self.phase = Phase::Closed;
+        self.readable = false;
+        self.writable = false;
+        self.hung_up = false;
     }
 
-    /// Whether it can carry the next request: open, and not closed by the server while idle
-    /// (nor sent something no request asked for, which leaves it out of step; either way it
-    /// is closed here). Costs no system call unless the socket became readable since the
-    /// last answer.
+    /// Whether it can carry the next request: open and idle, and not closed by the server
+    /// while idle (nor sent something no request asked for, which leaves it out of step;
+    /// either way it is closed here). Costs no system call unless the socket was reported
+    /// readable since the last answer.
     pub(super) fn is_open(&mut self) -> bool {
-        let Some(stream) = &self.stream else { return false };
-        let mut cx = Context::from_waker(Waker::noop());
-        let closed = match stream.poll_read_ready(&mut cx) {
-            Poll::Pending => false,
-            Poll::Ready(Err(_)) => true,
-            Poll::Ready(Ok(())) => {
-                !matches!(stream.try_read(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
-        };
-        if closed {
-            self.close();
-        }
-        !closed
-    }
-
-    /// Sends `request` and reads its whole answer. A failed write (or no connection) is a
-    /// write error; an answer that breaks off or does not parse is a read error. The
-    /// connection stays open only if it can carry the next request.
-    pub(super) async fn exchange(&mut self, request: &Request) -> Result<Answer, RequestError> {
-        let outcome = self.exchange_on_stream(request).await;
-        if !matches!(outcome, Ok(Answer { reusable: true, .. })) {
-            self.close();
-        }
-        outcome
-    }
-
-    async fn exchange_on_stream(&mut self, request: &Request) -> Result<Answer, RequestError> {
-        let stream = self.stream.as_mut().ok_or(RequestError::Write)?;
-        // A request fits the socket's empty send buffer: written at once, without a future.
-        let sent = match stream.try_write(&request.bytes) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(_) => return Err(RequestError::Write),
-        };
-        if sent < request.bytes.len() {
-            stream.write_all(&request.bytes[sent..]).await.map_err(|_| RequestError::Write)?;
-        }
-        let mut answer = self.read_answer().await.map_err(|_| RequestError::Read)?;
-        answer.reusable &= !request.closes;
-        Ok(answer)
-    }
-
-    async fn read_answer(&mut self) -> Result<Answer, Malformed> {
-        // The buffer holds bytes [start, filled) not yet taken.
-        let (mut start, mut filled, mut bytes) = (0, 0, 0);
-        let head = loop {
-            match self.heads.parse(&self.buf[start..filled])? {
-                Some(head) if head.interim() => {
-                    start += head.len;
-                    bytes += head.len;
+        let Self { stream: Some(stream), phase: Phase::Idle, .. } = self else { return false };
+        if self.readable {
+            match stream.read(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                _ => {
+                    self.close();
+                    return false;
                 }
-                Some(head) => break head,
-                None => {
+            }
+        }
+        true
+    }
+
+    /// Sends `request` on the idle connection (a write error if there is none) and reads
+    /// its answer as far as the socket allows.
+    pub(super) fn send(&mut self, request: &Request) -> Progress {
+        if !matches!(self.phase, Phase::Idle) {
+            self.close();
+            return Progress::Failed(RequestError::Write);
+        }
+        // A request fits the socket's empty send buffer: written at once, as a rule.
+        self.writable = true;
+        self.phase = Phase::Writing(0);
+        self.advance(request)
+    }
+
+    /// Takes the socket's readiness `event` and goes on with the step as far as it allows.
+    pub(super) fn ready(&mut self, event: &Event, request: &Request) -> Progress {
+        // An error or a hang-up is seen by the next read or write, as its error or its end.
+        self.hung_up |= event.is_read_closed() || event.is_error();
+        self.readable |= event.is_readable() || self.hung_up;
+        self.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
+        self.advance(request)
+    }
+
+    /// Goes on with the current step; the connection closes if the step failed or its
+    /// answer leaves it unusable.
+    fn advance(&mut self, request: &Request) -> Progress {
+        let progress = match self.phase {
+            Phase::Closed | Phase::Idle => return Progress::Waiting,
+            Phase::Connecting => self.connected(),
+            Phase::Writing(_) | Phase::Head { .. } | Phase::Body { .. } => self.exchange(request),
+        };
+        match progress {
+            Progress::Failed(_) | Progress::Answered(Answer { reusable: false, .. }) => self.close(),
+            Progress::Connected | Progress::Answered(_) => self.phase = Phase::Idle,
+            Progress::Waiting => {}
+        }
+        progress
+    }
+
+    /// A connect in progress: it is made once the socket is writable with no error pending.
+    fn connected(&mut self) -> Progress {
+        let Some(stream) = &self.stream else { return Progress::Failed(RequestError::Connect) };
+        match stream.take_error() {
+            Ok(None) if self.writable => Progress::Connected,
+            Ok(None) => Progress::Waiting,
+            Ok(Some(_)) | Err(_) => Progress::Failed(RequestError::Connect),
+        }
+    }
+
+    /// Writes what is left of the request, then reads its answer, as far as the socket's
+    /// readiness goes. A failed write is a write error; an answer that breaks off or does not
+    /// parse is a read error.
+    fn exchange(&mut self, request: &Request) -> Progress {
+        if let Phase::Writing(sent) = self.phase {
+            match self.write(&request.bytes, sent) {
+                Ok(n) if sent + n == request.bytes.len() => {
+                    self.phase = Phase::Head { start: 0, filled: 0, bytes: 0 };
+                }
+                Ok(n) => {
+                    self.phase = Phase::Writing(sent + n);
+                    return Progress::Waiting;
+                }
+                Err(()) => return Progress::Failed(RequestError::Write),
+            }
+        }
+        match self.read_answer() {
+            Ok(Some(mut answer)) => {
+                answer.reusable &= !request.closes;
+                Progress::Answered(answer)
+            }
+            Ok(None) => Progress::Waiting,
+            Err(Malformed) => Progress::Failed(RequestError::Read),
+        }
+    }
+
+    /// Writes from `bytes[sent..]` while the socket takes them: how many it took.
+    fn write(&mut self, bytes: &[u8], sent: usize) -> Result<usize, ()> {
+        let stream = self.stream.as_mut().ok_or(())?;
+        let mut n = 0;
+        while self.writable && sent + n < bytes.len() {
+            match stream.write(&bytes[sent + n..]) {
+                Ok(0) => return Err(()),
+                Ok(m) => n += m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads the answer on from where it stands: the whole answer, or `None` if the socket
+    /// has no more for now.
+    fn read_answer(&mut self) -> Result<Option<Answer>, Malformed> {
+        loop {
+            match self.phase {
+                Phase::Head { mut start, mut filled, mut bytes } => {
+                    if filled > start {
+                        match self.heads.parse(&self.buf[start..filled])? {
+                            Some(head) if head.interim() => {
+                                self.phase = Phase::Head { start: start + head.len, filled, bytes: bytes + head.len };
+                                continue;
+                            }
+                            Some(head) => {
+                                start += head.len;
+                                bytes += head.len;
+                                let mut body = head.body;
+                                let (used, done) = body.feed(&self.buf[start..filled])?;
+                                bytes += used;
+                                if done {
+                                    // Bytes past the answer were never asked for: the
+                                    // connection is out of step.
+                                    let extra = start + used < filled;
+                                    return Ok(Some(answer(head.status, bytes, head.reusable && !extra)));
+                                }
+                                let reusable = head.reusable;
+                                self.phase = Phase::Body { status: head.status, reusable, body, bytes };
+                                continue;
+                            }
+                            None => {}
+                        }
+                    }
                     if start > 0 {
                         self.buf.copy_within(start..filled, 0);
                         filled -= start;
@@ -192,47 +333,59 @@ impl Connection {
                         }
                         self.buf.resize((filled * 2).min(MAX_HEAD), 0);
                     }
-                    filled += self.read_more(filled).await?;
+                    let Some(n) = self.read_at(filled)? else {
+                        self.phase = Phase::Head { start, filled, bytes };
+                        return Ok(None);
+                    };
+                    if n == 0 {
+                        return Err(Malformed);
+                    }
+                    self.phase = Phase::Head { start, filled: filled + n, bytes };
                 }
+                Phase::Body { status, reusable, mut body, mut bytes } => {
+                    let Some(n) = self.read_at(0)? else { return Ok(None) };
+                    if n == 0 {
+                        body.end_of_stream()?;
+                        return Ok(Some(answer(status, bytes, false)));
+                    }
+                    let (used, done) = body.feed(&self.buf[..n])?;
+                    bytes += used;
+                    if done {
+                        return Ok(Some(answer(status, bytes, reusable && used == n)));
+                    }
+                    self.phase = Phase::Body { status, reusable, body, bytes };
+                }
+                _ => return Err(Malformed),
             }
-        };
-        start += head.len;
-        bytes += head.len;
-        let mut body = head.body;
-        let (used, mut done) = body.feed(&self.buf[start..filled])?;
-        start += used;
-        bytes += used;
-        let mut ended = false;
-        while !done {
-            let n = self.read_at(0).await.map_err(|_| Malformed)?;
-            if n == 0 {
-                body.end_of_stream()?;
-                ended = true;
-                break;
-            }
-            let (used, complete) = body.feed(&self.buf[..n])?;
-            (start, filled, done) = (used, n, complete);
-            bytes += used;
-        }
-        // Bytes past the answer were never asked for: the connection is out of step.
-        let extra = start < filled;
-        Ok(Answer { status: head.status, bytes: bytes as u64, reusable: head.reusable && !extra && !ended })
-    }
-
-    /// Reads more of a head into the buffer from `at`: how many bytes came. The connection's
-    /// end before a whole head, or an error, leaves the answer malformed.
-    async fn read_more(&mut self, at: usize) -> Result<usize, Malformed> {
-        match self.read_at(at).await {
-            Ok(0) | Err(_) => Err(Malformed),
-            Ok(n) => Ok(n),
         }
     }
 
-    /// Reads into the buffer from `at`: how many bytes came, 0 at the end of the stream.
-    async fn read_at(&mut self, at: usize) -> io::Result<usize> {
-        let Self { stream: Some(stream), buf, .. } = self else { return Err(io::ErrorKind::NotConnected.into()) };
-        stream.read(&mut buf[at..]).await
+    /// Reads into the buffer from `at`: how many bytes came (0 at the end of the stream), or
+    /// `None` if none are there yet. A read shorter than the room it had took all there was,
+    /// so it clears the readiness as a refused read would, saving that read's system call:
+    /// the edge-triggered poller reports the next bytes to come (tokio's readiness does the
+    /// same), though not an end of stream it has reported already. An error leaves the
+    /// answer malformed.
+    fn read_at(&mut self, at: usize) -> Result<Option<usize>, Malformed> {
+        let Self { stream: Some(stream), buf, readable, hung_up, .. } = self else { return Err(Malformed) };
+        while *readable {
+            match stream.read(&mut buf[at..]) {
+                Ok(n) => {
+                    *readable = n == buf.len() - at || *hung_up;
+                    return Ok(Some(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => *readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Malformed),
+            }
+        }
+        Ok(None)
     }
+}
+
+/// A whole answer of `status`, `bytes` long on the wire.
+fn answer(status: u16, bytes: usize, reusable: bool) -> Answer {
+    Answer { status, bytes: bytes as u64, reusable }
 }
 
 #[cfg(test)]

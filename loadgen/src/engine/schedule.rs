@@ -1,9 +1,7 @@
 //! Open-loop timing: when each request of a connection should go out, and from when its
 //! latency counts (coordinated-omission correction, as wrk2 does).
 
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::result::MAX_LATENCY_US;
 
