@@ -6,7 +6,7 @@
 # shell waited for: cutime and cstime, from /proc), and the target's CPU (gosleep's, in %
 # of its core: near 100% the run is bound by the target, and its requests/s say little
 # about the client). Printed as Markdown: a row per run, then per tool the medians over the
-# rounds, and loadgen's medians over wrk's.
+# rounds, loadgen's medians over wrk's, and which runs the target bound (90% or more).
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
 # Usage: loadgen/bench.sh [--quick] [--rounds N] [--secs N] [--no-keepalive]
@@ -125,8 +125,9 @@ for round in $(seq "$rounds"); do
     cpu=$(bench_cpu_per_1000 $((user0 + sys0)) $((user1 + sys1)) "$requests")
     user=$(bench_cpu_per_1000 "$user0" "$user1" "$requests")
     kernel=$(bench_cpu_per_1000 "$sys0" "$sys1" "$requests")
-    echo "| $round | $name | $rps | $cpu | $user | $kernel | $(bench_cpu_percent "$target0" "$target1" "$secs") |"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$cpu" "$user" "$kernel" >>"$rows"
+    target_cpu=$(bench_cpu_percent "$target0" "$target1" "$secs")
+    echo "| $round | $name | $rps | $cpu | $user | $kernel | $target_cpu |"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$cpu" "$user" "$kernel" "${target_cpu%\%}" >>"$rows"
   done
 done
 bench_stop "$target"
@@ -138,7 +139,9 @@ echo "Over $rounds round(s) per tool; the ratios are of the medians."
 echo
 awk -F'\t' -v label="$label" "$BENCH_AWK_MEDIAN"'
   function ratio(a, b) { return (b > 0) ? sprintf("%.2fx", a / b) : "—" }
-  { rps[$1] = rps[$1] " " $2; cpu[$1] = cpu[$1] " " $3; usr[$1] = usr[$1] " " $4; sys[$1] = sys[$1] " " $5 }
+  BEGIN { TARGET_BOUND = 90 }
+  { rps[$1] = rps[$1] " " $2; cpu[$1] = cpu[$1] " " $3; usr[$1] = usr[$1] " " $4; sys[$1] = sys[$1] " " $5
+    if ($6 >= TARGET_BOUND) bound++ }
   END {
     print "| tool | requests/s | client CPU s per 1,000 requests | user | kernel |"
     print "|---|---:|---:|---:|---:|"
@@ -149,4 +152,9 @@ awk -F'\t' -v label="$label" "$BENCH_AWK_MEDIAN"'
     }
     print ""
     printf "%s/wrk: requests/s %s, CPU per request %s\n", label, ratio(r[label], r["wrk"]), ratio(c[label], c["wrk"])
+    print ""
+    if (bound > 0)
+      printf "Bound: the target in %d of %d runs (gosleep at %d%% of its core or more): their requests/s are mostly the target'"'"'s, not the client'"'"'s; --client-cores 0.5 makes the client the bound.\n", bound, NR, TARGET_BOUND
+    else
+      printf "Bound: not the target in any run (gosleep below %d%% of its core).\n", TARGET_BOUND
   }' "$rows"
