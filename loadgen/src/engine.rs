@@ -79,9 +79,9 @@ impl Window {
 
 /// Runs the plan and returns what it measured.
 ///
-/// Like wrk, each of the `-t` threads runs its own event loop with its share of the connections: a connection's request and its answer never
-/// cross threads, and neither do its counts. The calling thread only samples and keeps
-/// time.
+/// Like wrk, each of the `-t` threads runs its own event loop with its share of the
+/// connections: a connection's request and its answer never cross threads, and neither do
+/// its counts. The calling thread only samples and keeps time.
 ///
 /// Also like wrk, with keep-alive every connection is opened before the clock starts: the
 /// server accepts them all first, so the first requests of the warm-up do not each carry a
