@@ -26,9 +26,6 @@ use self::worker::Worker;
 use crate::procstat;
 use crate::result::{Mode, RunResult};
 
-/// Pause after a failed connect, so a dead server is retried, not spun on.
-const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
-
 /// How often the monitor samples the server: four times per Req/Sec sample.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 

@@ -25,6 +25,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use self::body::Body;
+use self::head::Head;
 use super::Plan;
 use crate::result::RequestError;
 
@@ -118,12 +119,14 @@ enum Phase {
         filled: usize,
         bytes: usize,
     },
-    /// Reading the body of a final answer whose head (and body so far) came in `bytes`.
+    /// Reading the body of the final answer `head`, whose head and body so far came in
+    /// `bytes`; the buffer holds bytes [start, filled) not yet fed to the body.
     Body {
-        status: u16,
-        reusable: bool,
+        head: Head,
         body: Body,
         bytes: usize,
+        start: usize,
+        filled: usize,
     },
 }
 
@@ -296,7 +299,7 @@ impl Connection {
     fn read_answer(&mut self) -> Result<Option<Answer>, Malformed> {
         loop {
             match self.phase {
-                Phase::Head { mut start, mut filled, mut bytes } => {
+                Phase::Head { mut start, mut filled, bytes } => {
                     if filled > start {
                         match self.heads.parse(&self.buf[start..filled])? {
                             Some(head) if head.interim() => {
@@ -304,19 +307,8 @@ impl Connection {
                                 continue;
                             }
                             Some(head) => {
-                                start += head.len;
-                                bytes += head.len;
-                                let mut body = head.body;
-                                let (used, done) = body.feed(&self.buf[start..filled])?;
-                                bytes += used;
-                                if done {
-                                    // Bytes past the answer were never asked for: the
-                                    // connection is out of step.
-                                    let extra = start + used < filled;
-                                    return Ok(Some(answer(head.status, bytes, head.reusable && !extra)));
-                                }
-                                let reusable = head.reusable;
-                                self.phase = Phase::Body { status: head.status, reusable, body, bytes };
+                                let (body, bytes, start) = (head.body, bytes + head.len, start + head.len);
+                                self.phase = Phase::Body { head, body, bytes, start, filled };
                                 continue;
                             }
                             None => {}
@@ -342,18 +334,23 @@ impl Connection {
                     }
                     self.phase = Phase::Head { start, filled: filled + n, bytes };
                 }
-                Phase::Body { status, reusable, mut body, mut bytes } => {
+                Phase::Body { head, mut body, mut bytes, start, filled } => {
+                    // Fed even when empty: a body of length 0 is complete without a read.
+                    let (used, done) = body.feed(&self.buf[start..filled])?;
+                    bytes += used;
+                    if done {
+                        // Bytes past the answer were never asked for: the connection is out
+                        // of step.
+                        let extra = start + used < filled;
+                        return Ok(Some(answer(head.status, bytes, head.reusable && !extra)));
+                    }
+                    self.phase = Phase::Body { head, body, bytes, start: 0, filled: 0 };
                     let Some(n) = self.read_at(0)? else { return Ok(None) };
                     if n == 0 {
                         body.end_of_stream()?;
-                        return Ok(Some(answer(status, bytes, false)));
+                        return Ok(Some(answer(head.status, bytes, false)));
                     }
-                    let (used, done) = body.feed(&self.buf[..n])?;
-                    bytes += used;
-                    if done {
-                        return Ok(Some(answer(status, bytes, reusable && used == n)));
-                    }
-                    self.phase = Phase::Body { status, reusable, body, bytes };
+                    self.phase = Phase::Body { head, body, bytes, start: 0, filled: n };
                 }
                 _ => return Err(Malformed),
             }

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::sync::{Arc, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::{Events, Poll, Registry, Token};
@@ -18,8 +18,11 @@ use super::http1::{Connection, Progress, Request};
 use super::schedule::{Schedule, Slot};
 use super::tally::{Published, Tally};
 use super::timers::{Deadline, Kind, Timers};
-use super::{CONNECT_BACKOFF, Plan, Window};
+use super::{Plan, Window};
 use crate::result::RequestError;
+
+/// Pause after a failed connect, so a dead server is retried, not spun on.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Readiness events taken per wait (more wait for the next one).
 const EVENTS: usize = 1024;
@@ -272,7 +275,7 @@ impl EventLoop<'_> {
 }
 
 /// Waits up to `timeout` for readiness events (a signal's interruption is an empty wait).
-fn wait(poll: &mut Poll, events: &mut Events, timeout: std::time::Duration) -> io::Result<()> {
+fn wait(poll: &mut Poll, events: &mut Events, timeout: Duration) -> io::Result<()> {
     match poll.poll(events, Some(timeout)) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
             events.clear();
