@@ -17,6 +17,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// core, while a tree of a few threads, quick to walk, is walked at every reading.
 const WALK_SPACING: u32 = 100;
 
+/// Walks again, at most, when a member reaped a child while the tree was being read.
+const REWALKS: usize = 3;
+
 /// One reading of a process tree: sums over the process and its descendants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reading {
@@ -68,7 +71,15 @@ struct Proc {
     start: u64,
     /// A zombie: if its other threads live on, its children are theirs now.
     zombie: bool,
+    /// The CPU ticks of the children it has reaped (cutime + cstime).
+    reaped: u64,
     reading: Reading,
+}
+
+/// `pid`'s stat alone, for what it holds of a [`Proc`] (its status fields left at 0); `None`
+/// if it is gone.
+fn read_proc_stat(proc: &Path, pid: u32) -> Option<Proc> {
+    parse(&std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?, "")
 }
 
 fn read_proc(proc: &Path, pid: u32) -> io::Result<Proc> {
@@ -98,6 +109,7 @@ fn parse(stat: &str, status: &str) -> Option<Proc> {
         ppid: u32::try_from(field(4)?).ok()?,
         start: field(22)?,
         zombie: rest.first() == Some(&"Z"),
+        reaped: field(16)? + field(17)?,
         reading: Reading {
             cpu_ticks: field(14)? + field(15)? + field(16)? + field(17)?,
             threads: field(20)?,
@@ -158,6 +170,21 @@ fn parents(proc: &Path) -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// A member of a [`Tree`] as last read: its PID and start time (together they name one
+/// process), and the ticks of the children it had reaped.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    pid: u32,
+    start: u64,
+    reaped: u64,
+}
+
+impl Member {
+    fn of(pid: u32, p: &Proc) -> Self {
+        Self { pid, start: p.start, reaped: p.reaped }
+    }
+}
+
 /// A process and its descendants, read again and again. Every reading reads the members
 /// the last walk found; a walk for new ones comes at the first reading and then when due
 /// (`WALK_SPACING`), so a small tree is walked each time and a tree of thousands of
@@ -167,8 +194,8 @@ pub struct Tree {
     /// /proc (a fake one in tests).
     proc: PathBuf,
     root: u32,
-    /// The members the last walk found, root first: PID and start time.
-    members: Vec<(u32, u64)>,
+    /// The members the last walk found, root first, as last read.
+    members: Vec<Member>,
     /// No children files: descendants are found by every process's parent.
     scan: bool,
     next_walk: Instant,
@@ -189,21 +216,50 @@ impl Tree {
         self.root
     }
 
-    /// Reads the tree, walking it for new descendants when a walk is due. An error only
-    /// when the root cannot be read.
+    /// Reads the tree, walking it for new descendants when a walk is due (or when a member
+    /// reaped a child while it was read). An error only when the root cannot be read.
     pub fn read(&mut self) -> io::Result<Reading> {
-        if Instant::now() >= self.next_walk { self.walk() } else { self.read_members() }
+        if Instant::now() < self.next_walk {
+            let reading = self.read_members()?;
+            if self.settled() {
+                return Ok(reading);
+            }
+        }
+        self.walk()
     }
 
-    /// Walks the tree from the root and reads every member. A child that vanishes between
-    /// its listing and its reading is left out, as is one whose PID, already reused, now
-    /// names a process that is not the child of the one that listed it.
+    /// Walks the tree from the root and reads every member. A parent is read before its
+    /// children, so a child reaped in between would be in neither reading: when a member's
+    /// reaped ticks moved while the tree was read, it is walked again (up to `REWALKS`
+    /// times). A child that vanishes between its listing and its reading is left out, as is
+    /// one whose PID, already reused, now names a process that is not the child of the one
+    /// that listed it.
     pub fn walk(&mut self) -> io::Result<Reading> {
+        let mut reading = self.walk_once()?;
+        for _ in 0..REWALKS {
+            if self.settled() {
+                break;
+            }
+            reading = self.walk_once()?;
+        }
+        Ok(reading)
+    }
+
+    /// Whether no member has reaped a child since it was read (one gone since, or whose
+    /// PID names another process now, is its parent's to say).
+    fn settled(&self) -> bool {
+        self.members.iter().all(|m| match read_proc_stat(&self.proc, m.pid) {
+            Some(p) if p.start == m.start => p.reaped == m.reaped,
+            _ => true,
+        })
+    }
+
+    fn walk_once(&mut self) -> io::Result<Reading> {
         let began = Instant::now();
         let root = read_proc(&self.proc, self.root)?;
         let mut total = root.reading;
         self.members.clear();
-        self.members.push((self.root, root.start));
+        self.members.push(Member::of(self.root, &root));
         let parents = self.scan.then(|| parents(&self.proc));
         let (mut queue, mut kids) = (vec![(self.root, root)], Vec::new());
         while let Some((pid, p)) = queue.pop() {
@@ -214,11 +270,11 @@ impl Tree {
             }
             for &kid in &kids {
                 let Ok(k) = read_proc(&self.proc, kid) else { continue };
-                if k.ppid != pid || self.members.iter().any(|(m, _)| *m == kid) {
+                if k.ppid != pid || self.members.iter().any(|m| m.pid == kid) {
                     continue;
                 }
                 total.add(&k.reading);
-                self.members.push((kid, k.start));
+                self.members.push(Member::of(kid, &k));
                 queue.push((kid, k));
             }
         }
@@ -229,15 +285,18 @@ impl Tree {
     /// Reads the members the last walk found; those gone since (or whose PID now names
     /// another process) are dropped.
     fn read_members(&mut self) -> io::Result<Reading> {
-        let mut total = read_proc(&self.proc, self.root)?.reading;
-        let (proc, root) = (&self.proc, self.root);
-        self.members.retain(|&(pid, start)| {
-            if pid == root {
+        let root = read_proc(&self.proc, self.root)?;
+        let mut total = root.reading;
+        let proc = &self.proc;
+        self.members.retain_mut(|m| {
+            if m.pid == self.root {
+                m.reaped = root.reaped;
                 return true;
             }
-            match read_proc(proc, pid) {
-                Ok(p) if p.start == start => {
+            match read_proc(proc, m.pid) {
+                Ok(p) if p.start == m.start => {
                     total.add(&p.reading);
+                    m.reaped = p.reaped;
                     true
                 }
                 _ => false,
@@ -262,7 +321,7 @@ mod tests {
         let status = "Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nThreads:\t7\n";
         let p = parse(stat, status).unwrap();
         let reading = Reading { cpu_ticks: 350, threads: 7, rss_kib: 1024, hwm_kib: 2048, processes: 1 };
-        assert_eq!(p, Proc { ppid: 1, start: 100, zombie: false, reading });
+        assert_eq!(p, Proc { ppid: 1, start: 100, zombie: false, reaped: 50, reading });
         assert!(parse(&stat.replace(") S", ") Z"), status).unwrap().zombie);
         assert_eq!(parse("42 (x) S 1", status), None, "a stat cut short");
     }
@@ -350,7 +409,7 @@ mod tests {
             let p = fake_tree();
             let mut tree = Tree::at(p.path(), 10, scan);
             assert_eq!(tree.walk().unwrap(), FAKE_TREE, "scan: {scan}");
-            let mut members: Vec<u32> = tree.members.iter().map(|(pid, _)| *pid).collect();
+            let mut members: Vec<u32> = tree.members.iter().map(|m| m.pid).collect();
             members.sort_unstable();
             assert_eq!(members, [10, 11, 20, 30], "scan: {scan}");
             assert_eq!(Tree::at(p.path(), 30, scan).walk().unwrap().processes, 1, "a leaf is a tree of one");
@@ -380,6 +439,32 @@ mod tests {
         assert_eq!(tree.walk().unwrap(), gone);
         p.remove(10);
         assert!(tree.read_members().is_err() && tree.walk().is_err(), "the root gone is an error");
+    }
+
+    #[test]
+    fn a_member_that_reaped_a_child_since_it_was_read_is_read_again() {
+        let p = fake_tree();
+        let mut tree = Tree::at(p.path(), 10, false);
+        tree.walk().unwrap();
+        assert!(tree.settled(), "nothing moved since the walk");
+        // 11 reaps 30 after the walk read 11 (30 is still listed and readable, as when the
+        // reap falls between a parent's reading and its child's).
+        let reaped = Fake {
+            pid: 11,
+            ppid: 10,
+            state: 'S',
+            ticks: [50, 10, 1, 1],
+            tasks: &[(11, &[30, 50])],
+            rss: 200,
+            hwm: 300,
+        };
+        p.add(&reaped);
+        assert!(!tree.settled(), "11's reaped ticks moved");
+        p.remove(30);
+        p.add(&Fake { tasks: &[(11, &[50])], ..reaped });
+        let gone = Reading { threads: 4, rss_kib: 1500, hwm_kib: 2700, processes: 3, ..FAKE_TREE };
+        assert_eq!(tree.read().unwrap(), gone, "the next reading: 30's ticks once, in 11's");
+        assert!(tree.settled());
     }
 
     #[test]
