@@ -84,9 +84,9 @@ for s in "${servers[@]}"; do
   done
   calls_after=$(( $(gosleep_stat "$upstream_addr" requests) - calls_burst ))
   ok=$(loadgen_field "$json" requests)
-  non2xx=$(awk '/Non-2xx/ {print $5}' "$BENCH_TMP/$s.txt")
-  codes=$(sed -n 's/.*Non-2xx or 3xx responses: [0-9]* //p' "$BENCH_TMP/$s.txt")
-  socket=$(awk '/Socket errors/ {s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s}' "$BENCH_TMP/$s.txt")
+  { read -r non2xx; read -r socket; read -r codes; } < <(loadgen_field "$json" non_2xx socket_errors errors.status)
+  # The codes' JSON object ({"502":4}) as the cell shows it: (502: 4).
+  if (( non2xx > 0 )); then codes="($(tr -d '{}"' <<<"$codes" | sed 's/:/: /g; s/,/, /g'))"; else codes=""; fi
   stop="exit 0"
   if kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid"
@@ -99,6 +99,6 @@ for s in "${servers[@]}"; do
     stop="died ($rc)"
   fi
   bench_forget "$server_pid"
-  echo "| $s | $(( ok - ${non2xx:-0} )) | ${non2xx:-0} ${codes} | ${socket:-0} | $calls_burst | $calls_after | $peak | $recovery | $stop |"
+  echo "| $s | $(( ok - non2xx )) | $non2xx${codes:+ $codes} | $socket | $calls_burst | $calls_after | $peak | $recovery | $stop |"
 done
 bench_stop "$gosleep_pid"

@@ -63,7 +63,8 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Print values of a JSON file, one a line, by path (`latency_summary.p99_us`), or a
-    /// figure derived from a run's result (`cpu_per_1k_requests`); a missing path exits 1.
+    /// figure derived from a run's result (`cpu_per_1k_requests`, `non_2xx`, `socket_errors`);
+    /// a missing path exits 1.
     Field(crate::field::FieldOpts),
     /// Write a run_all.sh run's record (run.json, which `report` reads) from flags.
     Record(Box<crate::record::RecordOpts>),

@@ -24,7 +24,9 @@ pub struct FieldOpts {
 
     /// What to print, one line each: a field's path, keys joined by dots (an array item by
     /// its index: `thread_rps.0`), e.g. `latency_summary.p99_us`; or a figure derived from
-    /// a run's result: `cpu_per_1k_requests` (the server's CPU seconds per 1,000 answers).
+    /// a run's result: `cpu_per_1k_requests` (the server's CPU seconds per 1,000 answers),
+    /// `non_2xx` (answers of any status outside 2xx) or `socket_errors` (connect, read, write
+    /// and timeout errors).
     /// Strings print as they are, null as `null`, objects and arrays as JSON.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
@@ -152,5 +154,19 @@ mod tests {
         assert_eq!(lookup(&json, "cpu_per_1k_requests").unwrap(), "null");
         let other: Value = serde_json::from_str(r#"{"requests": 3}"#).unwrap();
         assert!(lookup(&other, "cpu_per_1k_requests").unwrap_err().contains("not one"));
+    }
+
+    #[test]
+    fn error_counts_are_the_reports_counts() {
+        let mut run = fake(0);
+        run.errors.connect = 2;
+        run.errors.timeout = 3;
+        run.errors.status.insert(502, 4);
+        run.errors.status.insert(504, 1);
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(lookup(&json, "socket_errors").unwrap(), run.errors.socket().to_string());
+        assert_eq!(lookup(&json, "socket_errors").unwrap(), "5");
+        assert_eq!(lookup(&json, "non_2xx").unwrap(), "5");
+        assert_eq!(lookup(&json, "errors.status").unwrap(), r#"{"502":4,"504":1}"#, "the codes, as JSON");
     }
 }

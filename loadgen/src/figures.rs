@@ -19,7 +19,11 @@ pub type Derived = (&'static str, fn(&RunResult) -> Option<f64>);
 
 /// The derived figures, by name. No name is a field of the result's JSON, so a path means
 /// one thing.
-pub const DERIVED: [Derived; 1] = [("cpu_per_1k_requests", cpu_per_1k)];
+pub const DERIVED: [Derived; 3] = [
+    ("cpu_per_1k_requests", cpu_per_1k),
+    ("non_2xx", |r| Some(r.errors.non_2xx() as f64)),
+    ("socket_errors", |r| Some(r.errors.socket() as f64)),
+];
 
 /// The derived figure `name`, if there is one by that name.
 pub fn derived(name: &str) -> Option<fn(&RunResult) -> Option<f64>> {
