@@ -26,6 +26,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
+# fail MESSAGE: what stopped the check, one line, exit 1.
+fail() { echo "$(basename "$0"): $1" >&2; exit 1; }
+
 server=$BENCH_BASE_SERVER cell=reuse-single rounds=3 window=10 runs=()
 while (( $# )); do
   case $1 in
@@ -47,7 +50,7 @@ mode=${BASH_REMATCH[1]} endpoint=${BASH_REMATCH[2]}
 bench_build
 # What the runs agree on, from the first: the set-up every measurement shares.
 first=${runs[0]}/run.json
-[[ -f $first ]] || { echo "$(basename "$0"): ${runs[0]} has no run.json: not a run_all.sh run directory" >&2; exit 1; }
+[[ -f $first ]] || fail "${runs[0]} has no run.json: not a run_all.sh run directory"
 delay_ms=$(loadgen_field "$first" capacity.delay_ms)
 quota=$(loadgen_field "$first" capacity.server_cpu_quota)
 threads=$(loadgen_field "$first" "server_threads.$server")
@@ -56,14 +59,14 @@ fanout=$(loadgen_field "$first" fanout)
 rates=() conns=() caps=() cores=()
 for i in "${!runs[@]}"; do
   record=${runs[$i]}/capacity-$cell-$server.json
-  [[ -f $record ]] || { echo "$(basename "$0"): no capacity search of server-$server in $cell in ${runs[$i]}" >&2; exit 1; }
+  [[ -f $record ]] || fail "no capacity search of server-$server in $cell in ${runs[$i]}"
   for field in capacity.delay_ms capacity.server_cpu_quota "server_threads.$server" fanout; do
     [[ $(loadgen_field "${runs[$i]}/run.json" "$field") == "$(loadgen_field "$first" "$field")" ]] \
-      || { echo "$(basename "$0"): ${runs[$i]} and ${runs[0]} differ in $field: one set-up cannot check both" >&2; exit 1; }
+      || fail "${runs[$i]} and ${runs[0]} differ in $field: one set-up cannot check both"
   done
   { read -r cap; read -r at; read -r core; } < <(loadgen_field "$record" capacity_rps at_capacity server_cores)
   [[ $cap != null && $core != null ]] \
-    || { echo "$(basename "$0"): ${runs[$i]}: the search has no capacity, or the server's cores are unknown" >&2; exit 1; }
+    || fail "${runs[$i]}: the search has no capacity, or the server's cores are unknown"
   caps[i]=$cap cores[i]=$core
   rates[i]=$(awk -v c="$cap" 'BEGIN {printf "%.0f", c / 2}')
   conns[i]=$(( ($(loadgen_field "$record" "steps.$at.connections") + 1) / 2 ))
@@ -79,7 +82,7 @@ server_flags=(--threads "$threads" --fanout "$fanout") loadgen_flags=()
 bench_start_server "$server" "$upstream" "${server_flags[@]}"
 server_pid=$PID server_addr=$ADDR
 if [[ $quota != null ]]; then
-  bench_quota_setup "$quota" || { echo "$(basename "$0"): the runs had a CPU quota of $quota core(s), and here $BENCH_WHY" >&2; exit 1; }
+  bench_quota_setup "$quota" || fail "the runs had a CPU quota of $quota core(s), and here $BENCH_WHY"
   bench_quota_add "$server_pid"
 fi
 echo "set-up: server-$server ${server_flags[*]} on ${server_pin:-any core}, CPU quota ${quota/null/none}; gosleep ${delay_ms} ms and loadgen on ${client_pin:-any core}"
@@ -91,7 +94,7 @@ for round in $(seq "$rounds"); do
     # shellcheck disable=SC2086 # the pin is a word list on purpose
     $client_pin target/release/loadgen -R "${rates[i]}" -c "${conns[i]}" -t 1 -d "${window}s" --warmup 1s --timeout 10s \
       "${loadgen_flags[@]}" --server-pid "$server_pid" --json "$json" "http://$server_addr/$endpoint" >"$BENCH_TMP/run.txt" 2>&1 \
-      || { echo "$(basename "$0"): loadgen failed: $(tail -1 "$BENCH_TMP/run.txt")" >&2; exit 1; }
+      || fail "loadgen failed: $(tail -1 "$BENCH_TMP/run.txt")"
     { read -r answers; read -r per_1k; read -r cpu; read -r non2xx; read -r socket; } \
       < <(loadgen_field "$json" requests cpu_per_1k_requests server.cpu_percent non_2xx socket_errors)
     read -r us cpu < <(awk -v k="$per_1k" -v c="$cpu" 'BEGIN {printf "%.1f %.1f\n", k * 1000, c}')
