@@ -2,13 +2,17 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use thiserror::Error;
 
 use crate::query::MAX_FANOUT;
+use crate::tls::{self, CaFile, Resume, TlsError};
 use crate::upstream::Upstream;
+use rustls::ClientConfig;
 
 /// Flags of every server binary; the names and defaults are the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -18,9 +22,20 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
-    /// Base URL of the slow upstream (gosleep); only plain http:// is supported.
+    /// Base URL of the slow upstream (gosleep): http://HOST:PORT, or https://HOST:PORT for
+    /// calls over TLS (certificate and host name always verified).
     #[arg(long, default_value = "http://127.0.0.1:8090", value_parser = Upstream::parse)]
     pub upstream: Upstream,
+
+    /// PEM file of the CAs an https:// upstream's certificate must chain to: exactly these
+    /// are trusted. Without it, the system's trust anchors.
+    #[arg(long, value_name = "FILE", value_parser = CaFile::parse_arg)]
+    pub upstream_ca: Option<CaFile>,
+
+    /// Never resume a TLS session with the upstream: every new upstream connection makes a
+    /// full handshake (what every server then does alike, whatever its client's default).
+    #[arg(long)]
+    pub no_tls_resumption: bool,
 
     /// Upstream calls per `/multiple` request when the query gives no `n`.
     #[arg(long, default_value_t = 5, value_parser = parse_fanout)]
@@ -48,6 +63,8 @@ impl Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             upstream,
+            upstream_ca: None,
+            no_tls_resumption: false,
             fanout: 5,
             no_reuse: false,
             threads: None,
@@ -62,11 +79,31 @@ impl Config {
     }
 
     /// Parses this process's arguments with [`Config::command_for`]; `--help`, `--version`
-    /// and a bad flag end the process as clap does (a bad flag with status 2).
+    /// and a bad flag end the process as clap does (a bad flag with status 2). A config whose
+    /// TLS cannot be set up ([`Config::upstream_tls`]) is a bad flag too: refused here,
+    /// before anything starts.
     pub fn parse_for(name: &'static str, about: &str) -> Self {
         let mut command = Self::command_for(name, about);
         let matches = command.get_matches_mut();
-        <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+        let config = <Self as clap::FromArgMatches>::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.format(&mut command).exit());
+        if let Err(e) = config.upstream_tls() {
+            command.error(clap::error::ErrorKind::ArgumentConflict, e).exit();
+        }
+        config
+    }
+
+    /// The TLS client config of the upstream calls: `None` for an http:// upstream. Every
+    /// Rust server's client is handed this one (see [`crate::tls`]).
+    pub fn upstream_tls(&self) -> Result<Option<Arc<ClientConfig>>, UpstreamTlsError> {
+        if !self.upstream.is_https() {
+            return match &self.upstream_ca {
+                Some(ca) => Err(UpstreamTlsError::CaWithoutTls(ca.path().to_owned())),
+                None => Ok(None),
+            };
+        }
+        let resume = if self.no_tls_resumption { Resume::Off } else { Resume::On };
+        Ok(Some(tls::client_config(self.upstream_ca.as_ref(), resume)?))
     }
 
     /// The command line that [`Config::parse_for`] reads back as this config: every flag,
@@ -83,6 +120,12 @@ impl Config {
             "--upstream-timeout-ms".to_owned(),
             self.upstream_timeout_ms.to_string(),
         ];
+        if let Some(ca) = &self.upstream_ca {
+            args.extend(["--upstream-ca".to_owned(), ca.path().display().to_string()]);
+        }
+        if self.no_tls_resumption {
+            args.push("--no-tls-resumption".to_owned());
+        }
         if self.no_reuse {
             args.push("--no-reuse".to_owned());
         }
@@ -100,6 +143,23 @@ impl Config {
     /// `--threads` if given, else the number of CPUs this process may run on.
     pub fn threads_or_cpus(&self) -> usize {
         self.threads.map_or_else(bench_sys::available_cpus, NonZeroUsize::get)
+    }
+}
+
+/// Why [`Config::upstream_tls`] has no config: a flag that is wrong, caught before start.
+#[derive(Debug, Error)]
+pub enum UpstreamTlsError {
+    /// `--upstream-ca` with an http:// upstream: a CA for calls that make no handshake.
+    #[error("--upstream-ca {} is given, but the upstream is http://, which uses no TLS: write https:// or drop --upstream-ca", .0.display())]
+    CaWithoutTls(PathBuf),
+    /// The CA or the system's roots could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+impl From<UpstreamTlsError> for std::io::Error {
+    fn from(e: UpstreamTlsError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
     }
 }
 
@@ -270,13 +330,36 @@ mod tests {
     }
 
     #[test]
+    fn an_upstream_ca_needs_an_https_upstream_and_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, tls::Authority::new("test CA").unwrap().pem()).unwrap();
+        let ca = ca.to_str().unwrap();
+        let https = Config::parse_from(["server", "--upstream", "https://localhost:8443", "--upstream-ca", ca]);
+        assert!(https.upstream_tls().unwrap().is_some());
+        let mut flags = https.clone();
+        flags.no_tls_resumption = true;
+        let args = flags.to_args();
+        assert_eq!(Config::parse_from(std::iter::once("server".to_owned()).chain(args)), flags);
+        let http = Config::parse_from(["server", "--upstream", "http://127.0.0.1:9", "--upstream-ca", ca]);
+        let e = http.upstream_tls().unwrap_err().to_string();
+        assert!(e.contains("the upstream is http://, which uses no TLS"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let e = Config::try_parse_from(["server", "--upstream-ca", empty.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("no certificate in it"), "{e}");
+        assert!(Config::parse_from(["server"]).upstream_tls().unwrap().is_none());
+    }
+
+    #[test]
     fn bad_flags_are_rejected() {
         for args in [
             &["server", "--fanout", "0"][..],
             &["server", "--fanout", "65"],
             &["server", "--threads", "0"],
             &["server", "--upstream-timeout-ms", "0"],
-            &["server", "--upstream", "https://example.test"],
+            &["server", "--upstream", "ftp://example.test"],
+            &["server", "--upstream-ca", "/nonexistent/ca.pem"],
             &["server", "--listen", "localhost"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "accepted {args:?}");

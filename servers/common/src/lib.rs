@@ -35,6 +35,8 @@ pub mod upstream;
 #[cfg(feature = "ureq")]
 pub mod ureq_client;
 
+/// TLS, shared with gosleep and loadgen: the `bench-tls` crate.
+pub use bench_tls as tls;
 pub use config::Config;
 pub use query::{MultipleQuery, QueryError, SingleQuery};
 pub use reply::{Answer, BenchError, ErrorReply, ProxyReply};

@@ -7,7 +7,8 @@ use thiserror::Error;
 /// reads, not memory; a longer body is a 502 ([`UpstreamError::TooLarge`]).
 pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A validated upstream base URL, e.g. `http://127.0.0.1:8090`, without trailing slash.
+/// A validated upstream base URL, e.g. `http://127.0.0.1:8090` or `https://localhost:8443`,
+/// without trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     base: String,
@@ -16,29 +17,35 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Validates a base URL. Only `http://` is accepted: the benchmark measures waiting on
-    /// a slow server, and TLS would add a second variable (and a crypto dependency). The
-    /// scheme is case-insensitive, and written `http://` in [`Upstream::base`].
+    /// Validates a base URL: `http://` or `https://` (case-insensitive, written in lower case
+    /// in [`Upstream::base`]), a host, an optional port and path prefix.
     pub fn parse(s: &str) -> Result<Self, UpstreamUrlError> {
         if s.contains(['?', '#']) || s.contains(char::is_whitespace) {
             return Err(UpstreamUrlError::QueryFragmentOrSpace);
         }
-        let rest = match scheme(s) {
+        let (scheme, rest) = match scheme(s) {
             // What to write is only worth saying if it is valid itself.
             None => {
                 return Err(
                     Self::parse(&format!("http://{s}")).map_or_else(|e| e, |u| UpstreamUrlError::NoScheme(u.base))
                 );
             }
-            Some(scheme) if scheme.eq_ignore_ascii_case("http") => &s[scheme.len() + "://".len()..],
-            Some(scheme) => return Err(UpstreamUrlError::NotHttp(scheme.to_owned())),
+            Some(scheme) => match Scheme::named(scheme) {
+                Some(known) => (known, &s[scheme.len() + "://".len()..]),
+                None => return Err(UpstreamUrlError::NotHttp(scheme.to_owned())),
+            },
         };
         let authority = rest.split('/').next().unwrap_or("");
         if authority.is_empty() || authority.contains('@') {
             return Err(UpstreamUrlError::NoHost);
         }
-        let base = format!("http://{}", rest.trim_end_matches('/'));
+        let base = format!("{}://{}", scheme.as_str(), rest.trim_end_matches('/'));
         Ok(Self { sleep: format!("{base}/sleep"), base })
+    }
+
+    /// `https://`: the calls are made over TLS.
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
     }
 
     /// The upstream at a socket address (what tests use with an ephemeral gosleep).
@@ -61,6 +68,32 @@ impl Upstream {
     }
 }
 
+/// The two schemes an upstream may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn named(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("http") {
+            Some(Self::Http)
+        } else if s.eq_ignore_ascii_case("https") {
+            Some(Self::Https)
+        } else {
+            None
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
 /// Why a `--upstream` value is not an upstream base URL; each message says what to write
 /// instead (clap prints it after the value).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -68,14 +101,14 @@ pub enum UpstreamUrlError {
     /// `127.0.0.1:8090`: an address without `http://`; holds the URL meant.
     #[error("no scheme: write {0}")]
     NoScheme(String),
-    /// `https://...`, or any scheme but http.
-    #[error("the scheme is {0}://, but the upstream must be plain http:// (no TLS)")]
+    /// `ftp://...`: any scheme but http and https.
+    #[error("the scheme is {0}://, but the upstream must be http:// or https://")]
     NotHttp(String),
     /// `http://`, `http:///x`, `http://user@host`.
-    #[error("no host (or user info before it): write http://HOST[:PORT][/PATH]")]
+    #[error("no host (or user info before it): write http[s]://HOST[:PORT][/PATH]")]
     NoHost,
     /// A base URL gets `/sleep?ms=...` appended, so it has no query or fragment of its own.
-    #[error("a base URL has no query, fragment or space: write http://HOST[:PORT][/PATH]")]
+    #[error("a base URL has no query, fragment or space: write http[s]://HOST[:PORT][/PATH]")]
     QueryFragmentOrSpace,
 }
 
@@ -95,6 +128,10 @@ pub enum UpstreamError {
     /// No connection: refused, unreachable, DNS, or the connect itself failed.
     #[error("upstream connect failed: {0}")]
     Connect(String),
+    /// The TLS handshake failed: an untrusted or expired certificate, a wrong host name, an
+    /// upstream that does not speak TLS. Holds the TLS stack's reason.
+    #[error("upstream TLS failed: {0}")]
+    Tls(String),
     /// The call took longer than `--upstream-timeout-ms`.
     #[error("upstream timed out after {0} ms")]
     Timeout(u64),
@@ -115,7 +152,7 @@ impl UpstreamError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Timeout(_) => 504,
-            Self::Connect(_) | Self::Status(_) | Self::Broken(_) | Self::TooLarge => 502,
+            Self::Connect(_) | Self::Tls(_) | Self::Status(_) | Self::Broken(_) | Self::TooLarge => 502,
         }
     }
 }
@@ -183,7 +220,17 @@ mod tests {
 
     #[test]
     fn upstream_rejects_other_schemes_and_junk() {
-        for s in ["https://h", "ftp://h", "127.0.0.1:8090", "http://", "http:///x", "http://u@h", "http://h/?q", ""] {
+        for s in [
+            "ftp://h",
+            "https://",
+            "https://u@h/",
+            "127.0.0.1:8090",
+            "http://",
+            "http:///x",
+            "http://u@h",
+            "http://h/?q",
+            "",
+        ] {
             assert!(Upstream::parse(s).is_err(), "accepted {s:?}");
         }
     }
@@ -206,9 +253,13 @@ mod tests {
     }
 
     #[test]
-    fn an_upstream_with_another_scheme_says_only_http_is_supported() {
-        let e = Upstream::parse("https://127.0.0.1:8443").unwrap_err();
-        assert_eq!(e.to_string(), "the scheme is https://, but the upstream must be plain http:// (no TLS)");
+    fn an_upstream_with_another_scheme_says_http_and_https_are_supported() {
+        let e = Upstream::parse("ftp://127.0.0.1:8443").unwrap_err();
+        assert_eq!(e.to_string(), "the scheme is ftp://, but the upstream must be http:// or https://");
+        let https = Upstream::parse("HTTPS://localhost:8443/api/").unwrap();
+        assert!(https.is_https());
+        assert_eq!(https.sleep_url(Some(5)), "https://localhost:8443/api/sleep?ms=5");
+        assert!(!Upstream::parse("http://localhost:8443").unwrap().is_https());
         assert_eq!(
             Upstream::parse("HTTP://127.0.0.1:9/").map(|u| u.sleep_url(None)).as_deref(),
             Ok("http://127.0.0.1:9/sleep")
@@ -221,6 +272,7 @@ mod tests {
         assert_eq!(UpstreamError::Connect("refused".into()).status(), 502);
         assert_eq!(UpstreamError::Status(500).status(), 502);
         assert_eq!(UpstreamError::Broken("reset".into()).status(), 502);
+        assert_eq!(UpstreamError::Tls("invalid peer certificate: UnknownIssuer".into()).status(), 502);
         assert_eq!(UpstreamError::TooLarge.status(), 502);
     }
 
