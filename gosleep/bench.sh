@@ -6,20 +6,38 @@
 #  2. ms=0 with 100 keep-alive connections: requests/second and CPU seconds per 1,000
 #     requests, gosleep and the Go twin alternated, each with one thread (GOMAXPROCS=1)
 #     pinned to core 0, wrk pinned to core 1.
+#  3. with --tls, instead: HTTPS at ms=0, gosleep and the Go twin serving one ECDSA P-256
+#     certificate (made here with openssl), one thread each pinned to core 0, wrk (OpenSSL)
+#     pinned to core 1, alternated: 100 keep-alive connections, then `Connection: close` on
+#     50 (a TCP connection and a TLS handshake per request); gosleep's /stats says how many
+#     of its handshakes were full and how many resumed.
 # Everything targets 127.0.0.1, every run is bounded by wrk's -d, and the EXIT trap stops
-# every process this script started, by PID. wrk comes from Debian's packages (installed
-# if missing and we are root); the Go comparison is skipped when no `go` is found.
+# every process this script started, by PID. wrk, openssl and Go come from Debian's packages
+# (installed if missing and we are root); without `go` the Go comparison is skipped.
 #
-# Usage: gosleep/bench.sh [--quick]      (--quick: short runs, for a smoke test)
+# Usage: gosleep/bench.sh [--quick] [--tls]
+#   --quick   short runs, for a smoke test
+#   --tls     the HTTPS comparison (3.) instead of 1. and 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-long=60 short=10 rounds=3 conns=10000
-if [[ "${1:-}" == "--quick" ]]; then long=5 short=3 rounds=1 conns=2000; fi
+long=60 short=10 rounds=3 conns=10000 tls=0
+for arg in "$@"; do
+  case $arg in
+    --quick) long=5 short=3 rounds=1 conns=2000 ;;
+    --tls) tls=1 ;;
+    -h|--help) bench_usage; exit 0 ;;
+    *) bench_bad_usage "unknown argument $arg" ;;
+  esac
+done
 
 bench_need wrk
+if (( tls )); then
+  bench_need openssl
+  command -v go >/dev/null || bench_need golang-go 2>/dev/null || true
+fi
 ulimit -n "$(ulimit -Hn)"
 if (( $(ulimit -n) < conns + 100 )); then
   echo "bench.sh: need ulimit -n >= $((conns + 100)) for $conns connections, have $(ulimit -n)" >&2; exit 1
@@ -57,6 +75,72 @@ echo
 echo "Machine: $(bench_machine), $(go version 2>/dev/null || echo 'no go')."
 echo "Command: \`gosleep/bench.sh $*\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
 echo
+
+if (( tls )); then
+  # One self-signed ECDSA P-256 leaf for both servers (wrk verifies nothing).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$BENCH_TMP/key.pem" -out "$BENCH_TMP/cert.pem" 2>/dev/null
+  tls_flags=(--tls-cert "$BENCH_TMP/cert.pem" --tls-key "$BENCH_TMP/key.pem")
+  # start_tls NAME: gosleep or the Go twin on HTTPS, one thread, pinned to the server core;
+  # ready once it announced its address and accepts a TCP connection (the /health probe
+  # of bench_start speaks plain HTTP).
+  start_tls() {
+    : >"$BENCH_TMP/$1.out"
+    if [[ $1 == gosleep ]]; then
+      # shellcheck disable=SC2086
+      $server_pin "$gosleep" --listen 127.0.0.1:0 --threads 1 "${tls_flags[@]}" >"$BENCH_TMP/$1.out" 2>&1 &
+    else
+      # shellcheck disable=SC2086
+      GOMAXPROCS=1 $server_pin "$go_bin" --listen 127.0.0.1:0 -tls-cert "$BENCH_TMP/cert.pem" -tls-key "$BENCH_TMP/key.pem" \
+        >"$BENCH_TMP/$1.out" 2>&1 &
+    fi
+    PID=$!
+    BENCH_PIDS+=("$PID")
+    local _
+    for _ in $(seq 100); do
+      ADDR=$(sed -n 's|.*listening on https\{0,1\}://||p' "$BENCH_TMP/$1.out")
+      if [[ -n $ADDR ]] && { exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}"; } 2>/dev/null; then
+        exec 3<&-
+        return 0
+      fi
+      kill -0 "$PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    echo "$1 did not come up: $(cat "$BENCH_TMP/$1.out")" >&2
+    exit 1
+  }
+  # gosleep's handshake counters, "full F, resumed R, failed X", read over TLS.
+  tls_stats() {
+    printf 'GET /stats HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' \
+      | timeout 5 openssl s_client -quiet -connect "$1" -servername localhost 2>/dev/null | tail -n 1 \
+      | sed -E 's/.*"tls_handshakes_full":([0-9]+).*"tls_handshakes_resumed":([0-9]+).*"tls_failures":([0-9]+).*/full \1, resumed \2, failed \3/'
+  }
+  echo "## HTTPS: ms=0, one server thread (pinned: ${server_pin:-none}), wrk -t 1 (pinned: ${client_pin:-none}), ${short} s per run, alternated"
+  echo
+  echo "| server | connection | run | RPS | p99 ms | server CPU s per 1,000 requests | wrk errors | gosleep's handshakes |"
+  echo "|---|---|---:|---:|---:|---:|---|---|"
+  for round in $(seq "$rounds"); do
+    for mode in keep-alive close; do
+      for s in "${servers[@]}"; do
+        start_tls "$s"
+        headers=() c=100
+        [[ $mode == close ]] && headers=(-H 'Connection: close') c=50
+        before=$(bench_cpu_ticks "$PID")
+        # shellcheck disable=SC2086
+        $client_pin wrk -t 1 -c "$c" -d "${short}s" --timeout 10s --latency "${headers[@]}" "https://$ADDR/sleep?ms=0" \
+          >"$BENCH_TMP/wrk.out" 2>&1
+        after=$(bench_cpu_ticks "$PID")
+        handshakes="—"
+        [[ $s == gosleep ]] && handshakes=$(tls_stats "$ADDR")
+        echo "| $s | $mode ($c) | $round | $(wrk_rps) | $(wrk_p99) | $(bench_cpu_per_1000 "$before" "$after" "$(wrk_requests)") | $(wrk_errors) | $handshakes |"
+        bench_stop "$PID"
+      done
+    done
+  done
+  # shellcheck disable=SC2016 # the backquotes are Markdown
+  [[ -n "$go_bin" ]] || printf '\n(no `go` found: the Go comparison was skipped; Debian: apt-get install golang-go)\n'
+  exit 0
+fi
 
 # 1. Many sleepers. Nothing pinned: server and wrk share both cores, as a user's run would.
 echo "## Many sleepers: ms=1000, $conns connections, ${long} s, unpinned (both cores shared with wrk -t 2)"

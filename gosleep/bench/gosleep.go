@@ -15,6 +15,10 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address")
+	// HTTPS with this chain and key (PEM), as gosleep's --tls-cert/--tls-key: Go's own TLS
+	// stack with its defaults (TLS 1.3, session tickets on).
+	tlsCert := flag.String("tls-cert", "", "PEM certificate chain: serve HTTPS")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
 	flag.Parse()
 	body := bytes.Repeat([]byte("z"), 64)
 	http.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +38,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("go-sleep listening on http://%s\n", ln.Addr())
-	http.Serve(ln, nil)
+	if *tlsCert != "" {
+		fmt.Printf("go-sleep listening on https://%s\n", ln.Addr())
+		err = http.ServeTLS(ln, nil, *tlsCert, *tlsKey)
+	} else {
+		fmt.Printf("go-sleep listening on http://%s\n", ln.Addr())
+		err = http.Serve(ln, nil)
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
