@@ -1,4 +1,5 @@
 mod capacity;
+mod golden;
 mod summary;
 
 use super::tables::{HOW_TO_READ, INVALID_ROWS};

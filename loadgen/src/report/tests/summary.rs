@@ -7,7 +7,7 @@ use crate::capacity::Bound;
 /// Every kind of cell: fixed-load cells of rising RPS and falling CPU per request at one
 /// connection count, one of them invalid (over its bound), one failed, one skipped; a
 /// search per cell, one a lower bound (fd budget), one client-bound, one missing.
-fn summary_fixture(dir: &Path) -> RunMeta {
+pub(super) fn summary_fixture(dir: &Path) -> RunMeta {
     let mut m = capacity_meta(&SERVERS);
     m.failed.insert("reuse-single-actix".into(), "server-actix died during the cell (status 134)".into());
     m.skipped.insert("reuse-multiple-rouille".into(), "needs 12000 fds, limit 10000".into());
