@@ -2,19 +2,29 @@
 //!
 //! Raw tokio TCP on an ephemeral port of 127.0.0.1, on a runtime of its own, started and
 //! stopped by the test like gosleep. Each request gets the [`Fault`] its plan names, so one
-//! upstream can break one call of a `/multiple` and answer the others; every answer closes
-//! its connection, so no client can carry a fault over into the next call.
+//! upstream can break one call of a `/multiple` and answer the others; every answer but
+//! [`Fault::KeepAlive`] closes its connection, so no client can carry a fault over into the
+//! next call.
+//!
+//! [`TlsFaultUpstream`] serves the same faults over TLS with a chosen [`Certificate`] (a
+//! trusted one, or one of the ways a certificate fails), or accepts TCP and never answers
+//! the ClientHello ([`TlsFaultUpstream::silent`]), and owns the trusted CA's file a server
+//! is given as `--upstream-ca`.
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
+use crate::Config;
 use crate::running::{self, Running};
+use crate::tls::{self, Authority, CaFile, rustls};
 use crate::upstream::Upstream;
 
 /// What the upstream does with one request (after reading its head).
@@ -47,6 +57,9 @@ pub enum Fault {
     },
     /// A chunked body that never ends.
     Endless,
+    /// A valid answer like [`Fault::Ok`] that keeps its connection open for the next
+    /// request: what a keep-alive upstream does, so that a client's reuse can be counted.
+    KeepAlive(u64),
 }
 
 /// What [`Fault::ShortBody`] and [`Fault::ResetMidBody`] announce.
@@ -63,8 +76,35 @@ static FILLER: [u8; 64 * 1024] = [b'z'; 64 * 1024];
 /// The fault-injection upstream; stops when dropped.
 pub struct FaultUpstream {
     running: Running,
-    requests: Arc<AtomicU64>,
+    counts: Arc<Counts>,
 }
+
+/// What an upstream counts as it serves.
+#[derive(Default)]
+struct Counts {
+    /// Request heads read.
+    requests: AtomicU64,
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    /// TLS handshakes completed in full.
+    full: AtomicU64,
+    /// TLS handshakes that resumed a session.
+    resumed: AtomicU64,
+}
+
+/// What an accepted connection gets before any request is read.
+#[derive(Clone)]
+enum Accept {
+    /// Plain HTTP.
+    Plain,
+    /// A TLS handshake with this acceptor first.
+    Tls(TlsAcceptor),
+    /// Nothing, ever: the connection is held open and never read.
+    Silent,
+}
+
+/// A request plan, shared by every connection.
+type Plan = Arc<dyn Fn(u64) -> Fault + Send + Sync>;
 
 impl FaultUpstream {
     /// Starts an upstream answering every request with `fault`.
@@ -74,9 +114,12 @@ impl FaultUpstream {
 
     /// Starts an upstream answering request `i` (from 0, in arrival order) with `plan(i)`.
     pub fn with_plan(plan: impl Fn(u64) -> Fault + Send + Sync + 'static) -> io::Result<Self> {
-        let requests = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&requests);
-        let plan: Arc<dyn Fn(u64) -> Fault + Send + Sync> = Arc::new(plan);
+        Self::spawn(Accept::Plain, Arc::new(plan))
+    }
+
+    fn spawn(accept: Accept, plan: Plan) -> io::Result<Self> {
+        let counts = Arc::new(Counts::default());
+        let counter = Arc::clone(&counts);
         let listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let running = running::spawn_tokio("fault-upstream", listen, 1, move |listener, shutdown| async move {
             let accepting = async {
@@ -86,10 +129,12 @@ impl FaultUpstream {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     };
-                    let (plan, counter) = (Arc::clone(&plan), Arc::clone(&counter));
+                    counter.connections.fetch_add(1, Ordering::SeqCst);
+                    let (plan, counter, accept) = (Arc::clone(&plan), Arc::clone(&counter), accept.clone());
                     tokio::spawn(async move {
-                        // An error here is the client going away: nothing to report.
-                        let _ = serve(stream, &*plan, &counter).await;
+                        // An error here is the client going away (or failing the
+                        // handshake, as the TLS faults mean it to): nothing to report.
+                        let _ = connection(stream, accept, &*plan, &counter).await;
                     });
                 }
             };
@@ -99,7 +144,7 @@ impl FaultUpstream {
                 () = shutdown => Ok(()),
             }
         })?;
-        Ok(Self { running, requests })
+        Ok(Self { running, counts })
     }
 
     /// The address it listens on.
@@ -112,9 +157,183 @@ impl FaultUpstream {
         Upstream::at(self.addr())
     }
 
+    /// This upstream addressed as `https://`: plain HTTP where a client expects TLS.
+    pub fn upstream_as_https(&self) -> Upstream {
+        https(self.addr())
+    }
+
     /// Requests whose head it has read so far.
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections it has accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.counts.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// `https://ADDR`: an IP literal, which every leaf here names (see [`tls::LOCAL_NAMES`]).
+fn https(addr: SocketAddr) -> Upstream {
+    Upstream::parse(&format!("https://{addr}")).expect("a socket address is a valid authority")
+}
+
+/// The certificate a [`TlsFaultUpstream`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certificate {
+    /// A leaf for [`tls::LOCAL_NAMES`] signed by the CA of [`TlsFaultUpstream::ca_file`].
+    Trusted,
+    /// A leaf for the right names, signed by a CA nobody was told to trust.
+    UntrustedCa,
+    /// A leaf from the trusted CA for [`WRONG_HOST`] only: not for the address called.
+    WrongHost,
+    /// A leaf from the trusted CA for the right names whose validity ended a day ago.
+    Expired,
+}
+
+/// The only name a [`Certificate::WrongHost`] leaf is valid for.
+pub const WRONG_HOST: &str = "wrong-host.invalid";
+
+/// A fault-injection upstream over TLS (or one that never answers a ClientHello), with
+/// the trusted CA in a file of its own; stops, and removes the file, when dropped.
+pub struct TlsFaultUpstream {
+    upstream: FaultUpstream,
+    ca: CaFile,
+    /// Holds the CA file; removed on drop.
+    _dir: tempfile::TempDir,
+}
+
+impl TlsFaultUpstream {
+    /// Starts a TLS upstream serving `certificate` and answering every request with `fault`.
+    pub fn start(certificate: Certificate, fault: Fault) -> io::Result<Self> {
+        Self::with_plan(certificate, move |_| fault)
+    }
+
+    /// Starts a TLS upstream serving `certificate` and answering request `i` (from 0, in
+    /// arrival order) with `plan(i)`.
+    pub fn with_plan(
+        certificate: Certificate,
+        plan: impl Fn(u64) -> Fault + Send + Sync + 'static,
+    ) -> io::Result<Self> {
+        let trusted = Authority::new("fault-upstream trusted CA").map_err(io::Error::other)?;
+        let leaf = match certificate {
+            Certificate::Trusted => trusted.leaf(&tls::LOCAL_NAMES),
+            Certificate::UntrustedCa => {
+                Authority::new("fault-upstream untrusted CA").and_then(|other| other.leaf(&tls::LOCAL_NAMES))
+            }
+            Certificate::WrongHost => trusted.leaf(&[WRONG_HOST]),
+            Certificate::Expired => trusted.expired_leaf(&tls::LOCAL_NAMES),
+        }
+        .map_err(io::Error::other)?;
+        let mut config = rustls::ServerConfig::builder_with_provider(tls::provider())
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(leaf.chain, leaf.key))
+            .map_err(io::Error::other)?;
+        config.alpn_protocols = vec![tls::ALPN_HTTP1.to_vec()];
+        let accept = Accept::Tls(TlsAcceptor::from(Arc::new(config)));
+        Self::spawn(&trusted, accept, Arc::new(plan))
+    }
+
+    /// Starts an upstream that accepts TCP and never answers (nor reads) the ClientHello.
+    pub fn silent() -> io::Result<Self> {
+        let trusted = Authority::new("fault-upstream trusted CA").map_err(io::Error::other)?;
+        Self::spawn(&trusted, Accept::Silent, Arc::new(|_| Fault::Hang))
+    }
+
+    fn spawn(trusted: &Authority, accept: Accept, plan: Plan) -> io::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, trusted.pem())?;
+        let ca = CaFile::load(&path).map_err(io::Error::other)?;
+        Ok(Self { upstream: FaultUpstream::spawn(accept, plan)?, ca, _dir: dir })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.upstream.addr()
+    }
+
+    /// This upstream as a server's `--upstream`: `https://127.0.0.1:PORT`.
+    pub fn upstream(&self) -> Upstream {
+        https(self.addr())
+    }
+
+    /// This upstream addressed as `http://`: TLS where a client speaks plain HTTP.
+    pub fn upstream_as_http(&self) -> Upstream {
+        self.upstream.upstream()
+    }
+
+    /// The trusted CA's PEM file: a server's `--upstream-ca`.
+    pub fn ca_file(&self) -> &Path {
+        self.ca.path()
+    }
+
+    /// A server's contract defaults against this upstream, trusting its CA.
+    pub fn config(&self) -> Config {
+        Config { upstream_ca: Some(self.ca.clone()), ..Config::for_upstream(self.upstream()) }
+    }
+
+    /// Requests whose head it has read so far.
+    pub fn requests(&self) -> u64 {
+        self.upstream.requests()
+    }
+
+    /// TCP connections it has accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.upstream.connections()
+    }
+
+    /// TLS handshakes completed in full so far.
+    pub fn full_handshakes(&self) -> u64 {
+        self.upstream.counts.full.load(Ordering::SeqCst)
+    }
+
+    /// TLS handshakes that resumed a session so far.
+    pub fn resumed_handshakes(&self) -> u64 {
+        self.upstream.counts.resumed.load(Ordering::SeqCst)
+    }
+}
+
+/// One accepted connection: the handshake `accept` asks for, then requests until an
+/// answer closes it.
+async fn connection(
+    stream: TcpStream,
+    accept: Accept,
+    plan: &(dyn Fn(u64) -> Fault + Send + Sync),
+    counts: &Counts,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    match accept {
+        Accept::Plain => serve(stream, plan, counts).await,
+        Accept::Tls(acceptor) => {
+            let stream = acceptor.accept(stream).await?;
+            let resumed = stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            let counter = if resumed { &counts.resumed } else { &counts.full };
+            counter.fetch_add(1, Ordering::SeqCst);
+            serve(stream, plan, counts).await
+        }
+        Accept::Silent => {
+            // Held open, never read: the client's handshake waits for its own timeout.
+            let _held = stream;
+            std::future::pending().await
+        }
+    }
+}
+
+/// The TCP socket under a stream, for what only it can do (a reset).
+trait Socket: AsyncRead + AsyncWrite + Unpin {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
     }
 }
 
@@ -125,16 +344,30 @@ pub fn refused() -> io::Result<Upstream> {
     Ok(Upstream::at(vacant.local_addr()?))
 }
 
+/// Requests on one connection, each answered as the plan says, until an answer closes it
+/// (every fault but [`Fault::KeepAlive`]) or the client does.
 async fn serve(
-    mut stream: TcpStream,
+    mut stream: impl Socket,
     plan: &(dyn Fn(u64) -> Fault + Send + Sync),
-    counter: &AtomicU64,
+    counts: &Counts,
 ) -> io::Result<()> {
-    read_head(&mut stream).await?;
-    let fault = plan(counter.fetch_add(1, Ordering::SeqCst));
-    stream.set_nodelay(true)?;
+    loop {
+        read_head(&mut stream).await?;
+        let fault = plan(counts.requests.fetch_add(1, Ordering::SeqCst));
+        if let Fault::KeepAlive(n) = fault {
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            body(&mut stream, n).await?;
+            continue;
+        }
+        return answer(stream, fault).await;
+    }
+}
+
+/// One answer that closes its connection.
+async fn answer(mut stream: impl Socket, fault: Fault) -> io::Result<()> {
     match fault {
-        Fault::Ok(n) => {
+        Fault::Ok(n) | Fault::KeepAlive(n) => {
             head(&mut stream, "200 OK", &format!("content-length: {n}\r\n")).await?;
             body(&mut stream, n).await?;
         }
@@ -144,7 +377,7 @@ async fn serve(
             body(&mut stream, SHORT_SENT).await?;
             stream.flush().await?;
             // Linger 0: closing now sends RST instead of FIN.
-            socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+            socket2::SockRef::from(stream.tcp()).set_linger(Some(Duration::ZERO))?;
             return Ok(());
         }
         Fault::ShortBody => {
@@ -182,8 +415,10 @@ async fn serve(
 }
 
 /// Reads until the end of the request head (or the client stops sending), so that closing
-/// later does not reset the connection over unread request bytes.
-async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
+/// later does not reset the connection over unread request bytes. Bytes that cannot open
+/// an HTTP request (a TLS ClientHello) are answered at once, as an HTTP server answers
+/// them, rather than waited on for a head that never comes.
+async fn read_head(stream: &mut impl Socket) -> io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_REQUEST_HEAD {
@@ -192,18 +427,21 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         head.extend_from_slice(&buf[..n]);
+        if !head[0].is_ascii_uppercase() {
+            break;
+        }
     }
     Ok(())
 }
 
 /// A response head: `status` (code and reason) and `headers` (each ending in CRLF).
 /// Every answer closes its connection.
-async fn head(stream: &mut TcpStream, status: &str, headers: &str) -> io::Result<()> {
+async fn head(stream: &mut impl Socket, status: &str, headers: &str) -> io::Result<()> {
     let head = format!("HTTP/1.1 {status}\r\nconnection: close\r\n{headers}\r\n");
     stream.write_all(head.as_bytes()).await
 }
 
-async fn body(stream: &mut TcpStream, mut n: u64) -> io::Result<()> {
+async fn body(stream: &mut impl Socket, mut n: u64) -> io::Result<()> {
     while n > 0 {
         let len = n.min(FILLER.len() as u64);
         stream.write_all(&FILLER[..len as usize]).await?;
@@ -212,7 +450,7 @@ async fn body(stream: &mut TcpStream, mut n: u64) -> io::Result<()> {
     Ok(())
 }
 
-async fn chunk(stream: &mut TcpStream, n: u64) -> io::Result<()> {
+async fn chunk(stream: &mut impl Socket, n: u64) -> io::Result<()> {
     stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
     body(stream, n).await?;
     stream.write_all(b"\r\n").await

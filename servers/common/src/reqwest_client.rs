@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::reply::{BenchError, ProxyReply};
 use crate::upstream::{BodyCount, Upstream, UpstreamError};
-use crate::{Config, proxy};
+use crate::{Config, proxy, tls};
 
 /// What every handler of a reqwest server shares, built once per process: the client
 /// and the contract's parameters, with `/single` and `/multiple` ready to call.
@@ -52,7 +52,8 @@ pub struct ReqwestUpstream {
 impl ReqwestUpstream {
     /// Builds the client for `config`: `--upstream-timeout-ms` as a total per-call
     /// deadline (connect + headers + body), pooled keep-alive unless `--no-reuse`.
-    /// Fails only if reqwest cannot set up its client (no TLS or resolver here to fail).
+    /// An https:// upstream is called with THE client config, [`Config::upstream_tls`].
+    /// Fails if that config cannot be built, or reqwest cannot set up its client.
     pub fn new(config: &Config) -> std::io::Result<Self> {
         let builder = reqwest::Client::builder()
             // The benchmark must reach loopback directly: an HTTP(S)_PROXY in the
@@ -77,6 +78,14 @@ impl ReqwestUpstream {
             // Idle ones are dropped after reqwest's default 90 s.
             builder.pool_max_idle_per_host(usize::MAX)
         };
+        // reqwest takes the config by value and recognises it by its type, which must be
+        // the rustls of its own build (rustls 0.23, as ours). A clone shares the session
+        // store, which is an Arc inside.
+        let tls = match config.upstream_tls().map_err(std::io::Error::other)? {
+            Some(tls) => tls::rustls::ClientConfig::clone(&tls),
+            None => trusting_nothing()?,
+        };
+        let builder = builder.tls_backend_preconfigured(tls);
         let client = builder.build().map_err(std::io::Error::other)?;
         Ok(Self { client, timeout_ms: config.upstream_timeout_ms })
     }
@@ -104,13 +113,28 @@ impl ReqwestUpstream {
     }
 }
 
+/// The TLS config of a client whose upstream is http://: reqwest builds its TLS connector
+/// even so, and without a config of ours it would look for a process-wide crypto provider
+/// (there is none: rustls comes without one here) and panic. This one is never used for a
+/// handshake; if it were, it would trust no certificate.
+fn trusting_nothing() -> std::io::Result<tls::rustls::ClientConfig> {
+    Ok(tls::rustls::ClientConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(tls::rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
 /// The one mapping from a reqwest error to the contract's failure kinds.
 ///
-/// The timeout check comes first: a connect that runs past the deadline is a timeout
-/// (504), not a failed connect.
+/// The timeout check comes first: a connect or handshake that runs past the deadline is a
+/// timeout (504), not a failed connect. A rustls error anywhere in the chain is a TLS
+/// failure (hyper-rustls reports it as the connect's io::Error).
 fn classify(e: &reqwest::Error, timeout_ms: u64) -> UpstreamError {
     if e.is_timeout() {
         UpstreamError::Timeout(timeout_ms)
+    } else if let Some(reason) = tls::failure_in(e) {
+        UpstreamError::Tls(reason)
     } else if e.is_connect() {
         UpstreamError::Connect(chain(e))
     } else {
@@ -138,7 +162,7 @@ mod tests {
 
     use super::*;
     use crate::Upstream;
-    use crate::fault::{self, Fault, FaultUpstream};
+    use crate::fault::{self, Certificate, Fault, FaultUpstream, TlsFaultUpstream};
     use crate::upstream::MAX_BODY_BYTES;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -219,6 +243,37 @@ mod tests {
             assert_eq!(client.call(upstream.sleep_url(None)).await, Ok(2));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 20);
+    }
+
+    async fn call_tls(upstream: &TlsFaultUpstream, no_reuse: bool) -> Result<u64, UpstreamError> {
+        let config = Config { no_reuse, upstream_timeout_ms: 5_000, ..upstream.config() };
+        ReqwestUpstream::new(&config).unwrap().call(upstream.upstream().sleep_url(None)).await
+    }
+
+    #[tokio::test]
+    async fn an_https_call_returns_the_body_length() {
+        let upstream = TlsFaultUpstream::start(Certificate::Trusted, Fault::Ok(5)).unwrap();
+        assert_eq!(call_tls(&upstream, false).await, Ok(5));
+        assert_eq!(upstream.full_handshakes(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_ca_is_a_tls_failure() {
+        let upstream = TlsFaultUpstream::start(Certificate::UntrustedCa, Fault::Ok(5)).unwrap();
+        let outcome = call_tls(&upstream, false).await;
+        assert!(matches!(&outcome, Err(UpstreamError::Tls(m)) if m.contains("UnknownIssuer")), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn no_reuse_over_https_is_one_connection_and_handshake_per_call() {
+        let upstream = TlsFaultUpstream::start(Certificate::Trusted, Fault::KeepAlive(5)).unwrap();
+        let config = Config { no_reuse: true, ..upstream.config() };
+        let client = ReqwestUpstream::new(&config).unwrap();
+        for _ in 0..5 {
+            assert_eq!(client.call(upstream.upstream().sleep_url(None)).await, Ok(5));
+        }
+        assert_eq!(upstream.connections(), 5);
+        assert_eq!(upstream.full_handshakes() + upstream.resumed_handshakes(), 5);
     }
 
     #[tokio::test]

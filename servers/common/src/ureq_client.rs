@@ -3,15 +3,21 @@
 //! [`UpstreamError`]. Both servers then differ only in how they serve HTTP, so comparing
 //! them measures the framework, not the client.
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, Either, LazyBuffers, NextTimeout, TcpConnector, Transport,
+    TransportAdapter,
+};
 
-use crate::Config;
 use crate::query::MAX_FANOUT;
+use crate::tls::rustls::pki_types::ServerName;
+use crate::tls::rustls::{ClientConfig, ClientConnection, StreamOwned};
 use crate::upstream::{BodyCount, MAX_BODY_BYTES, UpstreamError};
+use crate::{Config, tls};
 
 /// One ureq agent and the timeout its failures report.
 #[derive(Debug)]
@@ -22,8 +28,10 @@ pub struct UreqUpstream {
 
 impl UreqUpstream {
     /// The client for a server whose threads make calls at once: at most `callers` request
-    /// threads (`None`: no limit), each with up to [`MAX_FANOUT`] calls open.
-    pub fn new(config: &Config, callers: Option<usize>) -> Self {
+    /// threads (`None`: no limit), each with up to [`MAX_FANOUT`] calls open. An https://
+    /// upstream is called with THE client config, [`Config::upstream_tls`]; that config
+    /// failing is the only error.
+    pub fn new(config: &Config, callers: Option<usize>) -> io::Result<Self> {
         // Reuse: every caller can have MAX_FANOUT calls open at once, so that many
         // connections can come back idle together; ureq's defaults (10 idle, 3 per host)
         // would close most of them and reconnect on the next burst. 200 sequential calls
@@ -48,8 +56,18 @@ impl UreqUpstream {
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
             .build();
-        let agent = ureq::Agent::with_parts(ureq_config, DefaultConnector::default(), LiteralFirst::default());
-        Self { agent, timeout_ms: config.upstream_timeout_ms }
+        let agent = match config.upstream_tls().map_err(io::Error::other)? {
+            // ureq builds a rustls config of its own from its TlsConfig (no ALPN, its own
+            // resumption), so TLS is done by a connector of ours with THE config instead.
+            Some(tls) => ureq::Agent::with_parts(
+                ureq_config,
+                ().chain(TcpConnector::default()).chain(OurTls(tls)),
+                LiteralFirst::default(),
+            ),
+            // http://: ureq's own chain, as before TLS came.
+            None => ureq::Agent::with_parts(ureq_config, DefaultConnector::default(), LiteralFirst::default()),
+        };
+        Ok(Self { agent, timeout_ms: config.upstream_timeout_ms })
     }
 
     /// One upstream call: GET `url`, read the whole body (counted, never held, up to
@@ -69,6 +87,79 @@ impl UreqUpstream {
         let read = io::copy(&mut reader, &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))?;
         count.add(usize::try_from(read).unwrap_or(usize::MAX))?;
         count.finish()
+    }
+}
+
+/// The TLS step of the https:// connector chain: rustls with THE client config over the
+/// TCP transport ureq's `TcpConnector` made, as ureq's own `RustlsConnector` does it
+/// (ureq 3.5, `tls/rustls.rs`) but without building a config of its own.
+#[derive(Debug)]
+struct OurTls(Arc<ClientConfig>);
+
+impl<In: Transport> Connector<In> for OurTls {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        // The name verified and sent as SNI: a host name (`localhost`) or an IP literal.
+        let host = details.uri.host().unwrap_or_default();
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| ureq::Error::Tls("invalid TLS server name"))?;
+        let mut conn = ClientConnection::new(Arc::clone(&self.0), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), Arc::clone(&details.current_time));
+        // The handshake's budget is what is left of the call's (counted from here: the
+        // TCP connect before it took a loopback round trip).
+        sock.set_timeout(details.timeout);
+        conn.complete_io(&mut sock)?;
+        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(Either::B(TlsTransport { buffers, stream: StreamOwned { conn, sock } })))
+    }
+}
+
+/// A TLS connection as a ureq transport: the plaintext in ureq's buffers, the records
+/// through rustls to the TCP transport underneath.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTransport").finish_non_exhaustive()
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
     }
 }
 
@@ -118,6 +209,13 @@ fn ip_literal(uri: &ureq::http::Uri) -> Option<SocketAddr> {
 fn upstream_error(e: ureq::Error, timeout_ms: u64) -> UpstreamError {
     match e {
         ureq::Error::Timeout(_) => UpstreamError::Timeout(timeout_ms),
+        // rustls refusing the name or the session, or (inside an io::Error, as
+        // complete_io and StreamOwned report it) failing the handshake or a record.
+        ureq::Error::Rustls(e) => UpstreamError::Tls(e.to_string()),
+        ureq::Error::Tls(reason) => UpstreamError::Tls(reason.to_owned()),
+        ureq::Error::Io(io) if tls::failure_in(&io).is_some() => {
+            UpstreamError::Tls(tls::failure_in(&io).unwrap_or_default())
+        }
         ureq::Error::StatusCode(code) => UpstreamError::Status(code),
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => UpstreamError::Connect(e.to_string()),
         ureq::Error::Io(io) => match io.kind() {
@@ -138,7 +236,7 @@ fn upstream_error(e: ureq::Error, timeout_ms: u64) -> UpstreamError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{Fault, FaultUpstream};
+    use crate::fault::{Certificate, Fault, FaultUpstream, TlsFaultUpstream};
 
     #[test]
     fn ureq_errors_map_to_their_kind() {
@@ -155,8 +253,54 @@ mod tests {
 
     fn call(fault: Fault) -> Result<u64, UpstreamError> {
         let upstream = FaultUpstream::start(fault).unwrap();
-        let client = UreqUpstream::new(&Config::for_upstream(upstream.upstream()), None);
+        let client = UreqUpstream::new(&Config::for_upstream(upstream.upstream()), None).unwrap();
         client.call(&upstream.upstream().sleep_url(None))
+    }
+
+    fn call_tls(certificate: Certificate, fault: Fault) -> Result<u64, UpstreamError> {
+        let upstream = TlsFaultUpstream::start(certificate, fault).unwrap();
+        let client = UreqUpstream::new(&upstream.config(), None).unwrap();
+        client.call(&upstream.upstream().sleep_url(None))
+    }
+
+    #[test]
+    fn an_https_call_returns_the_body_length() {
+        assert_eq!(call_tls(Certificate::Trusted, Fault::Ok(5)), Ok(5));
+        assert_eq!(call_tls(Certificate::Trusted, Fault::CloseDelimited(70_000)), Ok(70_000));
+    }
+
+    #[test]
+    fn an_https_call_by_host_name_sends_and_verifies_that_name() {
+        let upstream = TlsFaultUpstream::start(Certificate::Trusted, Fault::Ok(5)).unwrap();
+        let client = UreqUpstream::new(&upstream.config(), None).unwrap();
+        let url = format!("https://localhost:{}/sleep", upstream.addr().port());
+        assert_eq!(client.call(&url), Ok(5));
+    }
+
+    #[test]
+    fn an_untrusted_ca_is_a_tls_failure() {
+        let outcome = call_tls(Certificate::UntrustedCa, Fault::Ok(5));
+        assert!(matches!(&outcome, Err(UpstreamError::Tls(m)) if m.contains("UnknownIssuer")), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_silent_tls_upstream_is_a_timeout() {
+        let upstream = TlsFaultUpstream::silent().unwrap();
+        let config = Config { upstream_timeout_ms: 200, ..upstream.config() };
+        let client = UreqUpstream::new(&config, None).unwrap();
+        assert_eq!(client.call(&upstream.upstream().sleep_url(None)), Err(UpstreamError::Timeout(200)));
+    }
+
+    #[test]
+    fn reuse_over_https_keeps_one_connection_and_no_reuse_opens_one_per_call() {
+        for (no_reuse, connections) in [(false, 1), (true, 5)] {
+            let upstream = TlsFaultUpstream::start(Certificate::Trusted, Fault::KeepAlive(5)).unwrap();
+            let client = UreqUpstream::new(&Config { no_reuse, ..upstream.config() }, None).unwrap();
+            for _ in 0..5 {
+                assert_eq!(client.call(&upstream.upstream().sleep_url(None)), Ok(5));
+            }
+            assert_eq!(upstream.connections(), connections, "no_reuse: {no_reuse}");
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn default_pool_size() -> usize {
 pub fn start(config: Config) -> io::Result<Running> {
     let pool_size = config.threads.map_or_else(default_pool_size, |n| n.get());
     let listen = config.listen;
-    let app = App::new(config, pool_size, "rouille-fanout", proxy::MAX_FANOUT_THREADS);
+    let app = App::new(config, pool_size, "rouille-fanout", proxy::MAX_FANOUT_THREADS)?;
     let listener = bench_sys::bind_listener(listen)?;
     // A request whose body framing is invalid, or whose head is over the limits, never gets
     // to the app: the workspace's copy of tiny_http answers it and closes the connection

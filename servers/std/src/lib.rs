@@ -88,7 +88,7 @@ pub fn start_with_fanout_threads(config: Config, fanout_threads: usize) -> io::R
     let listener = bench_sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
     let cap = connection_threads(&config);
-    let app = App::new(config, cap, "std-fanout", fanout_threads);
+    let app = App::new(config, cap, "std-fanout", fanout_threads)?;
     let connections = Arc::new(Connections::new(cap));
     let accepting = Arc::clone(&connections);
     let accept = thread::Builder::new()

@@ -28,11 +28,11 @@ pub struct App {
 impl App {
     /// The app of a server with up to `threads` request threads calling upstream at once,
     /// whose `/multiple` runs its other calls on a pool of at most `fanout_threads` threads
-    /// named `fanout_name`.
-    pub fn new(config: Config, threads: usize, fanout_name: &str, fanout_threads: usize) -> Arc<Self> {
-        let upstream = crate::ureq_client::UreqUpstream::new(&config, Some(threads));
+    /// named `fanout_name`. Fails only if the upstream's TLS config cannot be built.
+    pub fn new(config: Config, threads: usize, fanout_name: &str, fanout_threads: usize) -> std::io::Result<Arc<Self>> {
+        let upstream = crate::ureq_client::UreqUpstream::new(&config, Some(threads))?;
         let fanout = CachedPool::new(fanout_name, crate::cached_pool::THREAD_KEEP_ALIVE, fanout_threads);
-        Arc::new(Self { config, upstream, fanout })
+        Ok(Arc::new(Self { config, upstream, fanout }))
     }
 
     /// The whole request handler but for the HTTP: routes `method` and `target` (path and
