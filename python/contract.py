@@ -1,10 +1,11 @@
 """The bench contract, once, for the three Python apps (Flask, Starlette, tornado).
 
 The Python twin of the Rust side's `servers/common` (query.rs, reply.rs, upstream.rs,
-config.rs, sys.rs): the flags and their defaults, query validation, the JSON bodies, the
-one mapping from failure to status, counting an upstream body, the listening socket, and
-the one line a started server prints. Each app holds only its framework and its HTTP
-client; nothing here imports a web framework.
+config.rs, sys.rs) and bench-tls: the flags and their defaults, query validation, the JSON
+bodies, the one mapping from failure to status, counting an upstream body, the TLS context
+of an https:// upstream, the listening socket, and the one line a started server prints.
+Each app holds only its framework and its HTTP client; nothing here imports a web
+framework.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import resource
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Iterable
@@ -38,6 +41,9 @@ MAX_HEAD_BYTES = 16 * 1024
 """Longest request head (line and headers) the contract accepts."""
 MAX_HEADERS = 64
 """Most header fields one request may carry."""
+
+ALPN_HTTP1 = "http/1.1"
+"""The one ALPN protocol offered to an https:// upstream, as the Rust clients' (bench-tls)."""
 
 CONTENT_TYPE_JSON = "application/json"
 CONTENT_TYPE_TEXT = "text/plain; charset=utf-8"
@@ -102,6 +108,12 @@ class UpstreamError(BenchError):
         return UpstreamTimeout(f"upstream timed out after {timeout_ms} ms")
 
     @classmethod
+    def tls(cls, reason: str) -> UpstreamError:
+        """The TLS handshake failed: an untrusted or expired certificate, a wrong host name,
+        an upstream that does not speak TLS. `reason` is the TLS stack's (tls_failure)."""
+        return cls(f"upstream TLS failed: {reason}")
+
+    @classmethod
     def http_status(cls, code: int) -> UpstreamError:
         return cls(f"upstream answered HTTP {code}")
 
@@ -124,6 +136,27 @@ def _describe(detail: object) -> str:
 
 class UpstreamTimeout(UpstreamError):
     status = 504
+
+
+_SSL_SOURCE = re.compile(r" \(_ssl\.c:\d+\)$")
+
+
+def tls_failure(error: BaseException) -> str | None:
+    """The ssl.SSLError in `error`'s chain (itself, its cause or context, or a wrapper's
+    `reason` or first argument, as urllib3 and requests nest them), as the text a 502
+    names, without Python's `(_ssl.c:LINE)`; None when the failure was not TLS's. (libcurl
+    reports TLS failures by its error numbers: tornado_app does its own.)"""
+    seen: set[int] = set()
+    todo: list[object] = [error]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return _SSL_SOURCE.sub("", str(current)) or type(current).__name__
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args[:1]])
+    return None
 
 
 def error_json(message: str) -> bytes:
@@ -228,6 +261,8 @@ class Config:
     def __init__(self, ns: argparse.Namespace):
         self.listen: tuple[str, int] = ns.listen
         self.upstream: str = ns.upstream
+        self.upstream_ca: CaFile | None = ns.upstream_ca
+        self.no_tls_resumption: bool = ns.no_tls_resumption
         self.fanout: int = ns.fanout
         self.no_reuse: bool = ns.no_reuse
         self.threads: int | None = ns.threads
@@ -237,6 +272,26 @@ class Config:
     def timeout_s(self) -> float:
         """--upstream-timeout-ms in seconds: the total deadline of one upstream call."""
         return self.upstream_timeout_ms / 1000
+
+    @property
+    def is_https(self) -> bool:
+        """`https://`: the calls are made over TLS."""
+        return self.upstream.startswith("https://")
+
+    def upstream_tls(self) -> ssl.SSLContext | None:
+        """The TLS context of the upstream calls (requests and httpx; tornado's libcurl takes
+        the same anchors, tornado_app): None for an http:// upstream. Verification always
+        on, against exactly --upstream-ca's certificates, else the system's trust store;
+        ALPN http/1.1. Build it once, not per connection: it loads the trust anchors."""
+        if not self.is_https:
+            return None
+        if self.upstream_ca is not None:
+            # With cadata, and no cafile or capath, the system's anchors are not loaded.
+            context = ssl.create_default_context(cadata=self.upstream_ca.pem)
+        else:
+            context = ssl.create_default_context()
+        context.set_alpn_protocols([ALPN_HTTP1])
+        return context
 
     def sleep_url(self, ms: int | None) -> str:
         """The URL of one upstream call: `{upstream}/sleep[?ms=M]`."""
@@ -269,19 +324,72 @@ def _listen(value: str) -> tuple[str, int]:
     return str(ip), number
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+SCHEMES = ("http", "https")
+"""The schemes an upstream may have: https:// calls are made over TLS."""
+
+
 def _upstream(value: str) -> str:
-    """--upstream: a plain http:// base URL, without trailing slash."""
+    """--upstream: an http:// or https:// base URL (the scheme in lower case), without
+    trailing slash; the messages are the Rust servers' (upstream.rs UpstreamUrlError)."""
     if any(c in value for c in "?#") or any(c.isspace() for c in value):
-        raise argparse.ArgumentTypeError("a base URL has no query, fragment or space: write http://HOST[:PORT][/PATH]")
+        raise argparse.ArgumentTypeError(
+            "a base URL has no query, fragment or space: write http[s]://HOST[:PORT][/PATH]"
+        )
     scheme, sep, rest = value.partition("://")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"no scheme: write http://{value.rstrip('/')}")
-    if scheme.lower() != "http":
-        raise argparse.ArgumentTypeError(f"the scheme is {scheme}://, but the upstream must be plain http:// (no TLS)")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        # What to write is only worth saying if it is valid itself.
+        meant = _upstream(f"http://{value}")
+        raise argparse.ArgumentTypeError(f"no scheme: write {meant}")
+    if scheme.lower() not in SCHEMES:
+        raise argparse.ArgumentTypeError(f"the scheme is {scheme}://, but the upstream must be http:// or https://")
     authority = rest.split("/", 1)[0]
     if not authority or "@" in authority:
-        raise argparse.ArgumentTypeError("no host (or user info before it): write http://HOST[:PORT][/PATH]")
-    return "http://" + rest.rstrip("/")
+        raise argparse.ArgumentTypeError("no host (or user info before it): write http[s]://HOST[:PORT][/PATH]")
+    return f"{scheme.lower()}://{rest.rstrip('/')}"
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+class CaFile:
+    """The trust anchors of --upstream-ca: a PEM file's certificates, read and checked when
+    the flag is parsed, so that a bad file is a bad flag (bench-tls CaFile; the messages
+    are its own). `pem` holds only the file's CERTIFICATE sections."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("ascii", errors="replace")
+        except OSError as e:
+            raise argparse.ArgumentTypeError(f"{path}: cannot read it: {e.strerror or e}") from None
+        sections = _PEM_CERTIFICATE.findall(text)
+        if not sections:
+            raise argparse.ArgumentTypeError(
+                f"{path}: no certificate in it (expected a PEM 'BEGIN CERTIFICATE' section)"
+            )
+        self.pem = "\n".join(sections) + "\n"
+        try:
+            # Parses every certificate, as the clients will.
+            ssl.create_default_context(cadata=self.pem)
+        except (ssl.SSLError, ValueError) as e:
+            raise argparse.ArgumentTypeError(
+                f"{path}: not a valid PEM file: {_SSL_SOURCE.sub('', str(e))}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"CaFile({self.path!r})"
+
+
+def _no_system_anchors() -> str | None:
+    """Why an https:// upstream without --upstream-ca cannot be verified: the system has
+    no trust store Python's ssl can find (bench-tls NoSystemRoots), so every call would
+    fail. None when it has one."""
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile is None and (paths.capath is None or not os.listdir(paths.capath)):
+        return "no system trust anchors could be loaded (none found); give --upstream-ca FILE"
+    return None
 
 
 def _ranged(low: int, high: int | None):
@@ -322,7 +430,22 @@ def parse_args(name: str, about: str, threads_help: str, argv: list[str] | None 
         type=_upstream,
         default="http://127.0.0.1:8090",
         metavar="URL",
-        help="base URL of the slow upstream (gosleep); plain http:// only\n[default: http://127.0.0.1:8090]",
+        help="base URL of the slow upstream (gosleep): http://HOST:PORT, or https://HOST:PORT for\n"
+        "calls over TLS (certificate and host name always verified)\n[default: http://127.0.0.1:8090]",
+    )
+    parser.add_argument(
+        "--upstream-ca",
+        type=CaFile,
+        default=None,
+        metavar="FILE",
+        help="PEM file of the CAs an https:// upstream's certificate must chain to: exactly these\n"
+        "are trusted. Without it, the system's trust store",
+    )
+    parser.add_argument(
+        "--no-tls-resumption",
+        action="store_true",
+        help="never resume a TLS session with the upstream: every new upstream connection\n"
+        "makes a full handshake",
     )
     parser.add_argument(
         "--fanout",
@@ -334,8 +457,8 @@ def parse_args(name: str, about: str, threads_help: str, argv: list[str] | None 
     parser.add_argument(
         "--no-reuse",
         action="store_true",
-        help="a fresh upstream TCP connection for every call, closed after it\n"
-        "(default: pooled keep-alive connections)",
+        help="a fresh upstream connection (TCP, and TLS over https://) for every call, closed\n"
+        "after it (default: pooled keep-alive connections)",
     )
     parser.add_argument("--threads", type=_ranged(1, None), default=None, metavar="N", help=threads_help)
     parser.add_argument(
@@ -345,7 +468,16 @@ def parse_args(name: str, about: str, threads_help: str, argv: list[str] | None 
         metavar="MS",
         help="total timeout of each upstream call; slower calls answer 504\n[default: 30000]",
     )
-    return Config(parser.parse_args(argv))
+    config = Config(parser.parse_args(argv))
+    # Checked after parsing, as the Rust servers' Config::upstream_tls: a bad flag, exit 2.
+    if config.upstream_ca is not None and not config.is_https:
+        parser.error(
+            f"--upstream-ca {config.upstream_ca.path} is given, but the upstream is http://, which uses no TLS: "
+            "write https:// or drop --upstream-ca"
+        )
+    if config.is_https and config.upstream_ca is None and (why := _no_system_anchors()):
+        parser.error(why)
+    return config
 
 
 # --- process set-up (sys.rs) ---------------------------------------------------------------

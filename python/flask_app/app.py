@@ -9,18 +9,24 @@ Reuse: one keep-alive `requests.Session` per thread (threading.local): requests'
 sessions are not meant to be shared between threads, and a session per thread keeps one
 pooled connection per thread, reused call after call. `--no-reuse`: a fresh session per
 call, closed after it, which closes its one connection.
+
+TLS (an https:// upstream): Python's ssl module (OpenSSL), through urllib3, with the one
+context of `Config.upstream_tls` for every session. urllib3 never hands a TLS session to a
+new connection, so no handshake is ever resumed, with --no-tls-resumption or without.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
+import ssl
 import sys
 import threading
 import time
 from http import HTTPStatus
 
 import requests
+import requests.adapters
 import urllib3
 from flask import Flask, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -43,6 +49,24 @@ def fanout_pool_size(config: Config, request_threads: int) -> int:
     return min(MAX_FANOUT_THREADS, max(contract.MAX_FANOUT, request_threads * config.fanout))
 
 
+class VerifiedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter for https://, handing urllib3 our SSLContext. requests otherwise
+    gives every HTTPS pool certifi's CA file, which urllib3 loads into the context for
+    every new connection: CPU per connection under --no-reuse, and certifi's anchors added
+    to --upstream-ca's, where exactly those must be trusted."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self.context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, ssl_context=self.context, **kwargs)
+
+    def cert_verify(self, conn, url, verify, cert) -> None:
+        # The context verifies (CERT_REQUIRED, host name checked): no CA file on top.
+        conn.cert_reqs = "CERT_REQUIRED"
+
+
 class RequestsUpstream:
     """One upstream call with requests: `call(url)` is the body's length in bytes, or raises
     an UpstreamError. Thread-safe: each thread has its own session."""
@@ -51,14 +75,17 @@ class RequestsUpstream:
         self.timeout_s = config.timeout_s
         self.timeout_ms = config.upstream_timeout_ms
         self.no_reuse = config.no_reuse
+        # One context for every session and connection: building one loads the trust anchors.
+        self.tls = config.upstream_tls()
         self._local = threading.local()
 
-    @staticmethod
-    def _new_session() -> requests.Session:
+    def _new_session(self) -> requests.Session:
         session = requests.Session()
         # The benchmark must reach loopback directly: an HTTP(S)_PROXY in the environment
         # would put a second server in the measured path.
         session.trust_env = False
+        if self.tls is not None:
+            session.mount("https://", VerifiedAdapter(self.tls))
         return session
 
     def call(self, url: str) -> int:
@@ -82,6 +109,8 @@ class RequestsUpstream:
             resp = session.get(url, stream=True, allow_redirects=False, timeout=(self.timeout_s, self.timeout_s))
         except requests.exceptions.Timeout:
             raise UpstreamError.timeout(self.timeout_ms) from None
+        except requests.exceptions.SSLError as e:
+            raise UpstreamError.tls(contract.tls_failure(e) or str(e)) from None
         except requests.exceptions.ConnectionError as e:
             raise _connection_error(e) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:

@@ -8,6 +8,11 @@ Reuse: one `httpx.AsyncClient` for the process, whose pool limits are lifted: ht
 defaults (100 connections, 20 kept alive, and a 5 s wait for a free connection that then
 fails the call) would cap the benchmark, not the framework. `--no-reuse`: a client per
 call, closed after it, which closes its one connection.
+
+TLS (an https:// upstream): Python's ssl module (OpenSSL), through httpcore on anyio, with
+the one context of `Config.upstream_tls` for every client. httpcore never hands a TLS
+session to a new connection, so no handshake is ever resumed, with --no-tls-resumption or
+without.
 """
 
 from __future__ import annotations
@@ -45,9 +50,9 @@ class HttpxUpstream:
         # deadline is asyncio's, around all of it.
         self.timeout = httpx.Timeout(self.timeout_s, pool=None)
         # Every client builds a TLS context unless given one: ~40 ms of CPU loading CA
-        # certificates, per client. The upstream is plain http, so one context, built
-        # once, keeps that cost out of --no-reuse's client per call.
-        self.tls = ssl.create_default_context()
+        # certificates, per client. One context, built once (the https:// upstream's, else
+        # a default one no call uses), keeps that cost out of --no-reuse's client per call.
+        self.tls = config.upstream_tls() or ssl.create_default_context()
         self.shared = None if self.no_reuse else self._client()
 
     def _client(self) -> httpx.AsyncClient:
@@ -68,7 +73,9 @@ class HttpxUpstream:
         except (TimeoutError, httpx.TimeoutException):
             raise UpstreamError.timeout(self.timeout_ms) from None
         except httpx.ConnectError as e:
-            raise UpstreamError.connect(e) from None
+            # A failed handshake is a ConnectError too: the ssl.SSLError is in its chain.
+            tls = contract.tls_failure(e)
+            raise (UpstreamError.connect(e) if tls is None else UpstreamError.tls(tls)) from None
         except BenchError:
             raise
         except (httpx.HTTPError, httpx.StreamError, OSError, ValueError) as e:

@@ -14,6 +14,11 @@ Reuse: the one client of the IOLoop, its connection cache. `--no-reuse`: the sam
 each transfer on a fresh connection closed after it (libcurl's FRESH_CONNECT and
 FORBID_REUSE). tornado's default `max_clients` is 10, a cap of 10 calls in flight (10 RPS
 at a 1 s upstream): it is raised to MAX_CLIENTS.
+
+TLS (an https:// upstream): libcurl's own, the OpenSSL its wheel bundles, not Python's ssl
+module. libcurl keeps a cache of TLS sessions, shared by the handles of one client (its
+multi handle), and a new connection to the upstream resumes one when the cache holds one
+(CURLOPT_SSL_SESSIONID_CACHE, on by default): --no-tls-resumption turns the cache off.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import sys
 import weakref
 
@@ -49,6 +55,19 @@ CURLE_COULDNT_CONNECT = 7
 CURLE_WRITE_ERROR = 23
 CURLE_OPERATION_TIMEDOUT = 28
 CURLE_FILESIZE_EXCEEDED = 63
+CURLE_TLS = frozenset(
+    (
+        pycurl.E_SSL_CONNECT_ERROR,  # the handshake failed: a TLS alert, not TLS at all
+        pycurl.E_PEER_FAILED_VERIFICATION,  # untrusted, expired, another host's
+        pycurl.E_SSL_CERTPROBLEM,
+        pycurl.E_SSL_CIPHER,
+        pycurl.E_SSL_CACERT_BADFILE,
+        pycurl.E_SSL_ISSUER_ERROR,
+        pycurl.E_SSL_INVALIDCERTSTATUS,
+        pycurl.E_SSL_SHUTDOWN_FAILED,
+    )
+)
+"""libcurl's errors of the TLS layer: a 502 "upstream TLS failed" with libcurl's message."""
 
 
 class GrowingCurlClient(CurlAsyncHTTPClient):
@@ -70,6 +89,34 @@ class GrowingCurlClient(CurlAsyncHTTPClient):
         super()._process_queue()
 
 
+class CurlTls:
+    """The TLS options of an https:// upstream's transfers (contract.Config.upstream_tls, in
+    libcurl's terms): verification on (tornado sets VERIFYPEER and VERIFYHOST), HTTP/1.1
+    only, so ALPN offers http/1.1 alone; and the trust anchors. With --upstream-ca, exactly
+    its certificates, as a blob, with no CA file or directory beside them. Without it, the
+    system's trust store as Python's ssl finds it: the wheel's libcurl would look for a CA
+    file at its build machine's path (/etc/pki/tls/certs/ca-bundle.crt), missing here."""
+
+    def __init__(self, config: Config):
+        paths = ssl.get_default_verify_paths()
+        ca = config.upstream_ca
+        self.blob = None if ca is None else ca.pem.encode()
+        self.cafile = None if ca is not None else paths.cafile
+        self.capath = None if ca is not None else paths.capath
+        self.session_cache = 0 if config.no_tls_resumption else 1
+
+    def prepare(self, curl: pycurl.Curl) -> None:
+        curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        if self.blob is not None:
+            curl.setopt(pycurl.CAINFO_BLOB, self.blob)
+        for option, value in ((pycurl.CAINFO, self.cafile), (pycurl.CAPATH, self.capath)):
+            if value is None:
+                curl.unsetopt(option)
+            else:
+                curl.setopt(option, value)
+        curl.setopt(pycurl.SSL_SESSIONID_CACHE, self.session_cache)
+
+
 class CurlUpstream:
     """One upstream call with tornado's curl client: `call(url)` is the body's length in
     bytes, or raises an UpstreamError. Build it on the IOLoop that uses it."""
@@ -78,6 +125,7 @@ class CurlUpstream:
         self.timeout_s = config.timeout_s
         self.timeout_ms = config.upstream_timeout_ms
         self.no_reuse = config.no_reuse
+        self.tls = CurlTls(config) if config.is_https else None
         # force_instance: this client's settings, not a shared one made elsewhere.
         # max_body_size also bounds a streamed body: past it libcurl fails the transfer.
         self.client = GrowingCurlClient(
@@ -93,6 +141,8 @@ class CurlUpstream:
         if self.no_reuse:
             curl.setopt(pycurl.FRESH_CONNECT, 1)
             curl.setopt(pycurl.FORBID_REUSE, 1)
+        if self.tls is not None:
+            self.tls.prepare(curl)
 
     async def call(self, url: str) -> int:
         counted = 0
@@ -131,6 +181,8 @@ def _curl_error(error: CurlError, timeout_ms: int) -> UpstreamError:
         return UpstreamError.timeout(timeout_ms)
     if number in (CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST):
         return UpstreamError.connect(error)
+    if number in CURLE_TLS:
+        return UpstreamError.tls(error.message)
     if number == CURLE_FILESIZE_EXCEEDED or (number == CURLE_WRITE_ERROR and "max_body_size" in str(error)):
         return UpstreamError.too_large()
     return UpstreamError.broken(error)
