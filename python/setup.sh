@@ -31,15 +31,22 @@ case ${1:-} in
   *) echo "setup.sh: unknown argument $1 (--help lists the flags)" >&2; exit 2 ;;
 esac
 
-# The servers' frameworks, each with its HTTP server and upstream client.
+# The servers' frameworks, each with its HTTP server and upstream client, and the two TLS
+# stacks of an https:// upstream: Python's ssl (the system's OpenSSL) and libcurl's own.
 print_versions() {
   "$venv/bin/python" - <<'PY'
+import ssl
 import sys
 from importlib.metadata import version as v
+
+import pycurl
+
+curl = pycurl.version_info()
 print(f"Python {sys.version.split()[0]}; "
       f"Flask {v('Flask')} (gunicorn {v('gunicorn')}, requests {v('requests')}), "
       f"Starlette {v('starlette')} (uvicorn {v('uvicorn')}, httpx {v('httpx')}), "
-      f"tornado {v('tornado')} (pycurl {v('pycurl')})")
+      f"tornado {v('tornado')} (pycurl {v('pycurl')}); "
+      f"TLS: Python's ssl on {ssl.OPENSSL_VERSION} (Flask, Starlette), libcurl {curl[1]} on {curl[5]} (tornado)")
 PY
 }
 

@@ -92,10 +92,10 @@ class GrowingCurlClient(CurlAsyncHTTPClient):
 class CurlTls:
     """The TLS options of an https:// upstream's transfers (contract.Config.upstream_tls, in
     libcurl's terms): verification on (tornado sets VERIFYPEER and VERIFYHOST), HTTP/1.1
-    only, so ALPN offers http/1.1 alone; and the trust anchors. With --upstream-ca, exactly
-    its certificates, as a blob, with no CA file or directory beside them. Without it, the
-    system's trust store as Python's ssl finds it: the wheel's libcurl would look for a CA
-    file at its build machine's path (/etc/pki/tls/certs/ca-bundle.crt), missing here."""
+    only (libcurl's default also offers h2 by ALPN); and the trust anchors. With
+    --upstream-ca, exactly its certificates, as a blob, with no CA file or directory beside
+    them. Without it, the system's trust store where Python's ssl finds it, so that the
+    three servers trust one store (libcurl's own choice of file ignores SSL_CERT_FILE)."""
 
     def __init__(self, config: Config):
         paths = ssl.get_default_verify_paths()
