@@ -17,7 +17,8 @@ use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use thiserror::Error;
 
 pub use rustls;
@@ -317,6 +318,64 @@ pub fn failure_in(e: &(dyn StdError + 'static)) -> Option<String> {
     None
 }
 
+/// Sessions gosleep's server keeps for TLS 1.2 session-ID resumption: sized for the
+/// thousands of connections a benchmark opens at once (tickets, the usual way, need none).
+const SERVER_SESSIONS: usize = 16_384;
+
+/// gosleep's server config: `chain` (the leaf first) and its `key`, TLS 1.3 and 1.2, ALPN
+/// `http/1.1`, on [`provider`]. With [`Resume::On`], a session cache and a ticketer, so
+/// clients resume by ticket (TLS 1.2 and 1.3) or session ID (TLS 1.2); with [`Resume::Off`]
+/// no session is stored and no ticket sent, so every handshake is full.
+///
+/// A key that does not match the leaf's public key is refused ([`TlsError::Refused`]).
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    resume: Resume,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    build_server_config(chain, key, resume, || "TLS server certificate and key".to_owned())
+}
+
+/// [`server_config`] from PEM files, as gosleep's `--tls-cert FILE --tls-key FILE` name
+/// them: every error names the file at fault, or both when the key does not match.
+pub fn server_config_from_files(cert: &Path, key: &Path, resume: Resume) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain = load_certificates(cert)?;
+    let private_key = load_private_key(key)?;
+    build_server_config(chain, private_key, resume, || {
+        format!("{}: the private key does not fit the certificate in {}", key.display(), cert.display())
+    })
+}
+
+fn build_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    resume: Resume,
+    what: impl FnOnce() -> String,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Refused { what: "TLS server config".to_owned(), source })?
+        .with_no_client_auth()
+        // Checks that the key's public half is the leaf's (SPKI), and that ring can sign with it.
+        .with_single_cert(chain, key)
+        .map_err(|source| TlsError::Refused { what: what(), source })?;
+    config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+    match resume {
+        Resume::On => {
+            config.session_storage = ServerSessionMemoryCache::new(SERVER_SESSIONS);
+            config.ticketer = rustls::crypto::ring::Ticketer::new()
+                .map_err(|source| TlsError::Refused { what: "TLS session ticketer".to_owned(), source })?;
+        }
+        Resume::Off => {
+            // The builder's ticketer already makes no tickets; this also stops the cache and
+            // TLS 1.3's post-handshake tickets, which clients would otherwise try to use.
+            config.session_storage = Arc::new(NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
+    }
+    Ok(Arc::new(config))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +427,21 @@ mod tests {
         let leaf = ca.expired_leaf(&["localhost"]).unwrap();
         assert_eq!(leaf.chain.len(), 2);
         assert!(leaf.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn a_server_key_must_fit_its_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::new("test CA").unwrap();
+        let (one, other) = (ca.leaf(&LOCAL_NAMES).unwrap(), ca.leaf(&LOCAL_NAMES).unwrap());
+        let cert = write(&dir, "cert.pem", &one.cert_pem);
+        let config = server_config_from_files(&cert, &write(&dir, "key.pem", &one.key_pem), Resume::On).unwrap();
+        assert_eq!(config.alpn_protocols, vec![ALPN_HTTP1.to_vec()]);
+        let wrong = write(&dir, "other-key.pem", &other.key_pem);
+        let e = server_config_from_files(&cert, &wrong, Resume::On).unwrap_err().to_string();
+        assert!(e.contains("other-key.pem") && e.contains("cert.pem"), "{e}");
+        let off = server_config(one.chain, one.key, Resume::Off).unwrap();
+        assert_eq!(off.send_tls13_tickets, 0);
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! every connection that has no request in flight at once, and let requests in flight
 //! finish within a bounded drain.
 //!
+//! With [`Http1::with_tls`] the same loop serves HTTPS (gosleep's `--tls-*` flags): each
+//! connection's task makes the TLS handshake, bounded by the head timeout, then serves
+//! HTTP/1.1 on it as on a plain socket. Without it nothing per connection or per request
+//! changes: the plain path is the one the servers are benchmarked on.
+//!
 //! axum and warp are served here too (a `Router` through hyper-util's
 //! `TowerToHyperService`, a filter through `warp::service`), as their docs suggest for
 //! custom hyper settings: `axum::serve` and warp's `run` expose no hyper builder, so neither
@@ -27,6 +32,11 @@ use hyper::service::Service;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use rustls::ServerConfig;
+use rustls::server::ServerConnection;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::head_clock::{ConnState, HeadIo, InFlight};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
@@ -36,19 +46,84 @@ use bench_sys::AcceptErrors;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The shared HTTP/1.1 loop: [`Http1::serve`] serves a listener under the name its log lines
-/// carry, with the drain limit of its stop.
-#[derive(Debug, Clone, Copy)]
+/// carry, with the drain limit of its stop, over TLS once given [`Http1::with_tls`].
+#[derive(Debug, Clone)]
 pub struct Http1 {
     name: &'static str,
     drain_limit: Duration,
     head_timeout: Duration,
+    tls: Option<Tls>,
+}
+
+/// How a connection's TLS handshake ended, as [`Http1::with_tls`] reports each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// A full handshake (a HelloRetryRequest included): no session resumed.
+    Full,
+    /// An earlier session resumed (by ticket or session ID).
+    Resumed,
+    /// The handshake failed, was abandoned by the client, or outlasted the head timeout
+    /// (a plaintext client on the TLS port, say); the connection is closed.
+    Failed,
+}
+
+impl Handshake {
+    /// The kind of a completed handshake.
+    fn of(connection: &ServerConnection) -> Self {
+        match connection.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => Self::Resumed,
+            _ => Self::Full,
+        }
+    }
+}
+
+/// The TLS side of a loop: the acceptor, and who hears of each handshake.
+#[derive(Clone)]
+struct Tls {
+    acceptor: TlsAcceptor,
+    on_handshake: Arc<dyn Fn(Handshake) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// The handshake on an accepted `stream`, given at most `limit`; reports how it ended.
+    async fn handshake(&self, stream: TcpStream, limit: Duration) -> Option<TlsStream<TcpStream>> {
+        match tokio::time::timeout(limit, self.acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => {
+                (self.on_handshake)(Handshake::of(stream.get_ref().1));
+                Some(stream)
+            }
+            Ok(Err(_)) | Err(_) => {
+                (self.on_handshake)(Handshake::Failed);
+                None
+            }
+        }
+    }
 }
 
 impl Http1 {
     /// The loop for the binary `name`, waiting at most `drain_limit` for requests in flight
     /// when it stops; heads time out after [`HEAD_TIMEOUT`].
     pub fn new(name: &'static str, drain_limit: Duration) -> Self {
-        Self { name, drain_limit, head_timeout: HEAD_TIMEOUT }
+        Self { name, drain_limit, head_timeout: HEAD_TIMEOUT, tls: None }
+    }
+
+    /// Serves HTTPS instead: each accepted connection first makes a TLS handshake with
+    /// `config`, in its own task, within the head timeout (the first head's clock runs from
+    /// the accept, so handshake and head together get [`HEAD_TIMEOUT`]). `on_handshake`
+    /// hears how each one ended; a failed one closes its connection and nothing else.
+    pub fn with_tls(
+        mut self,
+        config: Arc<ServerConfig>,
+        on_handshake: impl Fn(Handshake) + Send + Sync + 'static,
+    ) -> Self {
+        self.tls = Some(Tls { acceptor: TlsAcceptor::from(config), on_handshake: Arc::new(on_handshake) });
+        self
     }
 
     /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, closes
@@ -76,7 +151,7 @@ impl Http1 {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let Self { name, drain_limit, head_timeout } = self;
+        let Self { name, drain_limit, head_timeout, tls } = self;
         let mut http = hyper::server::conn::http1::Builder::new();
         // No hyper timer, so no header_read_timeout: hyper's starts whenever the connection
         // waits for a head, idle keep-alive time included, and would close the pooled idle
@@ -106,6 +181,19 @@ impl Http1 {
             // Answers are small and latency is what is measured: no Nagle delay.
             let _ = stream.set_nodelay(true);
             let state = ConnState::new(head_timeout);
+            if let Some(tls) = &tls {
+                let (tls, http, watcher) = (tls.clone(), http.clone(), graceful.watcher());
+                let stopping = Arc::clone(&stopping);
+                let service = Tracked { inner: make_service(), state: Arc::clone(&state) };
+                // The handshake in the connection's task, so a slow client never holds the
+                // accept loop; a stop waits for it (the watcher), at most the head timeout.
+                tokio::spawn(async move {
+                    let Some(stream) = tls.handshake(stream, head_timeout).await else { return };
+                    let io = HeadIo::new(stream, state).ending_unserved_on(stopping);
+                    let _ = watcher.watch(http.serve_connection(TokioIo::new(io), service)).await;
+                });
+                continue;
+            }
             // hyper's graceful shutdown closes a keep-alive connection that is idle (or holds
             // part of its next head) at once, but one still on its first head counts as busy
             // to it: ending those at the stop keeps a silent client from holding it the whole
@@ -223,6 +311,11 @@ mod tests {
 
     /// Serves `ok` with [`TEST_HEAD_TIMEOUT`] until the returned sender is dropped.
     async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        start_with(|http| http).await
+    }
+
+    /// [`start`], with `tls` applied to the loop first.
+    async fn start_with(tls: impl FnOnce(Http1) -> Http1) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = bench_sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -234,7 +327,7 @@ mod tests {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let http = Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", Duration::from_secs(5)) };
+        let http = tls(Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", Duration::from_secs(5)) });
         tokio::spawn(http.serve(listener, make_service, shutdown));
         (addr, stop)
     }
@@ -281,5 +374,53 @@ mod tests {
         let (addr, _stop) = start().await;
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a silent connection was not timed out");
+    }
+
+    /// The loop over TLS with a leaf of a fresh CA, reporting handshakes on the channel;
+    /// and a client config that trusts that CA.
+    async fn start_tls() -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::sync::mpsc::UnboundedReceiver<Handshake>,
+        Arc<rustls::ClientConfig>,
+    ) {
+        use crate::tls::{Authority, CaFile, LOCAL_NAMES, Resume};
+        let ca = Authority::new("test CA").expect("CA");
+        let leaf = ca.leaf(&LOCAL_NAMES).expect("leaf");
+        let config = crate::tls::server_config(leaf.chain, leaf.key, Resume::On).expect("server config");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_path = dir.path().join("ca.pem");
+        std::fs::write(&ca_path, ca.pem()).expect("write CA");
+        let client = crate::tls::client_config(Some(&CaFile::load(&ca_path).expect("CA file")), Resume::On)
+            .expect("client config");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (addr, stop) = start_with(|http| {
+            http.with_tls(config, move |h| {
+                let _ = tx.send(h);
+            })
+        })
+        .await;
+        (addr, stop, rx, client)
+    }
+
+    #[tokio::test]
+    async fn over_tls_a_handshake_is_reported_then_http_is_served() {
+        let (addr, _stop, mut handshakes, client) = start_tls().await;
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = tokio_rustls::TlsConnector::from(client).connect(name, tcp).await.expect("handshake");
+        tls.write_all(REQUEST).await.expect("send");
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf)).await.expect("answer").expect("read");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+        assert_eq!(handshakes.recv().await, Some(Handshake::Full));
+    }
+
+    #[tokio::test]
+    async fn over_tls_a_silent_client_is_a_failed_handshake_within_the_head_timeout() {
+        let (addr, _stop, mut handshakes, _client) = start_tls().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a silent TLS client was not timed out");
+        assert_eq!(handshakes.recv().await, Some(Handshake::Failed));
     }
 }
