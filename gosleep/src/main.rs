@@ -2,9 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let config = gosleep::Config::parse();
-    server_common::running::main("gosleep", || gosleep::start(config))
+    let (config, tls) = gosleep::Config::parse_checked();
+    server_common::running::main("gosleep", || gosleep::start_with(config, tls))
 }
