@@ -13,9 +13,10 @@ mod serving;
 mod upstream;
 
 use std::io;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 
+use actix_tls::connect::rustls_0_23::reexports::ClientConfig;
 use actix_web::dev::Server;
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
@@ -42,6 +43,9 @@ pub fn start(config: Config) -> io::Result<Running> {
     let listener = bench_sys::bind_listener(config.listen)?;
     let addr = listener.local_addr()?;
     let workers = config.threads_or_cpus();
+    // THE client config, built once: every worker's awc client shares it, and with it one
+    // session store.
+    let tls = config.upstream_tls().map_err(io::Error::other)?;
     let (ready_tx, ready_rx) = mpsc::channel();
 
     let thread = thread::Builder::new().name("actix-system".into()).spawn(move || {
@@ -59,7 +63,7 @@ pub fn start(config: Config) -> io::Result<Running> {
             let server = builder.listen(format!("actix-web-service-{addr}"), listener, move || {
                 // Runs once per worker, on that worker's thread: its state is its own.
                 let app = App::new()
-                    .app_data(web::Data::new(Worker::new(&config)))
+                    .app_data(web::Data::new(Worker::new(&config, tls.clone())))
                     .wrap(middleware::from_fn(head_limits))
                     // Around the head limits: their answers carry it too.
                     .wrap(middleware::DefaultHeaders::new().add((header::SERVER, SERVER_HEADER)))
@@ -120,8 +124,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(config: &Config) -> Self {
-        Self { config: config.clone(), client: upstream::client(config) }
+    fn new(config: &Config, tls: Option<Arc<ClientConfig>>) -> Self {
+        Self { config: config.clone(), client: upstream::client(config, tls) }
     }
 
     /// One upstream call ([`upstream::call`]).

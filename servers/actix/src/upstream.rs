@@ -4,17 +4,20 @@
 //! its end-of-file ([`eof`]).
 
 use std::io;
+use std::sync::Arc;
 
+use actix_tls::connect::rustls_0_23::reexports::ClientConfig;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{StatusCode, Version, header};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use futures_util::StreamExt;
 use server_common::upstream::BodyCount;
-use server_common::{Config, UpstreamError};
+use server_common::{Config, UpstreamError, tls};
 
-/// A worker's client: no cap on connections, the whole call's budget for the connect,
-/// no redirects.
-pub(crate) fn client(config: &Config) -> awc::Client {
+/// A worker's client: no cap on connections, the whole call's budget for the connect (and
+/// for the TLS handshake after it), no redirects; `tls` is THE client config of an https://
+/// upstream ([`Config::upstream_tls`]).
+pub(crate) fn client(config: &Config, tls: Option<Arc<ClientConfig>>) -> awc::Client {
     let timeout = config.upstream_timeout();
     // limit(0): no cap on connections. awc's default of 100 per worker would queue
     // calls beyond it, capping `/multiple` at 100 / fanout concurrent requests per
@@ -22,6 +25,13 @@ pub(crate) fn client(config: &Config) -> awc::Client {
     // call itself is bounded in `call`. Reuse needs nothing more: awc pools
     // keep-alive connections by default (idle up to 15 s).
     let connector = awc::Connector::new().connector(eof::connector()).limit(0).timeout(timeout);
+    // awc puts its TLS step on the sockets of the TCP connector above, so the EOF watch
+    // sees the TCP socket under the TLS stream. Its own default TLS config (the one awc
+    // builds with no roots feature) is none: plain http:// needs nothing more.
+    let connector = match tls {
+        Some(tls) => connector.rustls_0_23(tls).handshake_timeout(timeout),
+        None => connector,
+    };
     awc::Client::builder()
         .connector(connector)
         // awc's 5 s default would cut calls the contract allows 30 s; `call` bounds
@@ -79,6 +89,11 @@ fn send_error(e: SendRequestError, timeout_ms: u64) -> UpstreamError {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
             UpstreamError::Timeout(timeout_ms)
         }
+        // A handshake that failed: rustls's error inside the connect's io::Error.
+        SendRequestError::Connect(ConnectError::Io(io)) => match tls::failure_in(&io) {
+            Some(reason) => UpstreamError::Tls(reason),
+            None => UpstreamError::Connect(io.to_string()),
+        },
         SendRequestError::Connect(e) => UpstreamError::Connect(e.to_string()),
         // Sending failed, or the response was cut short or malformed (e.g. a pooled
         // connection the upstream had closed).
@@ -107,6 +122,9 @@ fn framing(version: Version, status: StatusCode, headers: &HeaderMap) -> Result<
 fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
     match e {
         PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
+        PayloadError::Io(e) if tls::failure_in(&e).is_some() => {
+            UpstreamError::Tls(tls::failure_in(&e).unwrap_or_default())
+        }
         e => UpstreamError::Broken(e.to_string()),
     }
 }

@@ -157,11 +157,6 @@ impl FaultUpstream {
         Upstream::at(self.addr())
     }
 
-    /// This upstream addressed as `https://`: plain HTTP where a client expects TLS.
-    pub fn upstream_as_https(&self) -> Upstream {
-        https(self.addr())
-    }
-
     /// Requests whose head it has read so far.
     pub fn requests(&self) -> u64 {
         self.counts.requests.load(Ordering::SeqCst)
@@ -232,6 +227,13 @@ impl TlsFaultUpstream {
         config.alpn_protocols = vec![tls::ALPN_HTTP1.to_vec()];
         let accept = Accept::Tls(TlsAcceptor::from(Arc::new(config)));
         Self::spawn(&trusted, accept, Arc::new(plan))
+    }
+
+    /// Starts an upstream that answers every request with `fault` in plain HTTP, though
+    /// addressed as `https://`: the ClientHello gets an HTTP answer.
+    pub fn plaintext(fault: Fault) -> io::Result<Self> {
+        let trusted = Authority::new("fault-upstream trusted CA").map_err(io::Error::other)?;
+        Self::spawn(&trusted, Accept::Plain, Arc::new(move |_| fault))
     }
 
     /// Starts an upstream that accepts TCP and never answers (nor reads) the ClientHello.

@@ -25,6 +25,7 @@ pub mod faults;
 pub mod hostile;
 pub mod recovery;
 mod support;
+pub mod tls;
 
 /// A server under test.
 #[derive(Clone, Copy)]
@@ -236,6 +237,23 @@ macro_rules! suite {
                 stop_closes_idle_and_half_read_connections_at_once,
                 a_second_sigterm_exits_at_once_with_a_failure_status,
                 a_clients_bad_input_logs_no_error,
+            ],
+            // HTTPS upstreams (tls.rs): the TLS fault upstream's certificates and silences,
+            // bad TLS flags, and connections and handshakes counted by the upstream.
+            tls: [
+                https_calls_answer_200_with_their_bytes_with_and_without_reuse,
+                an_untrusted_ca_is_502_naming_the_tls_failure,
+                a_wrong_host_name_is_502_naming_the_tls_failure,
+                an_expired_certificate_is_502_naming_the_tls_failure,
+                plain_http_on_an_https_upstream_is_502_naming_the_tls_failure,
+                a_tls_upstream_that_never_answers_the_hello_is_504_after_the_upstream_timeout,
+                a_tls_upstream_on_an_http_url_is_502,
+                a_missing_upstream_ca_file_exits_2_naming_it,
+                an_upstream_ca_file_without_a_certificate_exits_2_naming_it,
+                an_upstream_ca_with_an_http_upstream_exits_2_naming_both,
+                reuse_over_https_keeps_tls_connections_few,
+                no_reuse_over_https_opens_one_tls_connection_per_call,
+                no_tls_resumption_makes_every_handshake_full,
             ],
         );
     };

@@ -16,12 +16,13 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::{self, Client};
 use hyper_util::rt::TokioExecutor;
 use server_common::proxy::{self, Endpoint};
 use server_common::upstream::BodyCount;
-use server_common::{Answer, Config, Running, Upstream, UpstreamError, hyper_serve, running};
+use server_common::{Answer, Config, Running, Upstream, UpstreamError, hyper_serve, running, tls};
 
 /// What this server is, in the line its `--help` opens with (after `server-hyper: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on bare hyper 1, hyper-util's client upstream (async: a task per request on --threads tokio workers)";
@@ -30,14 +31,21 @@ pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on bare hyp
 pub const SERVER_HEADER: &str = "hyper";
 
 struct App {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: UpstreamClient,
     upstream: Upstream,
     fanout: usize,
     timeout: Duration,
 }
 
+/// The pooled client of an http:// upstream, or of an https:// one: two types, so that the
+/// plain path stays the bare `HttpConnector` it was before TLS came.
+enum UpstreamClient {
+    Http(Client<HttpConnector, Empty<Bytes>>),
+    Https(Client<HttpsConnector<HttpConnector>, Empty<Bytes>>),
+}
+
 impl App {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config) -> io::Result<Self> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let mut builder = Client::builder(TokioExecutor::new());
@@ -48,12 +56,23 @@ impl App {
         // call connects, and drops (closes) its connection once the body is read; the
         // same knob reqwest's servers use, so the no-reuse tables compare like with like.
         builder.pool_max_idle_per_host(if config.no_reuse { 0 } else { usize::MAX });
-        Self {
-            client: builder.build(connector),
+        let client = match config.upstream_tls().map_err(io::Error::other)? {
+            Some(tls) => {
+                // The TCP connector hands https:// URIs on to the TLS step.
+                connector.enforce_http(false);
+                // THE config as it is (the same Arc: ALPN http/1.1, one session store).
+                // hyper-rustls's builder would refuse a config with ALPN set, to set its
+                // own; this constructor takes it unchanged, http:// URIs still allowed.
+                UpstreamClient::Https(builder.build(HttpsConnector::from((connector, tls))))
+            }
+            None => UpstreamClient::Http(builder.build(connector)),
+        };
+        Ok(Self {
+            client,
             upstream: config.upstream.clone(),
             fanout: config.fanout,
             timeout: config.upstream_timeout(),
-        }
+        })
     }
 
     /// One upstream call: GET, 2xx, whole body read (counted frame by frame, never held,
@@ -62,13 +81,10 @@ impl App {
         let uri: Uri = url.parse().map_err(|e| UpstreamError::Connect(format!("bad upstream URL {url}: {e}")))?;
         let request = Request::get(uri).body(Empty::new()).map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                if e.is_connect() {
-                    UpstreamError::Connect(e.to_string())
-                } else {
-                    UpstreamError::Broken(e.to_string())
-                }
-            })?;
+            let response = match &self.client {
+                UpstreamClient::Http(client) => send(client, request).await?,
+                UpstreamClient::Https(client) => send(client, request).await?,
+            };
             if !response.status().is_success() {
                 return Err(UpstreamError::Status(response.status().as_u16()));
             }
@@ -83,6 +99,30 @@ impl App {
         tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or(Err(UpstreamError::Timeout(self.timeout.as_millis() as u64)))
+    }
+}
+
+/// Sends `request` and waits for the response head.
+async fn send<C>(
+    client: &Client<C, Empty<Bytes>>,
+    request: Request<Empty<Bytes>>,
+) -> Result<Response<Incoming>, UpstreamError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    client.request(request).await.map_err(|e| client_error(&e))
+}
+
+/// The one mapping of the client's failures: a rustls error anywhere in the chain is a
+/// TLS failure (hyper-rustls reports it inside the connect's io::Error), then connect
+/// failures, then the rest.
+fn client_error(e: &legacy::Error) -> UpstreamError {
+    if let Some(reason) = tls::failure_in(e) {
+        UpstreamError::Tls(reason)
+    } else if e.is_connect() {
+        UpstreamError::Connect(e.to_string())
+    } else {
+        UpstreamError::Broken(e.to_string())
     }
 }
 
@@ -116,7 +156,7 @@ fn respond(answer: impl Into<Answer>) -> Response<Full<Bytes>> {
 pub fn start(config: Config) -> io::Result<Running> {
     let threads = config.threads_or_cpus();
     running::spawn_tokio("server-hyper", config.listen, threads, move |listener, shutdown| async move {
-        let app = Arc::new(App::new(&config));
+        let app = Arc::new(App::new(&config)?);
         let make_service = || {
             let app = Arc::clone(&app);
             hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
