@@ -6,13 +6,14 @@ mod values;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bench_tls::CaFile;
 use clap::{Args, Parser, Subcommand};
 
 pub use target::{Target, parse_url};
 use values::parse_rate;
 pub use values::{check_header, parse_duration, parse_header};
 
-/// A wrk-compatible HTTP/1.1 load generator that measures honestly: HDR-histogram
+/// A wrk-compatible HTTP/1.1 (and HTTPS) load generator that measures honestly: HDR-histogram
 /// percentiles, open-loop `--rate` with coordinated-omission correction, errors by kind,
 /// and the server's CPU and memory sampled from /proc. A run with no 2xx answer in its
 /// window prints its report and writes its `--json`, then exits 1: it measured nothing.
@@ -47,7 +48,7 @@ pub enum Command {
     /// (`-d` recorded after `--warmup`) on connections sized from the rate and the SLO.
     /// Prints one line per step and a verdict naming what bound it (cpu, pool, concurrency,
     /// fd budget, client, max rate); exits 1 when even the first step fails.
-    Capacity(CapacityOpts),
+    Capacity(Box<CapacityOpts>),
     /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
     /// mode, endpoint and server) into the Markdown tables of DIR/results.md (or
     /// `--output`) and SVG charts next to it (same path, `.svg`). Unmeasured cells show "—"
@@ -142,9 +143,31 @@ pub struct CapacityOpts {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Target URL (http:// only).
+    /// How an https:// target's certificate is checked.
+    #[command(flatten)]
+    pub tls: TlsOpts,
+
+    /// Target URL (http:// or https://).
     #[arg(value_name = "URL")]
     pub url: String,
+}
+
+/// How an `https://` target is trusted and its sessions resumed; refused for `http://`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsOpts {
+    /// https:// only: trust exactly the certificates of this PEM file instead of the
+    /// system's roots (read before any load: a bad file exits 2).
+    #[arg(long, value_name = "FILE", value_parser = CaFile::parse_arg, conflicts_with = "insecure")]
+    pub cacert: Option<CaFile>,
+
+    /// https:// only: accept any server certificate, unverified, as wrk does (the
+    /// handshake's signatures are still checked).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// https:// only: a full handshake on every new connection, never a resumed session.
+    #[arg(long)]
+    pub no_tls_resumption: bool,
 }
 
 /// One load run.
@@ -202,7 +225,11 @@ pub struct RunOpts {
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
 
-    /// Target URL (http:// only).
+    /// How an https:// target's certificate is checked.
+    #[command(flatten)]
+    pub tls: TlsOpts,
+
+    /// Target URL (http:// or https://).
     #[arg(required = true, value_name = "URL")]
     pub url: Option<String>,
 }

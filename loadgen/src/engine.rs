@@ -6,11 +6,15 @@
 //! run ends at its deadline whatever the server does (after at most one timeout spent opening
 //! its connections): every connection is dropped then, so a dead or hanging server yields
 //! errors and timeouts, never a hang.
+//!
+//! An `https://` target puts TLS under that client (`engine/tls.rs`: one client config for
+//! the run; `engine/http1/tls.rs`: a rustls session per connection over its socket).
 
 mod http1;
 mod schedule;
 mod tally;
 mod timers;
+mod tls;
 mod worker;
 
 use std::io;
@@ -22,9 +26,10 @@ use http::Uri;
 
 use self::http1::Request;
 use self::tally::{Published, Tally};
+pub use self::tls::{AcceptAnyServerCertificate, TlsPlan};
 use self::worker::Worker;
 use crate::procstat;
-use crate::result::{Mode, RunResult};
+use crate::result::{HandshakeSummary, Mode, RunResult, TlsResult};
 
 /// How often the monitor samples the server: four times per Req/Sec sample.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
@@ -58,6 +63,8 @@ pub struct Plan {
     pub server_pid: Option<u32>,
     /// Print a progress line on stderr once a second.
     pub progress: bool,
+    /// An `https://` target's TLS; `None` for `http://`.
+    pub tls: Option<TlsPlan>,
 }
 
 /// The time frame of a run.
@@ -204,6 +211,17 @@ fn collect(plan: &Plan, tally: Tally, sampled: Sampled) -> RunResult {
         latency_summary: crate::result::LatencySummary::of(&tally.latency),
         latency: tally.latency,
         server: sampled.server,
+        tls: plan.tls.as_ref().zip(tally.tls).map(|(plan, tls)| TlsResult {
+            verify: plan.verify.clone(),
+            resumption: plan.resumption,
+            handshakes: tls.latency.len(),
+            full: tls.latency.len().saturating_sub(tls.resumed),
+            resumed: tls.resumed,
+            failures: tls.failures,
+            first_failure: tls.first_failure,
+            latency_us: HandshakeSummary::of(&tls.latency),
+            latency: tls.latency,
+        }),
     }
 }
 

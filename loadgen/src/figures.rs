@@ -2,6 +2,7 @@
 //! scripts (`loadgen field FILE NAME` prints them by [`DERIVED`] name), so that no figure
 //! is computed twice, two ways.
 
+use crate::report::UpstreamTls;
 use crate::result::RunResult;
 
 /// The server's CPU seconds per 1,000 answers in the window (results.md's row "Server CPU
@@ -11,6 +12,30 @@ use crate::result::RunResult;
 pub fn cpu_per_1k(result: &RunResult) -> Option<f64> {
     let s = result.server.as_ref()?;
     (result.requests > 0).then(|| 1000.0 * s.cpu_seconds / result.requests as f64)
+}
+
+/// What the upstream did per request loadgen answered in an HTTPS cell's window (the rows
+/// "Upstream calls per request" and "Upstream TLS handshakes per request" of results.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpstreamPerRequest {
+    /// Upstream calls: 1 for `/single`, the fan-out for `/multiple`, when the window's two
+    /// counts line up.
+    pub calls: f64,
+    /// Handshakes that set up a new TLS session: a new connection's cost in full.
+    pub full_handshakes: f64,
+    /// Handshakes that resumed a session: a new connection, but not a new session.
+    pub resumed_handshakes: f64,
+}
+
+/// gosleep's counts over an HTTPS cell's window divided by the requests loadgen answered
+/// in it, or `None` without answers.
+pub fn upstream_per_request(upstream: &UpstreamTls, result: &RunResult) -> Option<UpstreamPerRequest> {
+    let answered = result.requests as f64;
+    (result.requests > 0).then(|| UpstreamPerRequest {
+        calls: upstream.requests as f64 / answered,
+        full_handshakes: upstream.tls_handshakes_full as f64 / answered,
+        resumed_handshakes: upstream.tls_handshakes_resumed as f64 / answered,
+    })
 }
 
 /// A figure a run's result gives without holding it as a field: its name for `loadgen
@@ -53,6 +78,18 @@ mod tests {
         run.requests = 10;
         run.server = None;
         assert_eq!(cpu_per_1k(&run), None, "no sample");
+    }
+
+    #[test]
+    fn upstream_per_request_divides_the_upstreams_counts_by_the_answers() {
+        let mut run = fake(0);
+        run.requests = 2000;
+        let upstream =
+            UpstreamTls { requests: 10_000, tls_handshakes_full: 20, tls_handshakes_resumed: 1980, tls_failures: 0 };
+        let per = upstream_per_request(&upstream, &run).unwrap();
+        assert_eq!(per, UpstreamPerRequest { calls: 5.0, full_handshakes: 0.01, resumed_handshakes: 0.99 });
+        run.requests = 0;
+        assert_eq!(upstream_per_request(&upstream, &run), None, "no answers");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! loadgen: a wrk-compatible HTTP/1.1 load generator that measures honestly.
 //!
-//! wrk's flags and output shape, plus HDR-histogram percentiles, an open-loop `--rate`
+//! wrk's flags and output shape, and `https://` targets over rustls (`--cacert`,
+//! `--insecure`; handshakes counted and timed), plus HDR-histogram percentiles, an open-loop `--rate`
 //! with coordinated-omission correction, `--no-keepalive`, `--warmup`, errors counted by
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
 //! server's CPU and memory from /proc (the process and its descendants); `capacity`, an
@@ -221,7 +222,13 @@ fn nothing_answered(requests: u64, errors: &Errors) -> String {
 pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     let usage = |m: String| LoadgenError::Usage(m);
     let url = opts.url.clone().ok_or_else(|| usage("a URL is required".into()))?;
-    let cli::Target { uri, host, port } = cli::parse_url(&url).map_err(usage)?;
+    let cli::Target { uri, host, port, tls } = cli::parse_url(&url).map_err(usage)?;
+    let tls = if tls {
+        Some(engine::TlsPlan::new(&host, &opts.tls).map_err(usage)?)
+    } else {
+        tls_flags_for_http(&opts.tls, &url).map_err(usage)?;
+        None
+    };
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| usage(format!("cannot resolve {host}: {e}")))?
@@ -262,7 +269,25 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
         keepalive: !opts.no_keepalive,
         server_pid: opts.server_pid,
         progress: std::io::stdout().is_terminal(),
+        tls,
     })
+}
+
+/// A TLS flag with an `http://` target asks for something that cannot happen: refused, not
+/// ignored (the run would not be what its command line says).
+fn tls_flags_for_http(tls: &cli::TlsOpts, url: &str) -> Result<(), String> {
+    let given: Vec<&str> = [
+        (tls.cacert.is_some(), "--cacert"),
+        (tls.insecure, "--insecure"),
+        (tls.no_tls_resumption, "--no-tls-resumption"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(format!("{} only applies to https:// targets, and {url} is http://", given.join(" and ")))
 }
 
 /// Connections the fd limit leaves room for (after raising it to the hard limit), and

@@ -133,6 +133,8 @@ pub fn record(opts: &RecordOpts) -> Result<RunMeta, String> {
             versions: opts.python_versions.clone(),
             unavailable: opts.python_unavailable.clone(),
         }),
+        // `--tls` arrives with loadgen's dependency on bench-tls, for its stack's name.
+        tls: None,
         skipped: cells("--skipped", &opts.skipped)?,
         failed: cells("--failed", &opts.failed)?,
         notes: cells("--note", &opts.notes)?,

@@ -233,6 +233,75 @@ pub struct RunResult {
     pub latency_summary: LatencySummary,
     /// The sampled server, if `--server-pid` was given.
     pub server: Option<ServerSample>,
+    /// An `https://` run's TLS handshakes and failures; absent for `http://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsResult>,
+}
+
+/// An `https://` run's TLS, counted over the whole run (connections opened before the clock
+/// starts, warm-up and window): with keep-alive, every handshake is made before the clock
+/// starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TlsResult {
+    /// How the server's certificate was checked: `--cacert FILE`, `system roots` or
+    /// `none (--insecure)`.
+    pub verify: String,
+    /// Whether sessions were resumed when the server offered it (`--no-tls-resumption`: no).
+    pub resumption: bool,
+    /// Completed handshakes.
+    pub handshakes: u64,
+    /// Of them, full handshakes (the server's certificate sent and checked).
+    pub full: u64,
+    /// Of them, resumed sessions.
+    pub resumed: u64,
+    /// Steps that failed in TLS: a refused certificate, an alert, a corrupt record, a close
+    /// during the handshake. Each is also a connect error (in the handshake) or a read
+    /// error, when in the window.
+    pub failures: u64,
+    /// The first failure's reason, e.g. "invalid peer certificate: UnknownIssuer".
+    pub first_failure: Option<String>,
+    /// The handshakes' times (from the TCP connect's end to the handshake's end).
+    pub latency_us: HandshakeSummary,
+    /// Their histogram in microseconds (HdrHistogram V2 + deflate, base64), for `merge`.
+    #[serde(with = "histogram_base64")]
+    pub latency: Histogram<u64>,
+}
+
+/// The handshake times' summary in microseconds (derived from [`TlsResult::latency`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeSummary {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl HandshakeSummary {
+    /// Summarizes a histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Self { p50: h.value_at_quantile(0.5), p99: h.value_at_quantile(0.99), max: h.max(), mean: h.mean() }
+    }
+}
+
+impl TlsResult {
+    /// Adds another run's TLS counts (saturating, as the other counts), merging the
+    /// histograms; the first failure named stays the first.
+    fn add(&mut self, other: &TlsResult) -> Result<(), MergeError> {
+        self.handshakes = self.handshakes.saturating_add(other.handshakes);
+        self.full = self.full.saturating_add(other.full);
+        self.resumed = self.resumed.saturating_add(other.resumed);
+        self.failures = self.failures.saturating_add(other.failures);
+        if self.first_failure.is_none() {
+            self.first_failure.clone_from(&other.first_failure);
+        }
+        self.latency.add(&other.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
+        self.latency_us = HandshakeSummary::of(&self.latency);
+        Ok(())
+    }
 }
 
 impl RunResult {
@@ -268,6 +337,21 @@ impl RunResult {
             merged.thread_rps.extend_from_slice(&r.thread_rps);
             merged.latency.add(&r.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
             merged.server = merged.server.or(r.server);
+            match (&mut merged.tls, &r.tls) {
+                (Some(mine), Some(theirs)) => {
+                    let resumption = |t: &TlsResult| if t.resumption { "on" } else { "off" }.to_owned();
+                    if mine.resumption != theirs.resumption {
+                        return Err(MergeError::DifferentMode {
+                            what: "TLS resumption",
+                            first: resumption(mine),
+                            other: resumption(theirs),
+                        });
+                    }
+                    mine.add(theirs)?;
+                }
+                (None, Some(theirs)) => merged.tls = Some(theirs.clone()),
+                _ => {}
+            }
         }
         merged.latency_summary = LatencySummary::of(&merged.latency);
         Ok(merged)
@@ -345,7 +429,71 @@ mod tests {
             latency_summary: LatencySummary::of(&latency),
             latency,
             server: None,
+            tls: None,
         }
+    }
+
+    /// `result(samples)` of an https:// run whose handshakes took `handshakes` µs,
+    /// `resumed` of them resumed.
+    pub(super) fn tls_result(samples: &[u64], handshakes: &[u64], resumed: u64) -> RunResult {
+        let mut latency = new_histogram();
+        for h in handshakes {
+            latency.record(*h).unwrap();
+        }
+        let n = handshakes.len() as u64;
+        RunResult {
+            tls: Some(TlsResult {
+                verify: "--cacert ca.pem".into(),
+                resumption: true,
+                handshakes: n,
+                full: n - resumed,
+                resumed,
+                failures: 0,
+                first_failure: None,
+                latency_us: HandshakeSummary::of(&latency),
+                latency,
+            }),
+            ..result(samples)
+        }
+    }
+
+    #[test]
+    fn merged_tls_sums_handshakes_and_merges_their_histograms() {
+        let a = tls_result(&[1], &[500, 700], 1);
+        let mut b = tls_result(&[2], &[9_000], 0);
+        if let Some(tls) = &mut b.tls {
+            tls.failures = 3;
+            tls.first_failure = Some("invalid peer certificate: UnknownIssuer".into());
+        }
+        let json: Vec<String> = [a, b].iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        let parsed: Vec<RunResult> = json.iter().map(|j| serde_json::from_str(j).unwrap()).collect();
+        let merged = RunResult::merge(&parsed).unwrap();
+        let tls = merged.tls.expect("TLS merged");
+        assert_eq!((tls.handshakes, tls.full, tls.resumed, tls.failures), (3, 2, 1, 3));
+        assert_eq!(tls.first_failure.as_deref(), Some("invalid peer certificate: UnknownIssuer"));
+        let one = tls_result(&[], &[500, 700, 9_000], 1).tls.unwrap();
+        assert_eq!(tls.latency, one.latency);
+        assert_eq!(tls.latency_us, one.latency_us);
+        let mut off = tls_result(&[3], &[1], 0);
+        off.tls.as_mut().unwrap().resumption = false;
+        let e = RunResult::merge(&[tls_result(&[1], &[1], 0), off]).unwrap_err();
+        assert!(e.to_string().contains("TLS resumption"), "{e}");
+    }
+
+    #[test]
+    fn an_http_result_has_no_tls_in_its_json_and_an_https_one_has_its_fields() {
+        let http = serde_json::to_value(result(&[1])).unwrap();
+        assert!(http.get("tls").is_none(), "{http}");
+        let https = serde_json::to_value(tls_result(&[1], &[1_200, 3_400], 0)).unwrap();
+        let tls = &https["tls"];
+        assert_eq!(
+            (tls["handshakes"].as_u64(), tls["full"].as_u64(), tls["resumed"].as_u64()),
+            (Some(2), Some(2), Some(0))
+        );
+        for field in ["p50", "p99", "max", "mean"] {
+            assert!(tls["latency_us"][field].is_number(), "{field}: {tls}");
+        }
+        assert!(tls["latency_us"]["max"].as_u64().unwrap() >= 3_400);
     }
 
     /// Two JSON files merged equal one histogram of all their samples.

@@ -337,6 +337,7 @@ fn report_of_an_impossible_cell_writes_the_tables_and_exits_1() {
         latency: new_histogram(),
         latency_summary: LatencySummary::default(),
         server: None,
+        tls: None,
     };
     let json = serde_json::to_string(&cell).expect("json");
     std::fs::write(dir.join("reuse-single-hyper.json"), json).expect("cell");

@@ -179,6 +179,7 @@ impl Search<'_> {
             warmup: o.warmup,
             json: None,
             server_pid: o.server_pid,
+            tls: o.tls.clone(),
             url: Some(o.url.clone()),
         };
         let plan = crate::plan(&run)?;

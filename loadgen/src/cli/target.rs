@@ -6,6 +6,9 @@ use http::Uri;
 /// The port of an `http://` URL that names none.
 const HTTP_PORT: u16 = 80;
 
+/// The port of an `https://` URL that names none.
+const HTTPS_PORT: u16 = 443;
+
 /// A checked target URL: what loadgen connects to and sends is exactly what it was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -13,34 +16,39 @@ pub struct Target {
     pub uri: Uri,
     /// The host, IPv6 brackets removed, to resolve.
     pub host: String,
-    /// The port given, or 80.
+    /// The port given, or 80 (443 for https).
     pub port: u16,
+    /// An `https://` URL: the HTTP/1.1 exchange goes over TLS, its server name the host.
+    pub tls: bool,
 }
 
-/// Parses an `http://host[:port]/path?query` URL, refusing any that the URL parser would
-/// silently change: an out-of-range or empty port (which reads as no port, so port 80), a
-/// user:password@ (loadgen sends no credentials; it would only end up in the Host
-/// header), a #fragment (never sent), or a missing scheme (the message gives the URL to
-/// write instead); and any scheme but http, saying so (loadgen speaks no TLS).
+/// Parses an `http://host[:port]/path?query` or `https://...` URL, refusing any that the
+/// URL parser would silently change: an out-of-range or empty port (which reads as no port,
+/// so port 80), a user:password@ (loadgen sends no credentials; it would only end up in the
+/// Host header), a #fragment (never sent), or a missing scheme (the message gives the URL
+/// to write instead); and any other scheme, saying so.
 pub fn parse_url(url: &str) -> Result<Target, String> {
-    match scheme(url) {
+    let tls = match scheme(url) {
         None => {
             let fixed = format!("http://{url}");
             return Err(format!("URL {} has no scheme: write {}", shown(url), shown(&fixed)));
         }
-        Some(s) if s.eq_ignore_ascii_case("http") => {}
-        Some(s) if s.eq_ignore_ascii_case("https") => {
-            return Err(format!("URL {} is https: loadgen supports only http:// (it speaks no TLS)", shown(url)));
+        Some(s) if s.eq_ignore_ascii_case("http") => false,
+        Some(s) if s.eq_ignore_ascii_case("https") => true,
+        Some(s) => {
+            return Err(format!(
+                "URL {} has the scheme {s}://: loadgen supports only http:// and https://",
+                shown(url)
+            ));
         }
-        Some(s) => return Err(format!("URL {} has the scheme {s}://: loadgen supports only http://", shown(url))),
-    }
+    };
     if url.contains('#') {
         return Err(format!("{url:?} has a #fragment, which is never sent: remove it"));
     }
     let uri: Uri = url.parse().map_err(|e| format!("not a URL: {url:?} ({e})"))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some(other) => return Err(format!("only http:// URLs are supported, got {other}://")),
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("only http:// and https:// URLs are supported, got {other}://")),
         None => return Err(format!("not a URL: {url:?} (expected http://host[:port]/path)")),
     }
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
@@ -51,6 +59,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     // What follows the host in the authority is nothing or ":port"; the parser reads an
     // invalid port as no port at all.
     let port = match authority.strip_prefix(host).unwrap_or_default() {
+        "" if tls => HTTPS_PORT,
         "" => HTTP_PORT,
         rest => match rest.strip_prefix(':').map(str::parse::<u16>) {
             Some(Ok(port)) if port > 0 => port,
@@ -58,7 +67,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         },
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    Ok(Target { uri, host, port })
+    Ok(Target { uri, host, port, tls })
 }
 
 /// The scheme of `url` (what precedes its first `://`, when that is a scheme's letters),
@@ -121,14 +130,21 @@ mod tests {
     }
 
     #[test]
-    fn an_https_or_other_scheme_says_only_http_is_supported() {
-        assert_eq!(
-            parse_url("https://127.0.0.1/").unwrap_err(),
-            "URL https://127.0.0.1/ is https: loadgen supports only http:// (it speaks no TLS)"
-        );
+    fn an_https_url_is_tls_on_443_unless_it_names_a_port() {
+        let t = parse_url("https://127.0.0.1/").unwrap();
+        assert_eq!((t.port, t.tls), (443, true));
+        let t = parse_url("HTTPS://localhost:8443/a").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.tls), ("localhost", 8443, true));
+        let v6 = parse_url("https://[::1]:9/").unwrap();
+        assert_eq!((v6.host.as_str(), v6.tls), ("::1", true));
+        assert!(!parse_url("http://127.0.0.1/").unwrap().tls);
+    }
+
+    #[test]
+    fn another_scheme_says_only_http_and_https_are_supported() {
         assert_eq!(
             parse_url("ftp://127.0.0.1/").unwrap_err(),
-            "URL ftp://127.0.0.1/ has the scheme ftp://: loadgen supports only http://"
+            "URL ftp://127.0.0.1/ has the scheme ftp://: loadgen supports only http:// and https://"
         );
         assert_eq!(parse_url("HTTP://127.0.0.1:9/").map(|t| t.port), Ok(9), "a scheme is case-insensitive");
     }

@@ -13,9 +13,15 @@
 //! [`Connection::send`]) and hands it each readiness event ([`Connection::ready`]) until the
 //! step reports what became of it. Requests are never pipelined: the next is written only
 //! after the whole answer before it.
+//!
+//! An `https://` connection puts a TLS session (`http1/tls.rs`) between the client and the
+//! socket: its handshake is a step of the connect, and the client reads and writes the
+//! session's plaintext where it would the socket's bytes. A plain connection never touches
+//! that layer, and pays one branch for it per read and write.
 
 mod body;
 mod head;
+mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -26,7 +32,10 @@ use mio::{Interest, Registry, Token};
 
 use self::body::Body;
 use self::head::Head;
+use self::tls::{Broken, Handshaking, Session};
+pub(super) use self::tls::{Failure, Handshake};
 use super::Plan;
+use super::tls::TlsPlan;
 use crate::result::RequestError;
 
 /// A connection's read buffer to start with: a whole usual answer fits, and a longer body is
@@ -46,6 +55,8 @@ pub(super) struct Request {
     bytes: Box<[u8]>,
     /// It asks the server to close the connection after answering.
     closes: bool,
+    /// Its target's TLS, for an `https://` one.
+    tls: Option<TlsPlan>,
 }
 
 impl Request {
@@ -71,7 +82,7 @@ impl Request {
                 && value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
         }
         text.push_str("\r\n");
-        Self { bytes: text.into_bytes().into_boxed_slice(), closes }
+        Self { bytes: text.into_bytes().into_boxed_slice(), closes, tls: plan.tls.clone() }
     }
 
     #[cfg(test)]
@@ -109,6 +120,8 @@ pub(super) enum Progress {
 enum Phase {
     Closed,
     Connecting,
+    /// Connected, making the TLS handshake.
+    Handshaking,
     Idle,
     /// The request's first `usize` bytes are written.
     Writing(usize),
@@ -135,15 +148,21 @@ enum Phase {
 /// reported that it has not used up yet (the poller is edge-triggered: it reports a change
 /// once). The peer's end of the stream or an error stays reported until the socket closes:
 /// no later event would report it again.
+///
+/// Over TLS it also holds its session, the handshake it completed last and the TLS
+/// failure that closed it last, each until the load loop takes it.
 #[derive(Debug)]
 pub(super) struct Connection {
     stream: Option<TcpStream>,
+    tls: Option<Session>,
     phase: Phase,
     buf: Vec<u8>,
     heads: head::Parser,
     readable: bool,
     writable: bool,
     hung_up: bool,
+    handshake: Option<Handshake>,
+    tls_failure: Option<Failure>,
 }
 
 impl Connection {
@@ -151,18 +170,22 @@ impl Connection {
     pub(super) fn new() -> Self {
         Self {
             stream: None,
+            tls: None,
             phase: Phase::Closed,
             buf: vec![0; BUFFER],
             heads: head::Parser::default(),
             readable: false,
             writable: false,
             hung_up: false,
+            handshake: None,
+            tls_failure: None,
         }
     }
 
     /// Starts connecting to `addr`, its events reported to `registry` under `token`; the
-    /// outcome comes from [`Connection::ready`]: `Connected`, or a connect error. A connect
-    /// refused at once is a connect error here.
+    /// outcome comes from [`Connection::ready`]: `Connected` (over TLS, once the handshake
+    /// is made), or a connect error (a TLS failure in the handshake too). A connect refused
+    /// at once is a connect error here.
     pub(super) fn open(&mut self, addr: SocketAddr, registry: &Registry, token: Token) -> Result<(), RequestError> {
         self.close();
         let mut stream = TcpStream::connect(addr).map_err(|_| RequestError::Connect)?;
@@ -180,6 +203,7 @@ impl Connection {
     /// it registered.
     pub(super) fn close(&mut self) {
         self.stream = None;
+        self.tls = None;
         self.phase = Phase::Closed;
         self.readable = false;
         self.writable = false;
@@ -192,7 +216,12 @@ impl Connection {
     /// readable since the last answer.
     pub(super) fn is_open(&mut self) -> bool {
         let Self { stream: Some(stream), phase: Phase::Idle, .. } = self else { return false };
-        if self.readable {
+        if let Some(session) = &mut self.tls {
+            if self.readable && !session.idle_usable(stream, &mut self.readable) {
+                self.close();
+                return false;
+            }
+        } else if self.readable {
             match stream.read(&mut self.buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 _ => {
@@ -217,6 +246,17 @@ impl Connection {
         self.advance(request)
     }
 
+    /// The handshake that made it `Connected` last, once: `None` over plain HTTP.
+    pub(super) fn take_handshake(&mut self) -> Option<Handshake> {
+        self.handshake.take()
+    }
+
+    /// The TLS failure that made its step fail last, once: `None` when the failure was not
+    /// TLS's.
+    pub(super) fn take_tls_failure(&mut self) -> Option<Failure> {
+        self.tls_failure.take()
+    }
+
     /// Takes the socket's readiness `event` and goes on with the step as far as it allows.
     pub(super) fn ready(&mut self, event: &Event, request: &Request) -> Progress {
         // An error or a hang-up is seen by the next read or write, as its error or its end.
@@ -231,7 +271,8 @@ impl Connection {
     fn advance(&mut self, request: &Request) -> Progress {
         let progress = match self.phase {
             Phase::Closed | Phase::Idle => return Progress::Waiting,
-            Phase::Connecting => self.connected(),
+            Phase::Connecting => self.connected(request),
+            Phase::Handshaking => self.handshake(),
             Phase::Writing(_) | Phase::Head { .. } | Phase::Body { .. } => self.exchange(request),
         };
         match progress {
@@ -242,14 +283,51 @@ impl Connection {
         progress
     }
 
-    /// A connect in progress: it is made once the socket is writable with no error pending.
-    fn connected(&mut self) -> Progress {
+    /// A connect in progress: it is made once the socket is writable with no error pending,
+    /// and then, to an `https://` target, its TLS handshake starts.
+    fn connected(&mut self, request: &Request) -> Progress {
         let Some(stream) = &self.stream else { return Progress::Failed(RequestError::Connect) };
         match stream.take_error() {
-            Ok(None) if self.writable => Progress::Connected,
-            Ok(None) => Progress::Waiting,
-            Ok(Some(_)) | Err(_) => Progress::Failed(RequestError::Connect),
+            Ok(None) if self.writable => {}
+            Ok(None) => return Progress::Waiting,
+            Ok(Some(_)) | Err(_) => return Progress::Failed(RequestError::Connect),
         }
+        let Some(plan) = &request.tls else { return Progress::Connected };
+        match Session::new(plan) {
+            Ok(session) => self.tls = Some(session),
+            Err(failure) => return self.tls_failed(failure, RequestError::Connect),
+        }
+        self.phase = Phase::Handshaking;
+        self.handshake()
+    }
+
+    /// A TLS handshake in progress: `Connected` once it is made.
+    fn handshake(&mut self) -> Progress {
+        let Self { stream: Some(stream), tls: Some(session), readable, writable, .. } = self else {
+            return Progress::Failed(RequestError::Connect);
+        };
+        match session.handshake(stream, readable, writable) {
+            Ok(Handshaking::Waiting) => Progress::Waiting,
+            Ok(Handshaking::Done(handshake)) => {
+                self.handshake = Some(handshake);
+                Progress::Connected
+            }
+            Err(broken) => self.broke(broken, RequestError::Connect),
+        }
+    }
+
+    /// The step failed in the TLS layer: a failure of TLS's own is kept to name, and the
+    /// step fails as `kind` either way.
+    fn broke(&mut self, broken: Broken, kind: RequestError) -> Progress {
+        match broken {
+            Broken::Tls(failure) => self.tls_failed(failure, kind),
+            Broken::Socket => Progress::Failed(kind),
+        }
+    }
+
+    fn tls_failed(&mut self, failure: Failure, kind: RequestError) -> Progress {
+        self.tls_failure = Some(failure);
+        Progress::Failed(kind)
     }
 
     /// Writes what is left of the request, then reads its answer, as far as the socket's
@@ -258,7 +336,8 @@ impl Connection {
     fn exchange(&mut self, request: &Request) -> Progress {
         if let Phase::Writing(sent) = self.phase {
             match self.write(&request.bytes, sent) {
-                Ok(n) if sent + n == request.bytes.len() => {
+                // Over TLS, the last record must be out too: nothing else would send it.
+                Ok(n) if sent + n == request.bytes.len() && self.tls.as_ref().is_none_or(Session::flushed) => {
                     self.phase = Phase::Head { start: 0, filled: 0, bytes: 0 };
                 }
                 Ok(n) => {
@@ -274,6 +353,7 @@ impl Connection {
                 Progress::Answered(answer)
             }
             Ok(None) => Progress::Waiting,
+            // A TLS failure in the read is kept by `read_at`, to name.
             Err(Malformed) => Progress::Failed(RequestError::Read),
         }
     }
@@ -281,6 +361,13 @@ impl Connection {
     /// Writes from `bytes[sent..]` while the socket takes them: how many it took.
     fn write(&mut self, bytes: &[u8], sent: usize) -> Result<usize, ()> {
         let stream = self.stream.as_mut().ok_or(())?;
+        if let Some(session) = &mut self.tls {
+            return session.write(stream, &bytes[sent..], &mut self.writable).map_err(|broken| {
+                if let Broken::Tls(failure) = broken {
+                    self.tls_failure = Some(failure);
+                }
+            });
+        }
         let mut n = 0;
         while self.writable && sent + n < bytes.len() {
             match stream.write(&bytes[sent + n..]) {
@@ -365,6 +452,14 @@ impl Connection {
     /// answer malformed.
     fn read_at(&mut self, at: usize) -> Result<Option<usize>, Malformed> {
         let Self { stream: Some(stream), buf, readable, hung_up, .. } = self else { return Err(Malformed) };
+        if let Some(session) = &mut self.tls {
+            return session.read(stream, &mut buf[at..], readable).map_err(|broken| {
+                if let Broken::Tls(failure) = broken {
+                    self.tls_failure = Some(failure);
+                }
+                Malformed
+            });
+        }
         while *readable {
             match stream.read(&mut buf[at..]) {
                 Ok(n) => {

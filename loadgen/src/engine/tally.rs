@@ -2,11 +2,16 @@
 //! record into with no lock or atomic in between; the run merges them once every thread has
 //! stopped (as wrk2 does). While the run goes, each thread publishes two running totals
 //! ([`Published`]) for the once-a-second Req/Sec samples and the progress line.
+//!
+//! An `https://` run also counts its TLS handshakes and failures ([`TlsTally`]), over the
+//! whole run rather than the window: with keep-alive, every handshake is made before the
+//! clock starts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
+use super::http1::{Failure, Handshake};
 use crate::result::{Errors, RequestError, new_histogram};
 
 /// One thread's counts over the recorded window.
@@ -19,11 +24,48 @@ pub(super) struct Tally {
     pub(super) errors: Errors,
     /// `errors.total()`, kept as it grows.
     failures: u64,
+    /// An `https://` run's TLS.
+    pub(super) tls: Option<TlsTally>,
+}
+
+/// One thread's TLS handshakes and failures, over the whole run.
+#[derive(Debug, Clone)]
+pub(super) struct TlsTally {
+    /// Each completed handshake's time, microseconds.
+    pub(super) latency: Histogram<u64>,
+    pub(super) resumed: u64,
+    /// Steps that failed in TLS (each also an error of its step's kind, in the window).
+    pub(super) failures: u64,
+    /// The first failure's reason: one is enough to tell a refused certificate.
+    pub(super) first_failure: Option<String>,
 }
 
 impl Tally {
     pub(super) fn new() -> Self {
-        Self { latency: new_histogram(), requests: 0, bytes: 0, errors: Errors::default(), failures: 0 }
+        Self { latency: new_histogram(), requests: 0, bytes: 0, errors: Errors::default(), failures: 0, tls: None }
+    }
+
+    /// A tally that counts TLS too.
+    pub(super) fn with_tls() -> Self {
+        Self { tls: Some(TlsTally::new()), ..Self::new() }
+    }
+
+    /// A completed handshake.
+    pub(super) fn handshake(&mut self, handshake: Handshake) {
+        if let Some(tls) = &mut self.tls {
+            let _ = tls.latency.record(handshake.micros);
+            tls.resumed += u64::from(handshake.resumed);
+        }
+    }
+
+    /// A step that failed in TLS.
+    pub(super) fn tls_failure(&mut self, failure: &Failure) {
+        if let Some(tls) = &mut self.tls {
+            tls.failures += 1;
+            if tls.first_failure.is_none() {
+                tls.first_failure = Some(failure.to_string());
+            }
+        }
     }
 
     /// A whole answer with `status`, `bytes` long, `latency_us` after its intended send.
@@ -59,6 +101,26 @@ impl Tally {
         self.bytes += other.bytes;
         self.errors.add(&other.errors);
         self.failures += other.failures;
+        match (&mut self.tls, &other.tls) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.tls = Some(theirs.clone()),
+            _ => {}
+        }
+    }
+}
+
+impl TlsTally {
+    fn new() -> Self {
+        Self { latency: new_histogram(), resumed: 0, failures: 0, first_failure: None }
+    }
+
+    fn merge(&mut self, other: &TlsTally) {
+        let _ = self.latency.add(&other.latency);
+        self.resumed += other.resumed;
+        self.failures += other.failures;
+        if self.first_failure.is_none() {
+            self.first_failure.clone_from(&other.first_failure);
+        }
     }
 }
 
@@ -158,6 +220,22 @@ mod tests {
         assert_eq!((a.requests, a.bytes, a.latency.len(), a.failures), (2, 30, 2, 2));
         assert_eq!((a.errors.timeout, a.errors.status.get(&404)), (1, Some(&1)));
         assert_eq!(a.latency.max(), b.latency.max());
+    }
+
+    #[test]
+    fn handshakes_and_tls_failures_are_counted_and_merged_with_the_first_reason() {
+        let (mut a, mut b) = (Tally::with_tls(), Tally::with_tls());
+        a.handshake(Handshake { micros: 900, resumed: false });
+        b.handshake(Handshake { micros: 300, resumed: true });
+        b.tls_failure(&Failure::ClosedInHandshake);
+        b.tls_failure(&Failure::Rustls(bench_tls::rustls::Error::DecryptError));
+        a.merge(&b);
+        let tls = a.tls.expect("TLS counted");
+        assert_eq!((tls.latency.len(), tls.resumed, tls.failures), (2, 1, 2));
+        assert_eq!(tls.first_failure.as_deref(), Some("the server closed the connection during the handshake"));
+        let mut plain = Tally::new();
+        plain.handshake(Handshake { micros: 1, resumed: false });
+        assert!(plain.tls.is_none(), "a plain run counts no TLS");
     }
 
     #[test]

@@ -45,17 +45,18 @@ impl Worker {
         let mut connections: Vec<Conn> = mine.map(Conn::new).collect();
         let mut poll = Poll::new();
         let mut events = Events::with_capacity(EVENTS);
+        let mut tally = if plan.tls.is_some() { Tally::with_tls() } else { Tally::new() };
         if let Ok(poll) = &mut poll
             && plan.keepalive
         {
-            open_all(poll, &mut events, &mut connections, plan, &self.request);
+            open_all(poll, &mut events, &mut connections, plan, &self.request, &mut tally);
         }
         // Always said, so the caller never waits on a thread that failed.
         let _ = ready.send(());
         let Ok(window) = go.recv() else { return Ok(Tally::new()) };
         let mut poll = poll?;
         let timers = Timers::new(connections.len());
-        let mut event_loop = EventLoop { worker: &self, window, connections, timers, tally: Tally::new() };
+        let mut event_loop = EventLoop { worker: &self, window, connections, timers, tally };
         event_loop.run(&mut poll, &mut events)?;
         Ok(event_loop.tally)
     }
@@ -101,8 +102,16 @@ impl Conn {
 }
 
 /// Opens every connection at once, each within the timeout; one that failed, or was not
-/// made in time, is left closed (the load loop opens it again).
-fn open_all(poll: &mut Poll, events: &mut Events, connections: &mut [Conn], plan: &Plan, request: &Request) {
+/// made in time, is left closed (the load loop opens it again). Their TLS handshakes and
+/// failures count in `tally` (their connect errors do not: the clock has not started).
+fn open_all(
+    poll: &mut Poll,
+    events: &mut Events,
+    connections: &mut [Conn],
+    plan: &Plan,
+    request: &Request,
+    tally: &mut Tally,
+) {
     let deadline = Instant::now() + plan.timeout;
     let mut opening = 0;
     for (i, c) in connections.iter_mut().enumerate() {
@@ -116,10 +125,10 @@ fn open_all(poll: &mut Poll, events: &mut Events, connections: &mut [Conn], plan
             break;
         }
         for event in events.iter() {
-            if let Progress::Connected | Progress::Failed(_) =
-                connections[event.token().0].connection.ready(event, request)
-            {
+            let connection = &mut connections[event.token().0].connection;
+            if let Progress::Connected | Progress::Failed(_) = connection.ready(event, request) {
                 opening -= 1;
+                count_tls(connection, tally);
             }
         }
     }
@@ -221,9 +230,15 @@ impl EventLoop<'_> {
     fn progress(&mut self, i: usize, progress: Progress, registry: &Registry) {
         let outcome = match progress {
             Progress::Waiting => return,
-            Progress::Connected => return self.send(i, Instant::now(), registry),
+            Progress::Connected => {
+                count_tls(&mut self.connections[i].connection, &mut self.tally);
+                return self.send(i, Instant::now(), registry);
+            }
             Progress::Answered(answer) => Ok((answer.status, answer.bytes)),
-            Progress::Failed(e) => Err(e),
+            Progress::Failed(e) => {
+                count_tls(&mut self.connections[i].connection, &mut self.tally);
+                Err(e)
+            }
         };
         let c = &mut self.connections[i];
         c.deadline.clear();
@@ -271,6 +286,17 @@ impl EventLoop<'_> {
             self.worker.published.publish(self.worker.thread, &self.tally);
         }
         done
+    }
+}
+
+/// Counts the handshake or TLS failure the connection's step just ended with, if any
+/// (never on plain HTTP).
+fn count_tls(connection: &mut Connection, tally: &mut Tally) {
+    if let Some(handshake) = connection.take_handshake() {
+        tally.handshake(handshake);
+    }
+    if let Some(failure) = connection.take_tls_failure() {
+        tally.tls_failure(&failure);
     }
 }
 

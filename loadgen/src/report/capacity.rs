@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use super::baseline::vs_python_line;
 use super::validity::{capacity_invalid_reason, step_at_capacity};
 use super::{
-    CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, capacity_cell_name, esc, grouped, measured_header,
-    write_table,
+    CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, Scheme, capacity_cell_name, esc, grouped,
+    measured_header, write_table,
 };
 use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
 use crate::figures::cpu_per_1k;
@@ -161,7 +161,14 @@ fn figure_column(
 }
 
 /// One capacity table: title, the Markdown table, its footnotes.
-fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (&str, &str), endpoint: (&str, &str)) {
+fn render_table(
+    out: &mut String,
+    meta: &RunMeta,
+    cells: &CapacityCells,
+    scheme: Scheme,
+    mode: (&str, &str),
+    endpoint: (&str, &str),
+) {
     let mut notes = Footnotes::default();
     let mut header = Vec::new();
     let mut columns = Vec::new();
@@ -170,7 +177,7 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
     // CPU per 1k requests at capacity, for the line against the Python baselines.
     let mut costs = Vec::new();
     for server in &meta.servers {
-        let name = capacity_cell_name(mode.0, endpoint.0, server);
+        let name = capacity_cell_name(scheme, mode.0, endpoint.0, server);
         let verdict = verdict(meta, cells.get(&name));
         let cost = match &verdict {
             Verdict::Figure { step, .. } => cpu_per_1k(&step.result),
@@ -222,19 +229,23 @@ fn render_table(out: &mut String, meta: &RunMeta, cells: &CapacityCells, mode: (
             _ => DASH.to_owned(),
         };
     }
-    write_table(out, &format!("Capacity — {} — {}", mode.1, endpoint.1), &header, &CAPACITY_ROWS, &columns, &notes);
+    let title = format!("Capacity — {}", super::tables::table_title(scheme, mode.1, endpoint.1));
+    write_table(out, &title, &header, &CAPACITY_ROWS, &columns, &notes);
     if let Some(line) = vs_python_line(meta.python.as_ref(), "at capacity", &costs) {
         let _ = writeln!(out, "{line}\n");
     }
 }
 
-/// The memory table: rows = servers, columns = the four cells, KiB of peak RSS per
-/// request in flight from each search's record.
-fn render_memory(out: &mut String, meta: &RunMeta, cells: &CapacityCells) {
+/// The memory table of a scheme: rows = servers, columns = the four cells, KiB of peak RSS
+/// per request in flight from each search's record.
+fn render_memory(out: &mut String, meta: &RunMeta, cells: &CapacityCells, scheme: Scheme) {
     let mut notes = Footnotes::default();
     let labels: Vec<String> =
         MODES.iter().flat_map(|m| ENDPOINTS.iter().map(move |e| super::short_label(m.0, e.0))).collect();
-    out.push_str("### Memory per in-flight request\n\n");
+    match scheme {
+        Scheme::Http => out.push_str("### Memory per in-flight request\n\n"),
+        Scheme::Https => out.push_str("### Memory per in-flight request — HTTPS upstream\n\n"),
+    }
     out.push_str(
         "Growth of the server's peak RSS per request in flight, KiB: the slope between the light \
          step and the highest passing rising step of each search (in flight = answered rate x mean \
@@ -246,7 +257,7 @@ fn render_memory(out: &mut String, meta: &RunMeta, cells: &CapacityCells) {
         let mut values = Vec::new();
         for (mode, _) in MODES {
             for (endpoint, _) in ENDPOINTS {
-                let name = capacity_cell_name(mode, endpoint, server);
+                let name = capacity_cell_name(scheme, mode, endpoint, server);
                 let value = match (cells.get(&name), verdict(meta, cells.get(&name))) {
                     (_, Verdict::Invalid(why)) => format!("invalid {}", notes.mark(format!("{name}: invalid, {why}"))),
                     (Some(Cell::Measured(cap)), _) => match cap.rss_kib_per_in_flight {
@@ -299,15 +310,22 @@ pub(super) fn render_section(out: &mut String, meta: &RunMeta, cells: &CapacityC
         None => "each search's default, twice the p50 of its light first step (row \"p99 SLO\").".to_owned(),
     };
     let _ = writeln!(out, "- **SLO**: {slo}\n");
-    for mode in MODES {
-        for endpoint in ENDPOINTS {
-            render_table(out, meta, cells, mode, endpoint);
+    for &scheme in meta.schemes() {
+        for mode in MODES {
+            for endpoint in ENDPOINTS {
+                render_table(out, meta, cells, scheme, mode, endpoint);
+            }
         }
     }
-    render_memory(out, meta, cells);
+    for &scheme in meta.schemes() {
+        render_memory(out, meta, cells, scheme);
+    }
+    // The chart's four panels are the plain-HTTP searches; the HTTPS ones are in the tables.
+    let of_http = if meta.tls.is_some() { ", plain-HTTP searches" } else { "" };
     let _ = writeln!(
         out,
-        "![p99 against offered rate, one line per server, one panel per cell; filled markers: capacity]({chart_link})\n"
+        "![p99 against offered rate, one line per server, one panel per cell{of_http}; filled markers: \
+         capacity]({chart_link})\n"
     );
     out.push_str(HOW_TO_READ_CAPACITY);
 }

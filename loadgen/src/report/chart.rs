@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::validity::{capacity_invalid_reason, cell_bound, invalid_reason};
-use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, capacity_cell_name, short_label};
+use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, Scheme, capacity_cell_name, short_label};
 use crate::capacity::Bound;
 use crate::figures::cpu_per_1k;
 use crate::result::RunResult;
@@ -151,9 +151,21 @@ pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> 
     const CPU_HEIGHT: u32 = 380;
     const LEGEND_WIDTH: u32 = 190;
     let servers = &meta.servers;
-    let groups: Vec<(String, String)> = MODES
+    // A group is a table: its cells' names less the server, and its label.
+    let groups: Vec<(String, String)> = meta
+        .schemes()
         .iter()
-        .flat_map(|m| ENDPOINTS.iter().map(move |e| (format!("{}-{}", m.0, e.0), short_label(m.0, e.0))))
+        .flat_map(|&scheme| {
+            MODES.iter().flat_map(move |m| {
+                ENDPOINTS.iter().map(move |e| {
+                    let label = match scheme {
+                        Scheme::Http => short_label(m.0, e.0),
+                        Scheme::Https => format!("HTTPS {}", short_label(m.0, e.0)),
+                    };
+                    (format!("{}{}-{}", scheme.prefix(), m.0, e.0), label)
+                })
+            })
+        })
         .collect();
     let measured = |group: &str, server: &str| match cells.get(&format!("{group}-{server}")) {
         Some(Cell::Measured(r)) => Some(&**r),
@@ -274,7 +286,7 @@ fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>
     let mut lines = Vec::new();
     let mut absent = Vec::new();
     for (i, server) in run.meta.servers.iter().enumerate() {
-        let name = capacity_cell_name(mode, endpoint, server);
+        let name = capacity_cell_name(Scheme::Http, mode, endpoint, server);
         let cell = run.capacity.get(&name);
         let Some(Cell::Measured(cap)) = cell else {
             absent.push(name);
@@ -323,7 +335,8 @@ fn log_label(v: f64) -> String {
     if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
-/// The latency-vs-load chart: one panel per cell (2 x 2), x = offered rate and y = p99,
+/// The latency-vs-load chart: one panel per plain-HTTP cell (2 x 2; an HTTPS run's searches
+/// are in its tables), x = offered rate and y = p99,
 /// both log scale and shared by the panels so that they compare; one line per server,
 /// its capacity a filled marker; the SLO dashed when every search of the panel shares
 /// one. Invalid and unmeasured searches draw nothing and are named in the legend.

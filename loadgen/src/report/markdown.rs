@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{ENDPOINTS, MODES, Run, RunMeta, capacity, summary, tables};
+use crate::report::PythonRun;
 
 /// Footnotes of one table: numbered reasons, each given once.
 #[derive(Default)]
@@ -47,19 +48,19 @@ pub(super) fn measured_header(meta: &RunMeta, name: &str, server: &str, notes: &
 
 /// Writes one table of the report: its title, a column per server (`header`, marks
 /// included), a row per name in `rows` holding that row of every column, then the notes.
-pub(super) fn write_table<const N: usize>(
+pub(super) fn write_table<C: AsRef<[String]>>(
     out: &mut String,
     title: &str,
     header: &[String],
-    rows: &[&str; N],
-    columns: &[[String; N]],
+    rows: &[&str],
+    columns: &[C],
     notes: &Footnotes,
 ) {
     let _ = writeln!(out, "### {title}\n");
     let _ = writeln!(out, "| | {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(out, "|---|{}", "---:|".repeat(header.len()));
     for (i, row) in rows.iter().enumerate() {
-        let values: Vec<String> = columns.iter().map(|c| esc(&c[i])).collect();
+        let values: Vec<String> = columns.iter().map(|c| esc(&c.as_ref()[i])).collect();
         let _ = writeln!(out, "| {row} | {} |", values.join(" | "));
     }
     notes.render(out);
@@ -119,14 +120,19 @@ pub fn render_markdown(run: &Run, chart_link: &str, capacity_chart_link: &str) -
     if let Some(python) = &meta.python {
         rows.push(("Python baselines", python.header()));
     }
+    if let Some(tls) = &meta.tls {
+        rows.push(("Upstream TLS", tls_stacks(&tls.stack, meta.python.as_ref())));
+    }
     let _ = writeln!(out, "| Run | |\n|---|---|");
     for (k, v) in rows {
         let _ = writeln!(out, "| {k} | {} |", esc(&v));
     }
     out.push_str("\n## Results\n\n");
-    for mode in MODES {
-        for endpoint in ENDPOINTS {
-            tables::render_table(&mut out, meta, &run.cells, mode, endpoint);
+    for &scheme in meta.schemes() {
+        for mode in MODES {
+            for endpoint in ENDPOINTS {
+                tables::render_table(&mut out, run, scheme, mode, endpoint);
+            }
         }
     }
     let _ = writeln!(
@@ -135,8 +141,23 @@ pub fn render_markdown(run: &Run, chart_link: &str, capacity_chart_link: &str) -
          requests; one group per table]({chart_link})\n"
     );
     out.push_str(tables::HOW_TO_READ);
+    if meta.tls.is_some() {
+        out.push_str(tables::HOW_TO_READ_TLS);
+    }
     capacity::render_section(&mut out, meta, &run.capacity, capacity_chart_link);
     out
+}
+
+/// The run header's line on an HTTPS run's TLS: whose stack is which. The Python servers'
+/// clients are not built on bench-tls: they reach OpenSSL through Python's `ssl` module.
+fn tls_stacks(stack: &str, python: Option<&PythonRun>) -> String {
+    let mut line = format!(
+        "gosleep serves HTTPS with a certificate of a CA it made for the run; the Rust servers and gosleep: {stack}"
+    );
+    if python.is_some() {
+        line.push_str("; the Python servers: OpenSSL, through Python's ssl module");
+    }
+    line
 }
 
 /// "Not reuse — Single req": a cell's short label, for charts and the memory table.

@@ -28,7 +28,7 @@ pub use self::markdown::render_markdown;
 use self::markdown::{DASH, Footnotes, esc, grouped, measured_header, short_label, write_table};
 use self::run::each_cell;
 pub use self::run::*;
-pub use self::tables::ROWS;
+pub use self::tables::{ROWS, UPSTREAM_TLS_ROWS};
 pub use self::validity::{invalid_cells, invalid_reason, littles_bound, littles_tolerance};
 
 /// The report's file name, in the results directory unless `--output` names another

@@ -52,8 +52,12 @@ pub struct RunMeta {
     /// The Python baselines among `servers`, or `None` for a Rust-only run (no key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonRun>,
-    /// Cells not measured (cell name, e.g. `reuse-multiple-rouille` or
-    /// `capacity-reuse-multiple-rouille`) and why.
+    /// The HTTPS upstream of a `./run_all.sh --tls` run, whose every cell ran a second time
+    /// against it; `None` (no key) for a run over plain HTTP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsRun>,
+    /// Cells not measured (cell name, e.g. `reuse-multiple-rouille`,
+    /// `https-reuse-multiple-rouille` or `capacity-reuse-multiple-rouille`) and why.
     #[serde(default)]
     pub skipped: BTreeMap<String, String>,
     /// Cells whose measurement failed (loadgen failed, or the server died during the
@@ -77,7 +81,49 @@ pub struct CapacityRun {
     pub slo_p99_ms: Option<f64>,
 }
 
+/// How a `./run_all.sh --tls` run's HTTPS upstream was set up (`run.json`'s `tls`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsRun {
+    /// The TLS stack of the Rust servers' upstream clients and of gosleep (the run's
+    /// `bench_tls::STACK`, e.g. "rustls 0.23, ring provider").
+    pub stack: String,
+}
+
+/// The scheme of the upstream a cell's server called: a cell is of one, given by where it
+/// is loaded from, never read back from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scheme {
+    /// Plain HTTP: every run's cells, named as before HTTPS existed.
+    Http,
+    /// HTTPS (`./run_all.sh --tls`): gosleep behind TLS, the servers verifying it.
+    Https,
+}
+
+impl Scheme {
+    /// What its cells' names start with: nothing for plain HTTP, so that the names of
+    /// every run before `--tls` stand.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Scheme::Http => "",
+            Scheme::Https => "https-",
+        }
+    }
+
+    /// "http", "https".
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
 impl RunMeta {
+    /// The schemes the run measured, plain HTTP first.
+    pub fn schemes(&self) -> &'static [Scheme] {
+        if self.tls.is_some() { &[Scheme::Http, Scheme::Https] } else { &[Scheme::Http] }
+    }
+
     /// Whether `server`'s thread pool caps its requests in flight.
     pub fn is_pooled(&self, server: &str) -> bool {
         self.pooled.iter().any(|p| p == server)
@@ -109,6 +155,21 @@ impl RunMeta {
     }
 }
 
+/// What gosleep counted over one HTTPS cell's recorded window (`DIR/{cell}.upstream.json`):
+/// run_all.sh resets its `/stats` as the window opens and keeps what `/stats` says when
+/// loadgen has finished. Only the fields the report reads; the file holds the others too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamTls {
+    /// Upstream calls (`/sleep` requests) received.
+    pub requests: u64,
+    /// TLS handshakes that set up a new session.
+    pub tls_handshakes_full: u64,
+    /// TLS handshakes that resumed a session (a ticket or a session ID).
+    pub tls_handshakes_resumed: u64,
+    /// TLS handshakes that failed.
+    pub tls_failures: u64,
+}
+
 /// The machine a run was made on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -132,11 +193,14 @@ pub enum Cell<T = RunResult> {
     Missing(String),
 }
 
-/// The fixed-load cells, by cell name (`{mode}-{endpoint}-{server}`).
+/// The fixed-load cells, by cell name (`{scheme prefix}{mode}-{endpoint}-{server}`).
 pub type Cells = BTreeMap<String, Cell>;
 
-/// The capacity cells, by cell name (`capacity-{mode}-{endpoint}-{server}`).
+/// The capacity cells, by cell name (`capacity-{scheme prefix}{mode}-{endpoint}-{server}`).
 pub type CapacityCells = BTreeMap<String, Cell<Capacity>>;
+
+/// The upstream's TLS counters of the fixed-load HTTPS cells, by the cell's name.
+pub type UpstreamTlsCells = BTreeMap<String, Cell<UpstreamTls>>;
 
 /// A loaded results directory: the record and every cell it names.
 #[derive(Debug, Clone)]
@@ -147,6 +211,9 @@ pub struct Run {
     pub cells: Cells,
     /// The capacity cells (none when the run made no capacity search).
     pub capacity: CapacityCells,
+    /// What gosleep counted of TLS over each fixed-load HTTPS cell's window (none for a
+    /// plain-HTTP run).
+    pub upstream_tls: UpstreamTlsCells,
 }
 
 /// Why a report could not be made.
@@ -190,19 +257,29 @@ pub enum ReportError {
 }
 
 /// The name of a cell and of its result file (without `.json`).
-pub fn cell_name(mode: &str, endpoint: &str, server: &str) -> String {
-    format!("{mode}-{endpoint}-{server}")
+pub fn cell_name(scheme: Scheme, mode: &str, endpoint: &str, server: &str) -> String {
+    format!("{}{mode}-{endpoint}-{server}", scheme.prefix())
 }
 
 /// The name of a capacity cell and of its record file (without `.json`).
-pub fn capacity_cell_name(mode: &str, endpoint: &str, server: &str) -> String {
-    format!("capacity-{}", cell_name(mode, endpoint, server))
+pub fn capacity_cell_name(scheme: Scheme, mode: &str, endpoint: &str, server: &str) -> String {
+    format!("capacity-{}", cell_name(scheme, mode, endpoint, server))
 }
 
-/// Every (mode, endpoint, server) of the run, in table order.
-pub(super) fn each_cell(meta: &RunMeta) -> impl Iterator<Item = (&'static str, &'static str, &str)> {
-    MODES.iter().flat_map(move |(mode, _)| {
-        ENDPOINTS.iter().flat_map(move |(endpoint, _)| meta.servers.iter().map(move |s| (*mode, *endpoint, s.as_str())))
+/// The file beside an HTTPS cell's result that holds gosleep's counters over its window.
+pub fn upstream_tls_file(cell: &str) -> String {
+    format!("{cell}.upstream.json")
+}
+
+/// Every (scheme, mode, endpoint, server) of the run, in table order: every plain-HTTP
+/// cell, then every HTTPS one.
+pub(super) fn each_cell(meta: &RunMeta) -> impl Iterator<Item = (Scheme, &'static str, &'static str, &str)> {
+    meta.schemes().iter().flat_map(move |scheme| {
+        MODES.iter().flat_map(move |(mode, _)| {
+            ENDPOINTS.iter().flat_map(move |(endpoint, _)| {
+                meta.servers.iter().map(move |s| (*scheme, *mode, *endpoint, s.as_str()))
+            })
+        })
     })
 }
 
@@ -217,18 +294,28 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
     meta.check().map_err(|why| ReportError::Inconsistent { path, why })?;
     let mut cells = Cells::new();
     let mut capacity = CapacityCells::new();
-    for (mode, endpoint, server) in each_cell(&meta) {
-        let name = cell_name(mode, endpoint, server);
+    let mut upstream_tls = UpstreamTlsCells::new();
+    for (scheme, mode, endpoint, server) in each_cell(&meta) {
+        let name = cell_name(scheme, mode, endpoint, server);
         cells.insert(name.clone(), load_cell(dir, &name, &meta, "a loadgen result"));
+        if scheme == Scheme::Https {
+            let file = upstream_tls_file(&name);
+            upstream_tls.insert(name.clone(), load_file(dir, &name, &file, &meta, "gosleep's TLS counters"));
+        }
         if meta.capacity.is_some() {
-            let name = capacity_cell_name(mode, endpoint, server);
+            let name = capacity_cell_name(scheme, mode, endpoint, server);
             capacity.insert(name.clone(), load_cell(dir, &name, &meta, "a capacity record"));
         }
     }
-    Ok(Run { meta, cells, capacity })
+    Ok(Run { meta, cells, capacity, upstream_tls })
 }
 
 pub(super) fn load_cell<T: DeserializeOwned>(dir: &Path, name: &str, meta: &RunMeta, what: &str) -> Cell<T> {
+    load_file(dir, name, &format!("{name}.json"), meta, what)
+}
+
+/// Cell `name`'s record in `file`, as [`load_cell`] reads it.
+fn load_file<T: DeserializeOwned>(dir: &Path, name: &str, file: &str, meta: &RunMeta, what: &str) -> Cell<T> {
     // run.json is the authority: a file left over from an earlier run must not be shown
     // as this run's measurement of a cell this run skipped.
     if let Some(reason) = meta.skipped.get(name) {
@@ -237,8 +324,7 @@ pub(super) fn load_cell<T: DeserializeOwned>(dir: &Path, name: &str, meta: &RunM
     if let Some(reason) = meta.failed.get(name) {
         return Cell::Missing(format!("failed: {reason}"));
     }
-    let file = format!("{name}.json");
-    let text = match std::fs::read_to_string(dir.join(&file)) {
+    let text = match std::fs::read_to_string(dir.join(file)) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Cell::Missing(format!("failed: no result file {file}"));

@@ -9,24 +9,88 @@ use std::fmt::Write as _;
 use super::capacity::{Verdict, bound_label, capacity_figure, verdict};
 use super::tables::efficiency;
 use super::validity::{bound_formula, invalid_reason};
-use super::{CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, capacity_cell_name, cell_name, grouped, short_label};
+use super::{
+    CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, Scheme, capacity_cell_name, cell_name, grouped, short_label,
+};
 use crate::capacity::{Bound, Capacity};
-use crate::figures::cpu_per_1k;
+use crate::figures::{cpu_per_1k, upstream_per_request};
 use crate::result::RunResult;
 
 /// The summary paragraph: a lead line, then one bullet per cell.
 pub(super) fn render(out: &mut String, run: &Run) {
     out.push_str("**Summary**, generated from this run's figures (the tables below give them all):\n\n");
-    for (mode, _) in MODES {
-        for (endpoint, _) in ENDPOINTS {
-            let mut sentences = fixed_load(run, mode, endpoint);
-            if run.meta.capacity.is_some() {
-                sentences.push(capacity(&run.meta, &run.capacity, mode, endpoint));
+    for &scheme in run.meta.schemes() {
+        for (mode, _) in MODES {
+            for (endpoint, _) in ENDPOINTS {
+                let mut sentences = fixed_load(run, scheme, mode, endpoint);
+                if scheme == Scheme::Https {
+                    sentences.extend(handshakes(run, mode, endpoint));
+                }
+                if run.meta.capacity.is_some() {
+                    sentences.push(capacity(&run.meta, &run.capacity, scheme, mode, endpoint));
+                }
+                let label = match scheme {
+                    Scheme::Http => short_label(mode, endpoint),
+                    Scheme::Https => format!("HTTPS upstream — {}", short_label(mode, endpoint)),
+                };
+                let _ = writeln!(out, "- **{label}**: {}", sentences.join(" "));
             }
-            let _ = writeln!(out, "- **{}**: {}", short_label(mode, endpoint), sentences.join(" "));
+        }
+    }
+    if run.meta.tls.is_some() && run.meta.capacity.is_some() {
+        for (endpoint, _) in ENDPOINTS {
+            let _ = writeln!(out, "- {}", reuse_ratios(&run.meta, &run.capacity, endpoint));
         }
     }
     out.push('\n');
+}
+
+/// "Upstream TLS handshakes per request (full / resumed): axum 0.000 / 1.000, hyper ...":
+/// each HTTPS cell's, for the servers with a result and the upstream's counts.
+fn handshakes(run: &Run, mode: &str, endpoint: &str) -> Option<String> {
+    let mut each = Vec::new();
+    for server in &run.meta.servers {
+        let name = cell_name(Scheme::Https, mode, endpoint, server);
+        let (Some(Cell::Measured(r)), Some(Cell::Measured(u))) = (run.cells.get(&name), run.upstream_tls.get(&name))
+        else {
+            continue;
+        };
+        if invalid_reason(&run.meta, server, r).is_some() {
+            continue;
+        }
+        if let Some(per) = upstream_per_request(u, r) {
+            each.push(format!("{server} {:.3} / {:.3}", per.full_handshakes, per.resumed_handshakes));
+        }
+    }
+    (!each.is_empty()).then(|| format!("Upstream TLS handshakes per request (full / resumed): {}.", each.join(", ")))
+}
+
+/// "Reuse / not reuse capacity, Single req: http, https per server: hyper 3.10x, 2.52x; ...": per
+/// server, how much more a server carries when it reuses its upstream connections, over
+/// plain HTTP and over HTTPS side by side. A ratio of a lower-bound capacity is a bound
+/// itself: ≥ when the reuse figure is one, ≤ when the not-reuse one is.
+fn reuse_ratios(meta: &RunMeta, cells: &CapacityCells, endpoint: &str) -> String {
+    let figure =
+        |scheme, mode, server| match verdict(meta, cells.get(&capacity_cell_name(scheme, mode, endpoint, server))) {
+            Verdict::Figure { cap, step, lower_bound } => Some((capacity_figure(cap, step), lower_bound.is_some())),
+            _ => None,
+        };
+    let ratio = |scheme, server| match (figure(scheme, "reuse", server), figure(scheme, "no-reuse", server)) {
+        (Some((reuse, reuse_bound)), Some((not, not_bound))) if not > 0.0 => match (reuse_bound, not_bound) {
+            (false, false) => format!("{:.2}x", reuse / not),
+            (true, false) => format!("≥ {:.2}x", reuse / not),
+            (false, true) => format!("≤ {:.2}x", reuse / not),
+            (true, true) => "— (both lower bounds)".to_owned(),
+        },
+        _ => "—".to_owned(),
+    };
+    let servers: Vec<String> =
+        meta.servers.iter().map(|s| format!("{s} {}, {}", ratio(Scheme::Http, s), ratio(Scheme::Https, s))).collect();
+    let label = ENDPOINTS.iter().find(|e| e.0 == endpoint).map_or(endpoint, |e| e.1);
+    format!(
+        "**Reuse / not reuse capacity, {label}**: http, https per server (—: a search without a figure): {}.",
+        servers.join("; ")
+    )
 }
 
 /// What a cell that is no result is, in a word or two: "skipped", "failed", "invalid".
@@ -39,12 +103,12 @@ fn missing_kind(reason: &str) -> &str {
 
 /// The sentences on one fixed-load cell: the most requests/s, each server's share of its
 /// Little's bound, the cheapest and the costliest request, and the servers with no result.
-fn fixed_load(run: &Run, mode: &str, endpoint: &str) -> Vec<String> {
+fn fixed_load(run: &Run, scheme: Scheme, mode: &str, endpoint: &str) -> Vec<String> {
     let meta = &run.meta;
     let mut results: Vec<(&str, &RunResult)> = Vec::new();
     let mut not_results = Vec::new();
     for server in &meta.servers {
-        match run.cells.get(&cell_name(mode, endpoint, server)) {
+        match run.cells.get(&cell_name(scheme, mode, endpoint, server)) {
             Some(Cell::Measured(r)) if invalid_reason(meta, server, r).is_none() => results.push((server, r)),
             Some(Cell::Measured(_)) => not_results.push(format!("{server} invalid")),
             Some(Cell::Missing(reason)) => not_results.push(format!("{server} {}", missing_kind(reason))),
@@ -130,11 +194,11 @@ fn no_figure_kind(cell: Option<&Cell<Capacity>>) -> &str {
 
 /// "Capacity, highest first: hyper 1,200 req/s (CPU), rouille ≥ 600 (fd budget); no
 /// figure: warp client-bound, actix failed."
-fn capacity(meta: &RunMeta, cells: &CapacityCells, mode: &str, endpoint: &str) -> String {
+fn capacity(meta: &RunMeta, cells: &CapacityCells, scheme: Scheme, mode: &str, endpoint: &str) -> String {
     let mut figures: Vec<(f64, String)> = Vec::new();
     let mut none = Vec::new();
     for server in &meta.servers {
-        let cell = cells.get(&capacity_cell_name(mode, endpoint, server));
+        let cell = cells.get(&capacity_cell_name(scheme, mode, endpoint, server));
         match verdict(meta, cell) {
             Verdict::Figure { cap, step, lower_bound } => {
                 let rps = capacity_figure(cap, step);

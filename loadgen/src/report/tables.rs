@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use super::baseline::vs_python_line;
 use super::validity::{cell_bound, invalid_reason};
-use super::{Cell, Cells, DASH, Footnotes, RunMeta, cell_name, measured_header, write_table};
-use crate::figures::cpu_per_1k;
+use super::{Cell, DASH, Footnotes, Run, RunMeta, Scheme, UpstreamTls, cell_name, measured_header, write_table};
+use crate::figures::{cpu_per_1k, upstream_per_request};
 use crate::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
@@ -31,6 +31,49 @@ pub const ROWS: [&str; 11] = [
     "Errors",
     "Efficiency (RPS / Little's bound)",
 ];
+
+/// The rows an HTTPS cell adds under [`ROWS`]: what gosleep counted over its window, per
+/// request loadgen answered.
+pub const UPSTREAM_TLS_ROWS: [&str; 3] =
+    ["Upstream calls per request", "Upstream TLS handshakes per request (full / resumed)", "Upstream TLS failures"];
+
+/// A table's title: the mode's and the endpoint's, after the scheme's for HTTPS (a plain
+/// HTTP table keeps the title it had before HTTPS cells existed).
+pub(super) fn table_title(scheme: Scheme, mode: &str, endpoint: &str) -> String {
+    match scheme {
+        Scheme::Http => format!("{mode} — {endpoint}"),
+        Scheme::Https => format!("HTTPS upstream — {mode} — {endpoint}"),
+    }
+}
+
+/// The [`UPSTREAM_TLS_ROWS`] of an HTTPS cell.
+fn upstream_column(
+    name: &str,
+    result: &RunResult,
+    upstream: Option<&Cell<UpstreamTls>>,
+    notes: &mut Footnotes,
+) -> [String; UPSTREAM_TLS_ROWS.len()] {
+    let why = match upstream {
+        Some(Cell::Measured(u)) => match upstream_per_request(u, result) {
+            Some(per) => {
+                return [
+                    format!("{:.2}", per.calls),
+                    format!("{:.3} / {:.3}", per.full_handshakes, per.resumed_handshakes),
+                    u.tls_failures.to_string(),
+                ];
+            }
+            None => "no answers in the window: nothing to divide the upstream's counts by".to_owned(),
+        },
+        Some(Cell::Missing(reason)) => format!("{name}: the upstream's counts: {reason}"),
+        None => format!("{name}: the upstream's counts were not loaded"),
+    };
+    let mark = notes.mark(why);
+    let failures = match upstream {
+        Some(Cell::Measured(u)) => u.tls_failures.to_string(),
+        _ => format!("{DASH} {mark}"),
+    };
+    [format!("{DASH} {mark}"), format!("{DASH} {mark}"), failures]
+}
 
 /// RPS as a share of the cell's Little's bound, in %, and the bound (the row "Efficiency"),
 /// or `None` when the bound is unknown (zero delay, or a pooled server without its pool
@@ -90,20 +133,23 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
 pub(super) const INVALID_ROWS: [&str; 5] =
     ["RPS", "Latency (avg)", "p99", "Server CPU per 1k requests", "Efficiency (RPS / Little's bound)"];
 
-/// One of the four tables: title, then the Markdown table, then its footnotes.
-pub(super) fn render_table(
-    out: &mut String,
-    meta: &RunMeta,
-    cells: &Cells,
-    mode: (&str, &str),
-    endpoint: (&str, &str),
-) {
+/// One table of a scheme (the plain-HTTP four, or the HTTPS four with the upstream's TLS
+/// rows): title, then the Markdown table, then its footnotes.
+pub(super) fn render_table(out: &mut String, run: &Run, scheme: Scheme, mode: (&str, &str), endpoint: (&str, &str)) {
+    let (meta, cells) = (&run.meta, &run.cells);
     let mut notes = Footnotes::default();
     let mut header = Vec::new();
-    let mut columns = Vec::new();
+    let mut columns: Vec<Vec<String>> = Vec::new();
     let mut costs = Vec::new();
+    let tls_rows = |name: &str, result: Option<&RunResult>, notes: &mut Footnotes| -> Vec<String> {
+        match (scheme, result) {
+            (Scheme::Http, _) => Vec::new(),
+            (Scheme::Https, Some(r)) => upstream_column(name, r, run.upstream_tls.get(name), notes).into(),
+            (Scheme::Https, None) => vec![DASH.to_owned(); UPSTREAM_TLS_ROWS.len()],
+        }
+    };
     for server in &meta.servers {
-        let name = cell_name(mode.0, endpoint.0, server);
+        let name = cell_name(scheme, mode.0, endpoint.0, server);
         // Only a valid result has a cost to set against the Python baselines.
         let mut cost = None;
         match cells.get(&name) {
@@ -111,7 +157,9 @@ pub(super) fn render_table(
                 None => {
                     cost = cpu_per_1k(result);
                     header.push(measured_header(meta, &name, server, &mut notes));
-                    columns.push(column(meta, server, result, &mut notes));
+                    let mut col = column(meta, server, result, &mut notes).to_vec();
+                    col.extend(tls_rows(&name, Some(result), &mut notes));
+                    columns.push(col);
                 }
                 Some(why) => {
                     let mark = notes.mark(format!("{name}: invalid, {why}"));
@@ -122,6 +170,8 @@ pub(super) fn render_table(
                         }
                     }
                     header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
+                    let mut col = col.to_vec();
+                    col.extend(tls_rows(&name, Some(result), &mut notes));
                     columns.push(col);
                 }
             },
@@ -131,12 +181,18 @@ pub(super) fn render_table(
                     _ => "failed: not loaded".to_owned(),
                 };
                 header.push(format!("{server} {}", notes.mark(format!("{name}: {reason}"))));
-                columns.push(std::array::from_fn(|_| DASH.to_owned()));
+                let mut col = vec![DASH.to_owned(); ROWS.len()];
+                col.extend(tls_rows(&name, None, &mut notes));
+                columns.push(col);
             }
         }
         costs.push((server.as_str(), cost));
     }
-    write_table(out, &format!("{} — {}", mode.1, endpoint.1), &header, &ROWS, &columns, &notes);
+    let mut rows = ROWS.to_vec();
+    if scheme == Scheme::Https {
+        rows.extend(UPSTREAM_TLS_ROWS);
+    }
+    write_table(out, &table_title(scheme, mode.1, endpoint.1), &header, &rows, &columns, &notes);
     if let Some(line) = vs_python_line(meta.python.as_ref(), "", &costs) {
         let _ = writeln!(out, "{line}\n");
     }
@@ -177,4 +233,25 @@ pub(super) const HOW_TO_READ: &str = "## How to read this
   than the window's edge can explain (about D / window, plus a little for the clocks), which
   no server waiting on the upstream can do, or most of its requests failed (non-2xx or
   socket errors). Its RPS, latency and efficiency are not shown; the note says why.
+";
+
+/// How to read the HTTPS tables, after [`HOW_TO_READ`] in a `--tls` run's results.md only.
+pub(super) const HOW_TO_READ_TLS: &str = "- **HTTPS upstream** tables: the same cells against the same
+  gosleep behind TLS (`./run_all.sh --tls`): each server calls `https://localhost:PORT` and
+  trusts only the CA gosleep made for the run (`--upstream-ca`); the Rust servers keep TLS
+  sessions for resumption (their default; `--no-tls-resumption` turns it off). Set beside
+  the plain-HTTP table of the same cell, the difference is what TLS costs the server's
+  model: its handshakes and its encryption.
+- **Upstream calls per request**: gosleep's `/sleep` requests over the cell's window, per
+  request loadgen answered in it: 1 for `/single`, the fan-out for `/multiple`. run_all.sh
+  resets gosleep's `/stats` as loadgen's window opens and reads them when loadgen ends, so
+  this row says how well the two counts line up; the rows below share its edges.
+- **Upstream TLS handshakes per request (full / resumed)**: TLS handshakes gosleep completed
+  over the window per request answered. A full handshake sets up a new session (key
+  exchange and certificate verification); a resumed one presents a ticket of an earlier
+  session and skips the certificate. Reusing connections, both should be near 0 (a pool's
+  connections outlive many requests); not reusing them, about one per upstream call, resumed
+  where the client keeps its sessions.
+- **Upstream TLS failures**: handshakes gosleep saw fail over the window (a server that
+  could not verify gosleep answers 502 \"upstream TLS failed\", counted in Errors).
 ";

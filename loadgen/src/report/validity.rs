@@ -10,16 +10,16 @@ use crate::result::RunResult;
 /// The invalid cells, fixed-load then capacity, each in table order, with the reason.
 pub fn invalid_cells(run: &super::Run) -> Vec<(String, String)> {
     let mut invalid = Vec::new();
-    for (mode, endpoint, server) in super::each_cell(&run.meta) {
-        let name = super::cell_name(mode, endpoint, server);
+    for (scheme, mode, endpoint, server) in super::each_cell(&run.meta) {
+        let name = super::cell_name(scheme, mode, endpoint, server);
         if let Some(Cell::Measured(result)) = run.cells.get(&name)
             && let Some(why) = invalid_reason(&run.meta, server, result)
         {
             invalid.push((name, why));
         }
     }
-    for (mode, endpoint, server) in super::each_cell(&run.meta) {
-        let name = super::capacity_cell_name(mode, endpoint, server);
+    for (scheme, mode, endpoint, server) in super::each_cell(&run.meta) {
+        let name = super::capacity_cell_name(scheme, mode, endpoint, server);
         if let Some(Cell::Measured(cap)) = run.capacity.get(&name)
             && let Some(why) = capacity_invalid_reason(&run.meta, cap)
         {

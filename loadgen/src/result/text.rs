@@ -46,6 +46,23 @@ impl RunResult {
             let codes: Vec<String> = e.status.iter().map(|(c, n)| format!("{c}: {n}")).collect();
             let _ = writeln!(out, "  Non-2xx or 3xx responses: {} ({})", e.non_2xx(), codes.join(", "));
         }
+        if let Some(t) = &self.tls {
+            let l = &t.latency_us;
+            let _ = writeln!(
+                out,
+                "  TLS handshakes: {} (full {}, resumed {}), latency p50 {} p99 {} max {}",
+                t.handshakes,
+                t.full,
+                t.resumed,
+                us(l.p50 as f64),
+                us(l.p99 as f64),
+                us(l.max as f64)
+            );
+            if t.failures > 0 {
+                let first = t.first_failure.as_deref().unwrap_or("unknown");
+                let _ = writeln!(out, "  TLS errors: {}, the first: {first}", t.failures);
+            }
+        }
         if let Some(s) = &self.server {
             let _ = writeln!(
                 out,
@@ -126,7 +143,22 @@ fn trim_float(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::result::tests::result;
+    use crate::result::tests::{result, tls_result};
+
+    #[test]
+    fn an_https_report_has_a_handshake_line_and_names_its_first_tls_error() {
+        let mut run = tls_result(&[1000], &[1_000, 2_000, 40_000], 2);
+        let text = run.render_text(false);
+        assert!(text.contains("  TLS handshakes: 3 (full 1, resumed 2), latency p50 "), "{text}");
+        assert!(!text.contains("TLS errors"), "{text}");
+        if let Some(tls) = &mut run.tls {
+            tls.failures = 7;
+            tls.first_failure = Some("invalid peer certificate: UnknownIssuer".into());
+        }
+        let text = run.render_text(false);
+        assert!(text.contains("  TLS errors: 7, the first: invalid peer certificate: UnknownIssuer"), "{text}");
+        assert!(!result(&[1]).render_text(false).contains("TLS"), "an http:// report has no TLS line");
+    }
 
     #[test]
     fn text_report_has_wrk_lines() {

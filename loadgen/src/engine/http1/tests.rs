@@ -28,6 +28,7 @@ fn plan(addr: SocketAddr) -> Plan {
         keepalive: true,
         server_pid: None,
         progress: false,
+        tls: None,
     }
 }
 

@@ -75,15 +75,15 @@ pub(super) fn put_capacity(dir: &Path, name: &str, cap: &Capacity) {
 /// All capacity cells of `servers` with their index k, in table order.
 fn capacity_cells(servers: &[&str]) -> Vec<(String, String, usize)> {
     let m = capacity_meta(servers);
-    each_cell(&m).enumerate().map(|(k, (mo, e, s))| (capacity_cell_name(mo, e, s), s.to_owned(), k)).collect()
+    each_cell(&m).enumerate().map(|(k, (sc, mo, e, s))| (capacity_cell_name(sc, mo, e, s), s.to_owned(), k)).collect()
 }
 
 /// A run of `servers` with every fixed-load and capacity cell.
 fn write_capacity_dir(dir: &Path, servers: &[&str]) -> RunMeta {
     let m = capacity_meta(servers);
     write_dir(dir, &m);
-    for (mo, e, s) in each_cell(&m) {
-        put(dir, &cell_name(mo, e, s), &fake(0));
+    for (sc, mo, e, s) in each_cell(&m) {
+        put(dir, &cell_name(sc, mo, e, s), &fake(0));
     }
     for (name, _, k) in capacity_cells(servers) {
         put_capacity(dir, &name, &search(k));

@@ -1,5 +1,6 @@
 mod capacity;
 mod golden;
+mod https;
 mod summary;
 
 use super::tables::{HOW_TO_READ, INVALID_ROWS};
@@ -84,6 +85,7 @@ pub(crate) fn fake(k: usize) -> RunResult {
             peak_rss_kib: 1024 * (k as u64 + 1),
             max_threads: 5 + k as u64,
         }),
+        tls: None,
     }
 }
 
@@ -94,7 +96,7 @@ fn all_cells() -> Vec<(String, &'static str, usize)> {
         for (endpoint, _) in ENDPOINTS {
             for server in SERVERS {
                 let k = v.len();
-                v.push((cell_name(mode, endpoint, server), server, k));
+                v.push((cell_name(Scheme::Http, mode, endpoint, server), server, k));
             }
         }
     }
@@ -576,7 +578,7 @@ fn a_note_on_a_measured_cell_marks_its_column_and_keeps_its_figures() {
     let dir = TempDir::new("noted");
     let mut m = meta();
     let note = "server-axum was still busy after the cell (alive, no /health answer within 30 s)";
-    m.notes.insert(cell_name("reuse", "single", "axum"), note.into());
+    m.notes.insert(cell_name(Scheme::Http, "reuse", "single", "axum"), note.into());
     write_dir(&dir.0, &m);
     let md = report(&dir.0);
     let k = 11; // reuse-single-axum

@@ -18,8 +18,8 @@ pub(super) fn summary_fixture(dir: &Path) -> RunMeta {
         put(dir, &name, &r);
     }
     put(dir, "no-reuse-single-hyper", &quick_cell(16_843.0, 0.0));
-    for (k, (mo, e, s)) in each_cell(&m).enumerate() {
-        put_capacity(dir, &capacity_cell_name(mo, e, s), &search(k));
+    for (k, (sc, mo, e, s)) in each_cell(&m).enumerate() {
+        put_capacity(dir, &capacity_cell_name(sc, mo, e, s), &search(k));
     }
     let mut fd = search(0);
     fd.bound = Bound::FdBudget;
@@ -30,7 +30,7 @@ pub(super) fn summary_fixture(dir: &Path) -> RunMeta {
 }
 
 /// The summary's bullet for the cell labelled `label`.
-fn bullet<'a>(md: &'a str, label: &str) -> &'a str {
+pub(super) fn bullet<'a>(md: &'a str, label: &str) -> &'a str {
     let start = format!("- **{label}**: ");
     md.lines().find_map(|l| l.strip_prefix(start.as_str())).unwrap_or_else(|| panic!("no bullet {label:?} in\n{md}"))
 }
@@ -78,7 +78,7 @@ fn a_cell_without_any_result_is_named_so_and_no_capacity_sentence_without_search
     let dir = TempDir::new("summary-none");
     let mut m = meta();
     for server in SERVERS {
-        m.failed.insert(cell_name("reuse", "multiple", server), "the upstream died".into());
+        m.failed.insert(cell_name(Scheme::Http, "reuse", "multiple", server), "the upstream died".into());
     }
     write_dir(&dir.0, &m);
     let md = report(&dir.0);
