@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::LoadgenError;
-use crate::report::{CapacityRun, Machine, PythonRun, RunMeta};
+use crate::report::{CapacityRun, Machine, PythonRun, RunMeta, TlsRun};
 
 /// `loadgen record`.
 #[derive(Debug, Clone, Args)]
@@ -74,6 +74,10 @@ pub struct RecordOpts {
     /// The CPU quota each server had during its searches, cores; without it, none.
     #[arg(long, value_name = "CORES", requires = "capacity_delay_ms")]
     pub capacity_quota: Option<f64>,
+    /// Every cell ran a second time against an HTTPS upstream (`./run_all.sh --tls`); the
+    /// record names the TLS stack this build's servers and gosleep use.
+    #[arg(long)]
+    pub tls: bool,
     /// A cell not measured, CELL=WHY (repeatable).
     #[arg(long = "skipped", value_parser = parse_cell, value_name = "CELL=WHY")]
     pub skipped: Vec<(String, String)>,
@@ -133,8 +137,7 @@ pub fn record(opts: &RecordOpts) -> Result<RunMeta, String> {
             versions: opts.python_versions.clone(),
             unavailable: opts.python_unavailable.clone(),
         }),
-        // `--tls` arrives with loadgen's dependency on bench-tls, for its stack's name.
-        tls: None,
+        tls: opts.tls.then(|| TlsRun { stack: bench_tls::STACK.to_owned() }),
         skipped: cells("--skipped", &opts.skipped)?,
         failed: cells("--failed", &opts.failed)?,
         notes: cells("--note", &opts.notes)?,
@@ -252,6 +255,13 @@ mod tests {
         for key in ["skipped", "failed", "notes"] {
             assert_eq!(json[key], serde_json::json!({}), "{key}");
         }
+        assert!(json.get("tls").is_none(), "a plain-HTTP run's record is as before --tls: {json}");
+    }
+
+    #[test]
+    fn a_tls_run_records_the_tls_stack_of_this_build() {
+        let meta = record(&opts(&["hyper=1"], &["--tls"]).unwrap()).unwrap();
+        assert_eq!(meta.tls.unwrap().stack, bench_tls::STACK);
     }
 
     #[test]
