@@ -145,7 +145,7 @@ impl Session {
 
     /// Whether the idle connection is still usable: the records that came since its last
     /// answer (a session ticket, say) are read, and it is usable if they held no plaintext,
-    /// no end and no error.
+    /// no end and no error. No system call unless the socket is `readable`.
     pub(super) fn idle_usable(&mut self, stream: &mut TcpStream, readable: &mut bool) -> bool {
         let mut none = [0u8; 1];
         matches!(self.read(stream, &mut none, readable), Ok(None))
