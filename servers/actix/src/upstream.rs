@@ -231,7 +231,31 @@ mod eof {
 
 #[cfg(test)]
 mod tests {
+    use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
+
     use super::*;
+
+    /// One call through a worker's client, on an actix runtime as a worker has.
+    fn call_tls(certificate: Certificate) -> Result<u64, UpstreamError> {
+        let upstream = TlsFaultUpstream::start(certificate, Fault::Ok(5)).unwrap();
+        let config = upstream.config();
+        let tls = config.upstream_tls().unwrap();
+        actix_rt::System::new().block_on(async {
+            let client = client(&config, tls);
+            call(&client, &config, upstream.upstream().sleep_url(None)).await
+        })
+    }
+
+    #[test]
+    fn an_https_call_returns_the_body_length() {
+        assert_eq!(call_tls(Certificate::Trusted), Ok(5));
+    }
+
+    #[test]
+    fn an_untrusted_ca_is_a_tls_failure() {
+        let outcome = call_tls(Certificate::UntrustedCa);
+        assert!(matches!(&outcome, Err(UpstreamError::Tls(m)) if m.contains("UnknownIssuer")), "{outcome:?}");
+    }
 
     #[test]
     fn awc_errors_map_to_their_kind() {

@@ -164,3 +164,27 @@ pub fn start(config: Config) -> io::Result<Running> {
         hyper_serve::Http1::new("server-hyper", running::DRAIN_LIMIT).serve(listener, make_service, shutdown).await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
+
+    use super::*;
+
+    async fn call(certificate: Certificate) -> Result<u64, UpstreamError> {
+        let upstream = TlsFaultUpstream::start(certificate, Fault::Ok(5)).unwrap();
+        let app = App::new(&upstream.config()).unwrap();
+        app.call(upstream.upstream().sleep_url(None)).await
+    }
+
+    #[tokio::test]
+    async fn an_https_call_returns_the_body_length() {
+        assert_eq!(call(Certificate::Trusted).await, Ok(5));
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_ca_is_a_tls_failure() {
+        let outcome = call(Certificate::UntrustedCa).await;
+        assert!(matches!(&outcome, Err(UpstreamError::Tls(m)) if m.contains("UnknownIssuer")), "{outcome:?}");
+    }
+}
