@@ -254,6 +254,7 @@ macro_rules! suite {
                 reuse_over_https_keeps_tls_connections_few,
                 no_reuse_over_https_opens_one_tls_connection_per_call,
                 no_tls_resumption_makes_every_handshake_full,
+                gosleep_over_https_counts_only_full_handshakes_with_no_tls_resumption,
             ],
         );
     };

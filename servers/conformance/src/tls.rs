@@ -224,3 +224,31 @@ pub fn no_tls_resumption_makes_every_handshake_full(subject: &Subject) {
     assert_eq!(upstream.resumed_handshakes(), 0, "{}: sessions resumed", subject.name);
     assert_eq!(upstream.full_handshakes(), calls, "{}: full handshakes for {calls} calls", subject.name);
 }
+
+/// The same against gosleep over HTTPS (`https://localhost:PORT`: a host name, so SNI and
+/// name checks too), counted by its `/stats`: with `--no-reuse --no-tls-resumption`, every
+/// call is one full handshake and none resumes.
+pub fn gosleep_over_https_counts_only_full_handshakes_with_no_tls_resumption(subject: &Subject) {
+    let g = gosleep::client::HttpsGosleep::start(gosleep::Config { delay_ms: 0, ..gosleep::Config::default() })
+        .expect("gosleep over HTTPS starts");
+    let config = Config {
+        no_reuse: true,
+        no_tls_resumption: true,
+        upstream_ca: Some(g.ca().clone()),
+        ..Config::for_upstream(g.upstream())
+    };
+    let s = server(subject, config);
+    let calls = ROUNDS * FANOUT;
+    block_on(async {
+        g.reset_stats().await;
+        for _ in 0..ROUNDS {
+            let r = get(s.addr(), &format!("/multiple?n={FANOUT}&ms=0")).await;
+            assert_eq!(r.status, 200, "{}: gosleep over https: {}", subject.name, r.text());
+        }
+        let st = g.stats().await;
+        assert_eq!(st.requests, calls, "{}: calls gosleep saw", subject.name);
+        assert_eq!(st.tls_handshakes_resumed, 0, "{}: sessions resumed", subject.name);
+        // And the handshake of the connection that read these stats.
+        assert_eq!(st.tls_handshakes_full, calls + 1, "{}: full handshakes for {calls} calls", subject.name);
+    });
+}
