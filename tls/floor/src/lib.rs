@@ -54,6 +54,14 @@ fn x25519() -> &'static dyn rustls::crypto::SupportedKxGroup {
     rustls::crypto::aws_lc_rs::kx_group::X25519
 }
 
+/// The provider's session ticketer, as gosleep's.
+fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+    #[cfg(feature = "ring")]
+    return rustls::crypto::ring::Ticketer::new();
+    #[cfg(feature = "aws-lc-rs")]
+    return rustls::crypto::aws_lc_rs::Ticketer::new();
+}
+
 /// Why a measurement could not be made or was not of the kind asked. Any of these ends the
 /// run: a figure is only printed for handshakes checked to be what the table says.
 #[derive(Debug, Error)]
@@ -210,9 +218,11 @@ struct Pair {
 }
 
 impl Pair {
-    /// The configs for `case`: the server as gosleep's defaults (rustls's in-memory session
-    /// cache, TLS 1.3 tickets from it), the client as bench-tls's (verification against the
-    /// CA alone); resumption on only where the case resumes, as `--no-tls-resumption` does.
+    /// The configs for `case`, as bench-tls's `client_config` and `server_config` make them
+    /// (verification against the CA alone; the provider's ticketer and the in-memory session
+    /// cache where resumption is on), resumption on for both sides only where the case
+    /// resumes: a full case is a `--no-tls-resumption` client against a
+    /// `--tls-no-resumption` gosleep, which makes no tickets.
     fn new(case: &Case, certificates: &Certificates) -> Result<Self, FloorError> {
         let mut provider = default_provider();
         if case.groups == Groups::X25519 {
@@ -234,7 +244,13 @@ impl Pair {
             .with_protocol_versions(&versions)?
             .with_no_client_auth()
             .with_single_cert(certificates.chain.clone(), certificates.key.clone_key())?;
-        server.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSIONS);
+        if case.resumed {
+            server.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSIONS);
+            server.ticketer = ticketer()?;
+        } else {
+            server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            server.send_tls13_tickets = 0;
+        }
         Ok(Self { client: Arc::new(client), server: Arc::new(server) })
     }
 }
