@@ -121,11 +121,14 @@ fn endpoint(path: &str, route: actix_web::Route) -> actix_web::Resource {
 struct Worker {
     config: Config,
     client: awc::Client,
+    /// The upstream as the client is handed it ([`upstream::as_called`]).
+    called: server_common::Upstream,
 }
 
 impl Worker {
     fn new(config: &Config, tls: Option<Arc<ClientConfig>>) -> Self {
-        Self { config: config.clone(), client: upstream::client(config, tls) }
+        let called = upstream::as_called(&config.upstream);
+        Self { config: config.clone(), client: upstream::client(config, tls), called }
     }
 
     /// One upstream call ([`upstream::call`]).
@@ -135,12 +138,12 @@ impl Worker {
 }
 
 async fn single(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
-    let upstream = &worker.config.upstream;
+    let upstream = &worker.called;
     respond(proxy::single(request.uri().query(), upstream, |url| worker.call(url)).await)
 }
 
 async fn multiple(request: HttpRequest, worker: web::Data<Worker>) -> HttpResponse {
-    let (fanout, upstream) = (worker.config.fanout, &worker.config.upstream);
+    let (fanout, upstream) = (worker.config.fanout, &worker.called);
     respond(proxy::multiple(request.uri().query(), fanout, upstream, |url| worker.call(url)).await)
 }
 

@@ -5,33 +5,43 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix_rt::net::ActixStream;
+use actix_service::Service;
 use actix_tls::connect::rustls_0_23::reexports::ClientConfig;
+use actix_tls::connect::{ConnectError as TcpConnectError, ConnectInfo, Connection};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{StatusCode, Version, header};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::Uri;
+use awc::http::uri::Authority;
 use futures_util::StreamExt;
 use server_common::upstream::BodyCount;
-use server_common::{Config, UpstreamError, tls};
+use server_common::{Config, Upstream, UpstreamError, tls};
 
 /// A worker's client: no cap on connections, the whole call's budget for the connect (and
-/// for the TLS handshake after it), no redirects; `tls` is THE client config of an https://
-/// upstream ([`Config::upstream_tls`]).
+/// for the TLS handshake in it), no redirects; `tls` is THE client config of an https://
+/// upstream ([`Config::upstream_tls`]), whose calls then go to the URLs of [`as_called`].
 pub(crate) fn client(config: &Config, tls: Option<Arc<ClientConfig>>) -> awc::Client {
     let timeout = config.upstream_timeout();
+    match tls {
+        None => build(awc::Connector::new().connector(eof::connector()), timeout),
+        Some(tls) => build(awc::Connector::new().connector(eof::tls_connector(tls)), timeout),
+    }
+}
+
+fn build<S, Io>(connector: awc::Connector<S>, timeout: Duration) -> awc::Client
+where
+    S: Service<ConnectInfo<Uri>, Response = Connection<Uri, Io>, Error = TcpConnectError> + Clone + 'static,
+    Io: ActixStream + std::fmt::Debug + 'static,
+{
     // limit(0): no cap on connections. awc's default of 100 per worker would queue
     // calls beyond it, capping `/multiple` at 100 / fanout concurrent requests per
     // worker. The connect timeout (5 s by default) gets the whole call's budget; the
     // call itself is bounded in `call`. Reuse needs nothing more: awc pools
     // keep-alive connections by default (idle up to 15 s).
-    let connector = awc::Connector::new().connector(eof::connector()).limit(0).timeout(timeout);
-    // awc puts its TLS step on the sockets of the TCP connector above, so the EOF watch
-    // sees the TCP socket under the TLS stream. Its own default TLS config (the one awc
-    // builds with no roots feature) is none: plain http:// needs nothing more.
-    let connector = match tls {
-        Some(tls) => connector.rustls_0_23(tls).handshake_timeout(timeout),
-        None => connector,
-    };
+    let connector = connector.limit(0).timeout(timeout);
     awc::Client::builder()
         .connector(connector)
         // awc's 5 s default would cut calls the contract allows 30 s; `call` bounds
@@ -41,6 +51,29 @@ pub(crate) fn client(config: &Config, tls: Option<Arc<ClientConfig>>) -> awc::Cl
         .disable_redirects()
         .finish()
 }
+
+/// The upstream as this client is handed it: an https:// upstream as http:// with its
+/// port written out (443 if none), because the TLS handshake is made in this client's own
+/// connector ([`eof::tls_connector`]). awc's built-in TLS step (`Connector::rustls_0_23`)
+/// would put the TLS stream on top of the [`eof`] watch, which then never sees the end of
+/// a body that closes with a TLS close_notify; and awc sends only https:// URIs to it.
+/// The request awc writes is the same: path, and `Host: HOST:PORT`.
+pub(crate) fn as_called(upstream: &Upstream) -> Upstream {
+    if !upstream.is_https() {
+        return upstream.clone();
+    }
+    let rest = &upstream.base()["https://".len()..];
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let path = &rest[authority.len()..];
+    let with_port = match authority.parse::<Authority>() {
+        Ok(parsed) if parsed.port_u16().is_none() => format!("{authority}:{HTTPS_PORT}"),
+        _ => authority.to_owned(),
+    };
+    Upstream::parse(&format!("http://{with_port}{path}")).unwrap_or_else(|_| upstream.clone())
+}
+
+/// The port of an https:// URL without one.
+const HTTPS_PORT: u16 = 443;
 
 /// One upstream call: GET `url`, read the whole body, return its length; all of it
 /// within `--upstream-timeout-ms`.
@@ -145,6 +178,10 @@ mod eof {
 
     use actix_rt::net::{ActixStream, Ready, TcpStream};
     use actix_service::{Service, ServiceExt};
+    use std::sync::Arc;
+
+    use actix_tls::connect::rustls_0_23::TlsConnector;
+    use actix_tls::connect::rustls_0_23::reexports::{AsyncTlsStream as TlsStream, ClientConfig};
     use actix_tls::connect::{ConnectError, ConnectInfo, Connection, Connector, Resolver};
     use awc::http::Uri;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -156,11 +193,25 @@ mod eof {
 
     /// awc's own TCP connector, its sockets wrapped in [`Watched`].
     pub(super) fn connector()
-    -> impl Service<ConnectInfo<Uri>, Response = Connection<Uri, Watched>, Error = ConnectError> + Clone {
-        Connector::new(Resolver::default()).service().map(|connection: Connection<Uri, TcpStream>| {
-            let (io, connection) = connection.replace_io(());
-            connection.replace_io(Watched(io)).1
-        })
+    -> impl Service<ConnectInfo<Uri>, Response = Connection<Uri, Watched<TcpStream>>, Error = ConnectError> + Clone
+    {
+        Connector::new(Resolver::default()).service().map(watched)
+    }
+
+    /// awc's own TCP connector, then a TLS handshake with `tls` (actix-tls's rustls 0.23
+    /// step, the one awc's `rustls_0_23` uses), the TLS stream wrapped in [`Watched`]: its
+    /// end-of-file is the body's end, whether a close_notify or the TCP close says it.
+    pub(super) fn tls_connector(
+        tls: Arc<ClientConfig>,
+    ) -> impl Service<ConnectInfo<Uri>, Response = Connection<Uri, Watched<TlsStream<TcpStream>>>, Error = ConnectError>
+    + Clone {
+        let handshake = TlsConnector::service(tls).map_err(ConnectError::Io);
+        Connector::new(Resolver::default()).service().and_then(handshake).map(watched)
+    }
+
+    fn watched<Io>(connection: Connection<Uri, Io>) -> Connection<Uri, Watched<Io>> {
+        let (io, connection) = connection.replace_io(());
+        connection.replace_io(Watched(io)).1
     }
 
     /// Awaits `future`, and says whether a watched socket read end-of-file while it ran.
@@ -177,11 +228,11 @@ mod eof {
         (output, seen)
     }
 
-    /// An upstream socket that notes a read of end-of-file.
+    /// An upstream socket (TCP, or TLS over TCP) that notes a read of end-of-file.
     #[derive(Debug)]
-    pub(super) struct Watched(TcpStream);
+    pub(super) struct Watched<Io>(Io);
 
-    impl AsyncRead for Watched {
+    impl<Io: AsyncRead + Unpin> AsyncRead for Watched<Io> {
         fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
             let before = buf.filled().len();
             let poll = Pin::new(&mut self.0).poll_read(cx, buf);
@@ -192,7 +243,7 @@ mod eof {
         }
     }
 
-    impl AsyncWrite for Watched {
+    impl<Io: AsyncWrite + Unpin> AsyncWrite for Watched<Io> {
         fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
             Pin::new(&mut self.0).poll_write(cx, buf)
         }
@@ -218,13 +269,25 @@ mod eof {
         }
     }
 
-    impl ActixStream for Watched {
+    impl ActixStream for Watched<TcpStream> {
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
             ActixStream::poll_read_ready(&self.0, cx)
         }
 
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
             ActixStream::poll_write_ready(&self.0, cx)
+        }
+    }
+
+    /// Readiness is the TCP socket's: awc's client boxes the stream as plain AsyncRead +
+    /// AsyncWrite and never asks; `Connector::connector` only requires the trait.
+    impl ActixStream for Watched<TlsStream<TcpStream>> {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_read_ready(self.0.get_ref().0, cx)
+        }
+
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+            ActixStream::poll_write_ready(self.0.get_ref().0, cx)
         }
     }
 }
@@ -237,18 +300,39 @@ mod tests {
 
     /// One call through a worker's client, on an actix runtime as a worker has.
     fn call_tls(certificate: Certificate) -> Result<u64, UpstreamError> {
-        let upstream = TlsFaultUpstream::start(certificate, Fault::Ok(5)).unwrap();
+        call_tls_with(certificate, Fault::Ok(5))
+    }
+
+    fn call_tls_with(certificate: Certificate, fault: Fault) -> Result<u64, UpstreamError> {
+        let upstream = TlsFaultUpstream::start(certificate, fault).unwrap();
         let config = upstream.config();
         let tls = config.upstream_tls().unwrap();
         actix_rt::System::new().block_on(async {
             let client = client(&config, tls);
-            call(&client, &config, upstream.upstream().sleep_url(None)).await
+            call(&client, &config, as_called(&config.upstream).sleep_url(None)).await
         })
     }
 
     #[test]
     fn an_https_call_returns_the_body_length() {
         assert_eq!(call_tls(Certificate::Trusted), Ok(5));
+    }
+
+    #[test]
+    fn a_body_cut_short_over_tls_is_broken() {
+        for fault in [Fault::ShortBody, Fault::ChunkedWithoutLastChunk, Fault::ResetMidBody] {
+            let outcome = call_tls_with(Certificate::Trusted, fault);
+            assert!(matches!(outcome, Err(UpstreamError::Broken(_))), "{fault:?}: {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn an_https_upstream_is_called_as_http_with_its_port() {
+        let called = |url: &str| as_called(&Upstream::parse(url).unwrap()).base().to_owned();
+        assert_eq!(called("https://127.0.0.1:8443"), "http://127.0.0.1:8443");
+        assert_eq!(called("https://localhost/api"), "http://localhost:443/api");
+        assert_eq!(called("https://[::1]:9/a/b"), "http://[::1]:9/a/b");
+        assert_eq!(called("http://localhost"), "http://localhost");
     }
 
     #[test]

@@ -242,6 +242,7 @@ macro_rules! suite {
             // bad TLS flags, and connections and handshakes counted by the upstream.
             tls: [
                 https_calls_answer_200_with_their_bytes_with_and_without_reuse,
+                a_body_cut_short_over_https_is_502,
                 an_untrusted_ca_is_502_naming_the_tls_failure,
                 a_wrong_host_name_is_502_naming_the_tls_failure,
                 an_expired_certificate_is_502_naming_the_tls_failure,

@@ -78,6 +78,21 @@ pub fn https_calls_answer_200_with_their_bytes_with_and_without_reuse(subject: &
     }
 }
 
+/// A body cut short over https (fewer bytes than its Content-Length, a chunked body
+/// without its last chunk, a reset), each after a TLS close_notify or a reset rather than
+/// a bare TCP close: 502, never a 200 with a wrong count.
+pub fn a_body_cut_short_over_https_is_502(subject: &Subject) {
+    for fault in [Fault::ShortBody, Fault::ChunkedWithoutLastChunk, Fault::ResetMidBody] {
+        let upstream = tls_upstream(Certificate::Trusted, fault);
+        let s = server(subject, upstream.config());
+        let what = format!("{fault:?} over https");
+        block_on(async {
+            assert_error(subject, &get(s.addr(), "/single?ms=0").await, 502, &what);
+            assert_eq!(get(s.addr(), "/health").await.status, 200, "{}: down after {what}", subject.name);
+        });
+    }
+}
+
 pub fn an_untrusted_ca_is_502_naming_the_tls_failure(subject: &Subject) {
     let upstream = tls_upstream(Certificate::UntrustedCa, Fault::Ok(BYTES));
     assert_tls_failure(subject, upstream.config(), "a certificate from an untrusted CA");
