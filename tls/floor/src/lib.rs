@@ -494,20 +494,23 @@ pub fn table(samples: &[Sample]) -> String {
     }
 
     let mut out = String::new();
-    out.push_str("| provider | handshake | groups offered | negotiated | rounds | client µs | server µs | client handshakes/s per core | server handshakes/s per core |\n");
-    out.push_str("|---|---|---|---|---:|---:|---:|---:|---:|\n");
+    out.push_str("| provider | handshake | groups offered | negotiated | rounds | client µs | server µs | client µs, rounds' range | server µs, rounds' range | client handshakes/s per core | server handshakes/s per core |\n");
+    out.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut medians: BTreeMap<(usize, String), (f64, f64)> = BTreeMap::new();
     for ((index, provider), group) in &rows {
-        let mut client: Vec<f64> = group.iter().map(|s| s.client_us).collect();
-        let mut server: Vec<f64> = group.iter().map(|s| s.server_us).collect();
-        let (client, server) = (median(&mut client), median(&mut server));
+        let mut client_all: Vec<f64> = group.iter().map(|s| s.client_us).collect();
+        let mut server_all: Vec<f64> = group.iter().map(|s| s.server_us).collect();
+        let (client, server) = (median(&mut client_all), median(&mut server_all));
+        // median() sorted them: the range is the first and the last.
+        let range = |sorted: &[f64]| format!("{:.0}-{:.0}", sorted[0], sorted[sorted.len() - 1]);
+        let (client_range, server_range) = (range(&client_all), range(&server_all));
         medians.insert((*index, provider.clone()), (client, server));
         let first = group[0];
         let mut negotiated: Vec<&str> = group.iter().map(|s| s.negotiated.as_str()).collect();
         negotiated.dedup();
         let _ = writeln!(
             out,
-            "| {provider} | {} | {} | {} | {} | {client:.1} | {server:.1} | {:.0} | {:.0} |",
+            "| {provider} | {} | {} | {} | {} | {client:.1} | {server:.1} | {client_range} | {server_range} | {:.0} | {:.0} |",
             first.case,
             first.groups,
             negotiated.join(" / "),
