@@ -24,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Config;
 use crate::running::{self, Running};
-use crate::tls::{self, Authority, CaFile, rustls};
+use crate::tls::{self, Authority, CaFile, Resume, rustls};
 use crate::upstream::Upstream;
 
 /// What the upstream does with one request (after reading its head).
@@ -220,12 +220,9 @@ impl TlsFaultUpstream {
             Certificate::Expired => trusted.expired_leaf(&tls::LOCAL_NAMES),
         }
         .map_err(io::Error::other)?;
-        let mut config = rustls::ServerConfig::builder_with_provider(tls::provider())
-            .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(leaf.chain, leaf.key))
-            .map_err(io::Error::other)?;
-        config.alpn_protocols = vec![tls::ALPN_HTTP1.to_vec()];
-        let accept = Accept::Tls(TlsAcceptor::from(Arc::new(config)));
+        // gosleep's server config: the same TLS a server meets in a benchmark.
+        let config = tls::server_config(leaf.chain, leaf.key, Resume::On).map_err(io::Error::other)?;
+        let accept = Accept::Tls(TlsAcceptor::from(config));
         Self::spawn(&trusted, accept, Arc::new(plan))
     }
 
