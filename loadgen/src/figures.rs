@@ -27,13 +27,21 @@ pub struct UpstreamPerRequest {
     pub resumed_handshakes: f64,
 }
 
-/// gosleep's counts over an HTTPS cell's window divided by the requests loadgen answered
-/// in it, or `None` without answers.
+/// Full handshakes in an HTTPS cell's counts that are run_all.sh's own: the curl that reads
+/// `/stats` after the window opens a connection of its own (a fresh process: no session
+/// to resume), counted before its request is answered. The reset's connection was set up
+/// before the counters were zeroed.
+pub const STATS_READ_HANDSHAKES: u64 = 1;
+
+/// gosleep's counts over an HTTPS cell's window, less run_all.sh's own read
+/// ([`STATS_READ_HANDSHAKES`]), divided by the requests loadgen answered in it, or `None`
+/// without answers.
 pub fn upstream_per_request(upstream: &UpstreamTls, result: &RunResult) -> Option<UpstreamPerRequest> {
     let answered = result.requests as f64;
+    let full = upstream.tls_handshakes_full.saturating_sub(STATS_READ_HANDSHAKES);
     (result.requests > 0).then(|| UpstreamPerRequest {
         calls: upstream.requests as f64 / answered,
-        full_handshakes: upstream.tls_handshakes_full as f64 / answered,
+        full_handshakes: full as f64 / answered,
         resumed_handshakes: upstream.tls_handshakes_resumed as f64 / answered,
     })
 }
@@ -81,11 +89,11 @@ mod tests {
     }
 
     #[test]
-    fn upstream_per_request_divides_the_upstreams_counts_by_the_answers() {
+    fn upstream_per_request_divides_the_upstreams_counts_less_the_read_by_the_answers() {
         let mut run = fake(0);
         run.requests = 2000;
         let upstream =
-            UpstreamTls { requests: 10_000, tls_handshakes_full: 20, tls_handshakes_resumed: 1980, tls_failures: 0 };
+            UpstreamTls { requests: 10_000, tls_handshakes_full: 21, tls_handshakes_resumed: 1980, tls_failures: 0 };
         let per = upstream_per_request(&upstream, &run).unwrap();
         assert_eq!(per, UpstreamPerRequest { calls: 5.0, full_handshakes: 0.01, resumed_handshakes: 0.99 });
         run.requests = 0;

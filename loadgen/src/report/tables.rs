@@ -240,18 +240,21 @@ pub(super) const HOW_TO_READ_TLS: &str = "- **HTTPS upstream** tables: the same 
   gosleep behind TLS (`./run_all.sh --tls`): each server calls `https://localhost:PORT` and
   trusts only the CA gosleep made for the run (`--upstream-ca`); the Rust servers keep TLS
   sessions for resumption (their default; `--no-tls-resumption` turns it off). Set beside
-  the plain-HTTP table of the same cell, the difference is what TLS costs the server's
-  model: its handshakes and its encryption.
+  the plain-HTTP table of the same cell, the difference is what TLS costs: the server's
+  handshakes and encryption, and gosleep's on the client core, which a cell making many
+  new connections can exhaust (its upstream then shows TLS failures and fewer calls per
+  request than the endpoint makes).
 - **Upstream calls per request**: gosleep's `/sleep` requests over the cell's window, per
   request loadgen answered in it: 1 for `/single`, the fan-out for `/multiple`. run_all.sh
   resets gosleep's `/stats` as loadgen's window opens and reads them when loadgen ends, so
   this row says how well the two counts line up; the rows below share its edges.
 - **Upstream TLS handshakes per request (full / resumed)**: TLS handshakes gosleep completed
-  over the window per request answered. A full handshake sets up a new session (key
-  exchange and certificate verification); a resumed one presents a ticket of an earlier
-  session and skips the certificate. Reusing connections, both should be near 0 (a pool's
-  connections outlive many requests); not reusing them, about one per upstream call, resumed
-  where the client keeps its sessions.
+  over the window (less the one of run_all.sh's own read of `/stats`) per request
+  answered. A full handshake sets up a new session (key exchange and certificate
+  verification); a resumed one presents a ticket of an earlier session and skips the
+  certificate. Reusing connections, both should be near 0 (a pool's connections outlive
+  many requests); not reusing them, about one per upstream call, resumed where the client
+  keeps its sessions and has a ticket left to present.
 - **Upstream TLS failures**: handshakes gosleep saw fail over the window (a server that
   could not verify gosleep answers 502 \"upstream TLS failed\", counted in Errors).
 ";
