@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The floor, measured: builds tls-floor with each provider (each in a target dir of its
-# own), runs them pinned to one CPU, alternated ABBA so the machine's drift falls on both,
-# and prints the medians' Markdown table. docs/benchmarks/tls.md quotes its output.
-#   PAIRS=3 ROUNDS=5 HANDSHAKES=500 CPU=1 tls/floor/run.sh
+# own), runs them pinned to one CPU, alternated ABBA in short runs (seconds each) so the
+# shared machine's drift falls on both alike, and prints the medians' Markdown table.
+# docs/benchmarks/tls.md quotes its output.
+#   PAIRS=10 ROUNDS=2 HANDSHAKES=500 CPU=1 tls/floor/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-PAIRS=${PAIRS:-3}
-ROUNDS=${ROUNDS:-5}
+PAIRS=${PAIRS:-10}
+ROUNDS=${ROUNDS:-2}
 HANDSHAKES=${HANDSHAKES:-500}
 CPU=${CPU:-1}
 
