@@ -224,7 +224,7 @@ pub fn plan(opts: &RunOpts) -> Result<Plan, LoadgenError> {
     let url = opts.url.clone().ok_or_else(|| usage("a URL is required".into()))?;
     let cli::Target { uri, host, port, tls } = cli::parse_url(&url).map_err(usage)?;
     let tls = if tls {
-        Some(engine::TlsPlan::new(&host, &opts.tls).map_err(usage)?)
+        Some(engine::TlsPlan::new(&host, &opts.tls, opts.connections).map_err(usage)?)
     } else {
         tls_flags_for_http(&opts.tls, &url).map_err(usage)?;
         None

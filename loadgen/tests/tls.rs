@@ -190,8 +190,13 @@ impl Trust {
 
 /// loadgen in-process, closed loop, 1 s, 1 thread per 2 connections, with `extra` flags.
 fn run(url: &str, connections: usize, extra: &[&str]) -> RunResult {
+    run_on(url, connections, connections.div_ceil(2), extra)
+}
+
+/// `run` on `threads` threads.
+fn run_on(url: &str, connections: usize, threads: usize, extra: &[&str]) -> RunResult {
     let c = connections.to_string();
-    let t = connections.div_ceil(2).to_string();
+    let t = threads.to_string();
     let mut args = vec!["loadgen", "-c", &c, "-t", &t, "-d", "1s", "--timeout", "2s"];
     args.extend_from_slice(extra);
     args.push(url);
@@ -246,6 +251,25 @@ fn connection_close_makes_every_request_a_new_handshake_mostly_resumed() {
     assert_eq!(off.errors.total(), 0, "{:?}", off.errors);
     assert!(tls.handshakes >= off.requests && tls.handshakes > 0);
     assert_eq!((tls.resumed, tls.full, tls.resumption), (0, tls.handshakes, false), "--no-tls-resumption");
+}
+
+/// More connections than rustls's own store keeps tickets for (8 per server) reconnect at
+/// once, yet only their first handshakes are full, as wrk resumes one session per
+/// connection.
+#[test]
+fn many_connections_reconnecting_at_once_each_find_a_session_to_resume() {
+    let trust = Trust::new("test CA");
+    let server = Server::start(&trust.leaf, Writes::Whole, ("127.0.0.1", 0));
+    // One thread: its connections reconnect in bursts, one per answer of a poll's batch.
+    let connections = 50;
+    let r = run_on(&server.url(), connections, 1, &["--cacert", trust.ca(), "-H", "Connection: close"]);
+    assert_eq!(r.errors.total(), 0, "{:?}", r.errors);
+    let tls = r.tls.expect("TLS counted");
+    let n = connections as u64;
+    assert!(tls.handshakes >= n + n / 2, "{} handshakes: too few reconnects to tell", tls.handshakes);
+    // Each connection's first handshake is full, and no other; a margin of a tenth. (With
+    // rustls's own store, about half of them were full.)
+    assert!(tls.full <= n + n / 10, "{} full of {} handshakes", tls.full, tls.handshakes);
 }
 
 #[test]

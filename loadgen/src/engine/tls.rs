@@ -3,15 +3,19 @@
 //!
 //! The config comes from `bench_tls` (the workspace's one crypto provider): exactly the
 //! `--cacert` file's anchors, or the system's roots. Only `--insecure` builds its own, on the
-//! same provider, with [`AcceptAnyServerCertificate`].
+//! same provider, with [`AcceptAnyServerCertificate`]. Either way loadgen keeps its sessions
+//! in a store of its own ([`Tickets`]): rustls's in-memory store keeps 8 TLS 1.3 tickets per
+//! server, and each resumption uses one up, so with more connections than that reconnecting
+//! at once most would make a full handshake, where wrk resumes one session per connection.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bench_tls::rustls::client::Resumption;
 use bench_tls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use bench_tls::rustls::client::{ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue};
 use bench_tls::rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use bench_tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use bench_tls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use bench_tls::rustls::{self, ClientConfig, DigitallySignedStruct, NamedGroup, SignatureScheme};
 use bench_tls::{ALPN_HTTP1, Resume};
 
 use crate::cli::TlsOpts;
@@ -30,9 +34,9 @@ pub struct TlsPlan {
 }
 
 impl TlsPlan {
-    /// The TLS of a run against `host`, from its flags. Fails (a usage error) when the
-    /// host is no server name or no trust anchors could be loaded.
-    pub fn new(host: &str, opts: &TlsOpts) -> Result<Self, String> {
+    /// The TLS of a run of `connections` against `host`, from its flags. Fails (a usage
+    /// error) when the host is no server name or no trust anchors could be loaded.
+    pub fn new(host: &str, opts: &TlsOpts, connections: usize) -> Result<Self, String> {
         let name =
             ServerName::try_from(host.to_owned()).map_err(|e| format!("{host:?} is not a TLS server name ({e})"))?;
         let resume = if opts.no_tls_resumption { Resume::Off } else { Resume::On };
@@ -46,12 +50,20 @@ impl TlsPlan {
             };
             (config, verify)
         };
+        let config = match resume {
+            Resume::On => {
+                let mut config = ClientConfig::clone(&config);
+                config.resumption = Resumption::store(Arc::new(Tickets::new(connections)));
+                Arc::new(config)
+            }
+            Resume::Off => config,
+        };
         Ok(Self { config, name, verify, resumption: resume == Resume::On })
     }
 }
 
-/// `--insecure`'s config: bench_tls's in all but the verifier (same provider, ALPN and
-/// resumption).
+/// `--insecure`'s config: bench_tls's in all but the verifier (same provider and ALPN;
+/// resumption as asked, its store set by [`TlsPlan::new`]).
 fn insecure_config(resume: Resume) -> Result<Arc<ClientConfig>, String> {
     let provider = bench_tls::provider();
     let verifier = Arc::new(AcceptAnyServerCertificate { provider: Arc::clone(&provider) });
@@ -62,12 +74,72 @@ fn insecure_config(resume: Resume) -> Result<Arc<ClientConfig>, String> {
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
-    config.resumption = match resume {
-        // rustls's in-memory store: one server, so its default size is plenty.
-        Resume::On => Resumption::default(),
-        Resume::Off => Resumption::disabled(),
-    };
+    if resume == Resume::Off {
+        config.resumption = Resumption::disabled();
+    }
     Ok(Arc::new(config))
+}
+
+/// TLS 1.3 tickets kept per connection: what a rustls server sends after each handshake
+/// (its `send_tls13_tickets` default), so that a connection's reconnect finds one.
+const TICKETS_PER_CONNECTION: usize = 2;
+
+/// The sessions of a run's one server, for every connection to resume: up to
+/// [`TICKETS_PER_CONNECTION`] TLS 1.3 tickets per connection (newest used first, oldest
+/// dropped), one TLS 1.2 session, and the key-exchange group the server chose. The server
+/// name is not looked at: a run has one.
+#[derive(Debug)]
+struct Tickets {
+    most: usize,
+    tls13: Mutex<VecDeque<Tls13ClientSessionValue>>,
+    tls12: Mutex<Option<Tls12ClientSessionValue>>,
+    kx_hint: Mutex<Option<NamedGroup>>,
+}
+
+impl Tickets {
+    fn new(connections: usize) -> Self {
+        let most = connections.saturating_mul(TICKETS_PER_CONNECTION).max(TICKETS_PER_CONNECTION);
+        Self { most, tls13: Mutex::default(), tls12: Mutex::default(), kx_hint: Mutex::default() }
+    }
+}
+
+/// A lock whose holder panicked still guards a usable store: a ticket is whole or absent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ClientSessionStore for Tickets {
+    fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
+        *lock(&self.kx_hint) = Some(group);
+    }
+
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+        *lock(&self.kx_hint)
+    }
+
+    fn set_tls12_session(&self, _: ServerName<'static>, value: Tls12ClientSessionValue) {
+        *lock(&self.tls12) = Some(value);
+    }
+
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        lock(&self.tls12).clone()
+    }
+
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {
+        *lock(&self.tls12) = None;
+    }
+
+    fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
+        let mut tickets = lock(&self.tls13);
+        if tickets.len() == self.most {
+            tickets.pop_front();
+        }
+        tickets.push_back(value);
+    }
+
+    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        lock(&self.tls13).pop_back()
+    }
 }
 
 /// `--insecure`: takes any certificate for any name, unverified, as wrk does; the
@@ -121,18 +193,19 @@ mod tests {
     fn an_ip_literal_host_is_an_ip_address_name_and_a_dns_host_a_dns_name() {
         let opts = TlsOpts { insecure: true, ..TlsOpts::default() };
         for (host, ip) in [("127.0.0.1", true), ("::1", true), ("localhost", false)] {
-            let plan = TlsPlan::new(host, &opts).unwrap();
+            let plan = TlsPlan::new(host, &opts, 1).unwrap();
             assert_eq!(matches!(plan.name, ServerName::IpAddress(_)), ip, "{host}");
         }
     }
 
     #[test]
     fn insecure_keeps_http1_alpn_and_resumes_unless_told_not_to() {
-        let on = TlsPlan::new("localhost", &TlsOpts { insecure: true, ..TlsOpts::default() }).unwrap();
+        let on = TlsPlan::new("localhost", &TlsOpts { insecure: true, ..TlsOpts::default() }, 1).unwrap();
         assert_eq!(on.config.alpn_protocols, vec![ALPN_HTTP1.to_vec()]);
         assert!(on.resumption && on.verify.contains("insecure"));
-        let off = TlsPlan::new("localhost", &TlsOpts { insecure: true, no_tls_resumption: true, ..TlsOpts::default() })
-            .unwrap();
+        let off =
+            TlsPlan::new("localhost", &TlsOpts { insecure: true, no_tls_resumption: true, ..TlsOpts::default() }, 1)
+                .unwrap();
         assert!(!off.resumption);
         assert!(format!("{:?}", off.config.resumption).contains("Disabled"), "{:?}", off.config.resumption);
     }
