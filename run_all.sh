@@ -28,6 +28,14 @@
 # not loadgen and gosleep on the other core, is what runs out first; the quota is in
 # results.md beside every capacity figure.
 #
+# With --tls, every table and every search runs twice: over plain HTTP as above, then
+# against a gosleep serving HTTPS (--tls-self-signed: a CA it makes at start, whose PEM it
+# writes to DIR/upstream-ca.pem), each server calling https://localhost:PORT and trusting
+# that CA alone (--upstream-ca). For each HTTPS table cell, gosleep's /stats is reset as
+# loadgen's window opens and kept when loadgen ends (DIR/CELL.upstream.json): its TLS
+# handshakes, full and resumed, per request answered are rows of results.md's HTTPS
+# tables. A run without --tls is the plain-HTTP run alone, as before the flag existed.
+#
 # With --python, the three servers of the original Python experiment (python/: Flask,
 # Starlette, tornado) run beside the Rust ones in every cell, as baselines; python/setup.sh
 # makes their venv the first time. Where no usable python3 exists, their cells are skipped
@@ -48,7 +56,7 @@ command_line="./run_all.sh${*:+ $*}"
 read -r -a servers <<<"$(bench_roster default=yes)"
 read -r -a python_all <<<"$(bench_roster runs=python)"
 connections=1000 duration=5 warmup=2 delay_ms=1000 fanout=5 output="" publish=0 python=0
-capacity=1 capacity_delay_ms=100 capacity_quota=0.5
+capacity=1 capacity_delay_ms=100 capacity_quota=0.5 tls=0
 # Each capacity step: a short warm-up (its connections are open before its clock starts),
 # then the recorded window (10 upstream delays at 100 ms), in seconds. Short, as are the
 # tables' 5 s: 20 cells and 20 searches of about 10 steps each, plus the build, must fit
@@ -81,6 +89,10 @@ Flags (default in brackets):
   --duration S             recorded seconds per table cell, after $warmup s of warm-up [$duration]
   --delay-ms D             gosleep's delay for the tables, ms [$delay_ms]
   --fanout N               upstream calls per /multiple request [$fanout]
+  --tls                    run every table and search a second time against gosleep over
+                           HTTPS (rustls; a CA made for the run, trusted by the servers
+                           alone), with the upstream's TLS handshakes per request: twice
+                           the cells and searches
   --no-capacity            skip the capacity searches
   --capacity-delay-ms D    gosleep's delay for the capacity searches, ms [$capacity_delay_ms]
   --capacity-quota CORES   CPU quota per server during its searches; 0 for none [$capacity_quota]
@@ -95,8 +107,10 @@ Flags (default in brackets):
   -h, --help               this help
 
 Output: DIR/run.json (the run's record), DIR/<cell>.json and .txt per cell (loadgen's
-result and log), DIR/results.md and its charts. results/latest points at the newest run
-under results/. To publish a run afterwards: scripts/publish-run.sh results/latest.
+result and log; an HTTPS cell's name starts with https-, and its DIR/<cell>.upstream.json
+holds gosleep's counters over its window), DIR/results.md and its charts. results/latest
+points at the newest run under results/. To publish a run afterwards:
+scripts/publish-run.sh results/latest.
 
 Exit status: 0 when every cell was measured and valid; 1 when a cell failed or was not
 a valid result, no cell was measured, or the upstream died (the run stops at once);
@@ -113,6 +127,7 @@ while (( $# )); do
     --delay-ms) delay_ms=$(bench_value "$@"); shift 2 ;;
     --fanout) fanout=$(bench_value "$@"); shift 2 ;;
     --no-capacity) capacity=0; shift ;;
+    --tls) tls=1; shift ;;
     --python) python=1; shift ;;
     --capacity-delay-ms) capacity_delay_ms=$(bench_value "$@"); shift 2 ;;
     --capacity-quota) capacity_quota=$(bench_value "$@"); shift 2 ;;
@@ -141,6 +156,14 @@ positive --capacity-delay-ms "$capacity_delay_ms"
 [[ $capacity_quota =~ ^[0-9]+(\.[0-9]+)?$ ]] || bench_bad_usage "--capacity-quota takes a number of cores (e.g. 0.5; 0 for none), not $capacity_quota"
 if ! [[ $capacity_window =~ ^[0-9]+(\.[0-9]+)?$ ]] || [[ $capacity_window =~ ^0+(\.0+)?$ ]]; then
   bench_bad_usage "--capacity-window takes a positive number of seconds (e.g. 3), not $capacity_window"
+fi
+
+# The upstream's schemes, each a full set of cells: plain HTTP always, HTTPS with --tls
+# (curl then asks gosleep, over TLS, for its counters).
+schemes=(http)
+if (( tls )); then
+  schemes+=(https)
+  bench_need curl || exit 1
 fi
 
 if [[ -n $output ]]; then
@@ -185,13 +208,25 @@ else
 fi
 echo "== pinning: $pinning"
 
-# start_upstream DELAY_MS: (re)starts gosleep at that delay on the client core; its PID is
-# in DIR/gosleep.pid while it runs.
+# start_upstream DELAY_MS SCHEME: (re)starts gosleep at that delay on the client core,
+# serving SCHEME (http, or https with a CA of its own in ca_file, which the servers and
+# this script's probes then trust); its PID is in DIR/gosleep.pid while it runs. Sets
+# upstream (the servers' --upstream) and upstream_addr (what the probes ask).
 gosleep_pid=""
+ca_file=$raw/upstream-ca.pem
 start_upstream() {
   [[ -n $gosleep_pid ]] && bench_stop "$gosleep_pid" gosleep
-  bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$1"
-  upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
+  if [[ $2 == https ]]; then
+    # The CA of an earlier gosleep of this run must not pass for this one's.
+    rm -f "$ca_file"
+    bench_trust "$ca_file"
+    bench_start --https gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$1" --tls-self-signed "$ca_file"
+    # The name its certificate is made for: the servers check it, as against a real upstream.
+    upstream="https://localhost:${ADDR##*:}" upstream_addr="https://$ADDR" gosleep_pid=$PID
+  else
+    bench_start gosleep "$client_pin" "$bin/gosleep" --listen 127.0.0.1:0 --delay-ms "$1"
+    upstream="http://$ADDR" upstream_addr=$ADDR gosleep_pid=$PID
+  fi
   echo "$gosleep_pid" >"$raw/gosleep.pid"
   echo "== gosleep on $upstream, delay $1 ms"
 }
@@ -215,11 +250,16 @@ settle_s=30
 # quota when one is set), runs loadgen LOADGEN_ARGS (its output in DIR/CELL.txt) against
 # http://SERVER_ADDR/ENDPOINT, then checks the server and the upstream. A cell whose
 # server died is failed; a dead upstream ends the run. Sets cell_rc to loadgen's status.
+# Over HTTPS (scheme), the server trusts the run's CA; and when counts_after is set (a
+# table cell's warm-up, s), gosleep's /stats is reset that long after loadgen starts, as
+# its window opens (it opens its connections first, in far less than the window's
+# edge), and kept in DIR/CELL.upstream.json when loadgen ends.
 run_cell() {
-  local cell=$1 s=$2 endpoint=$3 mode=$4 server_pid server_addr loadgen_pid
+  local cell=$1 s=$2 endpoint=$3 mode=$4 server_pid server_addr loadgen_pid counting=0
   shift 5
   local flags=(--threads "$(threads_of "$s")" --fanout "$fanout")
   [[ $mode == no-reuse ]] && flags+=(--no-reuse)
+  [[ $scheme == https ]] && flags+=(--upstream-ca "$ca_file")
   upstream_ok "before $cell"
   bench_start_server "$s" "$upstream" "${flags[@]}"
   server_pid=$PID server_addr=$ADDR
@@ -232,8 +272,17 @@ run_cell() {
   loadgen_pid=$!
   BENCH_PIDS+=("$loadgen_pid")
   cell_rc=0
+  if [[ -n $counts_after ]]; then
+    sleep "$counts_after" &
+    wait $! || true
+    gosleep_reset "$upstream_addr" && counting=1
+  fi
   wait "$loadgen_pid" || cell_rc=$?
   bench_forget "$loadgen_pid"
+  # No file when the reset or the read failed: the report says the counts are missing.
+  if (( counting )) && ! gosleep_stats "$upstream_addr" >"$raw/$cell.upstream.json"; then
+    rm -f "$raw/$cell.upstream.json"
+  fi
   # The server first: a server that died makes a failed cell; one still busy long after
   # its load keeps its figures, noted; a dead upstream ends the run before this cell's
   # figure is printed as if it were one.
@@ -273,7 +322,8 @@ fits() {
 # Progress: "-> [7/40] CELL: WHAT (about 6 min left)". The time left is each phase's cells
 # to go times its mean cell so far; before a phase's first cell, a table cell's warm-up and
 # window plus a second, and a search of search_steps_guess steps (with their settling).
-cells_total=$(( ${#servers[@]} * 4 * (1 + capacity) )) cells_done=0 measured=0
+cells_per_phase=$(( ${#servers[@]} * 4 * ${#schemes[@]} ))
+cells_total=$(( cells_per_phase * (1 + capacity) )) cells_done=0 measured=0
 tables_seen=0 searches_seen=0 table_s=0 table_n=0 search_s=0 search_n=0 search_steps_guess=12
 # announce CELL WHAT: the progress line as a cell (or a skipped one) starts; the time left
 # counts this cell.
@@ -282,8 +332,8 @@ announce() {
   [[ $1 == capacity-* ]] && this_table=0 this_search=1
   cells_done=$(( cells_done + 1 ))
   tables_seen=$(( tables_seen + this_table )) searches_seen=$(( searches_seen + this_search ))
-  tables_left=$(( ${#servers[@]} * 4 - tables_seen + this_table ))
-  (( capacity )) && searches_left=$(( ${#servers[@]} * 4 - searches_seen + this_search ))
+  tables_left=$(( cells_per_phase - tables_seen + this_table ))
+  (( capacity )) && searches_left=$(( cells_per_phase - searches_seen + this_search ))
   awk -v tl="$tables_left" -v ts="$table_s" -v tn="$table_n" -v sl="$searches_left" -v ss="$search_s" \
       -v sn="$search_n" -v tguess="$(( warmup + duration + 1 ))" -v steps="$search_steps_guess" \
       -v sw="$capacity_warmup" -v sd="$capacity_window" -v line="-> [$cells_done/$cells_total] $1: $2" '
@@ -295,36 +345,44 @@ announce() {
     }'
 }
 
-start_upstream "$delay_ms"
-for mode in no-reuse reuse; do
-  for endpoint in single multiple; do
-    for s in "${servers[@]}"; do
-      cell="$mode-$endpoint-$s"
-      announce "$cell" "$connections connections, ${warmup} s warm-up + ${duration} s"
-      if ! runnable "$cell" "$s" || ! fits "$cell" "$endpoint" "$connections"; then continue; fi
-      lg_flags=()
-      [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
-      started=$SECONDS
-      run_cell "$cell" "$s" "$endpoint" "$mode" -- -c "$connections" -t 1 -d "${duration}s" --warmup "${warmup}s" \
-        --timeout 30s "${lg_flags[@]}" --latency --json "$raw/$cell.json"
-      table_s=$(( table_s + SECONDS - started )) table_n=$(( table_n + 1 ))
-      if [[ -n ${failed[$cell]:-} ]]; then
-        echo "<- $cell: FAILED (${failed[$cell]})"
-      elif (( cell_rc != 0 )); then
-        failed[$cell]="loadgen failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
-        echo "<- $cell: FAILED (${failed[$cell]})"
-      else
-        measured=$(( measured + 1 ))
-        echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s, errors: $(loadgen_errors "$raw/$cell.txt")"
-      fi
+# The cells' names: an HTTPS cell's starts with https- (the report's names).
+prefix_of() { if [[ $1 == https ]]; then echo https-; fi; }
+counts_after=""
+for scheme in "${schemes[@]}"; do
+  start_upstream "$delay_ms" "$scheme"
+  # Over HTTPS, each table cell keeps gosleep's counts over its window.
+  [[ $scheme == https ]] && counts_after=$warmup
+  for mode in no-reuse reuse; do
+    for endpoint in single multiple; do
+      for s in "${servers[@]}"; do
+        cell="$(prefix_of "$scheme")$mode-$endpoint-$s"
+        announce "$cell" "$connections connections, ${warmup} s warm-up + ${duration} s"
+        if ! runnable "$cell" "$s" || ! fits "$cell" "$endpoint" "$connections"; then continue; fi
+        lg_flags=()
+        [[ $mode == no-reuse ]] && lg_flags+=(--no-keepalive)
+        started=$SECONDS
+        run_cell "$cell" "$s" "$endpoint" "$mode" -- -c "$connections" -t 1 -d "${duration}s" --warmup "${warmup}s" \
+          --timeout 30s "${lg_flags[@]}" --latency --json "$raw/$cell.json"
+        table_s=$(( table_s + SECONDS - started )) table_n=$(( table_n + 1 ))
+        if [[ -n ${failed[$cell]:-} ]]; then
+          echo "<- $cell: FAILED (${failed[$cell]})"
+        elif (( cell_rc != 0 )); then
+          failed[$cell]="loadgen failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
+          echo "<- $cell: FAILED (${failed[$cell]})"
+        else
+          measured=$(( measured + 1 ))
+          echo "<- $cell: $(text_rps "$raw/$cell.txt") req/s, errors: $(loadgen_errors "$raw/$cell.txt")"
+        fi
+      done
     done
   done
 done
+counts_after=""
 
 # The capacity phase: loadgen capacity per cell, at the shorter upstream delay.
 quota_cores=""
 if (( capacity )); then
-  start_upstream "$capacity_delay_ms"
+  start_upstream "$capacity_delay_ms" "${schemes[0]}"
   if [[ $capacity_quota != 0 && $capacity_quota != 0.0 ]]; then
     if bench_quota_setup "$capacity_quota"; then
       quota_cores=$capacity_quota
@@ -333,37 +391,40 @@ if (( capacity )); then
       echo "== capacity: no CPU quota ($BENCH_WHY); a fast server's figures may be client-bound (marked so)"
     fi
   fi
-  for mode in no-reuse reuse; do
-    for endpoint in single multiple; do
-      for s in "${servers[@]}"; do
-        cell="capacity-$mode-$endpoint-$s"
-        calls=1
-        [[ $endpoint == multiple ]] && calls=$fanout
-        # The server's sockets bound the search's connections (see fits).
-        max_c=$(( (fd_limit - 100) / (1 + calls) ))
-        cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "${capacity_window}s" --warmup "${capacity_warmup}s"
-          --timeout 10s --json "$raw/$cell.json")
-        [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
-        bench_pooled "$s" && cap_flags+=(--pool "$(threads_of "$s")")
-        # The light first step must be light for the server (the roster says which need one).
-        start_rate=$(bench_start_rate "$s")
-        [[ -n $start_rate ]] && cap_flags+=(--start-rate "$start_rate")
-        announce "$cell" "search"
-        runnable "$cell" "$s" || continue
-        started=$SECONDS
-        run_cell "$cell" "$s" "$endpoint" "$mode" -- capacity "${cap_flags[@]}"
-        search_s=$(( search_s + SECONDS - started )) search_n=$(( search_n + 1 ))
-        verdict=$(grep '^capacity: ' "$raw/$cell.txt" || true)
-        if [[ -n ${failed[$cell]:-} ]]; then
-          echo "<- $cell: FAILED (${failed[$cell]})"
-        elif [[ ! -s $raw/$cell.json ]]; then
-          # A first step that failed still writes its record (exit 1); no record is a failure.
-          failed[$cell]="loadgen capacity failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
-          echo "<- $cell: FAILED (${failed[$cell]})"
-        else
-          measured=$(( measured + 1 ))
-          echo "<- $cell: ${verdict:-no verdict}"
-        fi
+  for scheme in "${schemes[@]}"; do
+    [[ $scheme == "${schemes[0]}" ]] || start_upstream "$capacity_delay_ms" "$scheme"
+    for mode in no-reuse reuse; do
+      for endpoint in single multiple; do
+        for s in "${servers[@]}"; do
+          cell="capacity-$(prefix_of "$scheme")$mode-$endpoint-$s"
+          calls=1
+          [[ $endpoint == multiple ]] && calls=$fanout
+          # The server's sockets bound the search's connections (see fits).
+          max_c=$(( (fd_limit - 100) / (1 + calls) ))
+          cap_flags=(--upstream-pid "$gosleep_pid" --max-connections "$max_c" -d "${capacity_window}s" --warmup "${capacity_warmup}s"
+            --timeout 10s --json "$raw/$cell.json")
+          [[ $mode == no-reuse ]] && cap_flags+=(--no-keepalive)
+          bench_pooled "$s" && cap_flags+=(--pool "$(threads_of "$s")")
+          # The light first step must be light for the server (the roster says which need one).
+          start_rate=$(bench_start_rate "$s")
+          [[ -n $start_rate ]] && cap_flags+=(--start-rate "$start_rate")
+          announce "$cell" "search"
+          runnable "$cell" "$s" || continue
+          started=$SECONDS
+          run_cell "$cell" "$s" "$endpoint" "$mode" -- capacity "${cap_flags[@]}"
+          search_s=$(( search_s + SECONDS - started )) search_n=$(( search_n + 1 ))
+          verdict=$(grep '^capacity: ' "$raw/$cell.txt" || true)
+          if [[ -n ${failed[$cell]:-} ]]; then
+            echo "<- $cell: FAILED (${failed[$cell]})"
+          elif [[ ! -s $raw/$cell.json ]]; then
+            # A first step that failed still writes its record (exit 1); no record is a failure.
+            failed[$cell]="loadgen capacity failed (status $cell_rc): $(tail -1 "$raw/$cell.txt")"
+            echo "<- $cell: FAILED (${failed[$cell]})"
+          else
+            measured=$(( measured + 1 ))
+            echo "<- $cell: ${verdict:-no verdict}"
+          fi
+        done
       done
     done
   done
@@ -381,6 +442,7 @@ done
 for s in "${python_servers[@]}"; do record+=(--python-server "$s"); done
 [[ -n $python_versions ]] && record+=(--python-versions "$python_versions")
 [[ -n $python_unavailable ]] && record+=(--python-unavailable "$python_unavailable")
+(( tls )) && record+=(--tls)
 if (( capacity )); then
   record+=(--capacity-delay-ms "$capacity_delay_ms")
   [[ -n $quota_cores ]] && record+=(--capacity-quota "$quota_cores")

@@ -53,9 +53,13 @@ loadgen_errors() {
 }
 
 # gosleep_stat ADDR FIELD: one counter of gosleep's /stats (its own connection counts: the
-# caller subtracts it from connections_accepted).
-gosleep_stat() { curl -s "http://$1/stats" | loadgen_field - "$2"; }
-gosleep_reset() { curl -s -X POST "http://$1/stats/reset" >/dev/null; }
+# caller subtracts it from connections_accepted). ADDR is HOST:PORT, or https://HOST:PORT
+# for a gosleep serving HTTPS (trusting bench_trust's CA). gosleep_stats ADDR: all of
+# /stats, as JSON (nothing, and status 1, when it does not answer 200).
+gosleep_url() { if [[ $1 == https://* ]]; then echo "$1"; else echo "http://$1"; fi; }
+gosleep_stats() { curl -sf "${BENCH_CA_FLAGS[@]}" "$(gosleep_url "$1")/stats"; }
+gosleep_stat() { gosleep_stats "$1" | loadgen_field - "$2"; }
+gosleep_reset() { curl -s "${BENCH_CA_FLAGS[@]}" -X POST "$(gosleep_url "$1")/stats/reset" >/dev/null; }
 
 # The machine: its CPU model and memory (GiB); bench_machine: one line naming the machine
 # and tools, for a report's header.

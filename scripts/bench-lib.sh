@@ -19,6 +19,9 @@ BENCH_TCK=$(getconf CLK_TCK)
 BENCH_PROBE_S=5
 # What the last failed bench_serving found (for the caller's message).
 BENCH_WHY=""
+# curl's flags for the CA that a probe of an https:// address trusts (bench_trust sets
+# them: run_all.sh --tls trusts the CA gosleep made for the run); none: the system's roots.
+BENCH_CA_FLAGS=()
 
 # The scripts' command lines. bench_usage prints the calling script's header comment (line
 # 2 up to its `set -euo`), which is its help. bench_bad_usage MESSAGE: a bad flag or value,
@@ -72,10 +75,14 @@ bench_need() {
   done
 }
 
-# bench_start NAME PIN CMD...: runs CMD in the background (under PIN, e.g. "taskset -c 0",
-# or "" for none), waits for its "listening on http://ADDR" line and for GET /health to
-# answer 200; sets PID and ADDR. Output goes to $BENCH_TMP/NAME.out.
+# bench_start [--https] NAME PIN CMD...: runs CMD in the background (under PIN, e.g.
+# "taskset -c 0", or "" for none), waits for its "listening on http://ADDR" line and for
+# GET /health to answer 200 (with --https, over TLS, trusting bench_trust's CA: one serving
+# HTTPS prints the same line); sets PID and ADDR (HOST:PORT). Output goes to
+# $BENCH_TMP/NAME.out.
 bench_start() {
+  local probe=""
+  if [[ $1 == --https ]]; then probe=https:// && shift; fi
   local name=$1 pin=$2
   shift 2
   # The file exists before the loop below reads it: the background child opens it only
@@ -88,7 +95,7 @@ bench_start() {
   local _
   for _ in $(seq 100); do
     ADDR=$(sed -n 's|.*listening on http://||p' "$BENCH_TMP/$name.out")
-    [[ -n "$ADDR" ]] && bench_healthy "$ADDR" && return 0
+    [[ -n "$ADDR" ]] && bench_healthy "$probe$ADDR" && return 0
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -106,15 +113,25 @@ bench_start_server() {
 }
 
 # bench_http_ok HOST:PORT PATH: GET PATH answers 200 within BENCH_PROBE_S seconds
-# (bash's /dev/tcp: no curl needed).
+# (bash's /dev/tcp: no curl needed). An https://HOST:PORT is asked over TLS by curl,
+# which verifies the certificate against bench_trust's CA.
 bench_http_ok() {
   local status=""
+  if [[ $1 == https://* ]]; then
+    status=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$BENCH_PROBE_S" "${BENCH_CA_FLAGS[@]}" "$1$2") || true
+    [[ $status == 200 ]]
+    return
+  fi
   { exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; } 2>/dev/null || return 1
   printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
   read -r -t "$BENCH_PROBE_S" _ status _ <&3 || true
   exec 3<&-
   [[ $status == 200 ]]
 }
+
+# bench_trust CA_FILE: probes of https:// addresses (and curl's calls to gosleep) trust
+# that CA (and only it) from now on.
+bench_trust() { BENCH_CA_FLAGS=(--cacert "$1"); }
 
 # bench_healthy HOST:PORT: GET /health answers 200.
 bench_healthy() { bench_http_ok "$1" /health; }

@@ -12,11 +12,25 @@
 #   why once, skips every Python cell with that reason, and records it in run.json.
 # - scripts/publish-run.sh copies a complete run's results.md and charts, and refuses a
 #   run that is not complete.
+# - With --tls (unless --no-tls-run): a quick run of server-hyper's eight table cells, over
+#   plain HTTP and over HTTPS, completes; its results.md has the HTTPS tables with the
+#   upstream's TLS rows; and gosleep's counts say what reusing connections means: without
+#   reuse about one TLS handshake per upstream call, with it almost none.
 # Exit 0 if all hold; otherwise one line per failure and exit 1.
 #
-# Usage: scripts/check-run-all.sh   (seconds once the release build is done)
+# Usage: scripts/check-run-all.sh [--no-tls-run]   (seconds once the release build is
+# done; the --tls run is most of them: 18 s for `time ./run_all.sh --quick --tls --servers
+# hyper --no-capacity --duration 1 --connections 20` on this project's 2-core VM, and the
+# whole check 20 s, on 2026-12-07)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tls_run=1
+case ${1:-} in
+  "") ;;
+  --no-tls-run) tls_run=0 ;;
+  *) echo "check-run-all.sh: unknown argument $1 (--no-tls-run is the one flag)" >&2; exit 2 ;;
+esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,6 +76,7 @@ bad "--connections needs a value" --connections --quick
 bad "--duration takes a positive integer, not 0" --duration 0
 bad "--capacity-window takes a positive number of seconds" --capacity-window 0
 bad "unknown argument --bogus" --bogus
+bad "unknown argument --tls=1" --tls=1
 
 # Nothing measured: every cell skipped for the fd limit.
 before=$(git status --porcelain -- results.md results.svg results-capacity.svg)
@@ -111,7 +126,48 @@ if ! cmp -s "$run/results.md" "$to/results.md" || ! cmp -s "$run/results.svg" "$
 fi
 [[ ! -e $to/results-capacity.svg ]] || fail "publish-run.sh left a capacity chart the run does not have"
 
+# --tls: one server, no searches, the shortest cells, and 20 connections: a /multiple cell
+# then opens 100 upstream connections at once over TLS, not --quick's 500, whose
+# handshakes gosleep (on loadgen's core) can take longer than the 1 s warm-up and the
+# window together to finish on a busy machine. Each HTTPS table cell must have its
+# upstream counts and its rows; /single's counts, physical facts with wide margins: a
+# server that does not reuse its upstream connections makes one TLS handshake (full or
+# resumed) per upstream call, one that does makes next to none in the window (its pool of
+# C connections was filled in the warm-up). Not /multiple's: at C x fan-out new
+# connections, gosleep's handshakes can take the client core past the 1 s warm-up.
+if (( tls_run )); then
+  rc=0
+  ./run_all.sh --quick --tls --servers hyper --no-capacity --duration 1 --connections 20 --output "$work/run-tls" >"$work/log" 2>&1 || rc=$?
+  (( rc == 0 )) || fail "./run_all.sh --quick --tls --servers hyper exited $rc: $(tail -3 "$work/log")"
+  md=$work/run-tls/results.md
+  for table in "HTTPS upstream — Not reuse connections — Single req" "HTTPS upstream — Reuse connections — Multi req"; do
+    grep -qF "### $table" "$md" 2>/dev/null || fail "a --tls run's results.md has no table '$table'"
+  done
+  grep -q '^| Upstream TLS handshakes per request (full / resumed) | [0-9.]* / [0-9.]* |$' "$md" 2>/dev/null ||
+    fail "a --tls run's results.md has no row of upstream TLS handshakes per request with figures"
+  grep -qF "| Upstream TLS | " "$md" 2>/dev/null || fail "a --tls run's results.md does not name its TLS stack"
+  # handshakes_per_call CELL: gosleep's TLS handshakes (full + resumed) per upstream call
+  # over the cell's window.
+  handshakes_per_call() {
+    local f=$work/run-tls/$1.upstream.json
+    target/release/loadgen field "$f" tls_handshakes_full tls_handshakes_resumed requests |
+      awk '{v[NR] = $1} END {if (NR == 3 && v[3] > 0) printf "%.3f", (v[1] + v[2]) / v[3]; else print "none"}'
+  }
+  for cell in no-reuse-single reuse-single no-reuse-multiple reuse-multiple; do
+    [[ -s $work/run-tls/https-$cell-hyper.upstream.json ]] || fail "https-$cell-hyper has no upstream counts"
+  done
+  per=$(handshakes_per_call https-no-reuse-single-hyper 2>/dev/null) || per=none
+  awk -v p="$per" 'BEGIN {exit !(p != "none" && p >= 0.5 && p <= 1.5)}' ||
+    fail "https-no-reuse-single-hyper: $per TLS handshakes per upstream call, not about 1 (0.5 to 1.5)"
+  per=$(handshakes_per_call https-reuse-single-hyper 2>/dev/null) || per=none
+  awk -v p="$per" 'BEGIN {exit !(p != "none" && p < 0.2)}' ||
+    fail "https-reuse-single-hyper: $per TLS handshakes per upstream call, not next to none (under 0.2)"
+  if compgen -G "$work/run-tls/*reuse-*-hyper.upstream.json" | grep -qv '/https-'; then
+    fail "a plain-HTTP cell has upstream TLS counts"
+  fi
+fi
+
 if (( failures )); then
   exit 1
 fi
-echo "check-run-all: ok (help, bad input, a run with nothing measured, --python without python3, publishing)"
+echo "check-run-all: ok (help, bad input, a run with nothing measured, --python without python3, publishing$( (( tls_run )) && echo ', a --tls run'))"
