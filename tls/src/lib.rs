@@ -24,18 +24,28 @@ use thiserror::Error;
 pub use rustls;
 
 /// The TLS stack of every Rust binary, as results.md names it.
-pub const STACK: &str = "rustls 0.23, ring provider";
+pub const STACK: &str = "rustls 0.23, ring provider (X25519 first)";
 
 /// The one ALPN protocol spoken: HTTP/1.1, as every client and server of the benchmark.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
-/// The crypto provider of every TLS config in the workspace.
+/// The key exchange groups offered and accepted, in order: X25519 first, as OpenSSL, Go and
+/// browsers offer it (before post-quantum hybrids). rustls 0.23.48's ring list puts
+/// secp384r1 first, which made every handshake here 3.7-4.2x dearer on the client than the
+/// one a third-party API would negotiate (docs/benchmarks/tls.md).
+pub const KX_GROUPS: &[&dyn rustls::crypto::SupportedKxGroup] = &[
+    rustls::crypto::ring::kx_group::X25519,
+    rustls::crypto::ring::kx_group::SECP256R1,
+    rustls::crypto::ring::kx_group::SECP384R1,
+];
+
+/// The crypto provider of every TLS config in the workspace: ring, with [`KX_GROUPS`].
 ///
 /// rustls 0.23.48 deprecates ring's provider for having no post-quantum key exchange; it
 /// stays the choice here on measured handshake CPU and build time (docs/benchmarks/tls.md).
 #[allow(deprecated)]
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(CryptoProvider { kx_groups: KX_GROUPS.to_vec(), ..rustls::crypto::ring::default_provider() })
 }
 
 /// Why TLS material could not be loaded or a config built. Every one of these is a bad
@@ -384,6 +394,44 @@ mod tests {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// One handshake between `client` and a server of `leaf`, in memory; the client's side.
+    fn handshake(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> rustls::ClientConnection {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut c = rustls::ClientConnection::new(client, name).unwrap();
+        let mut s = rustls::ServerConnection::new(server).unwrap();
+        for _ in 0..20 {
+            let mut wire = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut wire).unwrap();
+            }
+            s.read_tls(&mut wire.as_slice()).unwrap();
+            s.process_new_packets().unwrap();
+            wire.clear();
+            while s.wants_write() {
+                s.write_tls(&mut wire).unwrap();
+            }
+            c.read_tls(&mut wire.as_slice()).unwrap();
+            c.process_new_packets().unwrap();
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return c;
+            }
+        }
+        panic!("no handshake after 20 flights");
+    }
+
+    #[test]
+    fn every_handshake_negotiates_x25519_and_http1() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::new("test CA").unwrap();
+        let leaf = ca.leaf(&LOCAL_NAMES).unwrap();
+        let server = server_config(leaf.chain, leaf.key, Resume::Off).unwrap();
+        let client = client_config(Some(&CaFile::load(write(&dir, "ca.pem", ca.pem())).unwrap()), Resume::Off).unwrap();
+        let done = handshake(client, server);
+        let group = done.negotiated_key_exchange_group().map(|g| g.name());
+        assert_eq!(group, Some(rustls::NamedGroup::X25519));
+        assert_eq!(done.alpn_protocol(), Some(ALPN_HTTP1));
     }
 
     #[test]
