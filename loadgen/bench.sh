@@ -9,7 +9,7 @@
 # rounds, loadgen's medians over wrk's, and which runs the target bound (90% or more).
 # Only 127.0.0.1 is targeted; runs are bounded by -d; the EXIT trap stops gosleep by PID.
 #
-# Usage: loadgen/bench.sh [--quick] [--rounds N] [--secs N] [--no-keepalive]
+# Usage: loadgen/bench.sh [--quick] [--rounds N] [--secs N] [--no-keepalive] [--tls]
 #                         [--client-cores X] [--loadgen PATH] [--label NAME]
 #   --quick          one round of 3 s per tool, for a smoke test: --rounds 1 --secs 3
 #   --rounds N       rounds, each one run of wrk then one of loadgen [5]
@@ -17,6 +17,11 @@
 #   --no-keepalive   a new connection per request: wrk with -H "Connection: close" (it
 #                    reconnects after each answer), loadgen with --no-keepalive
 #                    [keep-alive: 100 connections kept open]
+#   --tls            the target serves HTTPS (gosleep --tls-self-signed: a CA made for the
+#                    run, sessions resumed): wrk over OpenSSL, which verifies no
+#                    certificate, and loadgen with --insecure, which verifies none either;
+#                    each as it resumes sessions by default. Each row also gives the
+#                    handshakes gosleep counted in the run, full/resumed [plain HTTP]
 #   --client-cores X the client runs under a CPU quota of X cores (e.g. 0.5; a cgroup,
 #                    needs root): it is then the bound, not the target, and its
 #                    requests/s measure the client [no quota]
@@ -33,13 +38,14 @@ source scripts/bench-lib.sh
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || bench_bad_usage "$1 takes a positive integer, not $2"; }
 
 args=$*
-secs=10 rounds=5 keepalive=1 loadgen=target/release/loadgen label=loadgen cores=""
+secs=10 rounds=5 keepalive=1 tls="" loadgen=target/release/loadgen label=loadgen cores=""
 while (( $# )); do
   case $1 in
     --quick) secs=3 rounds=1; shift ;;
     --rounds) rounds=$(bench_value "$@"); positive "$1" "$rounds"; shift 2 ;;
     --secs) secs=$(bench_value "$@"); positive "$1" "$secs"; shift 2 ;;
     --no-keepalive) keepalive=""; shift ;;
+    --tls) tls=1; shift ;;
     --client-cores)
       cores=$(bench_value "$@")
       [[ $cores =~ ^(0?\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)$ ]] || bench_bad_usage "$1 takes a number of cores above 0, not $cores"
@@ -75,17 +81,38 @@ if [[ -n $cores ]]; then
 fi
 
 bench_pins
-bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
-url="http://$ADDR/sleep?ms=0" target=$PID
+if [[ -n $tls ]]; then
+  ca="$BENCH_TMP/gosleep-ca.pem"
+  bench_trust "$ca"
+  bench_start --https gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1 \
+    --tls-self-signed "$ca"
+  url="https://$ADDR/sleep?ms=0" target=$PID stats="https://$ADDR/stats"
+  loadgen_mode+=(--insecure)
+  mode="$mode, HTTPS" clients="$clients, over HTTPS (gosleep's own CA; neither tool verifies it)"
+else
+  bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1
+  url="http://$ADDR/sleep?ms=0" target=$PID
+fi
+
+# handshakes: gosleep's count of full and resumed TLS handshakes so far, "FULL RESUMED"
+# (asking makes one full handshake of its own, counted before it answers).
+handshakes() {
+  local json
+  json=$(curl -s --max-time "$BENCH_PROBE_S" "${BENCH_CA_FLAGS[@]}" "$stats") || return 1
+  echo "$(sed -n 's/.*"tls_handshakes_full":\([0-9]*\).*/\1/p' <<<"$json") $(sed -n 's/.*"tls_handshakes_resumed":\([0-9]*\).*/\1/p' <<<"$json")"
+}
 
 # measure TOOL: one run of wrk or of loadgen in the foreground of this (sub)shell (moved
 # into the quota's cgroup first, with --client-cores); prints "RPS REQUESTS USER_BEFORE
-# SYS_BEFORE USER_AFTER SYS_AFTER TARGET_BEFORE TARGET_AFTER", the first ticks being the CPU
-# of the shell's waited-for children, the last gosleep's. A run that fails or prints no
-# figures: its output on stderr, status 1.
+# SYS_BEFORE USER_AFTER SYS_AFTER TARGET_BEFORE TARGET_AFTER FULL RESUMED", the first ticks
+# being the CPU of the shell's waited-for children, then gosleep's, then the handshakes
+# gosleep made in the run ("- -" over plain HTTP). A run that fails or prints no figures:
+# its output on stderr, status 1.
 measure() {
   local tool=$1 out="$BENCH_TMP/$1.out" shell=$BASHPID before after target0 target1 rps requests rc=0
+  local shakes0=(- -) shakes1=(- -) full=- resumed=-
   [[ -z $cores ]] || echo "$shell" >"$BENCH_QUOTA_DIR/cgroup.procs"
+  if [[ -n $tls ]]; then read -ra shakes0 <<<"$(handshakes)"; fi
   target0=$(bench_cpu_ticks "$target")
   before=$(bench_children_cpu_ticks_split "$shell")
   if [[ $tool == wrk ]]; then
@@ -97,13 +124,18 @@ measure() {
   fi
   after=$(bench_children_cpu_ticks_split "$shell")
   target1=$(bench_cpu_ticks "$target")
+  if [[ -n $tls ]]; then
+    read -ra shakes1 <<<"$(handshakes)"
+    # Less the full handshake of the second question itself.
+    full=$((shakes1[0] - shakes0[0] - 1)) resumed=$((shakes1[1] - shakes0[1]))
+  fi
   rps=$(text_rps "$out") requests=$(text_requests "$out")
   if (( rc != 0 )) || [[ -z $rps || -z $requests ]]; then
     echo "$tool failed (exit status $rc):" >&2
     cat "$out" >&2
     return 1
   fi
-  echo "$rps $requests $before $after $target0 $target1"
+  echo "$rps $requests $before $after $target0 $target1 $full $resumed"
 }
 
 echo "# $label vs wrk, $mode"
@@ -111,13 +143,18 @@ echo
 echo "Machine: $(bench_machine)."
 echo "Command: \`loadgen/bench.sh${args:+ $args}\` on $(date -u '+%Y-%m-%d %H:%M UTC'); target gosleep ms=0 (1 thread, ${server_pin:-unpinned}), client 1 thread x $clients (${client_pin:-unpinned}), $rounds round(s) of ${secs} s per tool; $label is \`$loadgen\`."
 echo
-echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel | target CPU |"
-echo "|---:|---|---:|---:|---:|---:|---:|"
+if [[ -n $tls ]]; then
+  echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel | target CPU | handshakes full/resumed |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+else
+  echo "| round | tool | requests/s | client CPU s per 1,000 requests | user | kernel | target CPU |"
+  echo "|---:|---|---:|---:|---:|---:|---:|"
+fi
 rows="$BENCH_TMP/rows.tsv"
 for round in $(seq "$rounds"); do
   for tool in wrk loadgen; do
     figures=$(measure "$tool")
-    read -r rps requests user0 sys0 user1 sys1 target0 target1 <<<"$figures"
+    read -r rps requests user0 sys0 user1 sys1 target0 target1 full resumed <<<"$figures"
     name=wrk
     [[ $tool == wrk ]] || name=$label
     errors=$(loadgen_errors "$BENCH_TMP/$tool.out")
@@ -126,7 +163,7 @@ for round in $(seq "$rounds"); do
     user=$(bench_cpu_per_1000 "$user0" "$user1" "$requests")
     kernel=$(bench_cpu_per_1000 "$sys0" "$sys1" "$requests")
     target_cpu=$(bench_cpu_percent "$target0" "$target1" "$secs")
-    echo "| $round | $name | $rps | $cpu | $user | $kernel | $target_cpu |"
+    echo "| $round | $name | $rps | $cpu | $user | $kernel | $target_cpu |${tls:+ $full/$resumed |}"
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$cpu" "$user" "$kernel" "${target_cpu%\%}" >>"$rows"
   done
 done
