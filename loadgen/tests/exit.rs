@@ -66,15 +66,17 @@ fn a_url_without_a_scheme_exits_2_naming_the_url_to_write() {
     }
 }
 
+/// Neither the run nor `capacity` takes a scheme other than http:// and https://; an
+/// https:// URL is taken (tests/tls.rs).
 #[test]
-fn an_https_url_exits_2_saying_only_http_is_supported() {
-    for args in [&["https://127.0.0.1:8443/single"][..], &["capacity", "https://127.0.0.1:8443/single"]] {
+fn a_url_of_another_scheme_exits_2_saying_http_and_https_are_supported() {
+    for args in [&["ftp://127.0.0.1:8443/single"][..], &["capacity", "ftp://127.0.0.1:8443/single"]] {
         let out = loadgen(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(
             stderr,
-            "loadgen: URL https://127.0.0.1:8443/single is https: loadgen supports only http:// (it speaks no TLS)\n",
+            "loadgen: URL ftp://127.0.0.1:8443/single has the scheme ftp://: loadgen supports only http:// and https://\n",
             "{args:?}"
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
