@@ -17,7 +17,7 @@
 //! An `https://` connection puts a TLS session (`http1/tls.rs`) between the client and the
 //! socket: its handshake is a step of the connect, and the client reads and writes the
 //! session's plaintext where it would the socket's bytes. A plain connection never touches
-//! that layer, and pays one branch for it per read and write.
+//! that layer, and pays a test for it per read, write and idle check.
 
 mod body;
 mod head;
