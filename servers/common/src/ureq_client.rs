@@ -193,16 +193,18 @@ impl Resolver for LiteralFirst {
     }
 }
 
-/// The socket address of an `http://IP[:PORT]` URI (IPv6 in brackets), if its host is an
-/// IP literal; the port defaults to 80.
+/// The socket address of an `http[s]://IP[:PORT]` URI (IPv6 in brackets), if its host is an
+/// IP literal; the port defaults to the scheme's (80, 443).
 fn ip_literal(uri: &ureq::http::Uri) -> Option<SocketAddr> {
-    if uri.scheme_str() != Some("http") {
-        return None;
-    }
+    let default_port = match uri.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => return None,
+    };
     let host = uri.host()?;
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let ip: IpAddr = host.parse().ok()?;
-    Some(SocketAddr::new(ip, uri.port_u16().unwrap_or(80)))
+    Some(SocketAddr::new(ip, uri.port_u16().unwrap_or(default_port)))
 }
 
 /// Maps a ureq failure to its kind. `timeout_ms` is the configured per-call timeout.
@@ -323,6 +325,9 @@ mod tests {
         assert_eq!(literal("http://[::1]:8090/sleep"), Some("[::1]:8090".parse().unwrap()));
         assert_eq!(literal("http://10.1.2.3/sleep"), Some("10.1.2.3:80".parse().unwrap()));
         assert_eq!(literal("http://localhost:8090/sleep"), None);
-        assert_eq!(literal("https://127.0.0.1:8090/sleep"), None);
+        assert_eq!(literal("https://127.0.0.1:8443/sleep"), Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(literal("https://[::1]/sleep"), Some("[::1]:443".parse().unwrap()));
+        assert_eq!(literal("https://localhost:8443/sleep"), None);
+        assert_eq!(literal("ftp://127.0.0.1/x"), None);
     }
 }
