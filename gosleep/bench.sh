@@ -80,40 +80,23 @@ if (( tls )); then
   # One self-signed ECDSA P-256 leaf for both servers (wrk verifies nothing).
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$BENCH_TMP/key.pem" -out "$BENCH_TMP/cert.pem" 2>/dev/null
-  tls_flags=(--tls-cert "$BENCH_TMP/cert.pem" --tls-key "$BENCH_TMP/key.pem")
-  # start_tls NAME: gosleep or the Go twin on HTTPS, one thread, pinned to the server core;
-  # ready once it announced its address and accepts a TCP connection (the /health probe
-  # of bench_start speaks plain HTTP).
+  bench_trust "$BENCH_TMP/cert.pem"
+  # start_tls NAME: gosleep or the Go twin on HTTPS, one thread, pinned to the server core.
   start_tls() {
-    : >"$BENCH_TMP/$1.out"
     if [[ $1 == gosleep ]]; then
-      # shellcheck disable=SC2086
-      $server_pin "$gosleep" --listen 127.0.0.1:0 --threads 1 "${tls_flags[@]}" >"$BENCH_TMP/$1.out" 2>&1 &
+      bench_start gosleep "$server_pin" "$gosleep" --listen 127.0.0.1:0 --threads 1 \
+        --tls-cert "$BENCH_TMP/cert.pem" --tls-key "$BENCH_TMP/key.pem"
     else
-      # shellcheck disable=SC2086
-      GOMAXPROCS=1 $server_pin "$go_bin" --listen 127.0.0.1:0 -tls-cert "$BENCH_TMP/cert.pem" -tls-key "$BENCH_TMP/key.pem" \
-        >"$BENCH_TMP/$1.out" 2>&1 &
+      GOMAXPROCS=1 bench_start go "$server_pin" "$go_bin" --listen 127.0.0.1:0 \
+        -tls-cert "$BENCH_TMP/cert.pem" -tls-key "$BENCH_TMP/key.pem"
     fi
-    PID=$!
-    BENCH_PIDS+=("$PID")
-    local _
-    for _ in $(seq 100); do
-      ADDR=$(sed -n 's|.*listening on https\{0,1\}://||p' "$BENCH_TMP/$1.out")
-      if [[ -n $ADDR ]] && { exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}"; } 2>/dev/null; then
-        exec 3<&-
-        return 0
-      fi
-      kill -0 "$PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    echo "$1 did not come up: $(cat "$BENCH_TMP/$1.out")" >&2
-    exit 1
   }
-  # gosleep's handshake counters, "full F, resumed R, failed X", read over TLS.
+  # gosleep's handshake counters over the run, "full F, resumed R, failed X".
   tls_stats() {
-    printf 'GET /stats HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' \
-      | timeout 5 openssl s_client -quiet -connect "$1" -servername localhost 2>/dev/null | tail -n 1 \
-      | sed -E 's/.*"tls_handshakes_full":([0-9]+).*"tls_handshakes_resumed":([0-9]+).*"tls_failures":([0-9]+).*/full \1, resumed \2, failed \3/'
+    local stats
+    stats=$(gosleep_stats "https://$1")
+    printf 'full %s, resumed %s, failed %s' "$(loadgen_field - tls_handshakes_full <<<"$stats")" \
+      "$(loadgen_field - tls_handshakes_resumed <<<"$stats")" "$(loadgen_field - tls_failures <<<"$stats")"
   }
   echo "## HTTPS: ms=0, one server thread (pinned: ${server_pin:-none}), wrk -t 1 (pinned: ${client_pin:-none}), ${short} s per run, alternated"
   echo

@@ -84,7 +84,7 @@ bench_pins
 if [[ -n $tls ]]; then
   ca="$BENCH_TMP/gosleep-ca.pem"
   bench_trust "$ca"
-  bench_start --https gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1 \
+  bench_start gosleep "$server_pin" target/release/gosleep --listen 127.0.0.1:0 --threads 1 \
     --tls-self-signed "$ca"
   url="https://$ADDR/sleep?ms=0" target=$PID stats="https://$ADDR/stats"
   loadgen_mode+=(--insecure)

@@ -75,14 +75,11 @@ bench_need() {
   done
 }
 
-# bench_start [--https] NAME PIN CMD...: runs CMD in the background (under PIN, e.g.
-# "taskset -c 0", or "" for none), waits for its "listening on http://ADDR" line and for
-# GET /health to answer 200 (with --https, over TLS, trusting bench_trust's CA: one serving
-# HTTPS prints the same line); sets PID and ADDR (HOST:PORT). Output goes to
-# $BENCH_TMP/NAME.out.
+# bench_start NAME PIN CMD...: runs CMD in the background (under PIN, e.g. "taskset -c 0",
+# or "" for none), waits for its "listening on http://ADDR" (or https://ADDR) line and for
+# GET /health to answer 200 (over TLS for https://, trusting bench_trust's CA); sets PID and
+# ADDR (HOST:PORT). Output goes to $BENCH_TMP/NAME.out.
 bench_start() {
-  local probe=""
-  if [[ $1 == --https ]]; then probe=https:// && shift; fi
   local name=$1 pin=$2
   shift 2
   # The file exists before the loop below reads it: the background child opens it only
@@ -92,10 +89,15 @@ bench_start() {
   $pin "$@" >"$BENCH_TMP/$name.out" 2>&1 &
   PID=$!
   BENCH_PIDS+=("$PID")
-  local _
+  local _ url
   for _ in $(seq 100); do
-    ADDR=$(sed -n 's|.*listening on http://||p' "$BENCH_TMP/$name.out")
-    [[ -n "$ADDR" ]] && bench_healthy "$probe$ADDR" && return 0
+    url=$(sed -n 's|.*listening on \(https\{0,1\}://\)|\1|p' "$BENCH_TMP/$name.out")
+    ADDR=${url#*://}
+    if [[ -n "$url" ]]; then
+      # A plain-HTTP address is probed as HOST:PORT, an HTTPS one as its URL.
+      [[ $url == https://* ]] || url=$ADDR
+      bench_healthy "$url" && return 0
+    fi
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
   done

@@ -412,9 +412,11 @@ pub fn start(config: Config) -> io::Result<Running> {
 /// [`start`] with the TLS config already set up (the binary's [`Config::parse_checked`]).
 pub fn start_with(config: Config, tls: Option<Arc<ServerConfig>>) -> io::Result<Running> {
     let threads = config.threads.map_or_else(bench_sys::available_cpus, NonZeroUsize::get);
-    running::spawn_tokio("gosleep", config.listen, threads, move |listener, shutdown| async move {
+    let https = tls.is_some();
+    let running = running::spawn_tokio("gosleep", config.listen, threads, move |listener, shutdown| async move {
         serve(listener, &config, tls, shutdown).await
-    })
+    })?;
+    Ok(if https { running.with_tls() } else { running })
 }
 
 /// This gosleep as a server's `--upstream`.

@@ -200,6 +200,7 @@ async fn the_binary_writes_its_self_signed_ca_then_serves_https() {
     let ca_path = dir.path().join("ca.pem");
     let mut child =
         Child::spawn(BIN, &["--listen", "127.0.0.1:0", "--tls-self-signed", ca_path.to_str().unwrap()]).unwrap();
+    assert!(child.announced_https(), "its start-up line must say https://");
     let client = tls::client_config(Some(&tls::CaFile::load(&ca_path).unwrap()), Resume::On).unwrap();
     let mut conn = TlsConn::open(child.addr(), client).await.unwrap();
     assert_eq!(conn.get("/health").await.unwrap().status, 200);

@@ -84,11 +84,13 @@ pub fn binary_name(program: &str) -> &str {
 pub struct Child {
     child: std::process::Child,
     addr: SocketAddr,
+    https: bool,
 }
 
 impl Child {
-    /// Runs `program args...` (which must print `... listening on http://ADDR` on its first
-    /// stdout line, as `server_common::log::announce` does) and waits for that line.
+    /// Runs `program args...` (which must print `... listening on http://ADDR`, or
+    /// `https://ADDR`, on its first stdout line, as `server_common::log::announce` does) and
+    /// waits for that line.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> io::Result<Self> {
         Self::spawn_command(std::process::Command::new(program).args(args))
     }
@@ -100,12 +102,13 @@ impl Child {
         let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
         let mut line = String::new();
         std::io::BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line.trim().rsplit_once("http://").and_then(|(_, a)| a.parse().ok()).ok_or_else(|| {
+        let https = line.contains("https://");
+        let addr = line.trim().rsplit_once("://").and_then(|(_, a)| a.parse().ok()).ok_or_else(|| {
             let _ = child.kill();
             io::Error::other(format!("no address announced; first line was {line:?}"))
         });
         match addr {
-            Ok(addr) => Ok(Self { child, addr }),
+            Ok(addr) => Ok(Self { child, addr, https }),
             Err(e) => {
                 let _ = child.wait();
                 Err(e)
@@ -127,6 +130,11 @@ impl Child {
     /// The announced address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether it announced an `https://` address (a gosleep serving TLS).
+    pub fn announced_https(&self) -> bool {
+        self.https
     }
 
     /// The child's process id.

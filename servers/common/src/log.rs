@@ -18,10 +18,10 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
 }
 
-/// Prints `listening on http://ADDR` on stdout, flushed: scripts and tests that start a
-/// binary on port 0 read the real port from this line.
-pub fn announce(name: &str, addr: SocketAddr) {
+/// Prints `NAME listening on SCHEME://ADDR` on stdout, flushed: scripts and tests that start
+/// a binary on port 0 read the real port, and whether it speaks TLS, from this line.
+pub fn announce(name: &str, scheme: &str, addr: SocketAddr) {
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{name} listening on http://{addr}");
+    let _ = writeln!(out, "{name} listening on {scheme}://{addr}");
     let _ = out.flush();
 }

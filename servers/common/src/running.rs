@@ -24,13 +24,26 @@ pub struct Running {
     addr: SocketAddr,
     stop: Option<StopFn>,
     pid: Option<u32>,
+    tls: bool,
 }
 
 impl Running {
     /// Wraps a started server. `stop` must stop accepting, let in-flight requests
     /// finish (bounded), and return only when the server's threads are done.
     pub fn new(addr: SocketAddr, stop: impl FnOnce() -> io::Result<()> + Send + 'static) -> Self {
-        Self { addr, stop: Some(Box::new(stop)), pid: None }
+        Self { addr, stop: Some(Box::new(stop)), pid: None, tls: false }
+    }
+
+    /// Marks the server as serving HTTPS (gosleep with a TLS flag): its address is announced
+    /// as `https://`.
+    pub fn with_tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// `https` for a server marked [`Running::with_tls`], else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// Marks the server as running in process `pid` (a binary started as a child), not in
@@ -66,7 +79,11 @@ impl Drop for Running {
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).field("pid", &self.pid).finish_non_exhaustive()
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .field("pid", &self.pid)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +196,7 @@ pub fn main(name: &str, start: impl FnOnce() -> io::Result<Running>) -> ExitCode
             bench_sys::ShutdownSignals::install()?
         };
         let running = start()?;
-        log::announce(name, running.addr());
+        log::announce(name, running.scheme(), running.addr());
         runtime.block_on(signals.recv());
         // The drain runs on a thread of its own so that this one can still hear a second
         // signal: whoever sends it wants the process gone now, requests in flight or not.
