@@ -219,6 +219,7 @@ fn collect(plan: &Plan, tally: Tally, sampled: Sampled) -> RunResult {
             resumed: tls.resumed,
             failures: tls.failures,
             first_failure: tls.first_failure,
+            negotiated: tls.negotiated.map(|n| n.to_string()),
             latency_us: HandshakeSummary::of(&tls.latency),
             latency: tls.latency,
         }),

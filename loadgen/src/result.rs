@@ -260,6 +260,10 @@ pub struct TlsResult {
     pub failures: u64,
     /// The first failure's reason, e.g. "invalid peer certificate: UnknownIssuer".
     pub first_failure: Option<String>,
+    /// What the first handshake settled on, in rustls's names: protocol version, cipher
+    /// suite, key-exchange group, e.g. "TLSv1_3, TLS13_AES_256_GCM_SHA384, X25519".
+    #[serde(default)]
+    pub negotiated: Option<String>,
     /// The handshakes' times (from the TCP connect's end to the handshake's end).
     pub latency_us: HandshakeSummary,
     /// Their histogram in microseconds (HdrHistogram V2 + deflate, base64), for `merge`.
@@ -297,6 +301,9 @@ impl TlsResult {
         self.failures = self.failures.saturating_add(other.failures);
         if self.first_failure.is_none() {
             self.first_failure.clone_from(&other.first_failure);
+        }
+        if self.negotiated.is_none() {
+            self.negotiated.clone_from(&other.negotiated);
         }
         self.latency.add(&other.latency).map_err(|e| MergeError::Histogram(format!("{e:?}")))?;
         self.latency_us = HandshakeSummary::of(&self.latency);
@@ -450,6 +457,7 @@ mod tests {
                 resumed,
                 failures: 0,
                 first_failure: None,
+                negotiated: Some("TLSv1_3, TLS13_AES_256_GCM_SHA384, X25519".into()),
                 latency_us: HandshakeSummary::of(&latency),
                 latency,
             }),

@@ -367,6 +367,10 @@ fn the_json_and_the_text_report_the_handshakes() {
         assert!(tls["latency_us"][field].as_f64().is_some_and(|x| x > 0.0), "{field}: {tls}");
     }
     assert!(tls["latency"].is_string(), "the histogram, for merge: {tls}");
+    // bench-tls's provider offers X25519 first, as OpenSSL does.
+    let negotiated = tls["negotiated"].as_str().unwrap_or_default();
+    assert!(negotiated.starts_with("TLSv1_3, TLS13_") && negotiated.ends_with(", X25519"), "{tls}");
+    assert!(stdout.contains(&format!("  TLS negotiated: {negotiated}\n")), "{stdout}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ use mio::{Interest, Registry, Token};
 use self::body::Body;
 use self::head::Head;
 use self::tls::{Broken, Handshaking, Session};
-pub(super) use self::tls::{Failure, Handshake};
+pub(super) use self::tls::{Failure, Handshake, Negotiated};
 use super::Plan;
 use super::tls::TlsPlan;
 use crate::result::RequestError;

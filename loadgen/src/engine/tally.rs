@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
-use super::http1::{Failure, Handshake};
+use super::http1::{Failure, Handshake, Negotiated};
 use crate::result::{Errors, RequestError, new_histogram};
 
 /// One thread's counts over the recorded window.
@@ -38,6 +38,8 @@ pub(super) struct TlsTally {
     pub(super) failures: u64,
     /// The first failure's reason: one is enough to tell a refused certificate.
     pub(super) first_failure: Option<String>,
+    /// What the first handshake settled on.
+    pub(super) negotiated: Option<Negotiated>,
 }
 
 impl Tally {
@@ -55,6 +57,7 @@ impl Tally {
         if let Some(tls) = &mut self.tls {
             let _ = tls.latency.record(handshake.micros);
             tls.resumed += u64::from(handshake.resumed);
+            tls.negotiated.get_or_insert(handshake.negotiated);
         }
     }
 
@@ -111,7 +114,7 @@ impl Tally {
 
 impl TlsTally {
     fn new() -> Self {
-        Self { latency: new_histogram(), resumed: 0, failures: 0, first_failure: None }
+        Self { latency: new_histogram(), resumed: 0, failures: 0, first_failure: None, negotiated: None }
     }
 
     fn merge(&mut self, other: &TlsTally) {
@@ -121,6 +124,7 @@ impl TlsTally {
         if self.first_failure.is_none() {
             self.first_failure.clone_from(&other.first_failure);
         }
+        self.negotiated = self.negotiated.or(other.negotiated);
     }
 }
 
@@ -225,8 +229,9 @@ mod tests {
     #[test]
     fn handshakes_and_tls_failures_are_counted_and_merged_with_the_first_reason() {
         let (mut a, mut b) = (Tally::with_tls(), Tally::with_tls());
-        a.handshake(Handshake { micros: 900, resumed: false });
-        b.handshake(Handshake { micros: 300, resumed: true });
+        let negotiated = Negotiated::default();
+        a.handshake(Handshake { micros: 900, resumed: false, negotiated });
+        b.handshake(Handshake { micros: 300, resumed: true, negotiated });
         b.tls_failure(&Failure::ClosedInHandshake);
         b.tls_failure(&Failure::Rustls(bench_tls::rustls::Error::DecryptError));
         a.merge(&b);
@@ -234,7 +239,7 @@ mod tests {
         assert_eq!((tls.latency.len(), tls.resumed, tls.failures), (2, 1, 2));
         assert_eq!(tls.first_failure.as_deref(), Some("the server closed the connection during the handshake"));
         let mut plain = Tally::new();
-        plain.handshake(Handshake { micros: 1, resumed: false });
+        plain.handshake(Handshake { micros: 1, resumed: false, negotiated });
         assert!(plain.tls.is_none(), "a plain run counts no TLS");
     }
 

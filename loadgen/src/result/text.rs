@@ -58,6 +58,9 @@ impl RunResult {
                 us(l.p99 as f64),
                 us(l.max as f64)
             );
+            if let Some(negotiated) = &t.negotiated {
+                let _ = writeln!(out, "  TLS negotiated: {negotiated}");
+            }
             if t.failures > 0 {
                 let first = t.first_failure.as_deref().unwrap_or("unknown");
                 let _ = writeln!(out, "  TLS errors: {}, the first: {first}", t.failures);
@@ -151,6 +154,7 @@ mod tests {
         let text = run.render_text(false);
         assert!(text.contains("  TLS handshakes: 3 (full 1, resumed 2), latency p50 "), "{text}");
         assert!(!text.contains("TLS errors"), "{text}");
+        assert!(text.contains("  TLS negotiated: TLSv1_3, TLS13_AES_256_GCM_SHA384, X25519\n"), "{text}");
         if let Some(tls) = &mut run.tls {
             tls.failures = 7;
             tls.first_failure = Some("invalid peer certificate: UnknownIssuer".into());

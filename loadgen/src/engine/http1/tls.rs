@@ -9,7 +9,7 @@ use std::io::{self, Read as _, Write as _};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bench_tls::rustls::{self, ClientConnection, HandshakeKind};
+use bench_tls::rustls::{self, CipherSuite, ClientConnection, HandshakeKind, NamedGroup, ProtocolVersion};
 use mio::net::TcpStream;
 
 use crate::engine::schedule::latency_us;
@@ -29,6 +29,30 @@ pub(crate) struct Handshake {
     pub(crate) micros: u64,
     /// A resumed session (no certificate sent or checked), not a full handshake.
     pub(crate) resumed: bool,
+    /// What it settled on.
+    pub(crate) negotiated: Negotiated,
+}
+
+/// What a handshake settled on: the protocol version, the cipher suite and the key-exchange
+/// group (none for a resumed TLS 1.2 session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Negotiated {
+    pub(crate) version: Option<ProtocolVersion>,
+    pub(crate) suite: Option<CipherSuite>,
+    pub(crate) group: Option<NamedGroup>,
+}
+
+/// "TLSv1_3, TLS13_AES_256_GCM_SHA384, X25519": rustls's names, the ones it has.
+impl fmt::Display for Negotiated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            self.version.map(|v| v.as_str().map_or_else(|| format!("{v:?}"), str::to_owned)),
+            self.suite.map(|s| s.as_str().map_or_else(|| format!("{s:?}"), str::to_owned)),
+            self.group.map(|g| g.as_str().map_or_else(|| format!("{g:?}"), str::to_owned)),
+        ];
+        let names: Vec<String> = names.into_iter().flatten().collect();
+        write!(f, "{}", names.join(", "))
+    }
 }
 
 /// Why TLS failed on a connection: what the report names.
@@ -85,7 +109,12 @@ impl Session {
                 // The client's last flight may still be queued: it goes out with the request.
                 let resumed = self.tls.handshake_kind() == Some(HandshakeKind::Resumed);
                 let micros = latency_us(self.started, Instant::now());
-                return Ok(Handshaking::Done(Handshake { micros, resumed }));
+                let negotiated = Negotiated {
+                    version: self.tls.protocol_version(),
+                    suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
+                    group: self.tls.negotiated_key_exchange_group().map(|g| g.name()),
+                };
+                return Ok(Handshaking::Done(Handshake { micros, resumed, negotiated }));
             }
             if !*readable {
                 return Ok(Handshaking::Waiting);
