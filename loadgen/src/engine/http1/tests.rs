@@ -269,13 +269,18 @@ fn a_body_cut_short_is_a_read_error() {
 
 #[test]
 fn a_request_on_a_connection_the_server_reset_is_a_write_error() {
-    let addr = server(|s| {
+    // The reset waits for the client to have seen its connect made: a reset that came first
+    // would fail the connect instead.
+    let (connected, reset) = std::sync::mpsc::channel::<()>();
+    let addr = server(move |s| {
+        let _ = reset.recv();
         // Linger 0: the close sends a reset, not a FIN.
         let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
         drop(s);
     });
     let mut client = Client::new(addr);
     assert_eq!(client.open(addr), Progress::Connected);
+    let _ = connected.send(());
     // Wait for the reset to arrive, without reading it (a read would take the error).
     while !client.connection.readable {
         client.idle(TIMEOUT);
