@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use server_common::fault::{Fault, FaultUpstream};
 use server_common::upstream::MAX_BODY_BYTES;
-use server_common::{Config, ErrorReply, ProxyReply, Running};
-use testkit::Response;
+use server_common::{Config, Running};
 
 use crate::Subject;
-use crate::support::{self, block_on, get};
+use crate::support::{self, assert_error, assert_reply, block_on, get};
 
 /// The body of a good call among faulty ones.
 const GOOD: u64 = 64;
@@ -38,19 +37,6 @@ fn one_in_fanout(fault: Fault) -> FaultUpstream {
 /// The server under test against `upstream`, with this upstream timeout.
 fn server(subject: &Subject, upstream: &FaultUpstream, upstream_timeout_ms: u64) -> Running {
     support::server(subject, Config { upstream_timeout_ms, ..Config::for_upstream(upstream.upstream()) })
-}
-
-fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64, what: &str) {
-    assert_eq!(r.status, 200, "{}: {what}: {}", subject.name, r.text());
-    assert_eq!(r.json::<ProxyReply>(), ProxyReply { calls, bytes }, "{}: {what}", subject.name);
-}
-
-/// `status` with a JSON error; returns the error's text.
-fn assert_error(subject: &Subject, r: &Response, status: u16, what: &str) -> String {
-    assert_eq!(r.status, status, "{}: {what}: {}", subject.name, r.text());
-    let error = r.json::<ErrorReply>().error;
-    assert!(!error.is_empty(), "{}: {what}: empty error", subject.name);
-    error
 }
 
 /// `/single` and a `/multiple` with one faulty call both answer `status`, and the server

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use server_common::{Config, Running};
+use server_common::{Config, ErrorReply, ProxyReply, Running};
 use testkit::{self, Response};
 
 use crate::Subject;
@@ -14,6 +14,20 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
 
 pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
     runtime().block_on(f)
+}
+
+/// 200 with `{"calls": calls, "bytes": bytes}`.
+pub(crate) fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64, what: &str) {
+    assert_eq!(r.status, 200, "{}: {what}: {}", subject.name, r.text());
+    assert_eq!(r.json::<ProxyReply>(), ProxyReply { calls, bytes }, "{}: {what}", subject.name);
+}
+
+/// `status` with a JSON error; returns the error's text.
+pub(crate) fn assert_error(subject: &Subject, r: &Response, status: u16, what: &str) -> String {
+    assert_eq!(r.status, status, "{}: {what}: {}", subject.name, r.text());
+    let error = r.json::<ErrorReply>().error;
+    assert!(!error.is_empty(), "{}: {what}: empty error", subject.name);
+    error
 }
 
 /// gosleep on an ephemeral port, answering after `delay_ms` by default.

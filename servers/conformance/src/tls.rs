@@ -7,11 +7,10 @@
 use std::time::{Duration, Instant};
 
 use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
-use server_common::{Config, ErrorReply, ProxyReply, Running};
-use testkit::Response;
+use server_common::{Config, Running};
 
 use crate::Subject;
-use crate::support::{self, block_on, get};
+use crate::support::{self, assert_error, assert_reply, block_on, get};
 
 /// The body of every good upstream call here.
 const BYTES: u64 = 64;
@@ -28,19 +27,6 @@ fn tls_upstream(certificate: Certificate, fault: Fault) -> TlsFaultUpstream {
 
 fn server(subject: &Subject, config: Config) -> Running {
     support::server(subject, config)
-}
-
-fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64, what: &str) {
-    assert_eq!(r.status, 200, "{}: {what}: {}", subject.name, r.text());
-    assert_eq!(r.json::<ProxyReply>(), ProxyReply { calls, bytes }, "{}: {what}", subject.name);
-}
-
-/// `status` with a JSON error; returns the error's text.
-fn assert_error(subject: &Subject, r: &Response, status: u16, what: &str) -> String {
-    assert_eq!(r.status, status, "{}: {what}: {}", subject.name, r.text());
-    let error = r.json::<ErrorReply>().error;
-    assert!(!error.is_empty(), "{}: {what}: empty error", subject.name);
-    error
 }
 
 /// `/single` and `/multiple` answer 502 with an error that names TLS or the certificate
