@@ -25,8 +25,21 @@
 # with its --threads of servers/roster (flask: the pool of 256 threads of rouille and std),
 # python/setup.sh making their venv.
 #
-# Usage: servers/cpu.sh [--quick] [--servers LIST] [--base NAME]
+# With --tls, every case runs over both schemes, http then https, one right after the
+# other: the HTTPS upstream is a second gosleep serving TLS (--tls-self-signed, its CA the
+# servers' --upstream-ca, called at https://127.0.0.1:PORT), whose /stats give the TLS
+# handshakes per upstream call, full and resumed. A last section sets each server's CPU
+# over HTTPS against its CPU over HTTP, round by round: the ratio, and the CPU added per
+# upstream call (https - http, over the calls of a request). With --floor-us FULL,RESUMED
+# (the client side of one full and one resumed handshake, in µs, from tls/floor/run.sh)
+# the added CPU is also set against what that call's handshakes cost in memory, by the
+# handshake mix gosleep counted: FULL x full per call + RESUMED x resumed per call.
+#
+# Usage: servers/cpu.sh [--quick] [--rounds N] [--servers LIST] [--base NAME] [--tls [--floor-us F,R]]
 #   --quick          one round of 5 s after 2 s of warm-up [3 rounds of 15 s after 3 s]
+#   --rounds N       N rounds (after --quick: of its 5 s)
+#   --tls            every case over http and over https (above)
+#   --floor-us F,R   with --tls: the in-memory handshake floor, client side, full and resumed
 #   --servers LIST   comma-separated, of servers/roster [its Rust servers]; also flask,
 #                    starlette, tornado
 #   --base NAME      the server every other one's CPU is set against, round by round
@@ -38,11 +51,15 @@ cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
 
 args="$*"
-conns=256 rate=200 secs=15 warmup=3 rounds=3 fanout=5 base=$BENCH_BASE_SERVER
+conns=256 rate=200 secs=15 warmup=3 rounds=3 fanout=5 base=$BENCH_BASE_SERVER schemes=(http) floor=""
 read -r -a servers <<<"$(bench_roster runs=rust)"
 while (( $# )); do
   case $1 in
     --quick) secs=5 warmup=2 rounds=1; shift ;;
+    --rounds) rounds=$(bench_value "$@"); shift 2; [[ $rounds =~ ^[1-9][0-9]?$ ]] || bench_bad_usage "--rounds takes 1 to 99" ;;
+    --tls) schemes=(http https); shift ;;
+    --floor-us) floor=$(bench_value "$@"); shift 2
+      [[ $floor =~ ^[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?$ ]] || bench_bad_usage "--floor-us takes FULL,RESUMED in µs, e.g. 256,116" ;;
     --base) base=$(bench_value "$@"); shift 2 ;;
     --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
     -h|--help) bench_usage; exit 0 ;;
@@ -50,7 +67,15 @@ while (( $# )); do
   esac
 done
 [[ " ${servers[*]} " == *" $base "* ]] || bench_bad_usage "--base $base is not one of the servers (${servers[*]})"
+[[ -z $floor || ${#schemes[@]} -eq 2 ]] || bench_bad_usage "--floor-us goes with --tls"
 bench_servers_setup 1000 "${servers[@]}"
+if [[ ${#schemes[@]} -eq 2 ]]; then
+  bench_need curl
+  bench_trust "$BENCH_TMP/upstream-ca.pem"
+  bench_start gosleep-tls "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms 1000 --threads 1 \
+    --tls-self-signed "$BENCH_TMP/upstream-ca.pem"
+  tls_upstream="https://$ADDR" tls_gosleep_pid=$PID
+fi
 
 rows="$BENCH_TMP/rows.tsv"
 : >"$rows"
@@ -59,25 +84,50 @@ for round in $(seq "$rounds"); do
     flags=()
     [[ $mode == no-reuse ]] && flags=(--no-reuse)
     for path in single multiple; do
+      calls=1
+      [[ $path == multiple ]] && calls=$fanout
       for s in "${servers[@]}"; do
         threads=$(bench_threads "$s")
-        echo "round $round/$rounds: $s /$path $mode: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
-        bench_start_server "$s" "$upstream" --threads "$threads" --fanout "$fanout" "${flags[@]}"
-        json="$BENCH_TMP/run.json"
-        # A run with no 2xx answer exits 1 but still writes its JSON: its row shows the errors.
-        # shellcheck disable=SC2086
-        $client_pin target/release/loadgen -c "$conns" -t 1 --rate "$rate" --warmup "${warmup}s" -d "${secs}s" \
-          --timeout 10s --server-pid "$PID" --json "$json" "http://$ADDR/$path" >"$BENCH_TMP/run.txt" || true
-        bench_stop "$PID"
-        per_1k=$(loadgen_field "$json" cpu_per_1k_requests)
-        if [[ $per_1k == null ]]; then per_1k="—"; else per_1k=$(printf '%.4f' "$per_1k"); fi
-        p99=$(bench_ms "$(loadgen_field "$json" latency_summary.p99_us)")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" "$(text_rps "$BENCH_TMP/run.txt")" \
-          "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" "$(loadgen_field "$json" server.max_threads)" "$round" >>"$rows"
+        # The schemes of one server back to back: a slow spell moves both sides of their ratio.
+        for scheme in "${schemes[@]}"; do
+          up=$upstream tls=()
+          [[ $scheme == https ]] && up=$tls_upstream tls=(--upstream-ca "$BENCH_TMP/upstream-ca.pem")
+          echo "round $round/$rounds: $s /$path $mode $scheme: $rate requests/s over $conns connections, ${warmup} s + ${secs} s" >&2
+          bench_start_server "$s" "$up" --threads "$threads" --fanout "$fanout" "${flags[@]}" "${tls[@]}"
+          json="$BENCH_TMP/run.json"
+          full=- resumed=-
+          if [[ $scheme == https ]]; then
+            # gosleep's handshakes over the recorded window: reset as it opens, read as it ends.
+            (sleep "$warmup"; gosleep_reset "$tls_upstream") &
+            resetter=$!
+          fi
+          # A run with no 2xx answer exits 1 but still writes its JSON: its row shows the errors.
+          # shellcheck disable=SC2086
+          $client_pin target/release/loadgen -c "$conns" -t 1 --rate "$rate" --warmup "${warmup}s" -d "${secs}s" \
+            --timeout 10s --server-pid "$PID" --json "$json" "http://$ADDR/$path" >"$BENCH_TMP/run.txt" || true
+          if [[ $scheme == https ]]; then
+            wait "$resetter" || true
+            stats=$(gosleep_stats "$tls_upstream")
+            done_requests=$(loadgen_field "$json" requests)
+            # Per upstream call; less the one full handshake of this script's own read.
+            full=$(awk -v f="$(loadgen_field - tls_handshakes_full <<<"$stats")" -v n="$done_requests" -v c="$calls" \
+              'BEGIN { if (n > 0) printf "%.3f", (f - 1) / (n * c); else print "-" }')
+            resumed=$(awk -v r="$(loadgen_field - tls_handshakes_resumed <<<"$stats")" -v n="$done_requests" -v c="$calls" \
+              'BEGIN { if (n > 0) printf "%.3f", r / (n * c); else print "-" }')
+          fi
+          bench_stop "$PID"
+          per_1k=$(loadgen_field "$json" cpu_per_1k_requests)
+          if [[ $per_1k == null ]]; then per_1k="—"; else per_1k=$(printf '%.4f' "$per_1k"); fi
+          p99=$(bench_ms "$(loadgen_field "$json" latency_summary.p99_us)")
+          printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$path" "$mode" "$threads" \
+            "$(text_rps "$BENCH_TMP/run.txt")" "$p99" "$(loadgen_errors "$BENCH_TMP/run.txt")" "$per_1k" \
+            "$(loadgen_field "$json" server.max_threads)" "$round" "$scheme" "$full" "$resumed" >>"$rows"
+        done
       done
     done
   done
 done
+[[ -z ${tls_gosleep_pid:-} ]] || bench_stop "$tls_gosleep_pid"
 bench_stop "$gosleep_pid"
 
 # Each server's floor (servers/roster), "NAME=FLOOR ...", for the tables' awk.
@@ -88,10 +138,12 @@ echo "# Server CPU per request, equal load"
 echo
 echo "Machine: $(bench_machine)."
 echo "Command: \`servers/cpu.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC'); upstream delay 1000 ms, fanout $fanout; loadgen open loop at $rate requests/s over $conns connections, ${warmup} s warm-up then ${secs} s recorded, rounds: $rounds; server on ${server_pin:-no pinning} ($(bench_threads_line "${servers[@]}")), gosleep and loadgen 1 thread each on ${client_pin:-no pinning}."
+[[ ${#schemes[@]} -eq 1 ]] || echo "Schemes: http, then https (a second gosleep, --tls-self-signed, called at https://127.0.0.1:PORT with --upstream-ca its CA)."
 echo
+for scheme in "${schemes[@]}"; do
 for mode in reuse no-reuse; do
   for path in single multiple; do
-    echo "## /$path, $mode"
+    if [[ ${#schemes[@]} -eq 1 ]]; then echo "## /$path, $mode"; else echo "## /$path, $mode, $scheme"; fi
     echo
     echo "| server | threads | requests/s | p99 ms | errors | CPU s / 1k req (median) | range | CPU vs $base (median) | range | CPU vs its model's floor (median) | range | server threads (max) |"
     echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -99,9 +151,9 @@ for mode in reuse no-reuse; do
     # "CPU vs BASE" is the median of the per-round ratios, each against BASE's run of the
     # same round (minutes apart, not tens of minutes): a slow spell of this shared machine
     # moves both sides of a ratio, where it would move only one median.
-    awk -F'\t' -v m="$mode" -v p="$path" -v base="$base" -v floors="$floors" "$BENCH_AWK_MEDIAN"'
+    awk -F'\t' -v m="$mode" -v p="$path" -v sc="$scheme" -v base="$base" -v floors="$floors" "$BENCH_AWK_MEDIAN"'
       BEGIN { n = split(floors, pairs, " "); for (i = 1; i <= n; i++) { split(pairs[i], f, "="); floor_of[f[1]] = f[2] }; n = 0 }
-      $2 == p && $3 == m {
+      $2 == p && $3 == m && $11 == sc {
         if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1; threads[$1] = $4; errs[$1] = "" }
         rps[$1] = rps[$1] " " $5; p99[$1] = p99[$1] " " $6; cpu[$1] = cpu[$1] " " $8; by_round[$1, $10] = $8
         if ($7 != "none") errs[$1] = errs[$1] (errs[$1] == "" ? "" : "; ") $7
@@ -134,3 +186,54 @@ for mode in reuse no-reuse; do
     echo
   done
 done
+done
+
+[[ ${#schemes[@]} -eq 2 ]] || exit 0
+echo "## HTTPS against HTTP"
+echo
+echo "Each server's CPU over HTTPS set against its own run over HTTP of the same round (run right"
+echo "before it): the ratio, and the CPU added per upstream call, (https - http) / calls per request,"
+echo "medians over the rounds (range). Handshakes per call: gosleep's, full / resumed, over the"
+echo "recorded window.${floor:+ Floor: the client side of one full and one resumed handshake in memory,}"
+[[ -z $floor ]] || echo "${floor%,*} µs and ${floor#*,} µs (\`--floor-us $floor\`, from tls/floor/run.sh); floor per call = full x ${floor%,*} + resumed x ${floor#*,}."
+echo
+echo "| case | server | CPU s / 1k, http | CPU s / 1k, https | https / http | added µs per call | range | handshakes per call (full / resumed) |${floor:+ floor µs per call | added / floor |}"
+echo "|---|---|---:|---:|---:|---:|---:|---|${floor:+---:|---:|}"
+for mode in reuse no-reuse; do
+  for path in single multiple; do
+    calls=1
+    [[ $path == multiple ]] && calls=$fanout
+    awk -F'\t' -v m="$mode" -v p="$path" -v calls="$calls" -v floor="$floor" "$BENCH_AWK_MEDIAN"'
+      BEGIN { n = 0; if (floor != "") { split(floor, f, ","); ffull = f[1]; fres = f[2] } }
+      $2 == p && $3 == m && $8 != "—" {
+        if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+        cpu[$1, $11, $10] = $8
+        if ($11 == "https" && $12 != "-") { full[$1] = full[$1] " " $12; res[$1] = res[$1] " " $13 }
+      }
+      END {
+        for (i = 1; i <= n; i++) {
+          s = order[i]; ratios = ""; added = ""; http = ""; https = ""
+          for (k in cpu) {
+            split(k, key, SUBSEP)
+            if (key[1] != s || key[2] != "http" || !((s, "https", key[3]) in cpu)) continue
+            h = cpu[k]; t = cpu[s, "https", key[3]]
+            http = http " " h; https = https " " t
+            if (h > 0) ratios = ratios " " t / h
+            # s per 1k requests -> µs per request: x 1000; per call: / calls.
+            added = added " " (t - h) * 1000 / calls
+          }
+          if (added == "") continue
+          a = median(added); range = sprintf("%.0f-%.0f", lo, hi)
+          fl = median(full[s]); rs = median(res[s])
+          line = sprintf("| /%s %s | %s | %.4f | %.4f | %.2fx | %.0f | %s | %.3f / %.3f |", p, m, s, median(http), median(https), median(ratios), a, range, fl, rs)
+          if (floor != "") {
+            # Reused connections make next to no handshake: nothing to set against.
+            per_call = fl * ffull + rs * fres
+            line = line (fl + rs < 0.5 ? " — | — |" : sprintf(" %.0f | %.2fx |", per_call, a / per_call))
+          }
+          print line
+        }
+      }' "$rows"
+  done
+done
+echo
