@@ -155,9 +155,10 @@ fn framing(version: Version, status: StatusCode, headers: &HeaderMap) -> Result<
 fn payload_error(e: PayloadError, timeout_ms: u64) -> UpstreamError {
     match e {
         PayloadError::Io(e) if e.kind() == io::ErrorKind::TimedOut => UpstreamError::Timeout(timeout_ms),
-        PayloadError::Io(e) if tls::failure_in(&e).is_some() => {
-            UpstreamError::Tls(tls::failure_in(&e).unwrap_or_default())
-        }
+        PayloadError::Io(e) => match tls::failure_in(&e) {
+            Some(reason) => UpstreamError::Tls(reason),
+            None => UpstreamError::Broken(PayloadError::Io(e).to_string()),
+        },
         e => UpstreamError::Broken(e.to_string()),
     }
 }
