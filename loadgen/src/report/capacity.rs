@@ -320,11 +320,11 @@ pub(super) fn render_section(out: &mut String, meta: &RunMeta, cells: &CapacityC
     for &scheme in meta.schemes() {
         render_memory(out, meta, cells, scheme);
     }
-    // The chart's four panels are the plain-HTTP searches; the HTTPS ones are in the tables.
-    let of_http = if meta.tls.is_some() { ", plain-HTTP searches" } else { "" };
+    // An HTTPS run's chart has a second block of four panels, below the plain-HTTP ones.
+    let blocks = if meta.tls.is_some() { ", plain HTTP above HTTPS" } else { "" };
     let _ = writeln!(
         out,
-        "![p99 against offered rate, one line per server, one panel per cell{of_http}; filled markers: \
+        "![p99 against offered rate, one line per server, one panel per cell{blocks}; filled markers: \
          capacity]({chart_link})\n"
     );
     out.push_str(HOW_TO_READ_CAPACITY);

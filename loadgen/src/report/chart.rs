@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::validity::{capacity_invalid_reason, cell_bound, invalid_reason};
-use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, Scheme, capacity_cell_name, short_label};
+use super::{Cell, Cells, ENDPOINTS, MODES, ReportError, Run, RunMeta, Scheme, capacity_cell_name, chart_label};
 use crate::capacity::Bound;
 use crate::figures::cpu_per_1k;
 use crate::result::RunResult;
@@ -157,13 +157,9 @@ pub fn render_svg(meta: &RunMeta, cells: &Cells) -> Result<String, ReportError> 
         .iter()
         .flat_map(|&scheme| {
             MODES.iter().flat_map(move |m| {
-                ENDPOINTS.iter().map(move |e| {
-                    let label = match scheme {
-                        Scheme::Http => short_label(m.0, e.0),
-                        Scheme::Https => format!("HTTPS {}", short_label(m.0, e.0)),
-                    };
-                    (format!("{}{}-{}", scheme.prefix(), m.0, e.0), label)
-                })
+                ENDPOINTS
+                    .iter()
+                    .map(move |e| (format!("{}{}-{}", scheme.prefix(), m.0, e.0), chart_label(scheme, m.0, e.0)))
             })
         })
         .collect();
@@ -281,12 +277,12 @@ struct Line {
     slo_ms: f64,
 }
 
-/// The lines of one panel (mode, endpoint), and the cells of it not drawn, by name.
-fn panel_lines(run: &Run, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>) {
+/// The lines of one panel (scheme, mode, endpoint), and the cells of it not drawn, by name.
+fn panel_lines(run: &Run, scheme: Scheme, mode: &str, endpoint: &str) -> (Vec<Line>, Vec<String>) {
     let mut lines = Vec::new();
     let mut absent = Vec::new();
     for (i, server) in run.meta.servers.iter().enumerate() {
-        let name = capacity_cell_name(Scheme::Http, mode, endpoint, server);
+        let name = capacity_cell_name(scheme, mode, endpoint, server);
         let cell = run.capacity.get(&name);
         let Some(Cell::Measured(cap)) = cell else {
             absent.push(name);
@@ -335,23 +331,26 @@ fn log_label(v: f64) -> String {
     if v >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
-/// The latency-vs-load chart: one panel per plain-HTTP cell (2 x 2; an HTTPS run's searches
-/// are in its tables), x = offered rate and y = p99,
+/// The latency-vs-load chart: one panel per search cell, a 2 x 2 block per scheme (plain HTTP
+/// on top, HTTPS below it in a `--tls` run), x = offered rate and y = p99,
 /// both log scale and shared by the panels so that they compare; one line per server,
 /// its capacity a filled marker; the SLO dashed when every search of the panel shares
 /// one. Invalid and unmeasured searches draw nothing and are named in the legend.
 pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
     const WIDTH: u32 = 1160;
-    const HEIGHT: u32 = 780;
+    /// The height of one scheme's 2 x 2 block of panels.
+    const BLOCK_HEIGHT: u32 = 740;
     const LEGEND_WIDTH: u32 = 280;
     const TITLE_HEIGHT: u32 = 40;
     let servers = &run.meta.servers;
-    let panels: Vec<(String, Vec<Line>, Vec<String>)> = MODES
+    let schemes = run.meta.schemes();
+    let height = TITLE_HEIGHT + BLOCK_HEIGHT * schemes.len() as u32;
+    let panels: Vec<(String, Vec<Line>, Vec<String>)> = schemes
         .iter()
-        .flat_map(|m| ENDPOINTS.iter().map(move |e| (m.0, e.0)))
-        .map(|(m, e)| {
-            let (lines, absent) = panel_lines(run, m, e);
-            (short_label(m, e), lines, absent)
+        .flat_map(|&s| MODES.iter().flat_map(move |m| ENDPOINTS.iter().map(move |e| (s, m.0, e.0))))
+        .map(|(s, m, e)| {
+            let (lines, absent) = panel_lines(run, s, m, e);
+            (chart_label(s, m, e), lines, absent)
         })
         .collect();
     let lines = || panels.iter().flat_map(|p| &p.1);
@@ -368,7 +367,7 @@ pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
 
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| chart_err(&e))?;
         let (title, body) = root.split_vertically(TITLE_HEIGHT);
         let title_style = TextStyle::from(("sans-serif", 20).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
@@ -377,7 +376,7 @@ pub fn render_capacity_svg(run: &Run) -> Result<String, ReportError> {
             .draw(&Text::new(caption, ((WIDTH - LEGEND_WIDTH) as i32 / 2, TITLE_HEIGHT as i32 / 2), title_style))
             .map_err(|e| chart_err(&e))?;
         let (plots, legend) = body.split_horizontally(WIDTH - LEGEND_WIDTH);
-        for (area, (label, lines, _)) in plots.split_evenly((2, 2)).iter().zip(&panels) {
+        for (area, (label, lines, _)) in plots.split_evenly((2 * schemes.len(), 2)).iter().zip(&panels) {
             let mut chart = ChartBuilder::on(area)
                 .caption(label, ("sans-serif", 15))
                 .margin(10)

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ENDPOINTS, MODES, Run, RunMeta, capacity, summary, tables};
+use super::{ENDPOINTS, MODES, Run, RunMeta, Scheme, capacity, summary, tables};
 use crate::report::PythonRun;
 
 /// Footnotes of one table: numbered reasons, each given once.
@@ -161,6 +161,14 @@ fn tls_stacks(stack: &str, python: Option<&PythonRun>) -> String {
 }
 
 /// "Not reuse — Single req": a cell's short label, for charts and the memory table.
+/// A chart's name for a cell of `scheme`: [`short_label`], "HTTPS " before it over HTTPS.
+pub(super) fn chart_label(scheme: Scheme, mode: &str, endpoint: &str) -> String {
+    match scheme {
+        Scheme::Http => short_label(mode, endpoint),
+        Scheme::Https => format!("HTTPS {}", short_label(mode, endpoint)),
+    }
+}
+
 pub(super) fn short_label(mode: &str, endpoint: &str) -> String {
     let mode = if mode == "reuse" { "Reuse" } else { "Not reuse" };
     let endpoint = ENDPOINTS.iter().find(|e| e.0 == endpoint).map_or(endpoint, |e| e.1);

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub use self::baseline::PythonRun;
 pub use self::chart::{render_capacity_svg, render_svg, server_color};
 pub use self::markdown::render_markdown;
-use self::markdown::{DASH, Footnotes, esc, grouped, measured_header, short_label, write_table};
+use self::markdown::{DASH, Footnotes, chart_label, esc, grouped, measured_header, short_label, write_table};
 use self::run::each_cell;
 pub use self::run::*;
 pub use self::tables::{ROWS, UPSTREAM_TLS_ROWS};

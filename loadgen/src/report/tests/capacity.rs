@@ -213,7 +213,7 @@ fn memory_per_in_flight_request_is_one_row_per_server_with_a_dash_where_missing(
 }
 
 /// The polylines of `svg` drawn in `color`.
-fn polylines(svg: &str, color: RGBColor) -> usize {
+pub(super) fn polylines(svg: &str, color: RGBColor) -> usize {
     let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
     svg.lines().filter(|l| l.contains("<polyline") && l.contains(&stroke)).count()
 }

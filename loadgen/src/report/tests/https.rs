@@ -2,7 +2,7 @@
 //! HTTPS cells with gosleep's TLS counters beside them, rendered from a results directory
 //! built here from JSON.
 
-use super::capacity::{capacity_meta, put_capacity, search};
+use super::capacity::{capacity_meta, polylines, put_capacity, search};
 use super::summary::bullet;
 use super::*;
 
@@ -176,4 +176,20 @@ fn the_rps_chart_has_a_group_per_table_of_both_schemes() {
     let svg = render_svg(&run.meta, &run.cells).unwrap();
     assert!(svg.contains("HTTPS Reuse — Multi req"), "an HTTPS group");
     assert!(svg.contains("All 40 cells measured."), "both schemes' cells");
+}
+
+#[test]
+fn the_latency_vs_load_chart_has_a_block_of_four_panels_per_scheme() {
+    let dir = TempDir::new("https-cap-chart");
+    tls_fixture(&dir.0, &SERVERS);
+    let run = load(&dir.0).unwrap();
+    let svg = render_capacity_svg(&run).unwrap();
+    for (s, server) in SERVERS.iter().enumerate() {
+        assert_eq!(polylines(&svg, server_color(s)), 8, "{server}: a line in each of the 8 panels");
+    }
+    for label in ["Reuse — Single req", "HTTPS Reuse — Single req", "HTTPS Not reuse — Multi req"] {
+        assert!(svg.contains(&format!(">{label}<")) || svg.lines().any(|l| l.trim() == label), "no panel {label}");
+    }
+    // Twice the plain-HTTP chart's height: a second block below the first.
+    assert!(svg.contains(r#"height="1520""#), "{}", svg.lines().next().unwrap_or_default());
 }
