@@ -10,28 +10,39 @@
 #     certificate (made here with openssl), one thread each pinned to core 0, wrk (OpenSSL)
 #     pinned to core 1, alternated: 100 keep-alive connections, then `Connection: close` on
 #     50 (a TCP connection and a TLS handshake per request); gosleep's /stats says how many
-#     of its handshakes were full and how many resumed.
+#     of its handshakes were full and how many resumed. With `--server-cores X`, the server
+#     runs under a CPU quota of X cores, so that it, not wrk's one core, is the bound: wrk
+#     making a handshake per request saturates its core before either server does.
 # Everything targets 127.0.0.1, every run is bounded by wrk's -d, and the EXIT trap stops
 # every process this script started, by PID. wrk, openssl and Go come from Debian's packages
 # (installed if missing and we are root); without `go` the Go comparison is skipped.
 #
-# Usage: gosleep/bench.sh [--quick] [--tls]
-#   --quick   short runs, for a smoke test
-#   --tls     the HTTPS comparison (3.) instead of 1. and 2.
+# Usage: gosleep/bench.sh [--quick] [--tls [--server-cores X]]
+#   --quick           short runs, for a smoke test
+#   --tls             the HTTPS comparison (3.) instead of 1. and 2.
+#   --server-cores X  with --tls: the server under a CPU quota of X cores (e.g. 0.4; a
+#                     cgroup, needs root) [no quota]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-long=60 short=10 rounds=3 conns=10000 tls=0
-for arg in "$@"; do
-  case $arg in
+args="$*"
+long=60 short=10 rounds=3 conns=10000 tls=0 cores=""
+while (( $# )); do
+  case $1 in
     --quick) long=5 short=3 rounds=1 conns=2000 ;;
     --tls) tls=1 ;;
+    --server-cores)
+      [[ ${2:-} =~ ^(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)$ ]] || bench_bad_usage "--server-cores takes a positive number of cores, e.g. 0.4"
+      cores=$2
+      shift ;;
     -h|--help) bench_usage; exit 0 ;;
-    *) bench_bad_usage "unknown argument $arg" ;;
+    *) bench_bad_usage "unknown argument $1" ;;
   esac
+  shift
 done
+if [[ -n $cores ]] && (( ! tls )); then bench_bad_usage "--server-cores needs --tls"; fi
 
 bench_need wrk
 if (( tls )); then
@@ -73,7 +84,7 @@ start_named() {
 echo "# gosleep benchmark"
 echo
 echo "Machine: $(bench_machine), $(go version 2>/dev/null || echo 'no go')."
-echo "Command: \`gosleep/bench.sh $*\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+echo "Command: \`gosleep/bench.sh $args\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
 echo
 
 if (( tls )); then
@@ -81,6 +92,11 @@ if (( tls )); then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$BENCH_TMP/key.pem" -out "$BENCH_TMP/cert.pem" 2>/dev/null
   bench_trust "$BENCH_TMP/cert.pem"
+  quota_note=""
+  if [[ -n $cores ]]; then
+    bench_quota_setup "$cores" || { echo "--server-cores: $BENCH_WHY" >&2; exit 1; }
+    quota_note=", each server under a CPU quota of $cores cores"
+  fi
   # start_tls NAME: gosleep or the Go twin on HTTPS, one thread, pinned to the server core.
   start_tls() {
     if [[ $1 == gosleep ]]; then
@@ -90,6 +106,7 @@ if (( tls )); then
       GOMAXPROCS=1 bench_start go "$server_pin" "$go_bin" --listen 127.0.0.1:0 \
         -tls-cert "$BENCH_TMP/cert.pem" -tls-key "$BENCH_TMP/key.pem"
     fi
+    if [[ -n $cores ]]; then bench_quota_add "$PID"; fi
   }
   # gosleep's handshake counters over the run, "full F, resumed R, failed X".
   tls_stats() {
@@ -98,10 +115,10 @@ if (( tls )); then
     printf 'full %s, resumed %s, failed %s' "$(loadgen_field - tls_handshakes_full <<<"$stats")" \
       "$(loadgen_field - tls_handshakes_resumed <<<"$stats")" "$(loadgen_field - tls_failures <<<"$stats")"
   }
-  echo "## HTTPS: ms=0, one server thread (pinned: ${server_pin:-none}), wrk -t 1 (pinned: ${client_pin:-none}), ${short} s per run, alternated"
+  echo "## HTTPS: ms=0, one server thread (pinned: ${server_pin:-none}), wrk -t 1 (pinned: ${client_pin:-none})${quota_note}, ${short} s per run, alternated"
   echo
-  echo "| server | connection | run | RPS | p99 ms | server CPU s per 1,000 requests | wrk errors | gosleep's handshakes |"
-  echo "|---|---|---:|---:|---:|---:|---|---|"
+  echo "| server | connection | run | RPS | p99 ms | server CPU s per 1,000 requests | server CPU (% of one core) | wrk errors | gosleep's handshakes |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|---|"
   for round in $(seq "$rounds"); do
     for mode in keep-alive close; do
       for s in "${servers[@]}"; do
@@ -115,7 +132,7 @@ if (( tls )); then
         after=$(bench_cpu_ticks "$PID")
         handshakes="—"
         [[ $s == gosleep ]] && handshakes=$(tls_stats "$ADDR")
-        echo "| $s | $mode ($c) | $round | $(wrk_rps) | $(wrk_p99) | $(bench_cpu_per_1000 "$before" "$after" "$(wrk_requests)") | $(wrk_errors) | $handshakes |"
+        echo "| $s | $mode ($c) | $round | $(wrk_rps) | $(wrk_p99) | $(bench_cpu_per_1000 "$before" "$after" "$(wrk_requests)") | $(bench_cpu_percent "$before" "$after" "$short") | $(wrk_errors) | $handshakes |"
         bench_stop "$PID"
       done
     done
