@@ -4,6 +4,13 @@
 //! per not-reused HTTPS call is read against (docs/benchmarks/tls.md).
 //!
 //! The provider is a Cargo feature: `ring` (the default, the workspace's) or `aws-lc-rs`.
+//!
+//! [`sockets`] measures the same bare client over real loopback TCP connections instead, one
+//! whole HTTP/1.1 call per connection, against plain TCP calls: the part of a not-reused
+//! HTTPS call that the in-memory floor does not pay (system calls, wake-ups, the records of
+//! the request, the response and the close).
+
+pub mod sockets;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,7 +21,7 @@ use cpu_time::ThreadTime;
 use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind, ProtocolVersion, RootCertStore};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, NamedGroup, ProtocolVersion, RootCertStore};
 use rustls::{ServerConfig, ServerConnection, SupportedProtocolVersion};
 use thiserror::Error;
 
@@ -89,6 +96,9 @@ pub enum FloorError {
     /// A command-line argument or an input line that could not be read.
     #[error("{0}")]
     Usage(String),
+    /// A request or a response over a socket that was not the one the exchange expects.
+    #[error("{0}")]
+    Exchange(String),
 }
 
 /// TLS 1.3 or TLS 1.2.
@@ -211,6 +221,57 @@ impl Certificates {
     }
 }
 
+/// The provider both sides of `case` use: the provider's default, with only X25519 offered
+/// where the case forces it.
+fn case_provider(case: &Case) -> Arc<CryptoProvider> {
+    let mut provider = default_provider();
+    if case.groups == Groups::X25519 {
+        provider.kx_groups = vec![x25519()];
+    }
+    Arc::new(provider)
+}
+
+/// The client config for `case`, as bench-tls's `client_config` makes it: verification
+/// against `ca` alone, only the case's version, ALPN unset, and resumption (rustls's
+/// in-memory session store) only where the case resumes: a full case is a
+/// `--no-tls-resumption` client.
+fn client_config(case: &Case, ca: &CertificateDer<'static>) -> Result<Arc<ClientConfig>, FloorError> {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.clone())?;
+    let mut client = ClientConfig::builder_with_provider(case_provider(case))
+        .with_protocol_versions(&[case.version.rustls()])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.resumption = if case.resumed { Resumption::in_memory_sessions(SESSIONS) } else { Resumption::disabled() };
+    Ok(Arc::new(client))
+}
+
+/// The server config for `case`, as bench-tls's `server_config` makes it: the provider's
+/// ticketer and the in-memory session cache where the case resumes, sending `tickets` TLS 1.3
+/// tickets a handshake (`None`: rustls's default, 2, as gosleep); where it does not, no
+/// tickets and no cache (gosleep's `--tls-no-resumption`).
+fn server_config(
+    case: &Case,
+    certificates: &Certificates,
+    tickets: Option<usize>,
+) -> Result<Arc<ServerConfig>, FloorError> {
+    let mut server = ServerConfig::builder_with_provider(case_provider(case))
+        .with_protocol_versions(&[case.version.rustls()])?
+        .with_no_client_auth()
+        .with_single_cert(certificates.chain.clone(), certificates.key.clone_key())?;
+    if case.resumed {
+        server.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSIONS);
+        server.ticketer = ticketer()?;
+        if let Some(tickets) = tickets {
+            server.send_tls13_tickets = tickets;
+        }
+    } else {
+        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        server.send_tls13_tickets = 0;
+    }
+    Ok(Arc::new(server))
+}
+
 /// A client config and a server config for one case.
 struct Pair {
     client: Arc<ClientConfig>,
@@ -218,40 +279,10 @@ struct Pair {
 }
 
 impl Pair {
-    /// The configs for `case`, as bench-tls's `client_config` and `server_config` make them
-    /// (verification against the CA alone; the provider's ticketer and the in-memory session
-    /// cache where resumption is on), resumption on for both sides only where the case
-    /// resumes: a full case is a `--no-tls-resumption` client against a
-    /// `--tls-no-resumption` gosleep, which makes no tickets.
-    fn new(case: &Case, certificates: &Certificates) -> Result<Self, FloorError> {
-        let mut provider = default_provider();
-        if case.groups == Groups::X25519 {
-            provider.kx_groups = vec![x25519()];
-        }
-        let provider = Arc::new(provider);
-        let versions = [case.version.rustls()];
-
-        let mut roots = RootCertStore::empty();
-        roots.add(certificates.ca.clone())?;
-        let mut client = ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        client.resumption =
-            if case.resumed { Resumption::in_memory_sessions(SESSIONS) } else { Resumption::disabled() };
-
-        let mut server = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&versions)?
-            .with_no_client_auth()
-            .with_single_cert(certificates.chain.clone(), certificates.key.clone_key())?;
-        if case.resumed {
-            server.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSIONS);
-            server.ticketer = ticketer()?;
-        } else {
-            server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-            server.send_tls13_tickets = 0;
-        }
-        Ok(Self { client: Arc::new(client), server: Arc::new(server) })
+    /// The configs for `case` ([`client_config`], [`server_config`]), the server sending
+    /// `tickets` TLS 1.3 tickets where it resumes (`None`: rustls's default).
+    fn new(case: &Case, certificates: &Certificates, tickets: Option<usize>) -> Result<Self, FloorError> {
+        Ok(Self { client: client_config(case, &certificates.ca)?, server: server_config(case, certificates, tickets)? })
     }
 }
 
@@ -302,12 +333,7 @@ fn handshake(pair: &Pair, case: &Case, spent: &mut Spent, buffers: &mut Buffers)
     if client.is_handshaking() || server.is_handshaking() || !buffers.to_server.is_empty() {
         return Err(FloorError::Stalled(case.label()));
     }
-    let checked = Checked {
-        client_kind: client.handshake_kind(),
-        server_kind: server.handshake_kind(),
-        version: client.protocol_version(),
-        group: client.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
-    };
+    let checked = Checked { client: ClientView::of(&client), server_kind: server.handshake_kind() };
 
     let clock = ThreadTime::now();
     drop(client);
@@ -318,22 +344,30 @@ fn handshake(pair: &Pair, case: &Case, spent: &mut Spent, buffers: &mut Buffers)
     Ok(checked)
 }
 
-/// What a completed handshake was, from both sides.
-#[derive(Debug, PartialEq)]
-struct Checked {
-    client_kind: Option<HandshakeKind>,
-    server_kind: Option<HandshakeKind>,
+/// What a completed handshake was, as its client saw it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ClientView {
+    kind: Option<HandshakeKind>,
     version: Option<ProtocolVersion>,
-    group: Option<String>,
+    group: Option<NamedGroup>,
 }
 
-impl Checked {
-    /// Whether this handshake is of the kind `case` names, on both sides; why not if not.
-    fn verify(&self, case: &Case) -> Result<(), FloorError> {
-        let wrong = |what: String| Err(FloorError::WrongKind { case: case.label(), what });
-        let kind = Some(case.expected_kind());
-        if self.client_kind != kind || self.server_kind != kind {
-            return wrong(format!("client {:?}, server {:?}", self.client_kind, self.server_kind));
+impl ClientView {
+    /// Reads `client`'s state: a few fields, no allocation.
+    fn of(client: &ClientConnection) -> Self {
+        Self {
+            kind: client.handshake_kind(),
+            version: client.protocol_version(),
+            group: client.negotiated_key_exchange_group().map(|g| g.name()),
+        }
+    }
+
+    /// Whether the client's side of this handshake is of the kind `case` names; why not if
+    /// not, the error naming the case `label`.
+    fn verify(&self, case: &Case, label: &str) -> Result<(), FloorError> {
+        let wrong = |what: String| Err(FloorError::WrongKind { case: label.to_owned(), what });
+        if self.kind != Some(case.expected_kind()) {
+            return wrong(format!("client {:?}, {:?} expected", self.kind, case.expected_kind()));
         }
         if self.version != Some(case.version.wire()) {
             return wrong(format!("version {:?}", self.version));
@@ -344,10 +378,35 @@ impl Checked {
         if exchanges != self.group.is_some() {
             return wrong(format!("key exchange {:?}", self.group));
         }
-        if exchanges && case.groups == Groups::X25519 && self.group.as_deref() != Some("X25519") {
+        if exchanges && case.groups == Groups::X25519 && self.group != Some(NamedGroup::X25519) {
             return wrong(format!("key exchange {:?}, X25519 forced", self.group));
         }
         Ok(())
+    }
+
+    /// The negotiated group as the tables name it ("X25519"), "-" for none.
+    fn group_label(&self) -> String {
+        self.group.map_or_else(|| "-".to_owned(), |g| format!("{g:?}"))
+    }
+}
+
+/// What a completed handshake was, from both sides.
+#[derive(Debug, PartialEq)]
+struct Checked {
+    client: ClientView,
+    server_kind: Option<HandshakeKind>,
+}
+
+impl Checked {
+    /// Whether this handshake is of the kind `case` names, on both sides; why not if not.
+    fn verify(&self, case: &Case) -> Result<(), FloorError> {
+        if self.server_kind != Some(case.expected_kind()) {
+            return Err(FloorError::WrongKind {
+                case: case.label(),
+                what: format!("client {:?}, server {:?}", self.client.kind, self.server_kind),
+            });
+        }
+        self.client.verify(case, &case.label())
     }
 }
 
@@ -424,7 +483,18 @@ impl Sample {
 /// Runs `handshakes` handshakes of `case` after a first, unmeasured one (which also gives a
 /// resuming client its first session), checking every one, and returns the CPU per handshake.
 pub fn measure(case: &Case, certificates: &Certificates, handshakes: u32) -> Result<Sample, FloorError> {
-    let pair = Pair::new(case, certificates)?;
+    measure_with_tickets(case, certificates, handshakes, None)
+}
+
+/// [`measure`], with a resuming server sending `tickets` TLS 1.3 tickets a handshake (`None`:
+/// rustls's default, 2).
+pub fn measure_with_tickets(
+    case: &Case,
+    certificates: &Certificates,
+    handshakes: u32,
+    tickets: Option<usize>,
+) -> Result<Sample, FloorError> {
+    let pair = Pair::new(case, certificates, tickets)?;
     let mut buffers = Buffers::default();
     let mut warmup = Spent::default();
     let first = handshake(&pair, case, &mut warmup, &mut buffers)?;
@@ -436,20 +506,20 @@ pub fn measure(case: &Case, certificates: &Certificates, handshakes: u32) -> Res
     for _ in 0..handshakes {
         let checked = handshake(&pair, case, &mut spent, &mut buffers)?;
         checked.verify(case)?;
-        if negotiated.is_some() && negotiated != checked.group {
+        if negotiated.is_some() && negotiated != checked.client.group {
             return Err(FloorError::WrongKind {
                 case: case.label(),
-                what: format!("key exchange changed: {negotiated:?} then {:?}", checked.group),
+                what: format!("key exchange changed: {negotiated:?} then {:?}", checked.client.group),
             });
         }
-        negotiated = checked.group;
+        negotiated = checked.client.group;
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(handshakes.max(1));
     Ok(Sample {
         provider: PROVIDER.to_owned(),
         case: case.label(),
         groups: case.groups_label().to_owned(),
-        negotiated: negotiated.unwrap_or_else(|| "-".to_owned()),
+        negotiated: negotiated.map_or_else(|| "-".to_owned(), |g| format!("{g:?}")),
         client_us: per(spent.client),
         server_us: per(spent.server),
     })
@@ -555,7 +625,7 @@ mod tests {
     fn a_resumption_without_a_session_is_refused_as_the_wrong_kind() {
         let certificates = Certificates::new().expect("certificates");
         let case = Case { version: Version::Tls13, resumed: true, groups: Groups::Default };
-        let pair = Pair::new(&Case { resumed: false, ..case }, &certificates).expect("pair");
+        let pair = Pair::new(&Case { resumed: false, ..case }, &certificates, None).expect("pair");
         let checked = handshake(&pair, &case, &mut Spent::default(), &mut Buffers::default()).expect("handshake");
         assert!(matches!(checked.verify(&case), Err(FloorError::WrongKind { .. })));
     }
