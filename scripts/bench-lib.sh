@@ -300,3 +300,30 @@ bench_quota_add() {
   local pid
   for pid in "$1" $(bench_descendants "$1"); do echo "$pid" >"$BENCH_QUOTA_DIR/cgroup.procs"; done
 }
+
+# bench_tls_upstream DELAY_MS: after bench_servers_setup (its pinning), a second gosleep
+# (DELAY_MS, one thread, on the client core) serving HTTPS with a CA of its own
+# (--tls-self-signed) written to $BENCH_TMP/upstream-ca.pem, which the servers get as
+# --upstream-ca and curl's probes and /stats reads trust from then on (bench_trust). Sets
+# tls_upstream (https://HOST:PORT) and tls_gosleep_pid.
+# shellcheck disable=SC2034 # set for the sourcing script
+bench_tls_upstream() {
+  bench_need curl
+  bench_trust "$BENCH_TMP/upstream-ca.pem"
+  bench_start gosleep-tls "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms "$1" --threads 1 \
+    --tls-self-signed "$BENCH_TMP/upstream-ca.pem"
+  tls_upstream="https://$ADDR" tls_gosleep_pid=$PID
+}
+
+# gosleep_handshakes_per_call STATS REQUESTS CALLS: gosleep's TLS handshakes per upstream
+# call over a window that gosleep_reset opened and STATS (its /stats, JSON, read as the
+# window ended) closed, for REQUESTS requests of CALLS upstream calls each: "FULL RESUMED"
+# (3 decimals), "- -" when no request completed. The one full handshake of the /stats read
+# itself is not counted.
+gosleep_handshakes_per_call() {
+  local full resumed
+  full=$(loadgen_field - tls_handshakes_full <<<"$1") || return 1
+  resumed=$(loadgen_field - tls_handshakes_resumed <<<"$1") || return 1
+  awk -v f="$full" -v r="$resumed" -v n="$2" -v c="$3" \
+    'BEGIN { if (n > 0) printf "%.3f %.3f\n", (f - 1) / (n * c), r / (n * c); else print "- -" }'
+}

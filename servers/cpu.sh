@@ -70,11 +70,7 @@ done
 [[ -z $floor || ${#schemes[@]} -eq 2 ]] || bench_bad_usage "--floor-us goes with --tls"
 bench_servers_setup 1000 "${servers[@]}"
 if [[ ${#schemes[@]} -eq 2 ]]; then
-  bench_need curl
-  bench_trust "$BENCH_TMP/upstream-ca.pem"
-  bench_start gosleep-tls "$client_pin" target/release/gosleep --listen 127.0.0.1:0 --delay-ms 1000 --threads 1 \
-    --tls-self-signed "$BENCH_TMP/upstream-ca.pem"
-  tls_upstream="https://$ADDR" tls_gosleep_pid=$PID
+  bench_tls_upstream 1000
 fi
 
 rows="$BENCH_TMP/rows.tsv"
@@ -109,11 +105,8 @@ for round in $(seq "$rounds"); do
             wait "$resetter" || true
             stats=$(gosleep_stats "$tls_upstream")
             done_requests=$(loadgen_field "$json" requests)
-            # Per upstream call; less the one full handshake of this script's own read.
-            full=$(awk -v f="$(loadgen_field - tls_handshakes_full <<<"$stats")" -v n="$done_requests" -v c="$calls" \
-              'BEGIN { if (n > 0) printf "%.3f", (f - 1) / (n * c); else print "-" }')
-            resumed=$(awk -v r="$(loadgen_field - tls_handshakes_resumed <<<"$stats")" -v n="$done_requests" -v c="$calls" \
-              'BEGIN { if (n > 0) printf "%.3f", r / (n * c); else print "-" }')
+            per_call=$(gosleep_handshakes_per_call "$stats" "$done_requests" "$calls")
+            full=${per_call% *} resumed=${per_call#* }
           fi
           bench_stop "$PID"
           per_1k=$(loadgen_field "$json" cpu_per_1k_requests)
