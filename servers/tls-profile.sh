@@ -42,6 +42,9 @@
 #   --quick          3 s sampled after 1 s of warm-up [10 s after 3 s]
 #   --secs N         N seconds sampled after the warm-up (also after --quick)
 #   --endpoint E     single, or multiple (fanout 5) [single]
+#   --rate N         N requests/s, over max(256, 1.25 N) connections, so that the 1 s
+#                    upstream delay never runs out of them; a pool of 256 threads (rouille,
+#                    std) holds at most 256 a second [200]
 #   --servers LIST   comma-separated Rust servers of servers/roster [all of them]
 #   -h, --help       this help
 set -euo pipefail
@@ -84,12 +87,14 @@ while (( $# )); do
     --quick) secs=3 warmup=1; shift ;;
     --secs) secs_given=$(bench_value "$@"); shift 2; [[ $secs_given =~ ^[1-9][0-9]{0,2}$ ]] || bench_bad_usage "--secs takes 1 to 999" ;;
     --endpoint) endpoint=$(bench_value "$@"); shift 2; [[ $endpoint =~ ^(single|multiple)$ ]] || bench_bad_usage "--endpoint takes single or multiple" ;;
+    --rate) rate=$(bench_value "$@"); shift 2; [[ $rate =~ ^[1-9][0-9]{0,3}$ ]] || bench_bad_usage "--rate takes 1 to 9999" ;;
     --servers) list=$(bench_server_list "$@"); shift 2; IFS=, read -r -a servers <<<"$list" ;;
     -h|--help) bench_usage; exit 0 ;;
     *) bench_bad_usage "unknown argument $1" ;;
   esac
 done
 secs=${secs_given:-$secs}
+(( rate * 5 / 4 > conns )) && conns=$(( rate * 5 / 4 ))
 for s in "${servers[@]}"; do
   bench_is_python "$s" && bench_bad_usage "$s is a Python server: this script profiles the Rust servers (their symbols are the categories')"
 done
