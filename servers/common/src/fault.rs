@@ -60,7 +60,25 @@ pub enum Fault {
     /// A valid answer like [`Fault::Ok`] that keeps its connection open for the next
     /// request: what a keep-alive upstream does, so that a client's reuse can be counted.
     KeepAlive(u64),
+    /// `302 Found` with this `Location` and an empty body: a redirect a client must not
+    /// follow.
+    Redirect(&'static str),
+    /// `100 Continue`, then a 200 like [`Fault::Ok`]: an interim answer the client skips.
+    ContinueThenOk(u64),
+    /// `103 Early Hints` with a `Link` field, then a 200 like [`Fault::Ok`].
+    EarlyHintsThenOk(u64),
+    /// `204 No Content` with `Content-Length: NO_CONTENT_STRAY` and that many bytes after
+    /// the head, then close: a 204 has no content (RFC 9110 15.3.5), so the bytes are not
+    /// its body.
+    NoContentWithBytes,
+    /// A close-delimited body (no length, no chunking) reset after [`SHORT_SENT`] bytes.
+    ResetMidCloseDelimited,
+    /// A chunked body reset after [`SHORT_SENT`] bytes, at a chunk boundary.
+    ResetMidChunked,
 }
+
+/// What [`Fault::NoContentWithBytes`] announces and sends after its head.
+pub const NO_CONTENT_STRAY: u64 = 5;
 
 /// What [`Fault::ShortBody`] and [`Fault::ResetMidBody`] announce.
 pub const SHORT_ANNOUNCED: u64 = 1000;
@@ -374,10 +392,34 @@ async fn answer(mut stream: impl Socket, fault: Fault) -> io::Result<()> {
         Fault::ResetMidBody => {
             head(&mut stream, "200 OK", &format!("content-length: {SHORT_ANNOUNCED}\r\n")).await?;
             body(&mut stream, SHORT_SENT).await?;
-            stream.flush().await?;
-            // Linger 0: closing now sends RST instead of FIN.
-            socket2::SockRef::from(stream.tcp()).set_linger(Some(Duration::ZERO))?;
-            return Ok(());
+            return reset(stream).await;
+        }
+        Fault::ResetMidCloseDelimited => {
+            head(&mut stream, "200 OK", "").await?;
+            body(&mut stream, SHORT_SENT).await?;
+            return reset(stream).await;
+        }
+        Fault::ResetMidChunked => {
+            head(&mut stream, "200 OK", "transfer-encoding: chunked\r\n").await?;
+            chunk(&mut stream, SHORT_SENT).await?;
+            return reset(stream).await;
+        }
+        Fault::Redirect(location) => {
+            head(&mut stream, "302 Found", &format!("location: {location}\r\ncontent-length: 0\r\n")).await?;
+        }
+        Fault::ContinueThenOk(n) => {
+            stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            head(&mut stream, "200 OK", &format!("content-length: {n}\r\n")).await?;
+            body(&mut stream, n).await?;
+        }
+        Fault::EarlyHintsThenOk(n) => {
+            stream.write_all(b"HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n").await?;
+            head(&mut stream, "200 OK", &format!("content-length: {n}\r\n")).await?;
+            body(&mut stream, n).await?;
+        }
+        Fault::NoContentWithBytes => {
+            head(&mut stream, "204 No Content", &format!("content-length: {NO_CONTENT_STRAY}\r\n")).await?;
+            body(&mut stream, NO_CONTENT_STRAY).await?;
         }
         Fault::ShortBody => {
             head(&mut stream, "200 OK", &format!("content-length: {SHORT_ANNOUNCED}\r\n")).await?;
@@ -411,6 +453,12 @@ async fn answer(mut stream: impl Socket, fault: Fault) -> io::Result<()> {
         }
     }
     stream.shutdown().await
+}
+
+/// Flushes and closes with `SO_LINGER` 0, which sends RST instead of FIN.
+async fn reset(mut stream: impl Socket) -> io::Result<()> {
+    stream.flush().await?;
+    socket2::SockRef::from(stream.tcp()).set_linger(Some(Duration::ZERO))
 }
 
 /// Reads until the end of the request head (or the client stops sending), so that closing
@@ -497,6 +545,30 @@ mod tests {
         assert_eq!(reset.map_err(|e| e.kind()).err(), Some(io::ErrorKind::ConnectionReset));
         let hang = exchange(Fault::Hang, Duration::from_millis(300)).await;
         assert_eq!(hang.map_err(|e| e.kind()).err(), Some(io::ErrorKind::TimedOut));
+    }
+
+    #[tokio::test]
+    async fn close_delimited_and_chunked_bodies_reset_mid_body() {
+        for fault in [Fault::ResetMidCloseDelimited, Fault::ResetMidChunked] {
+            let reset = exchange(fault, Duration::from_secs(10)).await;
+            assert_eq!(reset.map_err(|e| e.kind()).err(), Some(io::ErrorKind::ConnectionReset), "{fault:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn redirects_interim_answers_and_a_204_with_bytes_are_sent_as_named() {
+        let redirect = text(&exchange(Fault::Redirect("/other"), Duration::from_secs(10)).await.unwrap());
+        assert!(redirect.starts_with("HTTP/1.1 302 ") && redirect.contains("location: /other\r\n"), "{redirect}");
+        let hints = text(&exchange(Fault::EarlyHintsThenOk(3), Duration::from_secs(10)).await.unwrap());
+        assert!(
+            hints.starts_with("HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\nHTTP/1.1 200 "),
+            "{hints}"
+        );
+        assert!(hints.ends_with("\r\n\r\nzzz"), "{hints}");
+        let cont = text(&exchange(Fault::ContinueThenOk(3), Duration::from_secs(10)).await.unwrap());
+        assert!(cont.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ") && cont.ends_with("zzz"), "{cont}");
+        let no_content = text(&exchange(Fault::NoContentWithBytes, Duration::from_secs(10)).await.unwrap());
+        assert!(no_content.starts_with("HTTP/1.1 204 ") && no_content.ends_with("\r\n\r\nzzzzz"), "{no_content}");
     }
 
     #[tokio::test]
