@@ -63,7 +63,10 @@ impl ReqwestUpstream {
             // `--upstream-timeout-ms` bounds the whole call.
             .timeout(config.upstream_timeout())
             // The request line and headers go out in one write; no Nagle wait on them.
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A 3xx is the upstream's answer, a non-2xx like any other (502): reqwest would
+            // follow it by default, making a second call, perhaps to another host.
+            .redirect(reqwest::redirect::Policy::none());
         let builder = if config.no_reuse {
             // The reuse knob of reqwest: with no idle slot per host, hyper-util disables
             // its pool entirely, so no connection is ever checked back in or handed to a
@@ -169,6 +172,12 @@ mod tests {
     /// A keep-alive HTTP server answering `ok` to every request, counting the
     /// connections it accepted (requests are small: one read is one request).
     async fn keep_alive() -> (Upstream, Arc<AtomicUsize>) {
+        answering(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await
+    }
+
+    /// A keep-alive HTTP server answering `answer` to every request, counting the
+    /// connections it accepted.
+    async fn answering(answer: &'static [u8]) -> (Upstream, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -179,8 +188,7 @@ mod tests {
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
                     while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {
-                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(ok).await.is_err() {
+                        if stream.write_all(answer).await.is_err() {
                             break;
                         }
                     }
@@ -209,6 +217,14 @@ mod tests {
     #[tokio::test]
     async fn non_2xx_is_a_status_error() {
         assert_eq!(call(Fault::Status(503), 5_000).await, Err(UpstreamError::Status(503)));
+    }
+
+    #[tokio::test]
+    async fn an_upstream_redirect_is_never_followed_but_a_status_error() {
+        let (upstream, accepted) =
+            answering(b"HTTP/1.1 302 Found\r\nlocation: /other\r\ncontent-length: 0\r\n\r\n").await;
+        assert_eq!(client(&upstream, 5_000).call(upstream.sleep_url(None)).await, Err(UpstreamError::Status(302)));
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
