@@ -73,8 +73,8 @@ pub struct Config {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=MAX_BODY_BYTES))]
     pub body_bytes: u64,
 
-    /// Tokio worker threads (default: one per CPU).
-    #[arg(long)]
+    /// Tokio worker threads, 1..=10000 (default: one per CPU).
+    #[arg(long, value_parser = server_common::config::parse_threads)]
     pub threads: Option<NonZeroUsize>,
 
     /// Serve HTTPS with this certificate chain (PEM, the leaf first); needs --tls-key.

@@ -225,9 +225,14 @@ fn binary_listens_on_127_0_0_1_by_default() {
 
 #[test]
 fn binary_rejects_bad_flags() {
-    for args in
-        [&["--delay-ms", "600001"][..], &["--body-bytes", "16777217"], &["--threads", "0"], &["--listen", "nowhere"]]
-    {
+    for args in [
+        &["--delay-ms", "600001"][..],
+        &["--body-bytes", "16777217"],
+        &["--threads", "0"],
+        // Over server_common::limits::MAX_THREADS: refused, not a panic spawning them.
+        &["--threads", "100000"],
+        &["--listen", "nowhere"],
+    ] {
         let status = std::process::Command::new(BIN).args(args).output().unwrap().status;
         assert_eq!(status.code(), Some(2), "{args:?}");
     }

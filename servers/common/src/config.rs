@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use thiserror::Error;
 
+use crate::limits::MAX_THREADS;
 use crate::query::MAX_FANOUT;
 use crate::tls::{self, CaFile, Resume, TlsError};
 use crate::upstream::Upstream;
@@ -47,8 +48,9 @@ pub struct Config {
     pub no_reuse: bool,
 
     /// Worker threads (rouille: pool size; tokio: worker threads; actix: workers; std:
-    /// connections served at once). Default: the model's natural choice, always bounded.
-    #[arg(long)]
+    /// connections served at once), 1..=10000. Default: the model's natural choice, always
+    /// bounded.
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<NonZeroUsize>,
 
     /// Timeout of each upstream call, in milliseconds; slower calls answer 504.
@@ -220,6 +222,15 @@ fn bracketed(ip: IpAddr) -> String {
     }
 }
 
+/// Parses `--threads` (every server's and gosleep's): 1..=[`MAX_THREADS`], refused before
+/// anything starts rather than failing to spawn the threads halfway.
+pub fn parse_threads(s: &str) -> Result<NonZeroUsize, String> {
+    s.parse::<NonZeroUsize>()
+        .ok()
+        .filter(|n| n.get() <= MAX_THREADS)
+        .ok_or_else(|| format!("must be an integer in 1..={MAX_THREADS}"))
+}
+
 fn parse_fanout(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_FANOUT).contains(&n) => Ok(n),
@@ -264,6 +275,19 @@ mod tests {
         assert!(c.no_reuse);
         assert_eq!(c.threads_or_cpus(), 3);
         assert_eq!(c.upstream_timeout(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn threads_outside_one_to_max_threads_is_a_bad_flag_naming_the_range() {
+        let max = MAX_THREADS.to_string();
+        assert_eq!(Config::parse_from(["server", "--threads", &max]).threads_or_cpus(), MAX_THREADS);
+        let over = (MAX_THREADS + 1).to_string();
+        for bad in ["0", over.as_str(), "100000", "x"] {
+            let e = Config::try_parse_from(["server", "--threads", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains(&format!("must be an integer in 1..={MAX_THREADS}")), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -19,3 +19,8 @@ pub const MAX_HEADERS: usize = 64;
 /// connection closes (after a 408 where the framework sends one). An idle keep-alive
 /// connection between requests is not timed out: a benchmark's pooled clients keep theirs.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most threads `--threads` may ask for, each a thread of ours (a worker, a pool
+/// thread, a connection served at once): more fails to spawn (pid_max is 32768 on the
+/// project's machine) and takes the server down half started. Past it, the flag is refused.
+pub const MAX_THREADS: usize = 10_000;
