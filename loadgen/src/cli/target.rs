@@ -26,7 +26,8 @@ pub struct Target {
 /// URL parser would silently change: an out-of-range or empty port (which reads as no port,
 /// so port 80), a user:password@ (loadgen sends no credentials; it would only end up in the
 /// Host header), a #fragment (never sent), or a missing scheme (the message gives the URL
-/// to write instead); and any other scheme, saying so.
+/// to write instead); and any other scheme, saying so. An empty path is "/", as wrk and curl
+/// send it.
 pub fn parse_url(url: &str) -> Result<Target, String> {
     let tls = match scheme(url) {
         None => {
@@ -67,7 +68,21 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         },
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let uri = with_a_path(uri).map_err(|e| format!("not a URL: {url:?} ({e})"))?;
     Ok(Target { uri, host, port, tls })
+}
+
+/// `uri` with "/" for an empty path: `http://h?x=1` parses to the request target `?x=1`,
+/// which no server takes, where wrk and curl send `/?x=1` (RFC 9112 3.2.1: an empty path is
+/// sent as "/").
+fn with_a_path(uri: Uri) -> Result<Uri, http::Error> {
+    let Some(query) = uri.path_and_query().map(|p| p.as_str()).filter(|p| !p.starts_with('/')) else {
+        return Ok(uri);
+    };
+    let fixed = format!("/{query}").parse()?;
+    let mut parts = uri.into_parts();
+    parts.path_and_query = Some(fixed);
+    Ok(Uri::from_parts(parts)?)
 }
 
 /// The scheme of `url` (what precedes its first `://`, when that is a scheme's letters),
@@ -147,6 +162,22 @@ mod tests {
             "URL ftp://127.0.0.1/ has the scheme ftp://: loadgen supports only http:// and https://"
         );
         assert_eq!(parse_url("HTTP://127.0.0.1:9/").map(|t| t.port), Ok(9), "a scheme is case-insensitive");
+    }
+
+    #[test]
+    fn an_empty_path_is_slash_as_wrk_and_curl_send_it() {
+        for (url, target) in [
+            ("http://127.0.0.1:9?x=1", "/?x=1"),
+            ("http://127.0.0.1:9", "/"),
+            ("https://localhost?a=b&c", "/?a=b&c"),
+            ("http://127.0.0.1:9/?x=1", "/?x=1"),
+            ("http://127.0.0.1:9/p?x=1", "/p?x=1"),
+        ] {
+            let t = parse_url(url).unwrap();
+            assert_eq!(t.uri.path_and_query().map(|p| p.as_str()), Some(target), "{url}");
+        }
+        let t = parse_url("http://[::1]:9?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.uri.authority().unwrap().as_str()), ("::1", 9, "[::1]:9"));
     }
 
     #[test]

@@ -345,3 +345,11 @@ fn a_host_header_given_replaces_the_one_from_the_url() {
     assert_eq!(request.text(), "GET /x HTTP/1.1\r\nhost: example.test\r\n\r\n");
     assert!(!request.closes);
 }
+
+#[test]
+fn a_url_with_a_query_and_no_path_sends_slash_then_the_query() {
+    let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let uri = crate::cli::parse_url("http://127.0.0.1:8080?x=1").unwrap().uri;
+    let request = Request::new(&Plan { uri, ..plan(addr) });
+    assert_eq!(request.text(), "GET /?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+}
