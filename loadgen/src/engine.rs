@@ -34,6 +34,10 @@ use crate::result::{HandshakeSummary, Mode, RunResult, TlsResult};
 /// How often the monitor samples the server: four times per Req/Sec sample.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
+/// The shortest end of a window that is a Req/Sec sample of its own (wrk samples every
+/// 100 ms): a shorter one's rate is mostly noise, unless the run has no other sample.
+const SHORTEST_RATE_SAMPLE: Duration = Duration::from_millis(100);
+
 /// What to load and how.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -139,9 +143,7 @@ fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result<Sampl
         Some(pid) => Some(procstat::Window::start(pid)?),
         None => None,
     };
-    let mut thread_rps = Vec::new();
-    let mut last_counts: Vec<u64> = published.requests().collect();
-    let mut last_tick = Instant::now();
+    let mut rates = Rates::new(published);
     let mut tick = window.record_from;
     let mut quarter = 0u64;
     loop {
@@ -156,24 +158,46 @@ fn drive(plan: &Plan, published: &Published, window: Window) -> io::Result<Sampl
         }
         quarter += 1;
         if quarter.is_multiple_of(4) {
-            // Once a second: each thread's completions, for the Req/Sec row.
-            let now = Instant::now();
-            let secs = now.duration_since(last_tick).as_secs_f64();
-            for (last, count) in last_counts.iter_mut().zip(published.requests()) {
-                thread_rps.push((count - *last) as f64 / secs);
-                *last = count;
-            }
-            last_tick = now;
+            rates.sample(published);
             if plan.progress {
                 progress(published, window);
             }
         }
     }
+    // The window's last second (or what is left after its whole seconds) is a sample too:
+    // without it a 1 s run had none, and a 10 s run only 9.
+    if rates.thread_rps.is_empty() || rates.last.elapsed() >= SHORTEST_RATE_SAMPLE {
+        rates.sample(published);
+    }
     let elapsed = Instant::now().duration_since(window.record_from).as_secs_f64().min(plan.duration.as_secs_f64());
     if plan.progress {
         eprint!("\r\x1b[K");
     }
-    Ok(Sampled { thread_rps, server: server.map(|s| s.finish(elapsed)), elapsed })
+    Ok(Sampled { thread_rps: rates.thread_rps, server: server.map(|s| s.finish(elapsed)), elapsed })
+}
+
+/// The Req/Sec samples: each thread's completions since the last sample, per second.
+struct Rates {
+    thread_rps: Vec<f64>,
+    counts: Vec<u64>,
+    last: Instant,
+}
+
+impl Rates {
+    fn new(published: &Published) -> Self {
+        Self { thread_rps: Vec::new(), counts: published.requests().collect(), last: Instant::now() }
+    }
+
+    /// One sample of each thread, over the time since the last one.
+    fn sample(&mut self, published: &Published) {
+        let now = Instant::now();
+        let secs = now.duration_since(self.last).as_secs_f64();
+        for (last, count) in self.counts.iter_mut().zip(published.requests()) {
+            self.thread_rps.push((count - *last) as f64 / secs);
+            *last = count;
+        }
+        self.last = now;
+    }
 }
 
 /// Sleeps until `t` (not at all if it has passed).

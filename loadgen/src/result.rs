@@ -224,7 +224,8 @@ pub struct RunResult {
     /// Errors by kind.
     pub errors: Errors,
     /// Completed requests per second of each thread's connections, one entry per thread
-    /// per second: wrk's "Req/Sec" row.
+    /// per second of the window, the last over what is left after its whole seconds (when
+    /// at least 100 ms, or the window is shorter than a second): wrk's "Req/Sec" row.
     pub thread_rps: Vec<f64>,
     /// Latency histogram in microseconds (HdrHistogram V2 + deflate, base64).
     #[serde(with = "histogram_base64")]

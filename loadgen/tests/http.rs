@@ -208,3 +208,22 @@ fn a_malformed_answer_is_a_read_error_not_an_answer() {
     assert!(r.errors.read > 0, "{:?}", r.errors);
     assert_eq!((r.errors.connect, r.errors.timeout, r.errors.non_2xx()), (0, 0, 0), "{:?}", r.errors);
 }
+
+/// wrk's Req/Sec row is each thread's rate, sampled over the run: a run of one second has
+/// its samples too (the last second was never sampled, so a 1 s run printed 0.00 and wrote
+/// `thread_rps: []`), and they add up to the run's rate.
+#[test]
+fn a_one_second_run_has_a_req_per_sec_sample_of_each_thread() {
+    let server = Scripted::start(|_| Reply { bytes: OK, pieces: 0, close: false });
+    let url = server.url();
+    let cli = Cli::parse_from(["loadgen", "-c", "4", "-t", "2", "-d", "1s", "--timeout", "2s", &url]);
+    let r = loadgen::engine::run(&loadgen::plan(&cli.run).expect("valid plan")).expect("run");
+    assert_clean(&r, "fast server");
+    assert_eq!(r.thread_rps.len(), 2, "one sample per thread per second: {:?}", r.thread_rps);
+    assert!(r.thread_rps.iter().all(|rps| *rps > 0.0), "{:?}", r.thread_rps);
+    let sum: f64 = r.thread_rps.iter().sum();
+    assert!((0.8..=1.2).contains(&(sum / r.rps())), "samples {:?} against {} req/s", r.thread_rps, r.rps());
+    let text = r.render_text(false);
+    let row = text.lines().find(|l| l.trim_start().starts_with("Req/Sec")).expect("a Req/Sec row");
+    assert_ne!(row.split_whitespace().nth(1), Some("0.00"), "the mean rate: {row}");
+}
