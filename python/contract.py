@@ -41,6 +41,9 @@ MAX_HEAD_BYTES = 16 * 1024
 """Longest request head (line and headers) the contract accepts."""
 MAX_HEADERS = 64
 """Most header fields one request may carry."""
+MAX_THREADS = 10_000
+"""Largest --threads (servers/common/src/limits.rs MAX_THREADS): each a thread of ours, and
+pid_max is 32768 on the project's machine."""
 
 ALPN_HTTP1 = "http/1.1"
 """The one ALPN protocol offered to an https:// upstream, as the Rust clients' (bench-tls)."""
@@ -460,7 +463,7 @@ def parse_args(name: str, about: str, threads_help: str, argv: list[str] | None 
         help="a fresh upstream connection (TCP, and TLS over https://) for every call, closed\n"
         "after it (default: pooled keep-alive connections)",
     )
-    parser.add_argument("--threads", type=_ranged(1, None), default=None, metavar="N", help=threads_help)
+    parser.add_argument("--threads", type=_ranged(1, MAX_THREADS), default=None, metavar="N", help=threads_help)
     parser.add_argument(
         "--upstream-timeout-ms",
         type=_ranged(1, None),
