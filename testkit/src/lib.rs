@@ -90,6 +90,12 @@ impl Conn {
         self.stream.get_mut().write_all(bytes).await
     }
 
+    /// Shuts down the write side (a TCP FIN): the half-close of a client that has sent all
+    /// it will send and still waits for its answer.
+    pub async fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.get_mut().shutdown().await
+    }
+
     /// Reads one response (bounded by [`REQUEST_TIMEOUT`]).
     pub async fn read_response(&mut self) -> io::Result<Response> {
         tokio::time::timeout(REQUEST_TIMEOUT, self.read_response_unbounded())

@@ -7,8 +7,8 @@ use gosleep::Stats;
 use server_common::{Config, ErrorReply, ProxyReply, Running, Upstream};
 use testkit::{self, Child, Conn, Response};
 
-use crate::Subject;
 use crate::support::{block_on, get, gosleep, server, server_for};
+use crate::{Subject, TOOK};
 
 /// Body size gosleep answers by default: what `bytes` in a reply adds up.
 const BODY: u64 = 64;
@@ -417,6 +417,25 @@ pub fn help_opens_with_the_binary_and_its_framework(subject: &Subject) {
         "{}: --help opens with {first:?}",
         subject.name
     );
+}
+
+/// `--threads` outside 1..=[`MAX_THREADS`](server_common::limits::MAX_THREADS) is a bad
+/// flag: exit 2 at once, before anything listens, with stderr naming the range (0 would
+/// serve nothing; 100000 threads would run into the machine's pid limit).
+pub fn threads_out_of_range_exit_2_naming_the_range(subject: &Subject) {
+    let max = server_common::limits::MAX_THREADS;
+    for threads in ["0".to_owned(), (max + 1).to_string(), "100000".to_owned()] {
+        let args = ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9", "--threads", &threads];
+        let t = Instant::now();
+        let out = testkit::run_to_exit(subject.binary, &args).unwrap_or_else(|e| panic!("{}: {e}", subject.name));
+        let took = t.elapsed();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let what = format!("{}: --threads {threads}", subject.name);
+        assert_eq!(out.status.code(), Some(2), "{what}: exit {}; stderr: {stderr}", out.status);
+        assert!(stderr.contains(&max.to_string()), "{what}: stderr does not name the range 1..={max}: {stderr}");
+        assert!(!stdout.contains("listening") && !stderr.contains("listening"), "{what}: it listened first");
+        assert!(took < Duration::from_secs(5), "{what}: the refusal{TOOK}{took:?}");
+    }
 }
 
 /// `cargo run -p server-NAME` must mean 127.0.0.1:8080 against gosleep on 127.0.0.1:8090.

@@ -11,11 +11,7 @@ use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use testkit::{self, Child, Conn};
 
 use crate::Subject;
-use crate::support::{self, block_on, runtime, server_for};
-
-/// How long a stop (or a forced exit) may take and still count as "at once": well under
-/// [`HEAD_TIMEOUT`] and the drain's grace, which is what a held-up stop would take.
-const AT_ONCE: Duration = Duration::from_secs(5);
+use crate::support::{self, AT_ONCE, block_on, runtime, server_for};
 
 fn gosleep() -> Running {
     support::gosleep(0)
@@ -43,20 +39,25 @@ async fn assert_refused(subject: &Subject, addr: SocketAddr, request: &[u8], all
     }
 }
 
-/// A request line longer than the whole head limit: 414 by the contract; hyper and the
-/// servers on it answer 431, its 414 being only for a URI over 64 KiB. Never served.
-pub fn a_request_line_over_the_limit_is_414_or_431_or_closed(subject: &Subject) {
+/// A request line longer than the whole head limit is 414 at any length past it (not a
+/// 431, which is for the fields; not a close without an answer once the line outgrows a
+/// framework's buffer), then the connection closes. The write may fail once the server has
+/// answered and closed: the answer must still have been sent.
+pub fn a_request_line_over_the_limit_is_414(subject: &Subject) {
     let g = gosleep();
     let s = server_for(subject, &g);
     block_on(async {
-        let long = format!("GET /health?{} HTTP/1.1\r\nHost: conformance\r\n\r\n", "q".repeat(MAX_HEAD_BYTES));
-        assert_refused(subject, s.addr(), long.as_bytes(), &[414, 431], "request line over the limit").await;
-        assert_eq!(
-            testkit::get(s.addr(), "/health").await.expect("GET /health").status,
-            200,
-            "{}: down after",
-            subject.name
-        );
+        for line in [17_000, 70_000, 130_000] {
+            let what = format!("a {line}-byte request line");
+            let target = format!("/health?{}", "q".repeat(line - "GET /health? HTTP/1.1".len()));
+            let request = format!("GET {target} HTTP/1.1\r\nHost: conformance\r\n\r\n");
+            let mut conn = Conn::open(s.addr()).await.expect("connect");
+            let _ = conn.send_raw(request.as_bytes()).await;
+            let r = conn.read_response().await.unwrap_or_else(|e| panic!("{}: {what}: no answer: {e}", subject.name));
+            assert_eq!(r.status, 414, "{}: {what}: answered {} ({:?})", subject.name, r.status, r.text());
+            assert!(conn.closed_by_peer(AT_ONCE).await, "{}: {what}: connection left open after the 414", subject.name);
+        }
+        support::assert_still_serving(subject, s.addr(), "request lines over the limit").await;
     });
 }
 
@@ -243,6 +244,41 @@ pub fn a_second_sigterm_exits_at_once_with_a_failure_status(subject: &Subject) {
     assert!(status.code().is_some_and(|c| c != 0), "{}: exit after a second SIGTERM: {status}", subject.name);
     let stderr = child.stderr_text();
     assert!(stderr.contains("second signal"), "{}: stderr does not say why it exited:\n{stderr}", subject.name);
+}
+
+/// The real binary: once SIGTERM has started the drain (a request still in flight), the
+/// listener is closed: a new connect is refused, or closed without an answer, never
+/// answered (a 503 from a server that has stopped serving, or a 200 it should not take on).
+/// The request in flight still gets its 200.
+pub fn new_connections_during_the_drain_are_refused(subject: &Subject) {
+    let g = gosleep();
+    let upstream = gosleep::upstream(&g);
+    let mut child = Child::spawn(subject.binary, &["--listen", "127.0.0.1:0", "--upstream", upstream.base()])
+        .unwrap_or_else(|e| panic!("{} binary: {e}", subject.name));
+    let addr = child.addr();
+    block_on(async {
+        // Long enough to span the signal, the wait for it to take effect and the probe.
+        let in_flight = tokio::spawn(testkit::get(addr, "/single?ms=4000"));
+        gosleep::client::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
+        child.signal("TERM").expect("SIGTERM");
+        // Time for the signal to be handled: a connect before that is still an ordinary one.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Ok(mut conn) = Conn::open(addr).await {
+            let sent = conn.send_raw(b"GET /health HTTP/1.1\r\nHost: conformance\r\n\r\n").await;
+            match conn.read_response().await {
+                Ok(r) => {
+                    panic!("{}: a connection made during the drain was answered {} ({sent:?})", subject.name, r.status)
+                }
+                Err(e) => {
+                    assert_ne!(e.kind(), io::ErrorKind::TimedOut, "{}: neither answered nor closed", subject.name)
+                }
+            }
+        }
+        let r = in_flight.await.expect("task").expect("the request in flight");
+        assert_eq!(r.status, 200, "{}: the request in flight: {}", subject.name, r.text());
+    });
+    let status = child.wait_timeout(Duration::from_secs(40)).expect("wait");
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}: exit after SIGTERM", subject.name);
 }
 
 /// The real binary, default logging: malformed and oversized requests are the client's

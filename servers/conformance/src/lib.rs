@@ -24,8 +24,10 @@ pub mod cases;
 pub mod faults;
 pub mod hostile;
 pub mod recovery;
+pub mod rfc9112;
 mod support;
 pub mod tls;
+pub mod upstream_answers;
 
 /// A server under test.
 #[derive(Clone, Copy)]
@@ -207,6 +209,7 @@ macro_rules! suite {
                 binary_defaults_are_the_contract,
                 help_opens_with_the_binary_and_its_framework,
                 a_port_in_use_is_named_and_the_start_fails,
+                threads_out_of_range_exit_2_naming_the_range,
             ],
             // Recovery from a shortage, and the listen backlog (recovery.rs): the real binary.
             recovery: [
@@ -226,16 +229,36 @@ macro_rules! suite {
                 upstream_body_at_the_cap_is_counted_and_one_byte_over_is_502,
                 upstream_endless_body_is_502_at_the_cap_and_not_buffered,
             ],
+            // Upstream answers easy to get wrong: a redirect, 1xx, a 204 with bytes, and
+            // framing errors named for their framing (upstream_answers.rs).
+            upstream_answers: [
+                an_upstream_redirect_is_502_and_never_followed,
+                a_1xx_before_the_upstreams_200_is_200,
+                an_upstream_204_with_a_body_is_a_call_of_0_bytes,
+                a_framing_error_is_named_for_the_framing_the_upstream_used,
+            ],
+            // What RFC 9112 says of a request's target and framing (rfc9112.rs).
+            rfc9112: [
+                connect_and_asterisk_form_are_400_and_serving_goes_on,
+                a_half_closed_client_gets_its_whole_answer,
+                content_length_with_transfer_encoding_is_400_and_closed,
+                a_get_with_an_empty_chunked_body_gets_one_answer,
+                a_leading_empty_line_is_ignored,
+                an_absolute_form_target_is_routed_by_its_path,
+                a_missing_or_doubled_host_is_400,
+                a_hash_in_the_target_is_400,
+            ],
             // Hostile and careless clients: head limits, slow heads, idle and half-read
             // connections at a stop, a second signal, bad input logged as no error (hostile.rs).
             hostile: [
-                a_request_line_over_the_limit_is_414_or_431_or_closed,
+                a_request_line_over_the_limit_is_414,
                 a_head_over_the_limit_is_431_or_closed,
                 a_head_trickled_past_the_head_timeout_is_closed,
                 a_later_head_trickled_past_the_head_timeout_is_closed,
                 an_idle_keep_alive_connection_outlives_the_head_timeout,
                 stop_closes_idle_and_half_read_connections_at_once,
                 a_second_sigterm_exits_at_once_with_a_failure_status,
+                new_connections_during_the_drain_are_refused,
                 a_clients_bad_input_logs_no_error,
             ],
             // HTTPS upstreams (tls.rs): the TLS fault upstream's certificates and silences,

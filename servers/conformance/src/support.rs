@@ -4,9 +4,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use server_common::{Config, ErrorReply, ProxyReply, Running};
-use testkit::{self, Response};
+use testkit::{self, Conn, Response};
 
 use crate::Subject;
+
+/// How long a stop, a forced exit or a close may take and still count as "at once": well
+/// under [`HEAD_TIMEOUT`](server_common::limits::HEAD_TIMEOUT) and the drain's grace,
+/// which is what a held-up one would take.
+pub(crate) const AT_ONCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime")
@@ -48,4 +53,18 @@ pub(crate) fn server_for(subject: &Subject, upstream: &Running) -> Running {
 /// `GET target` on a fresh connection; panics if there is no answer.
 pub(crate) async fn get(addr: SocketAddr, target: &str) -> Response {
     testkit::get(addr, target).await.unwrap_or_else(|e| panic!("GET {target}: {e}"))
+}
+
+/// Sends `request` as it is on a fresh connection and reads one answer; panics if there is
+/// none. Returns the connection too, for what follows on it.
+pub(crate) async fn exchange(subject: &Subject, addr: SocketAddr, request: &[u8], what: &str) -> (Response, Conn) {
+    let mut conn = Conn::open(addr).await.expect("connect");
+    conn.send_raw(request).await.unwrap_or_else(|e| panic!("{}: {what}: send: {e}", subject.name));
+    let r = conn.read_response().await.unwrap_or_else(|e| panic!("{}: {what}: no answer: {e}", subject.name));
+    (r, conn)
+}
+
+/// `GET /health` on a fresh connection answers 200: the server is still serving.
+pub(crate) async fn assert_still_serving(subject: &Subject, addr: SocketAddr, after: &str) {
+    assert_eq!(get(addr, "/health").await.status, 200, "{}: down after {after}", subject.name);
 }
