@@ -229,14 +229,20 @@ def parse_multiple(query: str | bytes | None, default_fanout: int) -> tuple[int,
 # --- an upstream body, counted as it streams (upstream.rs BodyCount) -----------------------
 
 
+NO_CONTENT_STATUSES = (204, 304)
+"""Answers that have no content whatever their Content-Length says (RFC 9110 15.3.5,
+15.4.5): bytes after their head are not their body."""
+
+
 class BodyCount:
     """Counts an upstream body without holding it. A body announced or read past
-    MAX_BODY_BYTES is refused at once; one that ends short of its Content-Length is broken."""
+    MAX_BODY_BYTES is refused at once; one that ends short of its Content-Length is broken.
+    `status` is the answer's: a 204's Content-Length announces nothing."""
 
-    def __init__(self, announced: str | None):
+    def __init__(self, announced: str | None, status: int):
         self.counted = 0
         self.announced: int | None = None
-        if announced is not None:
+        if announced is not None and status not in NO_CONTENT_STATUSES:
             text = announced.strip()
             if not text.isascii() or not text.isdigit():
                 raise UpstreamError.broken(f"malformed Content-Length {announced!r}")

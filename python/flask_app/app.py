@@ -119,7 +119,7 @@ class RequestsUpstream:
         try:
             if not 200 <= resp.status_code < 300:
                 raise UpstreamError.http_status(resp.status_code)
-            count = contract.BodyCount(resp.headers.get("Content-Length"))
+            count = contract.BodyCount(resp.headers.get("Content-Length"), resp.status_code)
             raw = resp.raw
             conn = raw.connection
             sock = conn.sock if conn is not None else None

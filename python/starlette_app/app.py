@@ -88,7 +88,7 @@ class HttpxUpstream:
         async with client.stream("GET", url) as resp:
             if not 200 <= resp.status_code < 300:
                 raise UpstreamError.http_status(resp.status_code)
-            count = contract.BodyCount(resp.headers.get("content-length"))
+            count = contract.BodyCount(resp.headers.get("content-length"), resp.status_code)
             async for chunk in resp.aiter_raw():
                 count.add(len(chunk))
             return count.finish()

@@ -169,7 +169,7 @@ class CurlUpstream:
             raise _curl_error(e, self.timeout_ms) from None
         if not 200 <= response.code < 300:
             raise UpstreamError.http_status(response.code)
-        body = contract.BodyCount(response.headers.get("Content-Length"))
+        body = contract.BodyCount(response.headers.get("Content-Length"), response.code)
         body.add(counted)
         return body.finish()
 
