@@ -185,6 +185,48 @@ def sum_calls(outcomes: Iterable[int | UpstreamError]) -> bytes:
     return reply_json(calls, total)
 
 
+# --- request heads the HTTP servers let through (issue 29 S2, S4, S12, S13, S14) -----------
+
+MAX_CONTENT_LENGTH = 2**64 - 1
+"""Largest Content-Length the Rust servers can hold (u64): a larger one is not a length."""
+
+
+def refused_request(
+    method: str, target: str, http11: bool, hosts: int, content_length: list[str], transfer_encoding: list[str]
+) -> str | None:
+    """Why a request its HTTP server (gunicorn, h11, tornado) let through is a 400 in the
+    contract (what the Rust servers refuse), or None to serve it. `content_length` and
+    `transfer_encoding` are every value of those fields, `hosts` how many Host fields."""
+    if method == "CONNECT" or target == "*":
+        return "only origin-form and absolute-form request-targets are served"
+    if "#" in target:
+        return "a request-target has no fragment: '#' is not a request-target character"
+    if http11 and hosts != 1:
+        return f"an HTTP/1.1 request carries exactly one Host field, this one {hosts}"
+    if content_length and transfer_encoding:
+        return "Content-Length and Transfer-Encoding together"
+    if transfer_encoding:
+        codings = [c.strip().lower() for c in ",".join(transfer_encoding).split(",")]
+        if codings[-1] != "chunked":
+            return "Transfer-Encoding's final coding is not chunked"
+    for value in content_length:
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_CONTENT_LENGTH:
+            return f"Content-Length {value!r} is not a length"
+    return None
+
+
+def origin_form(target: str) -> str:
+    """The path and query of an absolute-form request-target, which a server must accept
+    and routes by its path (RFC 9112 3.2.2); any other target as it is."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        return target
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    tail = rest[cut:]
+    return tail if tail.startswith("/") else "/" + tail
+
+
 # --- queries (query.rs) --------------------------------------------------------------------
 
 

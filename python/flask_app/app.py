@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -160,6 +161,58 @@ def _connection_error(e: requests.exceptions.ConnectionError) -> UpstreamError:
     return UpstreamError.broken(reason or e)
 
 
+class CheckedRequests:
+    """A WSGI middleware that answers what gunicorn lets through but the contract refuses
+    (contract.refused_request: CONNECT, `OPTIONS *`, a `#` in the target, an HTTP/1.1
+    request without Host, a Content-Length past u64) with a 400, then closes. gunicorn
+    drops an app's `Connection: close`, so the close is a shutdown of the connection's
+    socket (its `gunicorn.socket`) once the answer is written, when gunicorn closes the
+    response body. (gunicorn itself refuses two Host fields, both Content-Length and
+    Transfer-Encoding, and a final coding other than chunked; it routes an absolute-form
+    target by its path.)"""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        lengths = [environ["CONTENT_LENGTH"]] if environ.get("CONTENT_LENGTH") is not None else []
+        codings = [environ["HTTP_TRANSFER_ENCODING"]] if "HTTP_TRANSFER_ENCODING" in environ else []
+        why = contract.refused_request(
+            environ["REQUEST_METHOD"],
+            environ.get("RAW_URI", ""),
+            environ.get("SERVER_PROTOCOL") == "HTTP/1.1",
+            1 if "HTTP_HOST" in environ else 0,
+            lengths,
+            codings,
+        )
+        if why is None:
+            return self.app(environ, start_response)
+        body = contract.error_json(why)
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", contract.CONTENT_TYPE_JSON), ("Content-Length", str(len(body)))],
+        )
+        return _ThenClose(body, environ.get("gunicorn.socket"))
+
+
+class _ThenClose:
+    """A response body that shuts its connection down when the server closes it, after
+    the last byte is written: the server then reads the end of the connection and closes."""
+
+    def __init__(self, body: bytes, sock):
+        self.body, self.sock = body, sock
+
+    def __iter__(self):
+        yield self.body
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 def create_app(config: Config, request_threads: int) -> Flask:
     """The Flask app for `config`, in the process (and after the fork) that serves it."""
     app = Flask("server-flask")
@@ -231,4 +284,5 @@ def create_app(config: Config, request_threads: int) -> Flask:
     def wrong_method(_: MethodNotAllowed) -> Response:
         return failed(contract.MethodNotAllowed())
 
+    app.wsgi_app = CheckedRequests(app.wsgi_app)  # type: ignore[method-assign]
     return app
