@@ -21,6 +21,7 @@ import asyncio
 import os
 import ssl
 import sys
+from urllib.parse import unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -94,27 +95,58 @@ class HttpxUpstream:
             return count.finish()
 
 
-class HttpOneOnly:
-    """An ASGI middleware that answers a request in any HTTP version but 1.0 and 1.1 with
-    a 400 and closes: h11 parses any `HTTP/d.d` (`GET / HTTP/9.9` reached the app and was
-    served), where gunicorn, tornado and every Rust server refuse it."""
+class CheckedRequests:
+    """An ASGI middleware for what h11 lets through but the contract refuses or routes
+    otherwise: a 400 and a close (h11 closes after an answer carrying `Connection: close`)
+    for any HTTP version but 1.0 and 1.1 (h11 parses any `HTTP/d.d`: `GET / HTTP/9.9` was
+    served), and for contract.refused_request's (CONNECT, `OPTIONS *`, a `#` in the target,
+    both Content-Length and Transfer-Encoding, a Content-Length past u64); an absolute-form
+    target routed by its path (uvicorn makes `http://other/health` the path). h11 itself
+    refuses a missing or doubled Host and a final coding other than chunked."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        version = scope.get("http_version", "1.1")
-        if scope["type"] != "http" or version in ("1.0", "1.1"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = contract.error_json(f"unsupported HTTP version {version}")
-        headers = [
-            (b"content-type", contract.CONTENT_TYPE_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        version = scope.get("http_version", "1.1")
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        target = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
+        headers = [(name.lower(), value.decode("latin-1")) for name, value in scope["headers"]]
+        if version not in ("1.0", "1.1"):
+            why: str | None = f"unsupported HTTP version {version}"
+        else:
+            why = contract.refused_request(
+                scope["method"],
+                target,
+                version == "1.1",
+                sum(1 for name, _ in headers if name == b"host"),
+                [value for name, value in headers if name == b"content-length"],
+                [value for name, value in headers if name == b"transfer-encoding"],
+            )
+        if why is not None:
+            await _refuse(send, why)
+            return
+        origin = contract.origin_form(target)
+        if origin != target:
+            path = origin.partition("?")[0]
+            scope = {**scope, "raw_path": path.encode("latin-1"), "path": unquote(path)}
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send, why: str) -> None:
+    """A 400 naming `why`, then the close."""
+    body = contract.error_json(why)
+    headers = [
+        (b"content-type", contract.CONTENT_TYPE_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(config: Config, upstream: HttpxUpstream) -> Starlette:
@@ -179,5 +211,5 @@ def create_app(config: Config, upstream: HttpxUpstream) -> Starlette:
             Route(contract.HEALTH, health, methods=["GET"]),
         ],
         exception_handlers={404: not_found, 405: wrong_method},
-        middleware=[Middleware(HttpOneOnly)],
+        middleware=[Middleware(CheckedRequests)],
     )
