@@ -139,7 +139,8 @@ pub struct CapacityOpts {
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
-    /// Write the whole search (every step's result) as JSON.
+    /// Write the whole search (every step's result) as JSON. A FILE that cannot be
+    /// written exits 2 before the search starts.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -215,7 +216,9 @@ pub struct RunOpts {
     #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "T")]
     pub warmup: Duration,
 
-    /// Write the whole result as JSON (mode, counts, errors, serialized histogram).
+    /// Write the whole result as JSON (mode, counts, errors, serialized histogram). A FILE
+    /// that cannot be written exits 2 before any load; one the run creates is removed again
+    /// if the run fails, and one that exists is replaced only by a result.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 

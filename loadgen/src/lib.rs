@@ -21,9 +21,10 @@ pub mod record;
 pub mod report;
 pub mod result;
 
-use std::io::IsTerminal;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write as _};
 use std::net::ToSocketAddrs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -144,18 +145,20 @@ fn usage_line(e: &clap::Error) -> String {
 fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
     match cli.command {
         Some(Command::Merge { files, json }) => {
+            let json = json.as_deref().map(JsonOut::open).transpose()?;
             let results = files.iter().map(|f| read_json(f)).collect::<Result<Vec<_>, _>>()?;
             let merged = RunResult::merge(&results)?;
             print!("{}", merged.render_text(true));
-            if let Some(path) = json {
-                write_json(&path, &merged)?;
+            if let Some(json) = json {
+                json.write(&merged)?;
             }
             Ok(())
         }
         Some(Command::Capacity(opts)) => {
+            let json = opts.json.as_deref().map(JsonOut::open).transpose()?;
             let found = capacity::search(&opts)?;
-            if let Some(path) = &opts.json {
-                write_json(path, &found)?;
+            if let Some(json) = json {
+                json.write(&found)?;
             }
             match found.bound {
                 capacity::Bound::FirstStep => Err(LoadgenError::NoCapacity),
@@ -186,10 +189,11 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
         None => {
             let opts = cli.run;
             let plan = plan(&opts)?;
+            let json = opts.json.as_deref().map(JsonOut::open).transpose()?;
             let result = engine::run(&plan)?;
             print!("{}", result.render_text(opts.latency));
-            if let Some(path) = &opts.json {
-                write_json(path, &result)?;
+            if let Some(json) = json {
+                json.write(&result)?;
             }
             require_success(&result)
         }
@@ -312,9 +316,47 @@ fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {
         .map_err(|e| LoadgenError::Json(format!("{}: not a loadgen result: {e}", path.display())))
 }
 
-fn write_json(path: &Path, result: &impl serde::Serialize) -> Result<(), LoadgenError> {
-    let text = serde_json::to_string_pretty(result).map_err(|e| LoadgenError::Json(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(|e| LoadgenError::Json(format!("{}: {e}", path.display())))
+/// A `--json` file, opened for writing before any load: a path that cannot be written is a
+/// bad flag (exit 2), found before the run rather than after it. A file that exists keeps
+/// its content until the result replaces it; one this creates is removed again if no result
+/// is written into it (the run failed), so that no empty file is left behind.
+struct JsonOut {
+    path: PathBuf,
+    /// `None` once the result is written.
+    file: Option<File>,
+    created: bool,
+}
+
+impl JsonOut {
+    fn open(path: &Path) -> Result<Self, LoadgenError> {
+        let cannot =
+            |e: std::io::Error| LoadgenError::Usage(format!("--json {}: cannot write it ({e})", path.display()));
+        let (file, created) = match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                (OpenOptions::new().write(true).open(path).map_err(cannot)?, false)
+            }
+            Err(e) => return Err(cannot(e)),
+        };
+        Ok(Self { path: path.to_owned(), file: Some(file), created })
+    }
+
+    /// Replaces the file's content with `value`, pretty-printed.
+    fn write(mut self, value: &impl serde::Serialize) -> Result<(), LoadgenError> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| LoadgenError::Json(e.to_string()))? + "\n";
+        let mut file = self.file.take().ok_or_else(|| LoadgenError::Json("written twice".into()))?;
+        file.set_len(0)
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .map_err(|e| LoadgenError::Json(format!("{}: {e}", self.path.display())))
+    }
+}
+
+impl Drop for JsonOut {
+    fn drop(&mut self) {
+        if self.file.is_some() && self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +381,28 @@ mod tests {
         let e = require_success(&run_of(2000, 2000)).expect_err("all 500s");
         assert_eq!(e.exit_code(), 1);
         assert_eq!(e.to_string(), "no successful answer in the 2 s window: 2000 requests, 2000 errors (500: 2000)");
+    }
+
+    /// A flag out of range fails before anything starts, and leaves nothing behind: the
+    /// `--json` file is opened before the run, but a run that then fails neither leaves an
+    /// empty file nor empties one that was there.
+    #[test]
+    fn a_json_file_opened_before_a_run_that_failed_is_not_left_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.json");
+        drop(JsonOut::open(&new).unwrap());
+        assert!(!new.exists(), "a file created for a failed run is removed");
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, "{\"kept\": true, \"and longer than what replaces it\": 1}\n").unwrap();
+        drop(JsonOut::open(&old).unwrap());
+        assert!(std::fs::read_to_string(&old).unwrap().contains("kept"), "a file that was there is untouched");
+        JsonOut::open(&old).unwrap().write(&serde_json::json!({"new": 1})).unwrap();
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "{\n  \"new\": 1\n}\n", "replaced whole");
+        JsonOut::open(&new).unwrap().write(&serde_json::json!([])).unwrap();
+        assert_eq!(std::fs::read_to_string(&new).unwrap(), "[]\n");
+        let e = JsonOut::open(&dir.path().join("missing").join("x.json")).err().unwrap();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("cannot write it"), "{e}");
     }
 
     #[test]

@@ -82,3 +82,31 @@ fn a_url_of_another_scheme_exits_2_saying_http_and_https_are_supported() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
     }
 }
+
+/// A flag out of range fails before anything starts: a `--json` path that cannot be
+/// written (its directory missing, or a directory itself) is refused, exit 2 naming the
+/// path, before the run or `capacity` sends anything, where it used to fail after the whole
+/// run.
+#[test]
+fn a_json_path_that_cannot_be_written_exits_2_before_any_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-dir").join("x.json");
+    let url = format!("http://127.0.0.1:{}/single", closed_port());
+    for json in [&missing, dir.path()] {
+        let json = json.to_str().expect("utf-8 path");
+        for args in [
+            &["-c", "1", "-t", "1", "-d", "30s", "--json", json, &url][..],
+            &["capacity", "-d", "30s", "--warmup", "0s", "--json", json, &url],
+        ] {
+            let started = std::time::Instant::now();
+            let out = loadgen(args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(started.elapsed().as_secs() < 10, "{args:?}: refused only after the run");
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+            assert!(stderr.contains(&format!("--json {json}: cannot write it")), "{args:?}: {stderr}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}: nothing before the refusal");
+        }
+    }
+    assert!(!missing.exists());
+}
