@@ -275,6 +275,50 @@ class NotFound(Handler):
         self.failed(contract.NotFound())
 
 
+class BadRequest(Handler):
+    """A request tornado let through that the contract refuses (contract.refused_request:
+    CONNECT, `OPTIONS *`, a `#` in the target), any method: 400. tornado itself refuses a
+    missing or doubled Host, Content-Length with Transfer-Encoding, a final coding other
+    than chunked and a Content-Length that is not a decimal, with a 400 and a close."""
+
+    SUPPORTED_METHODS = _EveryMethod()  # type: ignore[assignment]
+
+    def initialize(self, why: str, **kwargs) -> None:  # type: ignore[override]
+        super().initialize(**kwargs)
+        self.why = why
+
+    def prepare(self) -> None:
+        self.failed(contract.QueryError(self.why))
+
+
+class Application(tornado.web.Application):
+    """tornado's Application, checking the request-target before routing (tornado routes
+    CONNECT's authority and `*` as paths, to a 404), and routing an absolute-form target
+    by its path (tornado takes all of `http://other/health` as the path). `handler_args`
+    are every handler's initialize arguments."""
+
+    def __init__(self, handler_args: dict, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.handler_args = handler_args
+
+    def find_handler(self, request, **kwargs):
+        why = contract.refused_request(
+            request.method or "",
+            request.uri or "",
+            # tornado refuses a missing or doubled Host itself.
+            False,
+            0,
+            request.headers.get_list("Content-Length"),
+            request.headers.get_list("Transfer-Encoding"),
+        )
+        if why is not None:
+            return self.get_handler_delegate(request, BadRequest, dict(self.handler_args, why=why))
+        origin = contract.origin_form(request.uri or "")
+        if origin != request.uri:
+            request.path = origin.partition("?")[0]
+        return super().find_handler(request, **kwargs)
+
+
 class Busy:
     """The connections (IOStreams) with a request in flight."""
 
@@ -374,7 +418,8 @@ def add_accept_handler(sock: socket.socket, callback, errors: contract.AcceptErr
 
 def create_app(config: Config, upstream: CurlUpstream, busy: Busy) -> tornado.web.Application:
     args = {"config": config, "upstream": upstream, "busy": busy}
-    return tornado.web.Application(
+    return Application(
+        args,
         [
             (contract.SINGLE, Single, args),
             (contract.MULTIPLE, Multiple, args),
