@@ -19,6 +19,7 @@ import socket
 import sys
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import contract  # noqa: E402
@@ -46,13 +47,29 @@ class Server(uvicorn.Server):
         yield
 
 
+class HalfCloseProtocol(H11Protocol):
+    """uvicorn's h11 protocol, answering a client that sends its request and then shuts
+    its write side (a FIN): uvicorn's eof_received returns None, so asyncio closes the
+    connection at the FIN and the answer in the works is lost. Here a FIN during a request
+    keeps the connection open for the answer, and ends it after the answer (as uvicorn's
+    own shutdown does, through the cycle's keep_alive); a FIN between requests still closes
+    at once."""
+
+    def eof_received(self) -> bool | None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return None
+        cycle.keep_alive = False
+        return True
+
+
 def uvicorn_config(app, config: Config) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        # h11, the pure-Python parser: the only one of uvicorn's with a head size limit
-        # (httptools, the default when installed, has none), and asyncio's own loop, the
-        # one tornado runs on too.
-        http="h11",
+        # h11, the pure-Python parser (HalfCloseProtocol is uvicorn's h11 protocol): the
+        # only one of uvicorn's with a head size limit (httptools, the default when
+        # installed, has none), and asyncio's own loop, the one tornado runs on too.
+        http=HalfCloseProtocol,
         loop="asyncio",
         h11_max_incomplete_event_size=contract.MAX_HEAD_BYTES,
         ws="none",
