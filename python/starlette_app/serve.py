@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -47,13 +48,25 @@ class Server(uvicorn.Server):
         yield
 
 
-class HalfCloseProtocol(H11Protocol):
-    """uvicorn's h11 protocol, answering a client that sends its request and then shuts
-    its write side (a FIN): uvicorn's eof_received returns None, so asyncio closes the
-    connection at the FIN and the answer in the works is lost. Here a FIN during a request
-    keeps the connection open for the answer, and ends it after the answer (as uvicorn's
-    own shutdown does, through the cycle's keep_alive); a FIN between requests still closes
-    at once."""
+class Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with two fixes of its own methods (asyncio's Protocol ones):
+
+    - A client that sends its request and then shuts its write side (a FIN) gets its
+      answer: uvicorn's eof_received returns None, so asyncio closes the connection at the
+      FIN and the answer in the works is lost. Here a FIN during a request keeps the
+      connection open for the answer, and ends it after the answer (as uvicorn's own
+      shutdown does, through the cycle's keep_alive); a FIN between requests still closes
+      at once.
+    - Empty lines before a request line are ignored (RFC 9112 2.2), where h11 answers
+      them with a 400: they are dropped while h11 waits for a request with nothing
+      buffered."""
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
+            data = data.lstrip(b"\r\n")
+            if not data:
+                return
+        super().data_received(data)
 
     def eof_received(self) -> bool | None:
         cycle = self.cycle
@@ -66,10 +79,10 @@ class HalfCloseProtocol(H11Protocol):
 def uvicorn_config(app, config: Config) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        # h11, the pure-Python parser (HalfCloseProtocol is uvicorn's h11 protocol): the
+        # h11, the pure-Python parser (Protocol: uvicorn's h11 protocol, amended): the
         # only one of uvicorn's with a head size limit (httptools, the default when
         # installed, has none), and asyncio's own loop, the one tornado runs on too.
-        http=HalfCloseProtocol,
+        http=Protocol,
         loop="asyncio",
         h11_max_incomplete_event_size=contract.MAX_HEAD_BYTES,
         ws="none",
