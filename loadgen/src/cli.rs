@@ -34,6 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Merge result files (`--json`) of runs made at the same time from several machines:
     /// sums counts and errors, merges the latency histograms, prints the merged report.
+    /// One run given twice (the same file under two names, or a copy of its record) is
+    /// refused (exit 2), and so is a file with an impossible figure, e.g. a negative window.
     Merge {
         /// Result files written by `--json`.
         #[arg(required = true, num_args = 2..)]

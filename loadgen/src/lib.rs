@@ -100,7 +100,11 @@ impl LoadgenError {
         match self {
             Self::Usage(_)
             | Self::FdLimit { .. }
-            | Self::Merge(result::MergeError::DifferentUrl(..) | result::MergeError::DifferentMode { .. }) => 2,
+            | Self::Merge(
+                result::MergeError::DifferentUrl(..)
+                | result::MergeError::DifferentMode { .. }
+                | result::MergeError::SameRecord { .. },
+            ) => 2,
             _ => 1,
         }
     }
@@ -146,8 +150,7 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
     match cli.command {
         Some(Command::Merge { files, json }) => {
             let json = json.as_deref().map(JsonOut::open).transpose()?;
-            let results = files.iter().map(|f| read_json(f)).collect::<Result<Vec<_>, _>>()?;
-            let merged = RunResult::merge(&results)?;
+            let merged = merge_files(&files)?;
             print!("{}", merged.render_text(true));
             if let Some(json) = json {
                 json.write(&merged)?;
@@ -308,6 +311,29 @@ fn check_fd_limit(connections: usize) -> Result<(), LoadgenError> {
         return Ok(());
     }
     Err(LoadgenError::FdLimit { connections, need: connections as u64 + FD_SLACK, limit })
+}
+
+/// `loadgen merge`'s files, merged. One run given twice would be counted twice: the same
+/// file under two names (`a.json`, `./a.json`), or the same record in two files (a copy), is
+/// refused naming both, as a bad argument.
+fn merge_files(files: &[PathBuf]) -> Result<RunResult, LoadgenError> {
+    let twice = |first: usize, other: usize, what: &str| {
+        let (first, other) = (files[first].display(), files[other].display());
+        LoadgenError::Usage(format!("{first} and {other} {what}: one run would be counted twice"))
+    };
+    let mut real = Vec::with_capacity(files.len());
+    for (other, file) in files.iter().enumerate() {
+        let path = file.canonicalize().map_err(|e| LoadgenError::Json(format!("{}: {e}", file.display())))?;
+        if let Some(first) = real.iter().position(|p| *p == path) {
+            return Err(twice(first, other, "are the same file"));
+        }
+        real.push(path);
+    }
+    let results = files.iter().map(|f| read_json(f)).collect::<Result<Vec<_>, _>>()?;
+    RunResult::merge(&results).map_err(|e| match e {
+        result::MergeError::SameRecord { first, other } => twice(first, other, "hold the same record"),
+        e => e.into(),
+    })
 }
 
 fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {

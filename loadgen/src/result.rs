@@ -122,14 +122,18 @@ pub struct Mode {
     /// Worker threads.
     pub threads: usize,
     /// Recorded duration asked for, seconds.
+    #[serde(deserialize_with = "figure::duration_s")]
     pub duration_s: f64,
     /// Unrecorded warm-up, seconds.
+    #[serde(deserialize_with = "figure::warmup_s")]
     pub warmup_s: f64,
     /// Per-request timeout, seconds.
+    #[serde(deserialize_with = "figure::timeout_s")]
     pub timeout_s: f64,
     /// HTTP keep-alive (false: `--no-keepalive`).
     pub keepalive: bool,
     /// Open-loop rate (requests/second in total), `None` for closed loop.
+    #[serde(default, deserialize_with = "figure::rate")]
     pub rate: Option<f64>,
     /// Extra headers sent.
     pub headers: Vec<(String, String)>,
@@ -216,6 +220,7 @@ pub struct RunResult {
     /// How the run was made.
     pub mode: Mode,
     /// Measured length of the recorded window, seconds.
+    #[serde(deserialize_with = "figure::elapsed_s")]
     pub elapsed_s: f64,
     /// Answers received in the window (any status).
     pub requests: u64,
@@ -226,6 +231,7 @@ pub struct RunResult {
     /// Completed requests per second of each thread's connections, one entry per thread
     /// per second of the window, the last over what is left after its whole seconds (when
     /// at least 100 ms, or the window is shorter than a second): wrk's "Req/Sec" row.
+    #[serde(deserialize_with = "figure::thread_rps")]
     pub thread_rps: Vec<f64>,
     /// Latency histogram in microseconds (HdrHistogram V2 + deflate, base64).
     #[serde(with = "histogram_base64")]
@@ -324,11 +330,28 @@ impl RunResult {
         self.requests.saturating_sub(self.errors.non_2xx())
     }
 
+    /// Whether `other` is this very record (the same run's file, copied): two runs, even of
+    /// the same mode, never end with the same window to the nanosecond and the same
+    /// histogram.
+    fn same_run(&self, other: &RunResult) -> bool {
+        self.mode == other.mode
+            && self.elapsed_s == other.elapsed_s
+            && (self.requests, self.bytes) == (other.requests, other.bytes)
+            && self.errors == other.errors
+            && self.thread_rps == other.thread_rps
+            && self.latency == other.latency
+    }
+
     /// Merges results of runs made at the same time (e.g. from several machines against
     /// one server): counts, bytes and errors add up, histograms merge, the window is the
     /// longest one, connections add up.
     pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         let (first, rest) = results.split_first().ok_or(MergeError::Empty)?;
+        for (other, r) in results.iter().enumerate() {
+            if let Some(first) = results[..other].iter().position(|earlier| earlier.same_run(r)) {
+                return Err(MergeError::SameRecord { first, other });
+            }
+        }
         let mut merged = first.clone();
         for r in rest {
             merged.mode.check_mergeable(&r.mode)?;
@@ -388,6 +411,54 @@ pub enum MergeError {
     /// The histograms could not be added.
     #[error("histograms cannot be merged: {0}")]
     Histogram(String),
+    /// One run given twice: its counts would be counted twice.
+    #[error("results {} and {} are the same record: its requests would be counted twice", first + 1, other + 1)]
+    SameRecord {
+        /// The first one's place among the results, from 0.
+        first: usize,
+        /// The other's place.
+        other: usize,
+    },
+}
+
+/// A record's figures, checked as it is read: one holding an impossible figure (a window or
+/// timeout of zero or less, a negative rate) is refused when it is loaded, so that nothing
+/// reading it (merge, report) sums or prints it ("requests in -1.00s").
+mod figure {
+    use serde::{Deserialize, Deserializer};
+
+    /// `value`, if it is finite and above zero (or zero, when `zero` is allowed).
+    fn check<E: serde::de::Error>(name: &str, value: f64, zero: bool) -> Result<f64, E> {
+        if value.is_finite() && (value > 0.0 || zero && value == 0.0) {
+            return Ok(value);
+        }
+        let range = if zero { "zero or more" } else { "above zero" };
+        Err(E::custom(format!("{name} is {value}, where it can only be {range}")))
+    }
+
+    pub fn elapsed_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        check("elapsed_s", f64::deserialize(d)?, false)
+    }
+
+    pub fn duration_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        check("duration_s", f64::deserialize(d)?, false)
+    }
+
+    pub fn timeout_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        check("timeout_s", f64::deserialize(d)?, false)
+    }
+
+    pub fn warmup_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        check("warmup_s", f64::deserialize(d)?, true)
+    }
+
+    pub fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)?.map(|rate| check("rate", rate, false)).transpose()
+    }
+
+    pub fn thread_rps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Vec::<f64>::deserialize(d)?.into_iter().map(|rps| check("thread_rps", rps, true)).collect()
+    }
 }
 
 mod histogram_base64 {
@@ -562,6 +633,43 @@ mod tests {
         a.mode.rate = Some(100.0);
         b.mode.rate = Some(50.0);
         assert_eq!(RunResult::merge(&[a, b]).unwrap().mode.rate, Some(150.0));
+    }
+
+    #[test]
+    fn merge_refuses_one_record_given_twice() {
+        let (a, b) = (result(&[1, 2]), result(&[3]));
+        let e = RunResult::merge(&[a.clone(), b.clone(), a.clone()]).unwrap_err();
+        assert!(matches!(e, MergeError::SameRecord { first: 0, other: 2 }), "{e}");
+        assert_eq!(e.to_string(), "results 1 and 3 are the same record: its requests would be counted twice");
+        // Two runs alike in everything but their measured window are two runs.
+        let mut later = a.clone();
+        later.elapsed_s += 1e-9;
+        assert_eq!(RunResult::merge(&[a, later]).unwrap().requests, 4);
+    }
+
+    #[test]
+    fn a_record_with_an_impossible_figure_is_refused_when_read() {
+        let good = serde_json::to_value(result(&[1])).unwrap();
+        assert!(serde_json::from_value::<RunResult>(good.clone()).is_ok());
+        for (field, value, says) in [
+            ("/elapsed_s", serde_json::json!(-1.0), "elapsed_s is -1, where it can only be above zero"),
+            ("/elapsed_s", serde_json::json!(0.0), "elapsed_s is 0"),
+            ("/mode/duration_s", serde_json::json!(-3), "duration_s is -3"),
+            ("/mode/timeout_s", serde_json::json!(0), "timeout_s is 0"),
+            ("/mode/warmup_s", serde_json::json!(-0.5), "warmup_s is -0.5, where it can only be zero or more"),
+            ("/mode/rate", serde_json::json!(-100.0), "rate is -100"),
+            ("/thread_rps", serde_json::json!([5.0, -1.0]), "thread_rps is -1"),
+            ("/requests", serde_json::json!(-1), "expected u64"),
+            ("/errors/connect", serde_json::json!(-2), "expected u64"),
+        ] {
+            let mut bad = good.clone();
+            *bad.pointer_mut(field).unwrap() = value;
+            let e = serde_json::from_value::<RunResult>(bad).expect_err(field).to_string();
+            assert!(e.contains(says), "{field}: {e}");
+        }
+        let mut no_warmup = good;
+        *no_warmup.pointer_mut("/mode/warmup_s").unwrap() = serde_json::json!(0);
+        assert!(serde_json::from_value::<RunResult>(no_warmup).is_ok(), "no warm-up is a warm-up of 0 s");
     }
 
     #[test]

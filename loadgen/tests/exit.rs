@@ -110,3 +110,44 @@ fn a_json_path_that_cannot_be_written_exits_2_before_any_load() {
     }
     assert!(!missing.exists());
 }
+
+/// `loadgen merge` sums runs made at the same time on several machines: the same file
+/// given twice (under any name), or the same record under two names, is one run counted
+/// twice, and is refused (exit 2) naming both; a record with an impossible figure (a
+/// negative window) is refused when it is read, naming the file, not printed as
+/// "requests in -1.00s".
+#[test]
+fn merge_refuses_one_run_given_twice_and_a_record_with_an_impossible_figure() {
+    let url = format!("http://127.0.0.1:{}/single", closed_port());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = dir.path().join("a.json");
+    let a_path = a.to_str().expect("utf-8 path");
+    // A run against a closed port exits 1 but writes its record: a record all the same.
+    let out = loadgen(&["-c", "1", "-t", "1", "-d", "200ms", "--json", a_path, &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&a).expect("the JSON is written");
+    let copy = dir.path().join("copy.json");
+    std::fs::write(&copy, &text).expect("write");
+    let dotted = format!("{}/./a.json", dir.path().display());
+    for (args, says) in [
+        (vec!["merge", a_path, a_path], "are the same file"),
+        (vec!["merge", a_path, &dotted], "are the same file"),
+        (vec!["merge", a_path, copy.to_str().expect("utf-8")], "hold the same record"),
+    ] {
+        let out = loadgen(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(says) && stderr.contains("counted twice"), "{args:?}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}: no merged report");
+    }
+    let mut record: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    record["elapsed_s"] = serde_json::json!(-1.0);
+    let negative = dir.path().join("negative.json");
+    std::fs::write(&negative, record.to_string()).expect("write");
+    let out = loadgen(&["merge", a_path, negative.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("negative.json") && stderr.contains("elapsed_s"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("-1.00s"));
+}
