@@ -216,6 +216,25 @@ def refused_request(
     return None
 
 
+_END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+
+
+def head_over_limits(received: bytes) -> tuple[int, str] | None:
+    """The status and message of a request head over the contract's limits (the Rust
+    servers' limits.rs), from the bytes received of it so far, the head first: 414 for a
+    request line longer than MAX_HEAD_BYTES, 431 for a head longer than it or with more
+    than MAX_HEADERS fields; None while within them."""
+    line_end = received.find(b"\n")
+    if (len(received) if line_end < 0 else line_end) > MAX_HEAD_BYTES:
+        return 414, f"request line over {MAX_HEAD_BYTES} bytes"
+    end = _END_OF_HEAD.search(received)
+    if (len(received) if end is None else end.end()) > MAX_HEAD_BYTES:
+        return 431, f"request head over {MAX_HEAD_BYTES} bytes"
+    if end is not None and received.count(b"\n", 0, end.start()) > MAX_HEADERS:
+        return 431, f"more than {MAX_HEADERS} header fields"
+    return None
+
+
 def origin_form(target: str) -> str:
     """The path and query of an absolute-form request-target, which a server must accept
     and routes by its path (RFC 9112 3.2.2); any other target as it is."""

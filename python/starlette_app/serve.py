@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+from http import HTTPStatus
 
 import h11
 import uvicorn
@@ -59,14 +60,39 @@ class Protocol(H11Protocol):
       at once.
     - Empty lines before a request line are ignored (RFC 9112 2.2), where h11 answers
       them with a 400: they are dropped while h11 waits for a request with nothing
-      buffered."""
+      buffered.
+    - A head over the contract's limits is refused as the contract says, 414 for the
+      request line, 431 for the head (contract.head_over_limits), then the close. h11's
+      one limit applies only to a head still incomplete in its buffer (a longer one that
+      arrives in one read is served) and answers 400; it has no field-count limit. A head
+      is measured as it arrives, while h11 waits for one."""
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
-            data = data.lstrip(b"\r\n")
-            if not data:
+        if self.conn.their_state is h11.IDLE:
+            received = self.conn.trailing_data[0]
+            if not received:
+                data = data.lstrip(b"\r\n")
+                if not data:
+                    return
+            over = contract.head_over_limits(received + data)
+            if over is not None:
+                self._refuse(*over)
                 return
         super().data_received(data)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """`status` with the contract's JSON error, then the close. Written here, not by
+        h11: h11 has no request to answer yet."""
+        body = contract.error_json(message)
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode()]
+        head += [name + b": " + value for name, value in self.server_state.default_headers]
+        head += [
+            b"content-type: " + contract.CONTENT_TYPE_JSON.encode(),
+            b"content-length: %d" % len(body),
+            b"connection: close",
+        ]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
 
     def eof_received(self) -> bool | None:
         cycle = self.cycle

@@ -62,8 +62,6 @@ const fn python_server(name: &'static str, server_header: &'static str, binary: 
 // Why a case is a known gap (python/README.md, "Request heads"), where two cases share it.
 const GUNICORN_NO_HEAD_TIMEOUT: &str = "gunicorn has no head timeout: gthread reads a head with a blocking read \
      on a pool thread for as long as the client takes";
-const H11_WHOLE_HEAD_SERVED: &str = "h11's one limit, 16 KiB, applies only to a head still incomplete in its \
-     buffer: a longer request line that arrives in one read is served";
 const UVICORN_NO_HEAD_TIMEOUT: &str =
     "uvicorn has no head timeout: its keep-alive timer is cancelled by a connection's first byte";
 const TORNADO_NO_HEAD_TIMEOUT: &str = "tornado's only head timer, idle_connection_timeout, also times idle \
@@ -93,12 +91,6 @@ mod flask {
 mod starlette {
     conformance::suite!(conformance::Subject {
         known_gaps: &[
-            ("a_request_line_over_the_limit_is_414", super::H11_WHOLE_HEAD_SERVED),
-            (
-                "a_head_over_the_limit_is_431_or_closed",
-                "h11's one limit, 16 KiB, applies only to a head still incomplete in its buffer: a larger head \
-                 that arrives in one read is served; and it has no field-count limit (65 fields are served)",
-            ),
             ("a_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
             ("a_later_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
         ],
