@@ -44,14 +44,18 @@ pub fn route(method: &str, path: &str) -> Result<Endpoint, BenchError> {
 }
 
 /// Checks a request's `Content-Length` values (RFC 9112, 6.3), for servers whose HTTP layer
-/// lets a bad one through: not a number, or several that differ, is a 400 whose reason
-/// this returns. `Ok(true)` when they announce a body.
+/// lets a bad one through: not a number, one past `u64::MAX`, or several that differ, is a
+/// 400 whose reason this returns. `Ok(true)` when they announce a body.
 pub fn content_length<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Result<bool, &'static str> {
     let mut first: Option<&[u8]> = None;
     for value in values {
         let value = value.trim_ascii();
         if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
             return Err("malformed Content-Length header");
+        }
+        // Digits alone: a length no u64 holds would wrap or be read as another number.
+        if std::str::from_utf8(value).ok().and_then(|v| v.parse::<u64>().ok()).is_none() {
+            return Err("Content-Length out of range");
         }
         if first.is_some_and(|first| first != value) {
             return Err("conflicting Content-Length headers");
@@ -106,7 +110,8 @@ mod tests {
         assert_eq!(check(&["0"]), Ok(false));
         assert_eq!(check(&["00", "00"]), Ok(false));
         assert_eq!(check(&[" 12 ", "12"]), Ok(true));
-        for bad in [&["nope"][..], &["-1"], &[""], &["1", "2"], &["1", "x"]] {
+        assert_eq!(check(&["18446744073709551615"]), Ok(true));
+        for bad in [&["nope"][..], &["-1"], &[""], &["1", "2"], &["1", "x"], &["18446744073709551616"]] {
             assert!(check(bad).is_err(), "{bad:?}");
         }
     }

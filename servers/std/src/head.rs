@@ -93,8 +93,11 @@ pub(crate) enum Bad {
     LineTooLong,
     /// Not a whole head within [`HEAD_TIMEOUT`].
     Slow,
-    /// A Content-Length that is not a number, or several that differ (RFC 9112, 6.3).
-    Length(&'static str),
+    /// A head whose body cannot be framed (RFC 9112, 6.1 and 6.3: a Content-Length that is
+    /// not a number, several that differ, one beside a Transfer-Encoding, a
+    /// Transfer-Encoding whose last coding is not chunked), or an HTTP/1.1 head without
+    /// exactly one Host (3.2).
+    Invalid(&'static str),
 }
 
 impl Bad {
@@ -104,7 +107,7 @@ impl Bad {
             Bad::TooLarge => Answer::error(431, "request header fields too large"),
             Bad::LineTooLong => Answer::error(414, "request line too long"),
             Bad::Slow => Answer::error(408, format!("request head not received within {} s", HEAD_TIMEOUT.as_secs())),
-            Bad::Length(e) => Answer::error(400, e),
+            Bad::Invalid(e) => Answer::error(400, e),
         }
     }
 }
@@ -133,18 +136,33 @@ fn parse(buffer: &[u8]) -> Parsed {
     let lengths = request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
     let mut body = match proxy::content_length(lengths.map(|h| h.value)) {
         Ok(body) => body,
-        Err(reason) => return Parsed::Bad(Bad::Length(reason)),
+        Err(reason) => return Parsed::Bad(Bad::Invalid(reason)),
     };
-    let (mut close, mut keep_alive) = (false, false);
+    let length_given = request.headers.iter().any(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let (mut close, mut keep_alive, mut hosts) = (false, false, 0);
     for header in request.headers.iter() {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Where such a body ends is what a proxy in front may read otherwise: a
+            // request smuggled in it would be served (RFC 9112, 6.1).
+            if length_given {
+                return Parsed::Bad(Bad::Invalid("Content-Length beside Transfer-Encoding"));
+            }
+            let last = header.value.rsplit(|&b| b == b',').next().unwrap_or_default().trim_ascii();
+            if !last.eq_ignore_ascii_case(b"chunked") {
+                return Parsed::Bad(Bad::Invalid("Transfer-Encoding whose last coding is not chunked"));
+            }
             body = true;
+        } else if header.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
         } else if header.name.eq_ignore_ascii_case("connection") {
             for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
+    }
+    if request.version == Some(1) && hosts != 1 {
+        return Parsed::Bad(Bad::Invalid("an HTTP/1.1 request needs exactly one Host header"));
     }
     // No endpoint takes a body, so none is read: the connection closes after the answer
     // instead of skipping it (RFC 9112, 9.6 lets a server close at any time).
@@ -186,14 +204,34 @@ mod tests {
     #[test]
     fn keep_alive_follows_the_version_and_the_connection_header() {
         let persist = |raw: &[u8]| head(raw).0.persist;
-        assert_eq!(persist(b"GET / HTTP/1.1\r\n\r\n"), Persist::KeepAlive);
-        assert_eq!(persist(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Persist::KeepAlive);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"), Persist::Close);
         assert_eq!(persist(b"GET / HTTP/1.0\r\n\r\n"), Persist::Close);
         assert_eq!(persist(b"GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n"), Persist::KeepAlive10);
         // A body is never read, so the connection cannot go on after it.
-        assert_eq!(persist(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), Persist::Close);
-        assert_eq!(persist(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::Close);
-        assert_eq!(persist(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), Persist::KeepAlive);
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), Persist::Close);
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::Close);
+        assert_eq!(persist(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), Persist::KeepAlive);
+    }
+
+    #[test]
+    fn a_body_framed_two_ways_or_not_chunked_last_and_a_host_missing_or_doubled_are_400() {
+        for raw in [
+            &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        ] {
+            match parse(raw) {
+                Parsed::Bad(bad) => assert_eq!(bad.answer().status, 400, "{:?}", String::from_utf8_lossy(raw)),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+            }
+        }
+        // HTTP/1.0 has no Host requirement; gzip under a final chunked is framed.
+        head(b"GET / HTTP/1.0\r\n\r\n");
+        head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
     }
 
     #[test]

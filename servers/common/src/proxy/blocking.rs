@@ -57,6 +57,10 @@ pub fn answer_blocking<F>(method: &str, target: &str, config: &Config, pool: &Ca
 where
     F: Fn(&str) -> Result<u64, UpstreamError> + Clone + Send + 'static,
 {
+    let target = match origin_form(target) {
+        Ok(target) => target,
+        Err(reason) => return Answer::error(400, reason),
+    };
     let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (target, None),
@@ -67,6 +71,30 @@ where
         Ok(Endpoint::Multiple) => multiple_blocking(query, config.fanout, &config.upstream, pool, call),
         Err(e) => Err(e),
     })
+}
+
+/// The path and query of a request-target, which both blocking servers' HTTP layers hand
+/// over as sent: origin-form as it is, absolute-form (`http://host/path?query`) without its
+/// scheme and authority, since a server must accept it (RFC 9112, 3.2.2). Anything else
+/// (authority-form, as `CONNECT host:port` sends; asterisk-form, `OPTIONS *`) names no
+/// resource here, and a raw `#` is not a request-target character at all: 400, whose
+/// reason this returns.
+fn origin_form(target: &str) -> Result<&str, &'static str> {
+    if target.contains('#') {
+        return Err("'#' is not allowed in a request-target");
+    }
+    if target.starts_with('/') {
+        return Ok(target);
+    }
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|scheme| target.get(..scheme.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme)));
+    let Some(scheme) = scheme else {
+        return Err("request-target must be origin-form or absolute-form");
+    };
+    let rest = &target[scheme.len()..];
+    // The authority ends at the path, or at the query when there is no path.
+    Ok(rest.find(['/', '?']).map_or("/", |at| &rest[at..]))
 }
 
 /// Blocking `GET /single`, for thread-per-request servers.
@@ -178,6 +206,18 @@ mod tests {
 
     fn upstream() -> Upstream {
         Upstream::parse("http://127.0.0.1:9").unwrap()
+    }
+
+    #[test]
+    fn origin_form_routes_absolute_form_by_its_path_and_refuses_the_other_forms() {
+        assert_eq!(origin_form("/health?x=1"), Ok("/health?x=1"));
+        assert_eq!(origin_form("http://other/health"), Ok("/health"));
+        assert_eq!(origin_form("HTTP://other:8080/single?ms=5"), Ok("/single?ms=5"));
+        assert_eq!(origin_form("https://other?ms=5"), Ok("?ms=5"));
+        assert_eq!(origin_form("http://other"), Ok("/"));
+        for bad in ["127.0.0.1:22", "*", "/health#x", "http://other/health#x", "health", ""] {
+            assert!(origin_form(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

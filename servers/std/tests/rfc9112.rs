@@ -1,0 +1,91 @@
+//! What RFC 9112 says server-std must serve or refuse (issue 29: S2, S4, S5, S12, S13, S14),
+//! black-box over raw sockets: the head is this server's own parser's (`head.rs`), the
+//! target forms `server_common::proxy::blocking`'s, shared with server-rouille.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use server_common::{Config, Running, Upstream};
+
+/// How long a test waits for an answer or a close before it calls the server hung.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// An upstream nobody listens on: for requests that never call it.
+fn vacant() -> Upstream {
+    Upstream::at(TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port"))
+}
+
+fn server() -> Running {
+    server_std::start(Config::for_upstream(vacant())).expect("server-std starts")
+}
+
+/// Sends `raw` on a fresh connection, and reads until the server closes it.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    stream.write_all(raw).expect("request sent");
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// The status codes of the responses in `text`, in order.
+fn statuses(text: &str) -> Vec<u16> {
+    text.split("HTTP/1.").skip(1).filter_map(|r| r.get(2..5)?.parse().ok()).collect()
+}
+
+/// `GET /health` that asks for the close: ends every pipelined exchange below.
+const LAST: &str = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn a_body_framed_two_ways_not_chunked_last_or_past_u64_is_400_and_the_connection_closes() {
+    let server = server();
+    for fields in [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked",
+        "Content-Length: 18446744073709551616",
+        "Transfer-Encoding: gzip",
+        "Transfer-Encoding: chunked, identity",
+    ] {
+        // The pipelined request after it is never read: where it starts is unknown.
+        let raw = format!("GET /health HTTP/1.1\r\nHost: t\r\n{fields}\r\n\r\n0\r\n\r\n{LAST}");
+        let text = exchange(server.addr(), raw.as_bytes());
+        // Before: 200 (a 405 for a POST), then the close.
+        assert_eq!(statuses(&text), [400], "{fields}: {text}");
+    }
+}
+
+#[test]
+fn an_empty_line_before_a_request_is_ignored_and_an_empty_chunked_body_gets_one_answer() {
+    let server = server();
+    let text = exchange(server.addr(), format!("\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n{LAST}").as_bytes());
+    assert_eq!(statuses(&text), [200, 200], "{text}");
+    let raw = "GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [200]);
+}
+
+#[test]
+fn an_http_1_1_request_without_exactly_one_host_is_400_and_http_1_0_needs_none() {
+    let server = server();
+    for head in ["GET /health HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"] {
+        let text = exchange(server.addr(), format!("{head}{LAST}").as_bytes());
+        // Before: 200, 200.
+        assert_eq!(statuses(&text), [400], "{head:?}: {text}");
+    }
+    assert_eq!(statuses(&exchange(server.addr(), b"GET /health HTTP/1.0\r\n\r\n")), [200]);
+}
+
+#[test]
+fn an_absolute_form_target_is_routed_by_its_path_and_the_other_forms_and_a_fragment_are_400() {
+    let server = server();
+    let text =
+        exchange(server.addr(), format!("GET http://other/health HTTP/1.1\r\nHost: other\r\n\r\n{LAST}").as_bytes());
+    // Before: 404.
+    assert_eq!(statuses(&text), [200, 200], "{text}");
+    for line in ["CONNECT 127.0.0.1:22 HTTP/1.1", "OPTIONS * HTTP/1.1", "GET /health#x HTTP/1.1"] {
+        // The refusal is an answer like any 4xx of the app's: the connection goes on.
+        let text = exchange(server.addr(), format!("{line}\r\nHost: t\r\n\r\n{LAST}").as_bytes());
+        // Before: 404.
+        assert_eq!(statuses(&text), [400, 200], "{line}: {text}");
+    }
+}
