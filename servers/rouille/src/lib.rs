@@ -13,7 +13,7 @@
 //! Run with: cargo run -p server-rouille
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread;
 use std::time::Duration;
@@ -61,6 +61,8 @@ pub fn start(config: Config) -> io::Result<Running> {
     let listen = config.listen;
     let app = App::new(config, pool_size, "rouille-fanout", proxy::MAX_FANOUT_THREADS)?;
     let listener = bench_sys::bind_listener(listen)?;
+    // The same listening socket, kept to shut it down when the drain begins (below).
+    let accepting = listener.try_clone()?;
     // A request whose body framing is invalid, or whose head is over the limits, never gets
     // to the app: the workspace's copy of tiny_http answers it and closes the connection
     // (third_party/tiny_http/PATCHES.md).
@@ -80,9 +82,8 @@ pub fn start(config: Config) -> io::Result<Running> {
         }
         // rouille's graceful-shutdown recipe (see `Server::join`): dispatch what tiny_http
         // has already read (in flight, from its client's view), then wait until the pool
-        // has answered everything. tiny_http keeps accepting meanwhile (its listener lives
-        // as long as the server); requests that arrive now are not served. Dropping the
-        // server closes the listener.
+        // has answered everything. The listener is already shut down (below), so no new
+        // connection waits meanwhile for an answer it would not get.
         server.poll();
         server.join();
         drop(server);
@@ -90,6 +91,10 @@ pub fn start(config: Config) -> io::Result<Running> {
     })?;
 
     Ok(Running::new(addr, move || {
+        // New connections are refused from the drain's start, as on every server: tiny_http
+        // would accept them until the server is dropped, and drop their requests then (a
+        // 500). The patched tiny_http ends its accept loop on the shut-down listener.
+        let _ = socket2::SockRef::from(&accepting).shutdown(Shutdown::Both);
         let _ = stop_tx.send(());
         match done_rx.recv_timeout(DRAIN_LIMIT) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => {

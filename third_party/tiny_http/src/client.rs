@@ -167,10 +167,17 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self
-                    .read_next_line(&mut head_left, first_head_deadline.is_none())
-                    .map_err(ReadError::ReadIoError)?
-                    .ok_or(ReadError::RequestLineTooLong)?;
+                // PATCH(slow-upstream-bench): empty lines before the request line are skipped
+                // (RFC 9112, 2.2), within the head's byte limit; upstream answered them 400.
+                let mut line = AsciiString::new();
+                let mut start_clock = first_head_deadline.is_none();
+                while line.is_empty() {
+                    line = self
+                        .read_next_line(&mut head_left, start_clock)
+                        .map_err(ReadError::ReadIoError)?
+                        .ok_or(ReadError::RequestLineTooLong)?;
+                    start_clock = false;
+                }
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -179,7 +186,7 @@ impl ClientConnection {
 
             // getting all headers
             let headers = {
-                let mut headers = Vec::new();
+                let mut headers: Vec<crate::Header> = Vec::new();
                 loop {
                     let line = self
                         .read_next_line(&mut head_left, false)
@@ -208,6 +215,14 @@ impl ClientConnection {
 
         // PATCH(slow-upstream-bench): the head is in; the body is read without a deadline.
         self.set_head_deadline(None);
+
+        // PATCH(slow-upstream-bench): HTTP/1.1 requires exactly one Host (RFC 9112, 3.2: "a
+        // server MUST respond with a 400"); upstream served a request without one, or with
+        // two, where a proxy in front may have read the other. Answered 400, then closed.
+        let hosts = headers.iter().filter(|h| h.field.equiv("Host")).count();
+        if version == HTTPVersion(1, 1) && hosts != 1 {
+            return Err(ReadError::WrongHeader(version));
+        }
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();

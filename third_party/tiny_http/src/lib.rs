@@ -469,6 +469,10 @@ impl Server {
                     // thread (upstream: log, hand the error to `recv`, and `break`, after
                     // which the port refused every connection for good). Nor is it handed
                     // to `recv`: an error there ends `incoming_requests()` as well.
+                    // PATCH(slow-upstream-bench): EINVAL is a listener its owner shut down
+                    // (`shutdown(2)`, which a graceful stop does so that new connections are
+                    // refused while the served ones drain): no connection will come again.
+                    Err(e) if e.kind() == IoErrorKind::InvalidInput => break,
                     Err(e) => {
                         if let Some(pause) = accept_errors.failed(&e) {
                             thread::sleep(pause);

@@ -1,0 +1,106 @@
+//! What RFC 9112 says server-rouille must serve or refuse (issue 29: S2, S5, S6, S12, S13,
+//! S14), black-box over raw sockets. rouille hands the target on as sent; the refusals of a
+//! head are the workspace's copy of tiny_http (third_party/tiny_http/PATCHES.md), the target
+//! forms `server_common::proxy::blocking`'s, shared with server-std.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use server_common::{Config, Running, Upstream};
+
+/// How long a test waits for an answer or a close before it calls the server hung.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// An upstream nobody listens on: for requests that never call it.
+fn vacant() -> Upstream {
+    Upstream::at(TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port"))
+}
+
+fn server(upstream: Upstream) -> Running {
+    server_rouille::start(Config::for_upstream(upstream)).expect("server-rouille starts")
+}
+
+/// Sends `raw` on a fresh connection, and reads until the server closes it.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    stream.write_all(raw).expect("request sent");
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// The status codes of the responses in `text`, in order.
+fn statuses(text: &str) -> Vec<u16> {
+    text.split("HTTP/1.").skip(1).filter_map(|r| r.get(2..5)?.parse().ok()).collect()
+}
+
+/// `GET /health` that asks for the close: ends every pipelined exchange below.
+const LAST: &str = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn an_empty_line_before_a_request_is_ignored_and_an_empty_chunked_body_gets_one_answer() {
+    let server = server(vacant());
+    let raw = format!(
+        "\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{LAST}"
+    );
+    let text = exchange(server.addr(), raw.as_bytes());
+    // Before: a 400 for the empty line; a 200, then a 400 for the unread "0" chunk.
+    assert_eq!(statuses(&text), [200, 200, 200], "{text}");
+}
+
+#[test]
+fn an_http_1_1_request_without_exactly_one_host_is_400_and_http_1_0_needs_none() {
+    let server = server(vacant());
+    for head in ["GET /health HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"] {
+        let text = exchange(server.addr(), format!("{head}{LAST}").as_bytes());
+        assert_eq!(statuses(&text), [400], "{head:?}: {text}");
+    }
+    assert_eq!(statuses(&exchange(server.addr(), b"GET /health HTTP/1.0\r\n\r\n")), [200]);
+}
+
+#[test]
+fn an_absolute_form_target_is_routed_by_its_path_and_the_other_forms_and_a_fragment_are_400() {
+    let server = server(vacant());
+    let text =
+        exchange(server.addr(), format!("GET http://other/health HTTP/1.1\r\nHost: other\r\n\r\n{LAST}").as_bytes());
+    assert_eq!(statuses(&text), [200, 200], "{text}");
+    for line in ["CONNECT 127.0.0.1:22 HTTP/1.1", "OPTIONS * HTTP/1.1", "GET /health#x HTTP/1.1"] {
+        // The refusal is an answer like any 4xx of the app's: the connection goes on.
+        let text = exchange(server.addr(), format!("{line}\r\nHost: t\r\n\r\n{LAST}").as_bytes());
+        assert_eq!(statuses(&text), [400, 200], "{line}: {text}");
+    }
+}
+
+#[test]
+fn a_new_connection_during_the_drain_is_refused_and_the_one_in_flight_is_answered() {
+    let gosleep =
+        gosleep::start(gosleep::Config { delay_ms: 2000, ..gosleep::Config::default() }).expect("gosleep starts");
+    let server = server(gosleep::upstream(&gosleep));
+    let addr = server.addr();
+    let in_flight =
+        thread::spawn(move || exchange(addr, b"GET /single HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    // The call is made well within the upstream's 2 s, and the drain lasts until it ends.
+    thread::sleep(Duration::from_millis(500));
+    let stopping = thread::spawn(move || server.stop());
+    thread::sleep(Duration::from_millis(500));
+    match TcpStream::connect(addr) {
+        // Before: accepted, held, then answered 500 by tiny_http when the drain ended.
+        Ok(stream) => panic!("connected during the drain: {:?}", exchange_on(stream)),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
+    }
+    assert_eq!(statuses(&in_flight.join().expect("client thread")), [200]);
+    stopping.join().expect("stop thread").expect("a clean stop");
+}
+
+/// What an unexpected connection got, for the failure message.
+fn exchange_on(mut stream: TcpStream) -> String {
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let _ = stream.write_all(LAST.as_bytes());
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
