@@ -79,6 +79,11 @@ mod flask {
                 "a half-read head holds its gthread pool thread in a blocking read, and the worker with it, \
                  until gunicorn's graceful_timeout (35 s)",
             ),
+            (
+                "a_1xx_before_the_upstreams_200_is_200",
+                "http.client, under urllib3 and requests, skips only a 100 Continue before the final answer \
+                 (HTTPResponse.begin): a 103 Early Hints is taken for the answer, a non-2xx, so 502",
+            ),
         ],
         ..super::python_server(
             "flask",
@@ -113,6 +118,16 @@ mod tornado {
     conformance::suite!(conformance::Subject {
         known_gaps: &[
             ("a_head_over_the_limit_is_431_or_closed", "tornado has no field-count limit: 65 fields are served"),
+            (
+                "a_request_line_over_the_limit_is_414",
+                "tornado's max_header_size (16 KiB) bounds the whole head, and past it HTTP1Connection closes \
+                 the connection without an answer, before any code of ours sees the request",
+            ),
+            (
+                "a_half_closed_client_gets_its_whole_answer",
+                "while a handler works, tornado's HTTP1Connection listens for the connection's close, and its \
+                 IOStream takes the client's FIN for one: it closes the socket, and the answer is lost",
+            ),
             ("a_head_trickled_past_the_head_timeout_is_closed", super::TORNADO_NO_HEAD_TIMEOUT),
             ("a_later_head_trickled_past_the_head_timeout_is_closed", super::TORNADO_NO_HEAD_TIMEOUT),
         ],
