@@ -189,6 +189,10 @@ fn bad_input_is_one_line_and_exit_2() {
         &["-H", "X-A: a\r\nX-Injected: 1", "http://127.0.0.1:9/"],
         &["http://user:pw@127.0.0.1:9/"],
         &["127.0.0.1:9/single"],
+        &["-d", "500000000000y", "http://127.0.0.1:9/"],
+        &["--warmup", "500000000000y", "http://127.0.0.1:9/"],
+        &["--timeout", "500000000000y", "http://127.0.0.1:9/"],
+        &["--rate", "1e-300", "http://127.0.0.1:9/"],
     ] {
         let out = Command::new(BIN).args(args).output().expect("run loadgen");
         let err = String::from_utf8_lossy(&out.stderr);

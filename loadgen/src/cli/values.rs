@@ -5,13 +5,22 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 
+/// The longest duration a flag takes (`-d`, `--warmup`, `--timeout`, `--slo-p99`), and the
+/// longest time between two requests of a `--rate`: a year, beyond any run, and far from
+/// where adding it to a clock reading overflows (a panic in the run).
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Parses a duration as humantime does (`500ms`, `2s`, `1.5s`, `3m`, `1h`, `1m 30s`), or a
 /// bare number of seconds: wrk takes one, and humantime wants a unit.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let bare = !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
     let parsed = if bare { humantime::parse_duration(&format!("{s}s")) } else { humantime::parse_duration(s) };
-    parsed.map_err(|e| format!("not a duration: {s:?} ({e}; try 30s, 500ms, 2m)"))
+    let parsed = parsed.map_err(|e| format!("not a duration: {s:?} ({e}; try 30s, 500ms, 2m)"))?;
+    if parsed > MAX_DURATION {
+        return Err(format!("{s:?} is longer than a year, the longest a run, warm-up or timeout can be"));
+    }
+    Ok(parsed)
 }
 
 /// Parses `Name: value`. A name or value that is not a valid field (a CR or LF, which would
@@ -40,8 +49,8 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
 /// Parses a rate: a positive number of requests per second.
 pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("a rate is a positive number of requests per second, got {s:?}")),
+        Ok(r) if r.is_finite() && r * MAX_DURATION.as_secs_f64() >= 1.0 => Ok(r),
+        _ => Err(format!("a rate is a positive number of requests per second, at least one request a year, got {s:?}")),
     }
 }
 
@@ -69,6 +78,28 @@ mod tests {
     fn durations_the_scripts_pass_parse() {
         for (given, ms) in [("0s", 0), ("0.2s", 200), ("0.25s", 250), ("0.5s", 500), ("5s", 5000), ("10s", 10_000)] {
             assert_eq!(parse_duration(given), Ok(Duration::from_millis(ms)), "{given}");
+        }
+    }
+
+    /// A flag out of range fails before anything starts: a duration past what a clock
+    /// reading can have added to it panicked in the run, where it is now refused.
+    #[test]
+    fn a_duration_over_a_year_is_refused_not_a_panic_in_the_run() {
+        assert_eq!(parse_duration("365d"), Ok(Duration::from_secs(365 * 86_400)));
+        for long in ["366d", "500000000000y", "18446744073709551615"] {
+            let e = parse_duration(long).expect_err(long);
+            assert!(e.contains("longer than a year"), "{long}: {e}");
+        }
+    }
+
+    /// Likewise a rate so low that the time between two requests is over a year (one
+    /// connection's share of it overflowed the conversion to a duration).
+    #[test]
+    fn a_rate_under_one_request_a_year_is_refused_not_a_panic_in_the_run() {
+        assert!(parse_rate("0.001").is_ok());
+        for low in ["1e-300", "1e-8", "5e-324"] {
+            let e = parse_rate(low).expect_err(low);
+            assert!(e.contains("at least one request a year"), "{low}: {e}");
         }
     }
 
