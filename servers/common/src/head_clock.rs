@@ -8,17 +8,23 @@
 //! from each parsed head until its response is done. Bytes read with no request in flight
 //! start a head's clock; a read that would wait past the head's deadline fails with
 //! [`io::ErrorKind::TimedOut`], which ends the connection as a client's reset would.
+//!
+//! With [`HeadIo::screening_heads`] the same wrapper also screens each head's bytes
+//! ([`crate::head_screen`]) before the server parses them: a refused head is answered here
+//! (414 for a request line over the head limit, 400 for the rest), then the connection closes.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use crate::head_screen::{HeadScreen, Refusal};
 
 /// "No head begun" in [`ConnState::head_since`].
 const NO_HEAD: u64 = u64::MAX;
@@ -38,6 +44,12 @@ pub struct ConnState {
     in_flight: AtomicUsize,
     /// A head has been parsed on this connection (a request was handed to the service).
     served: AtomicBool,
+    /// The reader waiting to report a client's end-of-file until the requests in flight are
+    /// answered ([`HeadIo::answering_half_closed`]); woken by the last [`InFlight`]'s end.
+    eof_waiting: Mutex<Option<Waker>>,
+    /// `eof_waiting` holds a waker: read before taking the lock, so a request's end
+    /// costs no lock on a connection whose client has not half-closed.
+    eof_seen: AtomicBool,
 }
 
 impl ConnState {
@@ -50,6 +62,8 @@ impl ConnState {
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
+            eof_waiting: Mutex::new(None),
+            eof_seen: AtomicBool::new(false),
         })
     }
 
@@ -94,11 +108,49 @@ pub struct HeadIo<T> {
     /// Made the first time a head is still incomplete when the socket has no more bytes,
     /// then reset; most heads arrive in one read and never need it.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Set by [`HeadIo::screening_heads`].
+    screen: Option<HeadScreen>,
+    /// Set by [`HeadIo::answering_half_closed`].
+    half_close: bool,
+    /// A refused head's answer being written, once the screen refused one.
+    refusing: Option<Refusing>,
+}
+
+/// The answer to a refused head, and how far it has gone: written, then the write side
+/// shut, then the client's further bytes read and dropped until it closes (closing with
+/// unread bytes would reset the connection, and the client could lose the answer).
+#[derive(Debug)]
+struct Refusing {
+    answer: Vec<u8>,
+    written: usize,
+    shut: bool,
+    /// The client gets a head timeout to close after the answer.
+    deadline: Instant,
 }
 
 impl<T> HeadIo<T> {
     pub fn new(io: T, state: Arc<ConnState>) -> Self {
-        Self { io, state, stopping: None, timer: None }
+        Self { io, state, stopping: None, timer: None, screen: None, half_close: false, refusing: None }
+    }
+
+    /// A client's end-of-file (it shut its write side, RFC 9112 9.6's half-close) is read by
+    /// the server only once the requests in flight are answered: until then the read waits.
+    /// A server that takes end-of-file mid-request for a client gone (hyper's, unless told
+    /// `half_close`) then answers it, then closes; a client that resets is still gone at once
+    /// (hyper's own `half_close` stops reading mid-request altogether, which would lose that).
+    pub fn answering_half_closed(mut self) -> Self {
+        self.half_close = true;
+        self
+    }
+
+    /// Screens each request head before the server reads it ([`crate::head_screen`]): a
+    /// request line that fills [`crate::limits::MAX_HEAD_BYTES`] is answered 414, a raw `#`
+    /// in the target, an authority-form or `*` target, a missing or second Host (HTTP/1.1),
+    /// or Content-Length with Transfer-Encoding 400; the server sees none of that head, and
+    /// the connection closes after the answer.
+    pub fn screening_heads(mut self) -> Self {
+        self.screen = Some(HeadScreen::new());
+        self
     }
 
     /// Reads end-of-file, once `stopping` is set, on a connection that has not had a
@@ -114,6 +166,13 @@ impl<T> HeadIo<T> {
         &self.state
     }
 
+    /// Starts answering `refusal` instead of reading.
+    fn refuse(&mut self, refusal: Refusal) {
+        self.screen = None;
+        let deadline = Instant::now() + self.state.head_timeout;
+        self.refusing = Some(Refusing { answer: refusal.response(), written: 0, shut: false, deadline });
+    }
+
     /// Polls the head deadline; true once it has passed.
     fn head_timed_out(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -124,9 +183,46 @@ impl<T> HeadIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for HeadIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> HeadIo<T> {
+    /// Answers a refused head: writes the answer, shuts the write side, then drops what the
+    /// client still sends until it closes (ready: end-of-file for the server) or a head
+    /// timeout passes.
+    fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(refusing) = self.refusing.as_mut() else { return Poll::Ready(Ok(())) };
+        while refusing.written < refusing.answer.len() {
+            let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &refusing.answer[refusing.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            refusing.written += n;
+        }
+        if !refusing.shut {
+            std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            refusing.shut = true;
+        }
+        let deadline = refusing.deadline;
+        let mut scratch = [0u8; 4096];
+        loop {
+            let mut dropped = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.io).poll_read(cx, &mut dropped) {
+                Poll::Ready(Ok(())) if dropped.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if self.head_timed_out(cx, deadline) => {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "refused client did not close")));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.refusing.is_some() {
+            return this.poll_refuse(cx);
+        }
         if this.stopping.as_ref().is_some_and(|s| s.load(Relaxed)) && !this.state.served() {
             return Poll::Ready(Ok(()));
         }
@@ -134,7 +230,24 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadIo<T> {
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
                 this.state.bytes_read();
+                let refused = this.screen.as_mut().and_then(|screen| screen.feed(&buf.filled()[before..]));
+                if let Some((head_start, refusal)) = refused {
+                    this.refuse(refusal);
+                    // The server gets the requests before the refused head, none of it.
+                    buf.set_filled(before + head_start);
+                    if head_start == 0 {
+                        return this.poll_refuse(cx);
+                    }
+                }
                 Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(())) if this.half_close && this.state.in_flight.load(Relaxed) > 0 => {
+                // End-of-file with a request in flight: wait for its end (see `InFlight::drop`).
+                if let Ok(mut waiting) = this.state.eof_waiting.lock() {
+                    *waiting = Some(cx.waker().clone());
+                }
+                this.state.eof_seen.store(true, SeqCst);
+                if this.state.in_flight.load(SeqCst) > 0 { Poll::Pending } else { Poll::Ready(Ok(())) }
             }
             Poll::Pending => match this.state.head_deadline() {
                 Some(deadline) if this.head_timed_out(cx, deadline) => {
@@ -191,7 +304,14 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
+        // SeqCst with the reader's store of `eof_seen` then load of `in_flight`: one of the
+        // two sees the other, so the reader is never left waiting.
+        if self.0.in_flight.fetch_sub(1, SeqCst) == 1 && self.0.eof_seen.load(SeqCst) {
+            let waker = self.0.eof_waiting.lock().map(|mut w| w.take()).unwrap_or_default();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
     }
 }
 

@@ -132,10 +132,14 @@ impl Http1 {
     /// is dropped when that connection ends (so a guard captured in it can count open
     /// connections).
     ///
-    /// Heads follow [`crate::limits`]: over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] hyper
-    /// answers 431 (a long request line included: hyper's 414 is only for a URI over 64 KiB)
-    /// and closes; a head not complete [`HEAD_TIMEOUT`] after its first byte (after the
-    /// accept, for a connection's first request) closes the connection without an answer.
+    /// Heads follow [`crate::limits`]: a request line that fills [`MAX_HEAD_BYTES`] on its
+    /// own is 414 (the head screen's, [`HeadIo::screening_heads`]: hyper's 414 is only for
+    /// a URI over 64 KiB), any other head over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] is
+    /// hyper's 431, each then closed; a head not complete [`HEAD_TIMEOUT`] after its first
+    /// byte (after the accept, for a connection's first request) closes the connection
+    /// without an answer. The screen also refuses (400) what hyper would hand on to the
+    /// framework but the contract refuses: a raw `#`, a `CONNECT host:port` or `*` target,
+    /// a missing or second Host, Content-Length with Transfer-Encoding.
     pub async fn serve<M, S, B>(
         self,
         listener: tokio::net::TcpListener,
@@ -189,7 +193,10 @@ impl Http1 {
                 // accept loop; a stop waits for it (the watcher), at most the head timeout.
                 tokio::spawn(async move {
                     let Some(stream) = tls.handshake(stream, head_timeout).await else { return };
-                    let io = HeadIo::new(stream, state).ending_unserved_on(stopping);
+                    let io = HeadIo::new(stream, state)
+                        .screening_heads()
+                        .answering_half_closed()
+                        .ending_unserved_on(stopping);
                     let _ = watcher.watch(http.serve_connection(TokioIo::new(io), service)).await;
                 });
                 continue;
@@ -198,7 +205,14 @@ impl Http1 {
             // part of its next head) at once, but one still on its first head counts as busy
             // to it: ending those at the stop keeps a silent client from holding it the whole
             // drain.
-            let io = HeadIo::new(stream, Arc::clone(&state)).ending_unserved_on(Arc::clone(&stopping));
+            // A client that sends its request and then shuts its write side (FIN) waits for
+            // the answer: hyper would close at the end-of-file without one. Not hyper's own
+            // `half_close`: it stops reading mid-request, so a client that resets would not
+            // be seen gone (and its upstream calls dropped) until the answer.
+            let io = HeadIo::new(stream, Arc::clone(&state))
+                .screening_heads()
+                .answering_half_closed()
+                .ending_unserved_on(Arc::clone(&stopping));
             let service = Tracked { inner: make_service(), state };
             let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
@@ -320,7 +334,11 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let make_service = || {
-            hyper::service::service_fn(|_req| async {
+            hyper::service::service_fn(|req: Request<Incoming>| async move {
+                // An answer that is not ready at once, as an upstream call's is not.
+                if req.uri().path() == "/slow" {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
             })
         };
@@ -350,6 +368,107 @@ mod tests {
         let n =
             tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await.expect("answer").expect("read");
         String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// Sends `request` on a new connection and reads until the server closes (a test
+    /// failure after 10 s): everything it answered.
+    async fn answer_then_close(addr: SocketAddr, request: &[u8]) -> String {
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        // The server may answer and close before reading all of a long request.
+        let _ = conn.write_all(request).await;
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
+            .await
+            .expect("closed within 10 s")
+            .expect("read");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_client_that_half_closes_after_a_whole_request_gets_the_answer_then_the_close() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send");
+        conn.shutdown().await.expect("half-close");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
+            .await
+            .expect("closed within 10 s")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_request_line_over_the_head_limit_is_414_at_any_length_then_closed() {
+        let (addr, _stop) = start().await;
+        for len in [17_000, 70_000, 130_000] {
+            let request = format!("GET /{} HTTP/1.1\r\nHost: test\r\n\r\n", "a".repeat(len));
+            let answer = answer_then_close(addr, request.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 414 "), "{len}: {answer:?}");
+            assert!(answer.ends_with(r#"{"error":"request line longer than 16384 bytes"}"#), "{len}: {answer:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_over_the_head_limit_stay_431() {
+        let (addr, _stop) = start().await;
+        let request = format!("GET / HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n", "a".repeat(17_000));
+        let answer = answer_then_close(addr, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn heads_the_contract_refuses_and_hyper_serves_are_400_then_closed() {
+        let (addr, _stop) = start().await;
+        for request in [
+            &b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"[..],
+            b"OPTIONS * HTTP/1.1\r\nHost: test\r\n\r\n",
+            b"GET /health#x HTTP/1.1\r\nHost: test\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        ] {
+            let answer = answer_then_close(addr, request).await;
+            assert!(answer.starts_with("HTTP/1.1 400 "), "{:?}: {answer:?}", String::from_utf8_lossy(request));
+            assert!(answer.contains(r#"{"error":"#), "{answer:?}");
+        }
+    }
+
+    /// Framing hyper refuses on its own (RFC 9112 6.1, 6.3): checked, so that a hyper
+    /// upgrade that starts accepting it shows here.
+    #[tokio::test]
+    async fn a_transfer_coding_not_ending_in_chunked_or_a_bad_content_length_is_400_then_closed() {
+        let (addr, _stop) = start().await;
+        for framing in [
+            "Transfer-Encoding: gzip",
+            "Transfer-Encoding: chunked, identity",
+            "Content-Length: 18446744073709551616",
+            "Content-Length: 5x",
+            "Content-Length: -1",
+        ] {
+            let request = format!("GET / HTTP/1.1\r\nHost: test\r\n{framing}\r\n\r\n");
+            let answer = answer_then_close(addr, request.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 400 "), "{framing}: {answer:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn absolute_form_an_empty_line_first_an_empty_chunked_body_and_http_1_0_without_host_are_served() {
+        let (addr, _stop) = start().await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        for request in [
+            &b"GET http://other/health HTTP/1.1\r\nHost: other\r\n\r\n"[..],
+            b"\r\nGET / HTTP/1.1\r\nHost: test\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ] {
+            conn.write_all(request).await.expect("send");
+            let answer = read_answer(&mut conn).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{:?}: {answer:?}", String::from_utf8_lossy(request));
+        }
+        let answer = answer_then_close(addr, b"GET / HTTP/1.0\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.0 200"), "{answer:?}");
     }
 
     #[tokio::test]

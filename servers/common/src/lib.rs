@@ -20,6 +20,8 @@ pub mod config;
 pub mod fault;
 #[cfg(feature = "head-clock")]
 pub mod head_clock;
+#[cfg(feature = "head-clock")]
+pub mod head_screen;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
 pub mod limits;
