@@ -375,4 +375,39 @@ mod tests {
         let failed = read_within(&mut io, TIMEOUT).await.expect("timed out after the answer");
         assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_half_closed_clients_end_of_file_waits_for_the_answer_in_flight() {
+        let state = ConnState::new(TIMEOUT);
+        let (io, mut client) = pipe(&state);
+        let mut io = io.answering_half_closed();
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        let request = InFlight::begin(&state);
+        client.shutdown().await.expect("half-close");
+        assert!(read_within(&mut io, TIMEOUT).await.is_none(), "end-of-file read while the answer was in flight");
+        let mut reader = tokio::spawn(async move { read_within(&mut io, TIMEOUT * 3).await });
+        tokio::task::yield_now().await;
+        assert!(!reader.is_finished());
+        drop(request);
+        let read = tokio::time::timeout(TIMEOUT, &mut reader).await.expect("woken by the answer's end").expect("join");
+        assert_eq!(read.expect("read").expect("end-of-file"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_screened_head_is_answered_by_the_wrapper_and_the_server_reads_end_of_file() {
+        let state = ConnState::new(TIMEOUT);
+        let (io, mut client) = pipe(&state);
+        let mut io = io.screening_heads();
+        client.write_all(b"GET /x#y HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        let server = tokio::spawn(async move { read_within(&mut io, TIMEOUT).await });
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.expect("the answer, then the write side shut");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+        assert!(answer.ends_with(r#"{"error":"a raw # in the request-target"}"#), "{answer}");
+        drop(client);
+        let read = server.await.expect("join").expect("read after the client closed");
+        assert_eq!(read.expect("end-of-file"), 0, "the server was handed the refused head");
+    }
 }
