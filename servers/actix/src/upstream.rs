@@ -89,7 +89,17 @@ pub(crate) async fn call(client: &awc::Client, config: &Config, url: String) -> 
         if !response.status().is_success() {
             return Err(UpstreamError::Status(response.status().as_u16()));
         }
-        let length = framing(response.version(), response.status(), response.headers())?;
+        // A 204 has no content (RFC 9110, 15.3.5): bytes after its head, whatever its
+        // Content-Length says, are not its body, and awc would count them as one. Unread,
+        // they close the connection instead of going back to the pool.
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(0);
+        }
+        let framing = framing(response.version(), response.headers())?;
+        let length = match framing {
+            Framing::Length(length) => Some(length),
+            Framing::Chunked | Framing::Close => None,
+        };
         let mut count = BodyCount::new(length)?;
         // Counted chunk by chunk: no body-size limit to raise, no buffer to fill.
         // Reading to the end is also what returns the connection to the pool.
@@ -104,8 +114,9 @@ pub(crate) async fn call(client: &awc::Client, config: &Config, url: String) -> 
         }
         // awc ends a body cut short by a close as if it were complete: comparing with
         // the Content-Length is what makes a short one a failure, and for a chunked
-        // body (no length) the socket's end-of-file before the last chunk is.
-        if closed && length.is_none() {
+        // body the socket's end-of-file before the last chunk is. An HTTP/1.0 body
+        // without a length ends at the close: there, the close is its end.
+        if closed && framing == Framing::Chunked {
             return Err(UpstreamError::Broken("chunked body ended by a close before its last chunk".into()));
         }
         count.finish()
@@ -134,20 +145,31 @@ fn send_error(e: SendRequestError, timeout_ms: u64) -> UpstreamError {
     }
 }
 
-/// The Content-Length of a 2xx answer's body, or `None` for one awc frames itself
-/// (chunked, or HTTP/1.0 read to the close); an HTTP/1.1 body framed by the close alone is
-/// a failure. awc (actix-http 3) reads that body as empty, so counting it would answer 200
+/// How a 2xx answer's body (not a 204's) ends, as its head says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// After its Content-Length.
+    Length(u64),
+    /// At its last chunk.
+    Chunked,
+    /// At the close: an HTTP/1.0 answer without a length.
+    Close,
+}
+
+/// How a 2xx answer's body is framed; an HTTP/1.1 body framed by the close alone is a
+/// failure. awc (actix-http 3) reads that body as empty, so counting it would answer 200
 /// with 0 bytes: a wrong count, where a 502 says what happened.
-fn framing(version: Version, status: StatusCode, headers: &HeaderMap) -> Result<Option<u64>, UpstreamError> {
+fn framing(version: Version, headers: &HeaderMap) -> Result<Framing, UpstreamError> {
     if let Some(length) = headers.get(header::CONTENT_LENGTH) {
         let length = length.to_str().ok().and_then(|l| l.trim().parse().ok());
-        return length.map(Some).ok_or_else(|| UpstreamError::Broken("malformed Content-Length".into()));
+        return length.map(Framing::Length).ok_or_else(|| UpstreamError::Broken("malformed Content-Length".into()));
     }
-    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
-    if chunked || version < Version::HTTP_11 || status == StatusCode::NO_CONTENT {
-        Ok(None)
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        Ok(Framing::Chunked)
+    } else if version < Version::HTTP_11 {
+        Ok(Framing::Close)
     } else {
-        Err(UpstreamError::Broken("body delimited by the connection's close, which awc cannot read".into()))
+        Err(UpstreamError::Broken("HTTP/1.1 body delimited by the connection's close, which awc cannot read".into()))
     }
 }
 
@@ -185,6 +207,7 @@ mod eof {
     use actix_tls::connect::rustls_0_23::reexports::{AsyncTlsStream as TlsStream, ClientConfig};
     use actix_tls::connect::{ConnectError, ConnectInfo, Connection, Connector, Resolver};
     use awc::http::Uri;
+    use server_common::limits::MAX_HEAD_BYTES;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
     thread_local! {
@@ -212,7 +235,7 @@ mod eof {
 
     fn watched<Io>(connection: Connection<Uri, Io>) -> Connection<Uri, Watched<Io>> {
         let (io, connection) = connection.replace_io(());
-        connection.replace_io(Watched(io)).1
+        connection.replace_io(Watched { io, screening: false, held: Vec::new() }).1
     }
 
     /// Awaits `future`, and says whether a watched socket read end-of-file while it ran.
@@ -229,16 +252,103 @@ mod eof {
         (output, seen)
     }
 
-    /// An upstream socket (TCP, or TLS over TCP) that notes a read of end-of-file.
+    /// An upstream socket (TCP, or TLS over TCP) that notes a read of end-of-file, and
+    /// takes the interim (1xx) answers out of the start of each response.
+    ///
+    /// awc (3.11, `h1proto.rs`) takes the first response head it reads for the answer, so an
+    /// upstream's `100 Continue` or `103 Early Hints` before its 200 was the call's status
+    /// (a 502 "upstream answered HTTP 100"). A client must skip them (RFC 9110, 15.2): a
+    /// request written starts [`Watched::screening`] its response, whose interim heads are
+    /// dropped here; the first other status line ends it, and awc reads from there.
     #[derive(Debug)]
-    pub(super) struct Watched<Io>(Io);
+    pub(super) struct Watched<Io> {
+        io: Io,
+        /// The start of a response is being read: its interim heads are not awc's.
+        screening: bool,
+        /// Read but not yet handed to awc: the start of a response under screening.
+        held: Vec<u8>,
+    }
+
+    impl<Io: AsyncRead + Unpin> Watched<Io> {
+        /// One read of the socket, noting an end-of-file in [`SEEN`].
+        fn read_noting_eof(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let poll = Pin::new(&mut self.io).poll_read(cx, buf);
+            if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
+                SEEN.set(true);
+            }
+            poll
+        }
+
+        /// Drops the whole interim heads at the start of `held`; ends the screening at the
+        /// first other status line, or once a head would be past the contract's head limit
+        /// (awc then judges what it reads, as without the screen).
+        fn screen(&mut self) {
+            while self.screening {
+                let Some(line) = find(&self.held, b"\r\n") else { break };
+                if !interim(&self.held[..line]) {
+                    self.screening = false;
+                } else if let Some(end) = find(&self.held, b"\r\n\r\n") {
+                    self.held.drain(..end + 4);
+                    continue;
+                }
+                break;
+            }
+            if self.held.len() > MAX_HEAD_BYTES {
+                self.screening = false;
+            }
+        }
+    }
+
+    /// Where `needle` first starts in `haystack`.
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|window| window == needle)
+    }
+
+    /// Whether a status line is an interim answer's: 1xx but 101, which would switch
+    /// protocols (never asked for here, so left to awc to refuse).
+    fn interim(status_line: &[u8]) -> bool {
+        match status_line {
+            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', b'1', tens, units, rest @ ..] => {
+                tens.is_ascii_digit()
+                    && units.is_ascii_digit()
+                    && (*tens, *units) != (b'0', b'1')
+                    && rest.first().is_none_or(|&b| b == b' ')
+            }
+            _ => false,
+        }
+    }
 
     impl<Io: AsyncRead + Unpin> AsyncRead for Watched<Io> {
         fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-            let before = buf.filled().len();
-            let poll = Pin::new(&mut self.0).poll_read(cx, buf);
-            if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
-                SEEN.set(true);
+            let this = &mut *self;
+            loop {
+                if !this.screening {
+                    if this.held.is_empty() {
+                        return this.read_noting_eof(cx, buf);
+                    }
+                    let n = this.held.len().min(buf.remaining());
+                    buf.put_slice(&this.held[..n]);
+                    this.held.drain(..n);
+                    return Poll::Ready(Ok(()));
+                }
+                let mut chunk = [0u8; 4096];
+                let mut read = ReadBuf::new(&mut chunk);
+                match this.read_noting_eof(cx, &mut read) {
+                    Poll::Ready(Ok(())) if read.filled().is_empty() => this.screening = false,
+                    Poll::Ready(Ok(())) => this.held.extend_from_slice(read.filled()),
+                    other => return other,
+                }
+                this.screen();
+            }
+        }
+    }
+
+    impl<Io: AsyncWrite + Unpin> Watched<Io> {
+        /// A request (or part of one) was written: its response starts with the next read.
+        fn wrote(&mut self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+            if matches!(poll, Poll::Ready(Ok(n)) if n > 0) && self.held.is_empty() {
+                self.screening = true;
             }
             poll
         }
@@ -246,7 +356,8 @@ mod eof {
 
     impl<Io: AsyncWrite + Unpin> AsyncWrite for Watched<Io> {
         fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write(cx, buf)
+            let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+            self.wrote(poll)
         }
 
         fn poll_write_vectored(
@@ -254,29 +365,30 @@ mod eof {
             cx: &mut Context<'_>,
             bufs: &[io::IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+            let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+            self.wrote(poll)
         }
 
         fn is_write_vectored(&self) -> bool {
-            self.0.is_write_vectored()
+            self.io.is_write_vectored()
         }
 
         fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_flush(cx)
+            Pin::new(&mut self.io).poll_flush(cx)
         }
 
         fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_shutdown(cx)
+            Pin::new(&mut self.io).poll_shutdown(cx)
         }
     }
 
     impl ActixStream for Watched<TcpStream> {
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-            ActixStream::poll_read_ready(&self.0, cx)
+            ActixStream::poll_read_ready(&self.io, cx)
         }
 
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-            ActixStream::poll_write_ready(&self.0, cx)
+            ActixStream::poll_write_ready(&self.io, cx)
         }
     }
 
@@ -284,11 +396,11 @@ mod eof {
     /// AsyncWrite and never asks; `Connector::connector` only requires the trait.
     impl ActixStream for Watched<TlsStream<TcpStream>> {
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-            ActixStream::poll_read_ready(self.0.get_ref().0, cx)
+            ActixStream::poll_read_ready(self.io.get_ref().0, cx)
         }
 
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-            ActixStream::poll_write_ready(self.0.get_ref().0, cx)
+            ActixStream::poll_write_ready(self.io.get_ref().0, cx)
         }
     }
 }
@@ -312,6 +424,82 @@ mod tests {
             let client = client(&config, tls);
             call(&client, &config, as_called(&config.upstream).sleep_url(None)).await
         })
+    }
+
+    /// `calls` calls in a row through a worker's client, to an upstream that answers each
+    /// request it reads with `answer` and keeps the connection open (it closes after an
+    /// answer that asks for the close); with the connections the upstream accepted.
+    fn call_raw(answer: &'static [u8], calls: usize) -> (Vec<Result<u64, UpstreamError>>, usize) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = Config::for_upstream(Upstream::at(listener.local_addr().unwrap()));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                        head.push(byte[0]);
+                        if head.ends_with(b"\r\n\r\n") {
+                            head.clear();
+                            if stream.write_all(answer).is_err() || answer.starts_with(b"HTTP/1.0") {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let outcomes = actix_rt::System::new().block_on(async {
+            let client = client(&config, None);
+            let mut outcomes = Vec::new();
+            for _ in 0..calls {
+                outcomes.push(call(&client, &config, config.upstream.sleep_url(None)).await);
+            }
+            outcomes
+        });
+        (outcomes, accepted.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn interim_answers_before_the_200_are_skipped_and_the_connection_is_reused() {
+        for answer in [
+            &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"[..],
+            b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        ] {
+            // Before: a 502, "upstream answered HTTP 100" (103).
+            let (outcomes, connections) = call_raw(answer, 3);
+            assert_eq!(outcomes, [Ok(5), Ok(5), Ok(5)], "{:?}", String::from_utf8_lossy(answer));
+            assert_eq!(connections, 1, "{:?}", String::from_utf8_lossy(answer));
+        }
+    }
+
+    #[test]
+    fn a_204_is_0_bytes_whatever_its_content_length_says() {
+        // Before: 5 bytes, the ones after the head.
+        let (outcomes, _) = call_raw(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", 2);
+        assert_eq!(outcomes, [Ok(0), Ok(0)]);
+    }
+
+    #[test]
+    fn a_body_error_names_the_framing_the_upstream_used_and_an_http_1_0_body_ends_at_the_close() {
+        // Before: "chunked body ended by a close before its last chunk".
+        let (outcomes, _) = call_raw(b"HTTP/1.0 200 OK\r\n\r\nhello", 1);
+        assert_eq!(outcomes, [Ok(5)]);
+        let broken = |answer: &'static [u8]| match call_raw(answer, 1).0.remove(0) {
+            Err(UpstreamError::Broken(message)) => message,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(answer)),
+        };
+        let short = broken(b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhello");
+        assert!(!short.contains("chunk") && short.contains("5 of its 10"), "{short}");
+        let cut = broken(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+        assert!(cut.contains("chunked"), "{cut}");
+        let unframed = broken(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello");
+        assert!(!unframed.contains("chunk") && unframed.contains("close"), "{unframed}");
     }
 
     #[test]
@@ -362,11 +550,11 @@ mod tests {
             }
             map
         };
-        let ok = StatusCode::OK;
-        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::CONTENT_LENGTH, "12")])), Ok(Some(12)));
-        assert_eq!(framing(Version::HTTP_11, ok, &headers(&[(header::TRANSFER_ENCODING, "chunked")])), Ok(None));
-        assert_eq!(framing(Version::HTTP_10, ok, &headers(&[])), Ok(None));
-        assert_eq!(framing(Version::HTTP_11, StatusCode::NO_CONTENT, &headers(&[])), Ok(None));
-        assert!(matches!(framing(Version::HTTP_11, ok, &headers(&[])), Err(UpstreamError::Broken(_))));
+        let length = headers(&[(header::CONTENT_LENGTH, "12")]);
+        assert_eq!(framing(Version::HTTP_11, &length), Ok(Framing::Length(12)));
+        let chunked = headers(&[(header::TRANSFER_ENCODING, "chunked")]);
+        assert_eq!(framing(Version::HTTP_11, &chunked), Ok(Framing::Chunked));
+        assert_eq!(framing(Version::HTTP_10, &headers(&[])), Ok(Framing::Close));
+        assert!(matches!(framing(Version::HTTP_11, &headers(&[])), Err(UpstreamError::Broken(_))));
     }
 }
