@@ -344,13 +344,13 @@ fn read_json(path: &Path) -> Result<RunResult, LoadgenError> {
 
 /// A `--json` file, opened for writing before any load: a path that cannot be written is a
 /// bad flag (exit 2), found before the run rather than after it. A file that exists keeps
-/// its content until the result replaces it; one this creates is removed again if no result
-/// is written into it (the run failed), so that no empty file is left behind.
+/// its content until the result replaces it; one this creates is removed again unless the
+/// result is written into it whole (the run failed), so that no empty file is left behind.
 struct JsonOut {
     path: PathBuf,
-    /// `None` once the result is written.
-    file: Option<File>,
+    file: File,
     created: bool,
+    written: bool,
 }
 
 impl JsonOut {
@@ -364,22 +364,24 @@ impl JsonOut {
             }
             Err(e) => return Err(cannot(e)),
         };
-        Ok(Self { path: path.to_owned(), file: Some(file), created })
+        Ok(Self { path: path.to_owned(), file, created, written: false })
     }
 
     /// Replaces the file's content with `value`, pretty-printed.
     fn write(mut self, value: &impl serde::Serialize) -> Result<(), LoadgenError> {
         let text = serde_json::to_string_pretty(value).map_err(|e| LoadgenError::Json(e.to_string()))? + "\n";
-        let mut file = self.file.take().ok_or_else(|| LoadgenError::Json("written twice".into()))?;
-        file.set_len(0)
-            .and_then(|()| file.write_all(text.as_bytes()))
-            .map_err(|e| LoadgenError::Json(format!("{}: {e}", self.path.display())))
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .map_err(|e| LoadgenError::Json(format!("{}: {e}", self.path.display())))?;
+        self.written = true;
+        Ok(())
     }
 }
 
 impl Drop for JsonOut {
     fn drop(&mut self) {
-        if self.file.is_some() && self.created {
+        if self.created && !self.written {
             let _ = std::fs::remove_file(&self.path);
         }
     }
