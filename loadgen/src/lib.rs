@@ -370,8 +370,9 @@ impl JsonOut {
     /// Replaces the file's content with `value`, pretty-printed.
     fn write(mut self, value: &impl serde::Serialize) -> Result<(), LoadgenError> {
         let text = serde_json::to_string_pretty(value).map_err(|e| LoadgenError::Json(e.to_string()))? + "\n";
-        self.file
-            .set_len(0)
+        // Only a regular file is emptied first: a pipe or /dev/stdout cannot be, nor need be.
+        let regular = self.file.metadata().is_ok_and(|m| m.is_file());
+        (if regular { self.file.set_len(0) } else { Ok(()) })
             .and_then(|()| self.file.write_all(text.as_bytes()))
             .map_err(|e| LoadgenError::Json(format!("{}: {e}", self.path.display())))?;
         self.written = true;
@@ -428,6 +429,8 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&old).unwrap(), "{\n  \"new\": 1\n}\n", "replaced whole");
         JsonOut::open(&new).unwrap().write(&serde_json::json!([])).unwrap();
         assert_eq!(std::fs::read_to_string(&new).unwrap(), "[]\n");
+        // A device (`--json /dev/stdout`) is written to as it is.
+        JsonOut::open(Path::new("/dev/null")).unwrap().write(&serde_json::json!([])).unwrap();
         let e = JsonOut::open(&dir.path().join("missing").join("x.json")).err().unwrap();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("cannot write it"), "{e}");
