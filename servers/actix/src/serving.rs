@@ -71,7 +71,10 @@ where
         .h1(map_config(app.into_factory().map_err(|e| e.error_response()), |()| AppConfig::default()));
     fn_service(|stream: TcpStream| async move {
         let peer = stream.peer_addr().ok();
-        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)), peer))
+        // The screen answers what actix-http misanswers or hides from the App: a request line
+        // over the head limit (400 from actix-http past http's 64 KiB URI limit), a raw `#`
+        // (dropped from the URI it hands on), a CONNECT or `OPTIONS *` target (404).
+        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)).screening_heads(), peer))
     })
     .and_then(http)
 }
@@ -98,9 +101,9 @@ pub(crate) async fn in_flight(
 
 /// The contract's head limits, where actix's own are looser: actix-http reads heads up to
 /// 128 KiB and 96 header fields (431 past them), so a longer head than
-/// [`MAX_HEAD_BYTES`] or more fields than [`MAX_HEADERS`] is answered here, from the
-/// parsed head: 414 when the request line alone is over the limit, else 431; either way
-/// the connection closes, as hyper's does.
+/// [`MAX_HEAD_BYTES`] or more fields than [`MAX_HEADERS`] is answered 431 here, from the
+/// parsed head, and the connection closes, as hyper's does. A request line alone over the
+/// limit never gets here: the head screen (see [`connection_service`]) answers it 414.
 pub(crate) async fn head_limits(
     request: ServiceRequest,
     next: middleware::Next<impl MessageBody + 'static>,
@@ -121,9 +124,6 @@ fn over_head_limits(head: &RequestHead) -> Option<StatusCode> {
     let target = head.uri.authority().map_or(0, |a| a.as_str().len())
         + head.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     let request_line = head.method.as_str().len() + target + 12;
-    if request_line > MAX_HEAD_BYTES {
-        return Some(StatusCode::URI_TOO_LONG);
-    }
     let fields = head.headers().len();
     let field_bytes: usize = head.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
     (fields > MAX_HEADERS || request_line + field_bytes + 2 > MAX_HEAD_BYTES)
