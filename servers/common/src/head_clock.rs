@@ -44,12 +44,13 @@ pub struct ConnState {
     in_flight: AtomicUsize,
     /// A head has been parsed on this connection (a request was handed to the service).
     served: AtomicBool,
-    /// The reader waiting to report a client's end-of-file until the requests in flight are
-    /// answered ([`HeadIo::answering_half_closed`]); woken by the last [`InFlight`]'s end.
-    eof_waiting: Mutex<Option<Waker>>,
-    /// `eof_waiting` holds a waker: read before taking the lock, so a request's end
-    /// costs no lock on a connection whose client has not half-closed.
-    eof_seen: AtomicBool,
+    /// The reader waiting for the requests in flight to be answered before it reports a
+    /// client's end-of-file ([`HeadIo::answering_half_closed`]) or writes a refusal after
+    /// them; woken by the last [`InFlight`]'s end.
+    reader_waiting: Mutex<Option<Waker>>,
+    /// `reader_waiting` holds a waker: read before taking the lock, so a request's end
+    /// costs no lock on a connection whose reader never waited.
+    reader_parked: AtomicBool,
 }
 
 impl ConnState {
@@ -62,9 +63,23 @@ impl ConnState {
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
-            eof_waiting: Mutex::new(None),
-            eof_seen: AtomicBool::new(false),
+            reader_waiting: Mutex::new(None),
+            reader_parked: AtomicBool::new(false),
         })
+    }
+
+    /// True (and `cx` woken by the last [`InFlight`]'s end) while requests are in flight.
+    fn wait_for_answers(&self, cx: &Context<'_>) -> bool {
+        if self.in_flight.load(SeqCst) == 0 {
+            return false;
+        }
+        if let Ok(mut waiting) = self.reader_waiting.lock() {
+            *waiting = Some(cx.waker().clone());
+        }
+        // SeqCst with `InFlight::drop`'s decrement then load of `reader_parked`: one of the
+        // two sees the other, so the reader is never left waiting.
+        self.reader_parked.store(true, SeqCst);
+        self.in_flight.load(SeqCst) > 0
     }
 
     /// Whether a head has been parsed on this connection.
@@ -123,9 +138,8 @@ pub struct HeadIo<T> {
 struct Refusing {
     answer: Vec<u8>,
     written: usize,
-    shut: bool,
-    /// The client gets a head timeout to close after the answer.
-    deadline: Instant,
+    /// Once the write side is shut: until when the client may take to close (a head timeout).
+    shut: Option<Instant>,
 }
 
 impl<T> HeadIo<T> {
@@ -169,8 +183,7 @@ impl<T> HeadIo<T> {
     /// Starts answering `refusal` instead of reading.
     fn refuse(&mut self, refusal: Refusal) {
         self.screen = None;
-        let deadline = Instant::now() + self.state.head_timeout;
-        self.refusing = Some(Refusing { answer: refusal.response(), written: 0, shut: false, deadline });
+        self.refusing = Some(Refusing { answer: refusal.response(), written: 0, shut: None });
     }
 
     /// Polls the head deadline; true once it has passed.
@@ -184,11 +197,15 @@ impl<T> HeadIo<T> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> HeadIo<T> {
-    /// Answers a refused head: writes the answer, shuts the write side, then drops what the
-    /// client still sends until it closes (ready: end-of-file for the server) or a head
-    /// timeout passes.
+    /// Answers a refused head once the requests before it are answered: writes the answer,
+    /// shuts the write side, then drops what the client still sends until it closes (ready:
+    /// end-of-file for the server) or a head timeout passes.
     fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(refusing) = self.refusing.as_mut() else { return Poll::Ready(Ok(())) };
+        // Pipelined requests before the refused head are answered first, in order.
+        if refusing.written == 0 && self.state.wait_for_answers(cx) {
+            return Poll::Pending;
+        }
         while refusing.written < refusing.answer.len() {
             let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &refusing.answer[refusing.written..]))?;
             if n == 0 {
@@ -196,11 +213,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadIo<T> {
             }
             refusing.written += n;
         }
-        if !refusing.shut {
-            std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
-            refusing.shut = true;
-        }
-        let deadline = refusing.deadline;
+        let deadline = match refusing.shut {
+            Some(deadline) => deadline,
+            None => {
+                std::task::ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+                *refusing.shut.insert(Instant::now() + self.state.head_timeout)
+            }
+        };
         let mut scratch = [0u8; 4096];
         loop {
             let mut dropped = ReadBuf::new(&mut scratch);
@@ -242,12 +261,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(())) if this.half_close && this.state.in_flight.load(Relaxed) > 0 => {
-                // End-of-file with a request in flight: wait for its end (see `InFlight::drop`).
-                if let Ok(mut waiting) = this.state.eof_waiting.lock() {
-                    *waiting = Some(cx.waker().clone());
-                }
-                this.state.eof_seen.store(true, SeqCst);
-                if this.state.in_flight.load(SeqCst) > 0 { Poll::Pending } else { Poll::Ready(Ok(())) }
+                // End-of-file with a request in flight: reported once it is answered.
+                if this.state.wait_for_answers(cx) { Poll::Pending } else { Poll::Ready(Ok(())) }
             }
             Poll::Pending => match this.state.head_deadline() {
                 Some(deadline) if this.head_timed_out(cx, deadline) => {
@@ -304,10 +319,9 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // SeqCst with the reader's store of `eof_seen` then load of `in_flight`: one of the
-        // two sees the other, so the reader is never left waiting.
-        if self.0.in_flight.fetch_sub(1, SeqCst) == 1 && self.0.eof_seen.load(SeqCst) {
-            let waker = self.0.eof_waiting.lock().map(|mut w| w.take()).unwrap_or_default();
+        // See `ConnState::wait_for_answers`.
+        if self.0.in_flight.fetch_sub(1, SeqCst) == 1 && self.0.reader_parked.load(SeqCst) {
+            let waker = self.0.reader_waiting.lock().map(|mut w| w.take()).unwrap_or_default();
             if let Some(waker) = waker {
                 waker.wake();
             }
@@ -409,5 +423,33 @@ mod tests {
         drop(client);
         let read = server.await.expect("join").expect("read after the client closed");
         assert_eq!(read.expect("end-of-file"), 0, "the server was handed the refused head");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_head_pipelined_after_a_request_is_answered_after_that_request() {
+        let state = ConnState::new(TIMEOUT);
+        let (io, mut client) = pipe(&state);
+        let mut io = io.screening_heads();
+        let first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        client.write_all(first).await.expect("write");
+        client.write_all(b"GET /#x HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        let mut buf = [0u8; 256];
+        let n = io.read(&mut buf).await.expect("read");
+        assert_eq!(&buf[..n], first, "the server gets the first request, none of the refused one");
+        let request = InFlight::begin(&state);
+        let mut server = tokio::spawn(async move {
+            let n = io.read(&mut [0u8; 64]).await;
+            (io, n)
+        });
+        let mut byte = [0u8; 1];
+        let early = tokio::time::timeout(TIMEOUT, client.read(&mut byte)).await;
+        assert!(early.is_err(), "the refusal was written before the first request's answer");
+        drop(request);
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.expect("the refusal");
+        assert!(answer.starts_with(b"HTTP/1.1 400 "), "{}", String::from_utf8_lossy(&answer));
+        drop(client);
+        let (_io, read) = tokio::time::timeout(TIMEOUT, &mut server).await.expect("server read").expect("join");
+        assert_eq!(read.expect("end-of-file"), 0);
     }
 }
