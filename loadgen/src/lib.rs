@@ -323,7 +323,9 @@ fn merge_files(files: &[PathBuf]) -> Result<RunResult, LoadgenError> {
     };
     let mut real = Vec::with_capacity(files.len());
     for (other, file) in files.iter().enumerate() {
-        let path = file.canonicalize().map_err(|e| LoadgenError::Json(format!("{}: {e}", file.display())))?;
+        // A path that does not resolve (missing, or a pipe's /proc name) is compared as
+        // given; reading it says what is wrong with it.
+        let path = file.canonicalize().unwrap_or_else(|_| file.clone());
         if let Some(first) = real.iter().position(|p| *p == path) {
             return Err(twice(first, other, "are the same file"));
         }
