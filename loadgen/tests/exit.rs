@@ -151,3 +151,21 @@ fn merge_refuses_one_run_given_twice_and_a_record_with_an_impossible_figure() {
     assert!(stderr.contains("negative.json") && stderr.contains("elapsed_s"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("-1.00s"));
 }
+
+/// A flag out of range fails before anything starts: `capacity` refuses what the run
+/// refuses (a TLS flag with an http:// URL, a --server-pid that is no process) before it
+/// prints its first line, as it refused a URL it cannot use.
+#[test]
+fn capacity_refuses_what_a_run_refuses_before_its_first_line() {
+    let url = format!("http://127.0.0.1:{}/single", closed_port());
+    for (args, says) in [
+        (&["capacity", "--insecure", &url][..], "--insecure only applies to https:// targets"),
+        (&["capacity", "--server-pid", "4000000000", &url], "--server-pid 4000000000: cannot read"),
+    ] {
+        let out = loadgen(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}: nothing before the refusal");
+    }
+}

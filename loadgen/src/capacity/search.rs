@@ -134,7 +134,29 @@ fn validate(opts: &CapacityOpts) -> Result<(), LoadgenError> {
     if opts.pool == Some(0) || opts.max_connections == Some(0) || opts.threads == 0 {
         return usage("--pool, --max-connections and -t must be at least 1");
     }
+    // What every step's run would refuse (a TLS flag with an http:// URL, a --cacert file,
+    // a --server-pid that is no process), refused once here rather than at the first step.
+    crate::plan(&step_opts(opts, opts.start_rate, 1))?;
     Ok(())
+}
+
+/// The run of one step: `rate` on `connections`, made as the options say.
+fn step_opts(o: &CapacityOpts, rate: f64, connections: usize) -> RunOpts {
+    RunOpts {
+        connections,
+        threads: o.threads.min(connections),
+        duration: o.duration,
+        timeout: o.timeout,
+        headers: o.headers.clone(),
+        latency: false,
+        rate: Some(rate),
+        no_keepalive: o.no_keepalive,
+        warmup: o.warmup,
+        json: None,
+        server_pid: o.server_pid,
+        tls: o.tls.clone(),
+        url: Some(o.url.clone()),
+    }
 }
 
 /// Connections for `rate` when answers take up to `latency` (see [`CONNECTION_HEADROOM`]).
@@ -167,22 +189,7 @@ impl Search<'_> {
             }
             _ => 0.0,
         };
-        let run = RunOpts {
-            connections,
-            threads: o.threads.min(connections),
-            duration: o.duration,
-            timeout: o.timeout,
-            headers: o.headers.clone(),
-            latency: false,
-            rate: Some(rate),
-            no_keepalive: o.no_keepalive,
-            warmup: o.warmup,
-            json: None,
-            server_pid: o.server_pid,
-            tls: o.tls.clone(),
-            url: Some(o.url.clone()),
-        };
-        let plan = crate::plan(&run)?;
+        let plan = crate::plan(&step_opts(o, rate, connections))?;
         let sampler = sample_window(o.warmup, o.duration, o.server_pid, o.upstream_pid);
         let result = crate::engine::run(&crate::engine::Plan { progress: false, ..plan })?;
         let (client, server_cpus_busy_percent) = sampler.join().unwrap_or_default();
