@@ -18,7 +18,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let parsed = if bare { humantime::parse_duration(&format!("{s}s")) } else { humantime::parse_duration(s) };
     let parsed = parsed.map_err(|e| format!("not a duration: {s:?} ({e}; try 30s, 500ms, 2m)"))?;
     if parsed > MAX_DURATION {
-        return Err(format!("{s:?} is longer than a year, the longest a run, warm-up or timeout can be"));
+        return Err(format!("{s:?} is longer than a year, the longest duration loadgen takes"));
     }
     Ok(parsed)
 }
@@ -46,7 +46,8 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a rate: a positive number of requests per second.
+/// Parses a rate: a positive number of requests per second, at least one request in the
+/// longest duration loadgen takes.
 pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r * MAX_DURATION.as_secs_f64() >= 1.0 => Ok(r),
