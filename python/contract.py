@@ -41,6 +41,10 @@ MAX_HEAD_BYTES = 16 * 1024
 """Longest request head (line and headers) the contract accepts."""
 MAX_HEADERS = 64
 """Most header fields one request may carry."""
+HEAD_TIMEOUT_S = 10
+"""How long a client may take to send a whole request head (limits.rs HEAD_TIMEOUT): from
+the accept for a connection's first head, from its first byte for a later one. An idle
+keep-alive connection between requests is not timed out."""
 MAX_THREADS = 10_000
 """Largest --threads (servers/common/src/limits.rs MAX_THREADS): each a thread of ours, and
 pid_max is 32768 on the project's machine."""

@@ -65,7 +65,36 @@ class Protocol(H11Protocol):
       request line, 431 for the head (contract.head_over_limits), then the close. h11's
       one limit applies only to a head still incomplete in its buffer (a longer one that
       arrives in one read is served) and answers 400; it has no field-count limit. A head
-      is measured as it arrives, while h11 waits for one."""
+      is measured as it arrives, while h11 waits for one.
+    - A head not whole within contract.HEAD_TIMEOUT_S (from the accept for the first, from
+      its first byte for a later one) is a 408 and the close, or a close when nothing of
+      it came: uvicorn has no head timeout (its keep-alive timer is cancelled by the
+      first byte), so a client trickling a head held its connection for as long as it
+      liked."""
+
+    head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_timer = self.loop.call_later(contract.HEAD_TIMEOUT_S, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _stop_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        if self.conn.trailing_data[0]:
+            self._refuse(408, f"request head not received within {contract.HEAD_TIMEOUT_S} s")
+        else:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
@@ -74,11 +103,17 @@ class Protocol(H11Protocol):
                 data = data.lstrip(b"\r\n")
                 if not data:
                     return
+                if self.head_timer is None:
+                    # A later head's first byte: its time starts now.
+                    self.head_timer = self.loop.call_later(contract.HEAD_TIMEOUT_S, self._head_timed_out)
             over = contract.head_over_limits(received + data)
             if over is not None:
                 self._refuse(*over)
                 return
         super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            # The head is whole.
+            self._stop_head_timer()
 
     def _refuse(self, status: int, message: str) -> None:
         """`status` with the contract's JSON error, then the close. Written here, not by

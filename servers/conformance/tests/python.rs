@@ -62,8 +62,6 @@ const fn python_server(name: &'static str, server_header: &'static str, binary: 
 // Why a case is a known gap (python/README.md, "Request heads"), where two cases share it.
 const GUNICORN_NO_HEAD_TIMEOUT: &str = "gunicorn has no head timeout: gthread reads a head with a blocking read \
      on a pool thread for as long as the client takes";
-const UVICORN_NO_HEAD_TIMEOUT: &str =
-    "uvicorn has no head timeout: its keep-alive timer is cancelled by a connection's first byte";
 const TORNADO_NO_HEAD_TIMEOUT: &str = "tornado's only head timer, idle_connection_timeout, also times idle \
      keep-alive connections (which the contract never times out), so it is left at its 1 h";
 
@@ -95,10 +93,6 @@ mod flask {
 
 mod starlette {
     conformance::suite!(conformance::Subject {
-        known_gaps: &[
-            ("a_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
-            ("a_later_head_trickled_past_the_head_timeout_is_closed", super::UVICORN_NO_HEAD_TIMEOUT),
-        ],
         // Not serialized, but 2.3-3.7 s against the 2 s bound here: a margin that noise or a
         // faster machine can close.
         slow_cases: &[(
