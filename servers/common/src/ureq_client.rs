@@ -3,6 +3,7 @@
 //! [`UpstreamError`]. Both servers then differ only in how they serve HTTP, so comparing
 //! them measures the framework, not the client.
 
+use std::cell::Cell;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -61,11 +62,15 @@ impl UreqUpstream {
             // resumption), so TLS is done by a connector of ours with THE config instead.
             Some(tls) => ureq::Agent::with_parts(
                 ureq_config,
-                ().chain(TcpConnector::default()).chain(OurTls(tls)),
+                ().chain(TcpConnector::default()).chain(OurTls(tls)).chain(NoteReset),
                 LiteralFirst::default(),
             ),
             // http://: ureq's own chain, as before TLS came.
-            None => ureq::Agent::with_parts(ureq_config, DefaultConnector::default(), LiteralFirst::default()),
+            None => ureq::Agent::with_parts(
+                ureq_config,
+                DefaultConnector::default().chain(NoteReset),
+                LiteralFirst::default(),
+            ),
         };
         Ok(Self { agent, timeout_ms: config.upstream_timeout_ms })
     }
@@ -74,6 +79,7 @@ impl UreqUpstream {
     /// [`MAX_BODY_BYTES`]), return its length.
     pub fn call(&self, url: &str) -> Result<u64, UpstreamError> {
         let failed = |e| upstream_error(e, self.timeout_ms);
+        RESET.set(false);
         let mut response = self.agent.get(url).call().map_err(failed)?;
         let status = response.status();
         if !status.is_success() {
@@ -86,7 +92,64 @@ impl UreqUpstream {
         let mut reader = body.as_reader().take(MAX_BODY_BYTES + 1);
         let read = io::copy(&mut reader, &mut io::sink()).map_err(|e| failed(ureq::Error::from(e)))?;
         count.add(usize::try_from(read).unwrap_or(usize::MAX))?;
+        // Only a body that ends at the close gets here after a reset: ureq fails a
+        // Content-Length or chunked one cut short, reset or not.
+        if RESET.get() {
+            return Err(UpstreamError::Broken("connection reset before the body's end (the close it ends at)".into()));
+        }
         count.finish()
+    }
+}
+
+thread_local! {
+    /// Set when a transport read on this thread ended in a reset: see [`NoteReset`]. A call
+    /// runs on its caller's thread from start to end, so the flag is that call's.
+    static RESET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The last step of both connector chains: its transport notes a read that ended in a
+/// reset in [`RESET`]. ureq (3.5, `run.rs`) takes a reset for the upstream's close, which
+/// is where a close-delimited body ends, so a body cut by one would count as whole.
+#[derive(Debug)]
+struct NoteReset;
+
+impl<In: Transport> Connector<In> for NoteReset {
+    type Out = ResetNoted<In>;
+
+    fn connect(&self, _: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(ResetNoted))
+    }
+}
+
+/// A transport whose reads note a reset ([`NoteReset`]).
+#[derive(Debug)]
+struct ResetNoted<T>(T);
+
+impl<T: Transport> Transport for ResetNoted<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let outcome = self.0.await_input(timeout);
+        if let Err(ureq::Error::Io(e)) = &outcome
+            && matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted)
+        {
+            RESET.set(true);
+        }
+        outcome
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
     }
 }
 
@@ -316,6 +379,21 @@ mod tests {
         for fault in [Fault::ShortBody, Fault::ChunkedWithoutLastChunk, Fault::ResetMidBody] {
             assert!(matches!(call(fault), Err(UpstreamError::Broken(_))), "{fault:?}");
         }
+    }
+
+    #[test]
+    fn a_body_cut_by_a_reset_is_broken_and_named_for_no_framing_it_did_not_use() {
+        // Before: a close-delimited body cut by a reset counted as whole (ureq takes a
+        // reset for the close), 200 with its first bytes.
+        for fault in [Fault::ResetMidCloseDelimited, Fault::ResetMidChunked, Fault::ResetMidBody] {
+            let outcome = call(fault);
+            assert!(
+                matches!(&outcome, Err(UpstreamError::Broken(m)) if !m.contains("chunked") && !m.contains("Content-Length")),
+                "{fault:?}: {outcome:?}"
+            );
+        }
+        // A close-delimited body that ends at a clean close still counts.
+        assert_eq!(call(Fault::CloseDelimited(100)), Ok(100));
     }
 
     #[test]
