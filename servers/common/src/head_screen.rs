@@ -32,8 +32,8 @@ pub enum Refusal {
     NoHost,
     /// More than one Host field (RFC 9112 3.2).
     TwoHosts,
-    /// Both Content-Length and Transfer-Encoding (RFC 9112 6.1: a request smuggling
-    /// attempt as often as not).
+    /// Both Content-Length and Transfer-Encoding: RFC 9112 6.1 lets a server reject such a
+    /// message, which may be an attempt at request smuggling; the contract does.
     LengthAndEncoding,
 }
 
