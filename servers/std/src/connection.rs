@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use server_common::proxy::blocking::App;
 
-use crate::head::{Persist, next_request};
+use crate::head::{Persist, next_request, skip_chunked_body};
 use crate::response::respond;
 
 /// How long a connection this server closes waits for the client to close its side (see
@@ -43,8 +43,10 @@ pub(crate) fn serve(connection: &Connection, app: &Arc<App>, accepted: Instant) 
             Ok(None) | Err(_) => return,
         };
         buffer.drain(..len);
+        // Read before the answer: what follows the body is the next request.
+        let body_skipped = !head.chunked || skip_chunked_body(stream, &mut buffer);
         let answer = app.answer(&head.method, &head.target);
-        let persist = if connection.stopping() { Persist::Close } else { head.persist };
+        let persist = if connection.stopping() || !body_skipped { Persist::Close } else { head.persist };
         if respond(stream, &answer, persist).is_err() {
             return;
         }

@@ -69,6 +69,8 @@ pub(crate) struct Head {
     pub(crate) method: String,
     pub(crate) target: String,
     pub(crate) persist: Persist,
+    /// A chunked body follows: [`skip_chunked_body`] reads it, or the connection ends.
+    pub(crate) chunked: bool,
 }
 
 /// Whether the connection goes on after the answer, and what the answer says about it.
@@ -112,6 +114,86 @@ impl Bad {
     }
 }
 
+/// The most of a chunked request body read to find its end: no endpoint takes a body, so
+/// a longer one ends the connection after the answer instead.
+const MAX_SKIPPED_BODY: usize = 16 * 1024;
+
+/// Reads and drops the chunked body at the start of `buffer` (the head already taken
+/// off), reading more from `stream` as needed, and leaves what follows it (a pipelined
+/// request) in `buffer`. False when it cannot: malformed, longer than
+/// [`MAX_SKIPPED_BODY`], not in within [`HEAD_TIMEOUT`], or the connection ended; the
+/// connection must then end after the answer.
+pub(crate) fn skip_chunked_body(mut stream: &TcpStream, buffer: &mut Vec<u8>) -> bool {
+    let due = Instant::now() + HEAD_TIMEOUT;
+    let mut chunk = [0u8; 4096];
+    let mut armed = false;
+    let skipped = loop {
+        match chunked_end(&buffer[..buffer.len().min(MAX_SKIPPED_BODY)]) {
+            Chunked::End(len) => {
+                buffer.drain(..len);
+                break true;
+            }
+            Chunked::Bad => break false,
+            Chunked::Partial if buffer.len() >= MAX_SKIPPED_BODY => break false,
+            Chunked::Partial => {}
+        }
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break false;
+        }
+        armed = true;
+        match stream.read(&mut chunk) {
+            Ok(0) => break false,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => break false,
+        }
+    };
+    // A socket left with a timeout would cut the next idle wait short: then end it.
+    skipped && (!armed || stream.set_read_timeout(None).is_ok())
+}
+
+/// How far a chunked body at the start of a buffer goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Chunked {
+    /// It ends this many bytes in, its last chunk and trailer section included.
+    End(usize),
+    Partial,
+    Bad,
+}
+
+/// Finds the end of the chunked body (RFC 9112, 7.1) at the start of `buffer`.
+fn chunked_end(buffer: &[u8]) -> Chunked {
+    let line_end = |at: usize| buffer[at..].windows(2).position(|w| w == b"\r\n");
+    let mut at = 0;
+    loop {
+        let Some(len) = line_end(at) else { return Chunked::Partial };
+        // The size, then maybe `;extensions`, which say nothing here.
+        let size = buffer[at..at + len].split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+        // Eight hex digits are 4 GiB, far past what is skipped: more is refused, not parsed.
+        if size.is_empty() || size.len() > 8 || !size.iter().all(u8::is_ascii_hexdigit) {
+            return Chunked::Bad;
+        }
+        let size = size.iter().fold(0, |n, &digit| n * 16 + (char::from(digit).to_digit(16).unwrap_or(0) as usize));
+        at += len + 2;
+        if size == 0 {
+            // The trailer section: field lines up to an empty one.
+            loop {
+                let Some(len) = line_end(at) else { return Chunked::Partial };
+                at += len + 2;
+                if len == 0 {
+                    return Chunked::End(at);
+                }
+            }
+        }
+        match buffer.get(at + size..at + size + 2) {
+            None => return Chunked::Partial,
+            Some(b"\r\n") => at += size + 2,
+            Some(_) => return Chunked::Bad,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Parsed {
     Partial,
@@ -139,7 +221,7 @@ fn parse(buffer: &[u8]) -> Parsed {
         Err(reason) => return Parsed::Bad(Bad::Invalid(reason)),
     };
     let length_given = request.headers.iter().any(|h| h.name.eq_ignore_ascii_case("content-length"));
-    let (mut close, mut keep_alive, mut hosts) = (false, false, 0);
+    let (mut close, mut keep_alive, mut hosts, mut chunked) = (false, false, 0, false);
     for header in request.headers.iter() {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // Where such a body ends is what a proxy in front may read otherwise: a
@@ -151,7 +233,7 @@ fn parse(buffer: &[u8]) -> Parsed {
             if !last.eq_ignore_ascii_case(b"chunked") {
                 return Parsed::Bad(Bad::Invalid("Transfer-Encoding whose last coding is not chunked"));
             }
-            body = true;
+            chunked = true;
         } else if header.name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if header.name.eq_ignore_ascii_case("connection") {
@@ -164,8 +246,10 @@ fn parse(buffer: &[u8]) -> Parsed {
     if request.version == Some(1) && hosts != 1 {
         return Parsed::Bad(Bad::Invalid("an HTTP/1.1 request needs exactly one Host header"));
     }
-    // No endpoint takes a body, so none is read: the connection closes after the answer
-    // instead of skipping it (RFC 9112, 9.6 lets a server close at any time).
+    // No endpoint takes a body, so a Content-Length one is not read: the connection closes
+    // after the answer instead of skipping it (RFC 9112, 9.6 lets a server close at any
+    // time). A chunked one is skipped if it is short ([`skip_chunked_body`]): a GET may
+    // carry an empty one, and its connection goes on.
     let persist = match request.version {
         _ if close || body => Persist::Close,
         Some(1) => Persist::KeepAlive,
@@ -177,6 +261,7 @@ fn parse(buffer: &[u8]) -> Parsed {
         method: request.method.unwrap_or_default().to_owned(),
         target: request.path.unwrap_or_default().to_owned(),
         persist,
+        chunked,
     };
     Parsed::Request(head, len)
 }
@@ -210,7 +295,8 @@ mod tests {
         assert_eq!(persist(b"GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n"), Persist::KeepAlive10);
         // A body is never read, so the connection cannot go on after it.
         assert_eq!(persist(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), Persist::Close);
-        assert_eq!(persist(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::Close);
+        // A chunked one is skipped if it can be: see skip_chunked_body.
+        assert_eq!(persist(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), Persist::KeepAlive);
         assert_eq!(persist(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), Persist::KeepAlive);
     }
 
@@ -232,6 +318,19 @@ mod tests {
         // HTTP/1.0 has no Host requirement; gzip under a final chunked is framed.
         head(b"GET / HTTP/1.0\r\n\r\n");
         head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+    }
+
+    #[test]
+    fn a_chunked_body_ends_after_its_last_chunk_and_trailers() {
+        assert_eq!(chunked_end(b"0\r\n\r\nGET"), Chunked::End(5));
+        let whole = b"3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nT: v\r\n\r\n";
+        assert_eq!(chunked_end(&[&whole[..], b"GET"].concat()), Chunked::End(whole.len()));
+        for partial in [&b""[..], b"0\r\n", b"3\r\nab", b"3\r\nabc\r\n0\r\nT: v\r\n"] {
+            assert_eq!(chunked_end(partial), Chunked::Partial, "{:?}", String::from_utf8_lossy(partial));
+        }
+        for bad in [&b"x\r\n"[..], b"\r\n", b"3\r\nabcd\r\n", b"123456789\r\n"] {
+            assert_eq!(chunked_end(bad), Chunked::Bad, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -60,8 +60,12 @@ fn an_empty_line_before_a_request_is_ignored_and_an_empty_chunked_body_gets_one_
     let server = server();
     let text = exchange(server.addr(), format!("\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n{LAST}").as_bytes());
     assert_eq!(statuses(&text), [200, 200], "{text}");
-    let raw = "GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [200]);
+    // The connection goes on after it: before, a 200 with `Connection: close`, then the close.
+    let raw = format!("GET /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{LAST}");
+    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [200, 200]);
+    let raw =
+        format!("POST /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n{LAST}");
+    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [405, 200]);
 }
 
 #[test]
