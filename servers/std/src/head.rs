@@ -216,7 +216,7 @@ fn parse(buffer: &[u8]) -> Parsed {
         Err(e) => return Parsed::Bad(Bad::Syntax(e)),
     };
     let lengths = request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
-    let mut body = match proxy::content_length(lengths.map(|h| h.value)) {
+    let body = match proxy::content_length(lengths.map(|h| h.value)) {
         Ok(body) => body,
         Err(reason) => return Parsed::Bad(Bad::Invalid(reason)),
     };
