@@ -50,6 +50,12 @@ fn an_empty_line_before_a_request_is_ignored_and_an_empty_chunked_body_gets_one_
     let text = exchange(server.addr(), raw.as_bytes());
     // Before: a 400 for the empty line; a 200, then a 400 for the unread "0" chunk.
     assert_eq!(statuses(&text), [200, 200, 200], "{text}");
+    // A short chunked body nobody reads is skipped as well; a malformed one is a 400.
+    let raw =
+        format!("POST /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n{LAST}");
+    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [405, 200]);
+    let raw = format!("POST /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{LAST}");
+    assert_eq!(statuses(&exchange(server.addr(), raw.as_bytes())), [400]);
 }
 
 #[test]
