@@ -29,6 +29,7 @@ import socket
 import ssl
 import sys
 import weakref
+from asyncio import Future
 
 import pycurl
 import tornado.httpserver
@@ -207,12 +208,13 @@ class Handler(tornado.web.RequestHandler):
     def on_connection_close(self) -> None:
         self.busy.discard(self)
 
-    def answer(self, status: int, body: bytes, content_type: str = contract.CONTENT_TYPE_JSON) -> None:
+    def answer(self, status: int, body: bytes, content_type: str = contract.CONTENT_TYPE_JSON) -> Future[None]:
+        """Finishes the request with this answer: the future resolves once it is written."""
         self.set_status(status)
         self.set_header("Content-Type", content_type)
         if status == 405:
             self.set_header("Allow", contract.ALLOW)
-        self.finish(body)
+        return self.finish(body)
 
     def failed(self, e: BenchError) -> None:
         self.answer(e.status, e.body())
@@ -275,27 +277,34 @@ class NotFound(Handler):
         self.failed(contract.NotFound())
 
 
-class BadRequest(Handler):
-    """A request tornado let through that the contract refuses (contract.refused_request:
-    CONNECT, `OPTIONS *`, a `#` in the target), any method: 400. tornado itself refuses a
-    missing or doubled Host, Content-Length with Transfer-Encoding, a final coding other
-    than chunked and a Content-Length that is not a decimal, with a 400 and a close."""
+class Refused(Handler):
+    """A request tornado let through that the contract refuses, any method: `status` (400
+    for contract.refused_request's CONNECT, `OPTIONS *` and `#` in the target; 431 for
+    more than MAX_HEADERS fields, which tornado does not count), then the close. tornado
+    itself refuses a missing or doubled Host, Content-Length with Transfer-Encoding, a
+    final coding other than chunked and a Content-Length that is not a decimal (400), and
+    a head over max_header_size (a close), each then closing."""
 
     SUPPORTED_METHODS = _EveryMethod()  # type: ignore[assignment]
 
-    def initialize(self, why: str, **kwargs) -> None:  # type: ignore[override]
+    def initialize(self, status: int, why: str, **kwargs) -> None:  # type: ignore[override]
         super().initialize(**kwargs)
-        self.why = why
+        self.status, self.why = status, why
 
-    def prepare(self) -> None:
-        self.failed(contract.QueryError(self.why))
+    async def prepare(self) -> None:
+        super().prepare()
+        # finish's future resolves once the answer is written; tornado keeps a connection
+        # open after an answer unless the request asked otherwise, so it is closed here.
+        await self.answer(self.status, contract.error_json(self.why))
+        self.request.connection.stream.close()
 
 
 class Application(tornado.web.Application):
-    """tornado's Application, checking the request-target before routing (tornado routes
-    CONNECT's authority and `*` as paths, to a 404), and routing an absolute-form target
-    by its path (tornado takes all of `http://other/health` as the path). `handler_args`
-    are every handler's initialize arguments."""
+    """tornado's Application, checking the request-target and the field count before
+    routing (tornado routes CONNECT's authority and `*` as paths, to a 404, and has no
+    field-count limit), and routing an absolute-form target by its path (tornado takes all
+    of `http://other/health` as the path). `handler_args` are every handler's initialize
+    arguments."""
 
     def __init__(self, handler_args: dict, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -311,8 +320,11 @@ class Application(tornado.web.Application):
             request.headers.get_list("Content-Length"),
             request.headers.get_list("Transfer-Encoding"),
         )
+        status = 400
+        if why is None and len(list(request.headers.get_all())) > contract.MAX_HEADERS:
+            status, why = 431, f"more than {contract.MAX_HEADERS} header fields"
         if why is not None:
-            return self.get_handler_delegate(request, BadRequest, dict(self.handler_args, why=why))
+            return self.get_handler_delegate(request, Refused, dict(self.handler_args, status=status, why=why))
         origin = contract.origin_form(request.uri or "")
         if origin != request.uri:
             request.path = origin.partition("?")[0]

@@ -111,7 +111,6 @@ mod starlette {
 mod tornado {
     conformance::suite!(conformance::Subject {
         known_gaps: &[
-            ("a_head_over_the_limit_is_431_or_closed", "tornado has no field-count limit: 65 fields are served"),
             (
                 "a_request_line_over_the_limit_is_414",
                 "tornado's max_header_size (16 KiB) bounds the whole head, and past it HTTP1Connection closes \
