@@ -1,6 +1,6 @@
 //! The cases of hostile and careless clients: heads over the size limits, heads sent too
-//! slowly, idle keep-alive connections, connections left half-read at a stop, and an
-//! impatient second signal. Each starts its own gosleep and server on ephemeral ports.
+//! slowly, idle keep-alive connections, connections left half-read at a stop, new
+//! connections during the drain, and an impatient second signal. Each starts its own gosleep and server on ephemeral ports.
 
 use std::io;
 use std::net::SocketAddr;
