@@ -50,7 +50,7 @@ class Server(uvicorn.Server):
 
 
 class Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with two fixes of its own methods (asyncio's Protocol ones):
+    """uvicorn's h11 protocol, amended in asyncio's Protocol methods it implements:
 
     - A client that sends its request and then shuts its write side (a FIN) gets its
       answer: uvicorn's eof_received returns None, so asyncio closes the connection at the
