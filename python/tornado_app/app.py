@@ -176,17 +176,18 @@ class CurlUpstream:
 
 
 def _curl_error(error: CurlError, timeout_ms: int) -> UpstreamError:
-    """A failed transfer (tornado's code 599) by libcurl's error number."""
+    """A failed transfer (tornado's code 599) by libcurl's error number, in libcurl's
+    words: without tornado's `HTTP 599: `, which would read as a status the upstream sent."""
     number = error.errno
     if number == CURLE_OPERATION_TIMEDOUT:
         return UpstreamError.timeout(timeout_ms)
     if number in (CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST):
-        return UpstreamError.connect(error)
+        return UpstreamError.connect(error.message)
     if number in CURLE_TLS:
         return UpstreamError.tls(error.message)
     if number == CURLE_FILESIZE_EXCEEDED or (number == CURLE_WRITE_ERROR and "max_body_size" in str(error)):
         return UpstreamError.too_large()
-    return UpstreamError.broken(error)
+    return UpstreamError.broken(error.message)
 
 
 class Handler(tornado.web.RequestHandler):
