@@ -7,6 +7,7 @@
 //! would hide both.
 
 pub mod process;
+pub mod raw;
 
 use std::io;
 use std::net::SocketAddr;

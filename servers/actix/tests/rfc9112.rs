@@ -4,11 +4,12 @@
 //! head screen (`server_common::head_screen`) in front of it answers those.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::Duration;
 
 use server_common::{Config, Running, Upstream};
+use testkit::raw::{LAST, statuses};
 
 /// How long a test waits for an answer or a close before it calls the server hung.
 const WAIT: Duration = Duration::from_secs(30);
@@ -37,38 +38,13 @@ fn server(upstream: Upstream) -> Running {
     server_actix::start(Config::for_upstream(upstream)).expect("server-actix starts")
 }
 
-/// Sends `raw` on a fresh connection (then shuts its write side, with `half_close`), and
-/// reads until the server closes it.
 fn exchange_with(addr: SocketAddr, raw: &[u8], half_close: bool) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
-    // From a thread: the server may answer and close before it reads all of a long head.
-    let writer = {
-        let (mut stream, raw) = (stream.try_clone().expect("clone"), raw.to_vec());
-        thread::spawn(move || {
-            let _ = stream.write_all(&raw);
-            if half_close {
-                let _ = stream.shutdown(Shutdown::Write);
-            }
-        })
-    };
-    let mut got = Vec::new();
-    let _ = stream.read_to_end(&mut got);
-    let _ = writer.join();
-    String::from_utf8_lossy(&got).into_owned()
+    testkit::raw::exchange_with(addr, raw, half_close, WAIT)
 }
 
 fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    exchange_with(addr, raw, false)
+    testkit::raw::exchange(addr, raw, WAIT)
 }
-
-/// The status codes of the responses in `text`, in order.
-fn statuses(text: &str) -> Vec<u16> {
-    text.split("HTTP/1.").skip(1).filter_map(|r| r.get(2..5)?.parse().ok()).collect()
-}
-
-/// `GET /health` that asks for the close: ends every pipelined exchange below.
-const LAST: &str = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 
 #[test]
 fn a_request_line_over_the_head_limit_is_414_at_every_length() {

@@ -9,6 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use server_common::{Config, Running, Upstream};
+use testkit::raw::{LAST, statuses};
 
 /// How long a test waits for an answer or a close before it calls the server hung.
 const WAIT: Duration = Duration::from_secs(30);
@@ -24,21 +25,8 @@ fn server(upstream: Upstream) -> Running {
 
 /// Sends `raw` on a fresh connection, and reads until the server closes it.
 fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
-    stream.write_all(raw).expect("request sent");
-    let mut got = Vec::new();
-    let _ = stream.read_to_end(&mut got);
-    String::from_utf8_lossy(&got).into_owned()
+    testkit::raw::exchange(addr, raw, WAIT)
 }
-
-/// The status codes of the responses in `text`, in order.
-fn statuses(text: &str) -> Vec<u16> {
-    text.split("HTTP/1.").skip(1).filter_map(|r| r.get(2..5)?.parse().ok()).collect()
-}
-
-/// `GET /health` that asks for the close: ends every pipelined exchange below.
-const LAST: &str = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 
 #[test]
 fn an_empty_line_before_a_request_is_ignored_and_an_empty_chunked_body_gets_one_answer() {

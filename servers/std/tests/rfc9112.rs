@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use server_common::{Config, Running, Upstream};
+use testkit::raw::{LAST, statuses};
 
 /// How long a test waits for an answer or a close before it calls the server hung.
 const WAIT: Duration = Duration::from_secs(30);
@@ -22,21 +23,8 @@ fn server() -> Running {
 
 /// Sends `raw` on a fresh connection, and reads until the server closes it.
 fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
-    stream.write_all(raw).expect("request sent");
-    let mut got = Vec::new();
-    let _ = stream.read_to_end(&mut got);
-    String::from_utf8_lossy(&got).into_owned()
+    testkit::raw::exchange(addr, raw, WAIT)
 }
-
-/// The status codes of the responses in `text`, in order.
-fn statuses(text: &str) -> Vec<u16> {
-    text.split("HTTP/1.").skip(1).filter_map(|r| r.get(2..5)?.parse().ok()).collect()
-}
-
-/// `GET /health` that asks for the close: ends every pipelined exchange below.
-const LAST: &str = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 
 #[test]
 fn a_body_framed_two_ways_not_chunked_last_or_past_u64_is_400_and_the_connection_closes() {
