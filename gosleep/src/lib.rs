@@ -45,6 +45,9 @@ use thiserror::Error;
 /// server's call accepts, so every body gosleep can serve is one a server counts.
 pub use server_common::upstream::MAX_BODY_BYTES;
 
+/// What every answer of gosleep says in `Server:`.
+pub const SERVER_HEADER: &str = "gosleep";
+
 /// How long a stopping gosleep lets sleeping requests finish before it exits anyway (its
 /// own limit; the servers' is [`running::DRAIN_LIMIT`]).
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -309,7 +312,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::SERVER, HeaderValue::from_static("gosleep"));
+    headers.insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
     response
 }
 
@@ -393,7 +396,7 @@ pub async fn serve(
         let open = Arc::new(OpenConnection(Arc::clone(&app)));
         hyper::service::service_fn(move |req| handle(Arc::clone(&open.0), req))
     };
-    let mut http = hyper_serve::Http1::new("gosleep", DRAIN_LIMIT);
+    let mut http = hyper_serve::Http1::new("gosleep", SERVER_HEADER, DRAIN_LIMIT);
     if let Some(tls) = tls {
         let app = Arc::clone(&app);
         http = http.with_tls(tls, move |handshake| app.counters.handshake(handshake));

@@ -74,7 +74,7 @@ where
         // The screen answers what actix-http misanswers or hides from the App: a request line
         // over the head limit (400 from actix-http past http's 64 KiB URI limit), a raw `#`
         // (dropped from the URI it hands on), a CONNECT or `OPTIONS *` target (404).
-        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)).screening_heads(), peer))
+        Ok((HeadIo::new(stream, ConnState::new(HEAD_TIMEOUT)).screening_heads(crate::SERVER_HEADER), peer))
     })
     .and_then(http)
 }

@@ -123,8 +123,8 @@ pub struct HeadIo<T> {
     /// Made the first time a head is still incomplete when the socket has no more bytes,
     /// then reset; most heads arrive in one read and never need it.
     timer: Option<Pin<Box<Sleep>>>,
-    /// Set by [`HeadIo::screening_heads`].
-    screen: Option<HeadScreen>,
+    /// Set by [`HeadIo::screening_heads`], with the `Server:` its answers carry.
+    screen: Option<(HeadScreen, &'static str)>,
     /// Set by [`HeadIo::answering_half_closed`].
     half_close: bool,
     /// A refused head's answer being written, once the screen refused one.
@@ -162,8 +162,8 @@ impl<T> HeadIo<T> {
     /// in the target, an authority-form or `*` target, a missing or second Host (HTTP/1.1),
     /// or Content-Length with Transfer-Encoding 400; the server sees none of that head, and
     /// the connection closes after the answer.
-    pub fn screening_heads(mut self) -> Self {
-        self.screen = Some(HeadScreen::new());
+    pub fn screening_heads(mut self, server_header: &'static str) -> Self {
+        self.screen = Some((HeadScreen::new(), server_header));
         self
     }
 
@@ -182,8 +182,8 @@ impl<T> HeadIo<T> {
 
     /// Starts answering `refusal` instead of reading.
     fn refuse(&mut self, refusal: Refusal) {
-        self.screen = None;
-        self.refusing = Some(Refusing { answer: refusal.response(), written: 0, shut: None });
+        let server = self.screen.take().map_or("", |(_, server)| server);
+        self.refusing = Some(Refusing { answer: refusal.response(server), written: 0, shut: None });
     }
 
     /// Polls the head deadline; true once it has passed.
@@ -249,7 +249,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
                 this.state.bytes_read();
-                let refused = this.screen.as_mut().and_then(|screen| screen.feed(&buf.filled()[before..]));
+                let refused = this.screen.as_mut().and_then(|(screen, _)| screen.feed(&buf.filled()[before..]));
                 if let Some((head_start, refusal)) = refused {
                     this.refuse(refusal);
                     // The server gets the requests before the refused head, none of it.
@@ -412,7 +412,7 @@ mod tests {
     async fn a_screened_head_is_answered_by_the_wrapper_and_the_server_reads_end_of_file() {
         let state = ConnState::new(TIMEOUT);
         let (io, mut client) = pipe(&state);
-        let mut io = io.screening_heads();
+        let mut io = io.screening_heads("test");
         client.write_all(b"GET /x#y HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
         let server = tokio::spawn(async move { read_within(&mut io, TIMEOUT).await });
         let mut answer = Vec::new();
@@ -429,7 +429,7 @@ mod tests {
     async fn a_refused_head_pipelined_after_a_request_is_answered_after_that_request() {
         let state = ConnState::new(TIMEOUT);
         let (io, mut client) = pipe(&state);
-        let mut io = io.screening_heads();
+        let mut io = io.screening_heads("test");
         let first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         client.write_all(first).await.expect("write");
         client.write_all(b"GET /#x HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");

@@ -66,10 +66,13 @@ impl Refusal {
     }
 
     /// The whole answer on the wire: the contract's JSON error, then the close.
-    pub fn response(self) -> Vec<u8> {
+    /// The answer, with the headers every response of the contract carries (`server`'s
+    /// `Server:` among them) and `Connection: close`.
+    pub fn response(self, server: &str) -> Vec<u8> {
         let body = ErrorReply::json(self.message());
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
         let mut response = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\ndate: {date}\r\nserver: {server}\r\nconnection: close\r\n\r\n",
             self.status(),
             self.reason_phrase(),
             body.len()
@@ -451,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_answer_is_the_contracts_json_error_then_close() {
-        let answer = String::from_utf8(Refusal::RequestLineTooLong.response()).unwrap();
+        let answer = String::from_utf8(Refusal::RequestLineTooLong.response("test")).unwrap();
         assert!(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{answer}");
         assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
         assert!(answer.ends_with(r#"{"error":"request line longer than 16384 bytes"}"#), "{answer}");

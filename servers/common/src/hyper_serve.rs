@@ -50,6 +50,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct Http1 {
     name: &'static str,
+    /// The `Server:` of the answers the loop writes itself (a refused head's).
+    server_header: &'static str,
     drain_limit: Duration,
     head_timeout: Duration,
     tls: Option<Tls>,
@@ -109,8 +111,8 @@ impl Tls {
 impl Http1 {
     /// The loop for the binary `name`, waiting at most `drain_limit` for requests in flight
     /// when it stops; heads time out after [`HEAD_TIMEOUT`].
-    pub fn new(name: &'static str, drain_limit: Duration) -> Self {
-        Self { name, drain_limit, head_timeout: HEAD_TIMEOUT, tls: None }
+    pub fn new(name: &'static str, server_header: &'static str, drain_limit: Duration) -> Self {
+        Self { name, server_header, drain_limit, head_timeout: HEAD_TIMEOUT, tls: None }
     }
 
     /// Serves HTTPS instead: each accepted connection first makes a TLS handshake with
@@ -155,7 +157,7 @@ impl Http1 {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let Self { name, drain_limit, head_timeout, tls } = self;
+        let Self { name, server_header, drain_limit, head_timeout, tls } = self;
         let mut http = hyper::server::conn::http1::Builder::new();
         // No hyper timer, so no header_read_timeout: hyper's starts whenever the connection
         // waits for a head, idle keep-alive time included, and would close the pooled idle
@@ -194,7 +196,7 @@ impl Http1 {
                 tokio::spawn(async move {
                     let Some(stream) = tls.handshake(stream, head_timeout).await else { return };
                     let io = HeadIo::new(stream, state)
-                        .screening_heads()
+                        .screening_heads(server_header)
                         .answering_half_closed()
                         .ending_unserved_on(stopping);
                     let _ = watcher.watch(http.serve_connection(TokioIo::new(io), service)).await;
@@ -210,7 +212,7 @@ impl Http1 {
             // `half_close`: it stops reading mid-request, so a client that resets would not
             // be seen gone (and its upstream calls dropped) until the answer.
             let io = HeadIo::new(stream, Arc::clone(&state))
-                .screening_heads()
+                .screening_heads(server_header)
                 .answering_half_closed()
                 .ending_unserved_on(Arc::clone(&stopping));
             let service = Tracked { inner: make_service(), state };
@@ -345,7 +347,7 @@ mod tests {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let http = tls(Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", Duration::from_secs(5)) });
+        let http = tls(Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", "test", Duration::from_secs(5)) });
         tokio::spawn(http.serve(listener, make_service, shutdown));
         (addr, stop)
     }

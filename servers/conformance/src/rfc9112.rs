@@ -27,11 +27,18 @@ fn assert_single(subject: &Subject, r: &Response, what: &str) {
 }
 
 /// `request` on a fresh connection is answered 400 (never served, never dropped without an
-/// answer); if `closed`, the connection then closes.
-async fn assert_400(subject: &Subject, addr: SocketAddr, request: &str, closed: bool) {
+/// answer); if `closed`, the connection then closes. With `whole`, the 400 carries the
+/// contract's Date and Server, as any response does: for the refusals every server makes in
+/// its own code or its head screen (a target with no path, a `#`). The HTTP libraries' own
+/// 400s for framing and Host (hyper's, actix-http's, tiny_http's) carry no Server.
+async fn assert_400(subject: &Subject, addr: SocketAddr, request: &str, closed: bool, whole: bool) {
     let what = format!("{request:?}");
     let (r, mut conn) = exchange(subject, addr, request.as_bytes(), &what).await;
     assert_eq!(r.status, 400, "{}: {what}: answered {} ({:?})", subject.name, r.status, r.text());
+    if whole {
+        assert!(r.header("date").is_some(), "{}: {what}: a 400 without Date", subject.name);
+        assert_eq!(r.header("server"), Some(subject.server_header), "{}: {what}: the 400's Server", subject.name);
+    }
     if closed {
         assert!(conn.closed_by_peer(AT_ONCE).await, "{}: {what}: connection left open after the 400", subject.name);
     }
@@ -47,7 +54,7 @@ pub fn connect_and_asterisk_form_are_400_and_serving_goes_on(subject: &Subject) 
             "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n",
             "OPTIONS * HTTP/1.1\r\nHost: conformance\r\n\r\n",
         ] {
-            assert_400(subject, s.addr(), request, false).await;
+            assert_400(subject, s.addr(), request, false, true).await;
         }
         assert_still_serving(subject, s.addr(), "CONNECT and OPTIONS *").await;
     });
@@ -95,7 +102,7 @@ pub fn content_length_with_transfer_encoding_is_400_and_closed(subject: &Subject
             ("Content-Length: 0x5", "hello"),
         ] {
             let request = format!("GET /health HTTP/1.1\r\nHost: conformance\r\n{framing}\r\n\r\n{body}");
-            assert_400(subject, s.addr(), &request, true).await;
+            assert_400(subject, s.addr(), &request, true, false).await;
         }
         assert_still_serving(subject, s.addr(), "ambiguous request framings").await;
     });
@@ -157,7 +164,7 @@ pub fn a_missing_or_doubled_host_is_400(subject: &Subject) {
             "GET /health HTTP/1.1\r\nHost: one\r\nHost: two\r\n\r\n",
             "GET /single?ms=0 HTTP/1.1\r\nHost: one\r\nHost: one\r\n\r\n",
         ] {
-            assert_400(subject, s.addr(), request, false).await;
+            assert_400(subject, s.addr(), request, false, false).await;
         }
         let old = "GET /health HTTP/1.0\r\n\r\n";
         let (r, _) = exchange(subject, s.addr(), old.as_bytes(), old).await;
@@ -172,7 +179,8 @@ pub fn a_hash_in_the_target_is_400(subject: &Subject) {
     let s = server_for(subject, &g);
     block_on(async {
         for target in ["/health#x", "/single?ms=0#x", "/#"] {
-            assert_400(subject, s.addr(), &format!("GET {target} HTTP/1.1\r\nHost: conformance\r\n\r\n"), false).await;
+            let request = format!("GET {target} HTTP/1.1\r\nHost: conformance\r\n\r\n");
+            assert_400(subject, s.addr(), &request, false, true).await;
         }
         assert_still_serving(subject, s.addr(), "a # in the target").await;
     });
