@@ -52,7 +52,11 @@ pub fn start(config: Config) -> io::Result<Running> {
     running::spawn_tokio("server-axum", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         let router = app(state);
         let make_service = move || TowerToHyperService::new(router.clone());
-        hyper_serve::Http1::new("server-axum", SERVER_HEADER, running::DRAIN_LIMIT).serve(listener, make_service, shutdown)
+        hyper_serve::Http1::new("server-axum", SERVER_HEADER, running::DRAIN_LIMIT).serve(
+            listener,
+            make_service,
+            shutdown,
+        )
     })
 }
 

@@ -161,7 +161,9 @@ pub fn start(config: Config) -> io::Result<Running> {
             let app = Arc::clone(&app);
             hyper::service::service_fn(move |req| handle(Arc::clone(&app), req))
         };
-        hyper_serve::Http1::new("server-hyper", SERVER_HEADER, running::DRAIN_LIMIT).serve(listener, make_service, shutdown).await
+        hyper_serve::Http1::new("server-hyper", SERVER_HEADER, running::DRAIN_LIMIT)
+            .serve(listener, make_service, shutdown)
+            .await
     })
 }
 

@@ -58,7 +58,11 @@ pub fn start(config: Config) -> io::Result<Running> {
     running::spawn_tokio("server-warp", config.listen, config.threads_or_cpus(), move |listener, shutdown| {
         let filter = routes(state);
         let make_service = move || TowerToHyperService::new(warp::service(filter.clone()));
-        hyper_serve::Http1::new("server-warp", SERVER_HEADER, running::DRAIN_LIMIT).serve(listener, make_service, shutdown)
+        hyper_serve::Http1::new("server-warp", SERVER_HEADER, running::DRAIN_LIMIT).serve(
+            listener,
+            make_service,
+            shutdown,
+        )
     })
 }
 
