@@ -44,9 +44,8 @@ pub struct ConnState {
     in_flight: AtomicUsize,
     /// A head has been parsed on this connection (a request was handed to the service).
     served: AtomicBool,
-    /// The reader waiting for the requests in flight to be answered before it reports a
-    /// client's end-of-file ([`HeadIo::answering_half_closed`]) or writes a refusal after
-    /// them; woken by the last [`InFlight`]'s end.
+    /// The reader waiting for the requests in flight to be answered before it writes a
+    /// refusal after them; woken by the last [`InFlight`]'s end.
     reader_waiting: Mutex<Option<Waker>>,
     /// `reader_waiting` holds a waker: read before taking the lock, so a request's end
     /// costs no lock on a connection whose reader never waited.
@@ -125,8 +124,6 @@ pub struct HeadIo<T> {
     timer: Option<Pin<Box<Sleep>>>,
     /// Set by [`HeadIo::screening_heads`], with the `Server:` its answers carry.
     screen: Option<(HeadScreen, &'static str)>,
-    /// Set by [`HeadIo::answering_half_closed`].
-    half_close: bool,
     /// A refused head's answer being written, once the screen refused one.
     refusing: Option<Refusing>,
 }
@@ -144,17 +141,7 @@ struct Refusing {
 
 impl<T> HeadIo<T> {
     pub fn new(io: T, state: Arc<ConnState>) -> Self {
-        Self { io, state, stopping: None, timer: None, screen: None, half_close: false, refusing: None }
-    }
-
-    /// A client's end-of-file (it shut its write side, RFC 9112 9.6's half-close) is read by
-    /// the server only once the requests in flight are answered: until then the read waits.
-    /// A server that takes end-of-file mid-request for a client gone (hyper's, unless told
-    /// `half_close`) then answers it, then closes; a client that resets is still gone at once
-    /// (hyper's own `half_close` stops reading mid-request altogether, which would lose that).
-    pub fn answering_half_closed(mut self) -> Self {
-        self.half_close = true;
-        self
+        Self { io, state, stopping: None, timer: None, screen: None, refusing: None }
     }
 
     /// Screens each request head before the server reads it ([`crate::head_screen`]): a
@@ -259,10 +246,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
                     }
                 }
                 Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(())) if this.half_close && this.state.in_flight.load(Relaxed) > 0 => {
-                // End-of-file with a request in flight: reported once it is answered.
-                if this.state.wait_for_answers(cx) { Poll::Pending } else { Poll::Ready(Ok(())) }
             }
             Poll::Pending => match this.state.head_deadline() {
                 Some(deadline) if this.head_timed_out(cx, deadline) => {
@@ -388,24 +371,6 @@ mod tests {
         // The body's bytes started a clock (see `ConnState::bytes_read`), now running.
         let failed = read_within(&mut io, TIMEOUT).await.expect("timed out after the answer");
         assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_half_closed_clients_end_of_file_waits_for_the_answer_in_flight() {
-        let state = ConnState::new(TIMEOUT);
-        let (io, mut client) = pipe(&state);
-        let mut io = io.answering_half_closed();
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
-        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
-        let request = InFlight::begin(&state);
-        client.shutdown().await.expect("half-close");
-        assert!(read_within(&mut io, TIMEOUT).await.is_none(), "end-of-file read while the answer was in flight");
-        let mut reader = tokio::spawn(async move { read_within(&mut io, TIMEOUT * 3).await });
-        tokio::task::yield_now().await;
-        assert!(!reader.is_finished());
-        drop(request);
-        let read = tokio::time::timeout(TIMEOUT, &mut reader).await.expect("woken by the answer's end").expect("join");
-        assert_eq!(read.expect("read").expect("end-of-file"), 0);
     }
 
     #[tokio::test(start_paused = true)]

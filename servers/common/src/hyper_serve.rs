@@ -206,8 +206,8 @@ impl Http1 {
             // drain.
             // A client's end-of-file mid-request is taken for the client gone, and its upstream
             // calls are dropped, as Go's net/http does: a FIN is also all a server sees of a
-            // client that closed altogether, and holding it for the answer
-            // (`HeadIo::answering_half_closed`) made these servers recover from an overload
+            // client that closed altogether, and holding it for the answer (c2ac3ed, since
+            // removed) made these servers recover from an overload
             // 10x slower (docs/benchmarks/servers-recovery.md, 2026-12-07).
             let io = HeadIo::new(stream, Arc::clone(&state))
                 .screening_heads(server_header)
