@@ -97,11 +97,20 @@ impl Conn {
         self.stream.get_mut().shutdown().await
     }
 
-    /// Reads one response (bounded by [`REQUEST_TIMEOUT`]).
+    /// Reads one final response (bounded by [`REQUEST_TIMEOUT`]), skipping any interim 1xx
+    /// before it, as RFC 9110 15.2 requires of a client (a server may send one unasked: the
+    /// hyper loop's probe of a half-close is a `100 Continue`).
     pub async fn read_response(&mut self) -> io::Result<Response> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.read_response_unbounded())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
+        tokio::time::timeout(REQUEST_TIMEOUT, async {
+            loop {
+                let response = self.read_response_unbounded().await?;
+                if !(100..200).contains(&response.status) || response.status == 101 {
+                    return Ok(response);
+                }
+            }
+        })
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
     }
 
     async fn read_response_unbounded(&mut self) -> io::Result<Response> {
@@ -124,6 +133,10 @@ impl Conn {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
         let mut response = Response { status, headers, body: Vec::new() };
+        // RFC 9112 6.3: a 1xx, 204 or 304 ends at its head.
+        if (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(response);
+        }
         // Bodies are held here, so no more than the largest a server or gosleep may send:
         // a bad length or an endless body fails the test instead of exhausting memory.
         let too_large = || bad("body over MAX_BODY_BYTES");

@@ -12,6 +12,12 @@
 //! With [`HeadIo::screening_heads`] the same wrapper also screens each head's bytes
 //! ([`crate::head_screen`]) before the server parses them: a refused head is answered here
 //! (414 for a request line over the head limit, 400 for the rest), then the connection closes.
+//!
+//! With [`HeadIo::probing_fin`] it tells a client that half-closed mid-request from one that
+//! left ([`PeerReset`]): both send only a FIN, so the wrapper writes an interim `100
+//! Continue` (which an HTTP/1.1 client must accept, RFC 9110 15.2) and holds the end-of-file
+//! from the server: a client that closed its socket answers that write with a reset, and the
+//! server then reads end-of-file and drops the request's work; a half-closed one gets its answer.
 
 use std::future::Future;
 use std::io;
@@ -21,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use crate::head_screen::{HeadScreen, Refusal};
@@ -42,6 +48,11 @@ pub struct ConnState {
     head_since: AtomicU64,
     /// Requests whose response is not yet done.
     in_flight: AtomicUsize,
+    /// Of those, the ones whose answer has not begun, and the ones of them that an interim
+    /// 1xx may precede (HTTP/1.1 ones, [`InFlight::awaiting`]): what a client's FIN
+    /// mid-request leads to ([`ConnState::on_fin`]).
+    awaiting: AtomicUsize,
+    awaiting_interim_ok: AtomicUsize,
     /// A head has been parsed on this connection (a request was handed to the service).
     served: AtomicBool,
     /// The reader waiting for the requests in flight to be answered before it writes a
@@ -61,6 +72,8 @@ impl ConnState {
             head_timeout,
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            awaiting: AtomicUsize::new(0),
+            awaiting_interim_ok: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             reader_waiting: Mutex::new(None),
             reader_parked: AtomicBool::new(false),
@@ -79,6 +92,18 @@ impl ConnState {
         // two sees the other, so the reader is never left waiting.
         self.reader_parked.store(true, SeqCst);
         self.in_flight.load(SeqCst) > 0
+    }
+
+    /// What a client's end-of-file means while requests are in flight (see [`OnFin`]).
+    fn on_fin(&self) -> OnFin {
+        let (in_flight, awaiting) = (self.in_flight.load(Relaxed), self.awaiting.load(Relaxed));
+        if awaiting == 0 {
+            OnFin::Hold
+        } else if self.awaiting_interim_ok.load(Relaxed) == in_flight {
+            OnFin::Probe
+        } else {
+            OnFin::Gone
+        }
     }
 
     /// Whether a head has been parsed on this connection.
@@ -111,6 +136,80 @@ impl ConnState {
     }
 }
 
+/// What a client's end-of-file (a FIN) means with requests in flight, for a [`HeadIo`]
+/// [probing](HeadIo::probing_fin) it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnFin {
+    /// Every answer in flight has begun: it is written, then the server reads end-of-file.
+    Hold,
+    /// Every request in flight awaits its answer and may get a 1xx first: the FIN is probed.
+    Probe,
+    /// An answer awaited that no 1xx may precede (HTTP/1.0), or one that awaits behind a
+    /// pipelined answer being written: the server reads end-of-file at once.
+    Gone,
+}
+
+/// The interim answer that probes a client's FIN: written at an answer's boundary, any
+/// HTTP/1.1 client skips it, and a client that has closed its socket resets on receiving it.
+const FIN_PROBE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A future that ends once the peer resets the connection.
+pub type ResetWatch = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A socket that can tell when its peer resets it: how a [`HeadIo`] tells a client that
+/// closed its socket (which resets on receiving data) from one that half-closed (which reads
+/// it), since each sends only a FIN.
+pub trait PeerReset {
+    /// A watch for the peer's reset, or `None` if it cannot be made.
+    fn watch_reset(&self) -> Option<ResetWatch>;
+}
+
+impl PeerReset for tokio::net::TcpStream {
+    fn watch_reset(&self) -> Option<ResetWatch> {
+        use std::os::fd::AsFd;
+        // A second descriptor of the socket, registered on its own, waits for the error a
+        // reset raises (EPOLLERR); the connection's own readiness, which the server's reads and
+        // writes consume, is left alone. Made only for a FIN mid-request, so nothing per request.
+        let watcher = std::net::TcpStream::from(self.as_fd().try_clone_to_owned().ok()?);
+        let watcher = tokio::net::TcpStream::from_std(watcher).ok()?;
+        Some(Box::pin(async move {
+            let _ = watcher.ready(Interest::ERROR).await;
+        }))
+    }
+}
+
+/// How far a [`HeadIo`] has gone with the client's FIN ([`HeadIo::probing_fin`]).
+enum FinStage {
+    /// No end-of-file read with a request in flight.
+    Unseen,
+    /// Writing [`FIN_PROBE`]; `written` bytes of it so far.
+    Probing { written: usize },
+    /// The probe is out: a reset is the client gone, the answers' end the client answered.
+    Watching,
+    /// End-of-file is read once the answers in flight are done.
+    Holding,
+}
+
+/// [`HeadIo::probing_fin`]'s state.
+struct FinProbe<T> {
+    watch_reset: fn(&T) -> Option<ResetWatch>,
+    stage: FinStage,
+    /// Made as the probe is written, then polled while the answers are awaited.
+    watch: Option<ResetWatch>,
+}
+
+impl<T> std::fmt::Debug for FinProbe<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stage = match self.stage {
+            FinStage::Unseen => "unseen",
+            FinStage::Probing { .. } => "probing",
+            FinStage::Watching => "watching",
+            FinStage::Holding => "holding",
+        };
+        f.debug_struct("FinProbe").field("stage", &stage).finish_non_exhaustive()
+    }
+}
+
 /// A connection's socket, as the HTTP server reads it: a read that would wait past the
 /// head deadline of its [`ConnState`] fails with [`io::ErrorKind::TimedOut`].
 #[derive(Debug)]
@@ -126,6 +225,11 @@ pub struct HeadIo<T> {
     screen: Option<(HeadScreen, &'static str)>,
     /// A refused head's answer being written, once the screen refused one.
     refusing: Option<Refusing>,
+    /// Set by [`HeadIo::probing_fin`].
+    fin: Option<FinProbe<T>>,
+    /// The server has written bytes it has not flushed yet: part of an answer may be out, so
+    /// no probe may be written now (the server flushes once its whole buffer is out).
+    unflushed: bool,
 }
 
 /// The answer to a refused head, and how far it has gone: written, then the write side
@@ -141,7 +245,22 @@ struct Refusing {
 
 impl<T> HeadIo<T> {
     pub fn new(io: T, state: Arc<ConnState>) -> Self {
-        Self { io, state, stopping: None, timer: None, screen: None, refusing: None }
+        Self { io, state, stopping: None, timer: None, screen: None, refusing: None, fin: None, unflushed: false }
+    }
+
+    /// Probes a client's end-of-file that arrives while its requests await their answers
+    /// (RFC 9112 9.6's half-close, or a client gone): writes [`FIN_PROBE`] and holds the
+    /// end-of-file from the server until either the client resets (gone: the server reads
+    /// end-of-file and drops the requests' work) or the answers are done (a half-closed
+    /// client: answered, then the close). For a server that takes end-of-file mid-request
+    /// for the client gone (hyper's): it then answers half-closed clients without working
+    /// on for clients that left. See [`OnFin`] for the requests that cannot be probed.
+    pub fn probing_fin(mut self) -> Self
+    where
+        T: PeerReset,
+    {
+        self.fin = Some(FinProbe { watch_reset: T::watch_reset, stage: FinStage::Unseen, watch: None });
+        self
     }
 
     /// Screens each request head before the server reads it ([`crate::head_screen`]): a
@@ -223,6 +342,52 @@ impl<T: AsyncRead + AsyncWrite + Unpin> HeadIo<T> {
     }
 }
 
+impl<T: AsyncWrite + Unpin> HeadIo<T> {
+    /// The client's end-of-file, read with requests in flight by a [`HeadIo::probing_fin`]
+    /// wrapper: ready (end-of-file for the server) once the client is known gone or the
+    /// answers are done.
+    fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(fin) = self.fin.as_mut() else { return Poll::Ready(Ok(())) };
+        loop {
+            match &mut fin.stage {
+                FinStage::Unseen => {
+                    fin.stage = match self.state.on_fin() {
+                        OnFin::Hold => FinStage::Holding,
+                        OnFin::Probe if !self.unflushed => {
+                            fin.watch = (fin.watch_reset)(&self.io);
+                            if fin.watch.is_none() {
+                                return Poll::Ready(Ok(()));
+                            }
+                            FinStage::Probing { written: 0 }
+                        }
+                        OnFin::Probe | OnFin::Gone => return Poll::Ready(Ok(())),
+                    };
+                }
+                FinStage::Probing { written } => {
+                    while *written < FIN_PROBE.len() {
+                        let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &FIN_PROBE[*written..]))?;
+                        if n == 0 {
+                            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                        }
+                        *written += n;
+                    }
+                    std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    fin.stage = FinStage::Watching;
+                }
+                FinStage::Watching => {
+                    if fin.watch.as_mut().is_none_or(|watch| watch.as_mut().poll(cx).is_ready()) {
+                        return Poll::Ready(Ok(()));
+                    }
+                    return if self.state.wait_for_answers(cx) { Poll::Pending } else { Poll::Ready(Ok(())) };
+                }
+                FinStage::Holding => {
+                    return if self.state.wait_for_answers(cx) { Poll::Pending } else { Poll::Ready(Ok(())) };
+                }
+            }
+        }
+    }
+}
+
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -247,6 +412,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
                 }
                 Poll::Ready(Ok(()))
             }
+            Poll::Ready(Ok(())) if this.fin.is_some() && this.state.in_flight.load(Relaxed) > 0 => this.poll_fin(cx),
             Poll::Pending => match this.state.head_deadline() {
                 Some(deadline) if this.head_timed_out(cx, deadline) => {
                     Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request head read timed out")))
@@ -260,7 +426,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadIo<T> {
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.unflushed |= matches!(written, Poll::Ready(Ok(n)) if n > 0);
+        written
     }
 
     fn poll_write_vectored(
@@ -268,7 +437,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.unflushed |= matches!(written, Poll::Ready(Ok(n)) if n > 0);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -276,7 +448,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.io).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) {
+            this.unflushed = false;
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -287,7 +464,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadIo<T> {
 /// A request in flight on its connection, from its parsed head until its response is done
 /// (or the request dropped): no head is timed meanwhile.
 #[derive(Debug)]
-pub struct InFlight(Arc<ConnState>);
+pub struct InFlight {
+    state: Arc<ConnState>,
+    /// Counted in [`ConnState::awaiting`] (and whether also as one a 1xx may precede), until
+    /// [`InFlight::answer_begun`].
+    awaiting: Option<bool>,
+}
 
 impl InFlight {
     /// A head was parsed on `state`'s connection: its clock stops, and the next byte
@@ -296,15 +478,39 @@ impl InFlight {
         state.head_since.store(NO_HEAD, Relaxed);
         state.served.store(true, Relaxed);
         state.in_flight.fetch_add(1, Relaxed);
-        Self(Arc::clone(state))
+        Self { state: Arc::clone(state), awaiting: None }
+    }
+
+    /// [`InFlight::begin`] for a server whose connection [probes a FIN](HeadIo::probing_fin):
+    /// the request awaits its answer until [`InFlight::answer_begun`]; `interim_ok` if a 1xx
+    /// may precede that answer (an HTTP/1.1 request).
+    pub fn awaiting(state: &Arc<ConnState>, interim_ok: bool) -> Self {
+        let mut request = Self::begin(state);
+        state.awaiting.fetch_add(1, Relaxed);
+        if interim_ok {
+            state.awaiting_interim_ok.fetch_add(1, Relaxed);
+        }
+        request.awaiting = Some(interim_ok);
+        request
+    }
+
+    /// The server has the request's answer and begins to write it: no probe goes out now.
+    pub fn answer_begun(&mut self) {
+        if let Some(interim_ok) = self.awaiting.take() {
+            self.state.awaiting.fetch_sub(1, Relaxed);
+            if interim_ok {
+                self.state.awaiting_interim_ok.fetch_sub(1, Relaxed);
+            }
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.answer_begun();
         // See `ConnState::wait_for_answers`.
-        if self.0.in_flight.fetch_sub(1, SeqCst) == 1 && self.0.reader_parked.load(SeqCst) {
-            let waker = self.0.reader_waiting.lock().map(|mut w| w.take()).unwrap_or_default();
+        if self.state.in_flight.fetch_sub(1, SeqCst) == 1 && self.state.reader_parked.load(SeqCst) {
+            let waker = self.state.reader_waiting.lock().map(|mut w| w.take()).unwrap_or_default();
             if let Some(waker) = waker {
                 waker.wake();
             }

@@ -38,7 +38,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::head_clock::{ConnState, HeadIo, InFlight};
+use crate::head_clock::{ConnState, HeadIo, InFlight, PeerReset, ResetWatch};
 use crate::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::request_log::RequestLog;
 use bench_sys::AcceptErrors;
@@ -195,7 +195,10 @@ impl Http1 {
                 // accept loop; a stop waits for it (the watcher), at most the head timeout.
                 tokio::spawn(async move {
                     let Some(stream) = tls.handshake(stream, head_timeout).await else { return };
-                    let io = HeadIo::new(stream, state).screening_heads(server_header).ending_unserved_on(stopping);
+                    let io = HeadIo::new(stream, state)
+                        .screening_heads(server_header)
+                        .ending_unserved_on(stopping)
+                        .probing_fin();
                     let _ = watcher.watch(http.serve_connection(TokioIo::new(io), service)).await;
                 });
                 continue;
@@ -204,14 +207,14 @@ impl Http1 {
             // part of its next head) at once, but one still on its first head counts as busy
             // to it: ending those at the stop keeps a silent client from holding it the whole
             // drain.
-            // A client's end-of-file mid-request is taken for the client gone, and its upstream
-            // calls are dropped, as Go's net/http does: a FIN is also all a server sees of a
-            // client that closed altogether, and holding it for the answer (c2ac3ed, since
-            // removed) made these servers recover from an overload
-            // 10x slower (docs/benchmarks/servers-recovery.md, 2026-12-07).
+            // A client's FIN mid-request is probed: hyper alone would take it for the client
+            // gone (so a half-closed client got no answer), and holding it for the answer made
+            // these servers work on for clients that had closed altogether and recover from an
+            // overload 10x slower (docs/benchmarks/servers-recovery.md, 2026-12-07).
             let io = HeadIo::new(stream, Arc::clone(&state))
                 .screening_heads(server_header)
-                .ending_unserved_on(Arc::clone(&stopping));
+                .ending_unserved_on(Arc::clone(&stopping))
+                .probing_fin();
             let service = Tracked { inner: make_service(), state };
             let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
@@ -226,6 +229,13 @@ impl Http1 {
             tracing::warn!("{name}: still draining after {drain_limit:?}, dropping requests in flight");
         }
         Ok(())
+    }
+}
+
+/// Over TLS the probe is written as application data and the reset watched on the socket.
+impl PeerReset for TlsStream<TcpStream> {
+    fn watch_reset(&self) -> Option<ResetWatch> {
+        self.get_ref().0.watch_reset()
     }
 }
 
@@ -245,7 +255,8 @@ where
     type Future = TrackedFuture<S::Future>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let guard = Some(InFlight::begin(&self.state));
+        // RFC 9110 15.2: no 1xx to an HTTP/1.0 client.
+        let guard = Some(InFlight::awaiting(&self.state, req.version() >= hyper::Version::HTTP_11));
         let log = Some(RequestLog::begin(req.method(), req.uri()));
         TrackedFuture { inner: self.inner.call(req), guard, log }
     }
@@ -274,7 +285,10 @@ where
         if let Some(log) = this.log.take() {
             log.end(response.status().as_u16());
         }
-        let guard = this.guard.take();
+        let mut guard = this.guard.take();
+        if let Some(guard) = guard.as_mut() {
+            guard.answer_begun();
+        }
         Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, _guard: guard })))
     }
 }
@@ -322,6 +336,9 @@ mod tests {
 
     const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
 
+    /// How long `/slow` takes to answer.
+    const SLOW: Duration = Duration::from_millis(200);
+
     /// Serves `ok` with [`TEST_HEAD_TIMEOUT`] until the returned sender is dropped.
     async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         start_with(|http| http).await
@@ -329,16 +346,39 @@ mod tests {
 
     /// [`start`], with `tls` applied to the loop first.
     async fn start_with(tls: impl FnOnce(Http1) -> Http1) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let (addr, stop, _slow) = start_counting(tls).await;
+        (addr, stop)
+    }
+
+    /// How many `/slow` answers have begun and how many ran to their end.
+    #[derive(Debug, Default)]
+    struct Slow {
+        begun: std::sync::atomic::AtomicUsize,
+        ended: std::sync::atomic::AtomicUsize,
+    }
+
+    /// [`start_with`], counting the `/slow` answers.
+    async fn start_counting(
+        tls: impl FnOnce(Http1) -> Http1,
+    ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, Arc<Slow>) {
         let listener = bench_sys::bind_tokio_listener("127.0.0.1:0".parse().expect("addr")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let make_service = || {
-            hyper::service::service_fn(|req: Request<Incoming>| async move {
-                // An answer that is not ready at once, as an upstream call's is not.
-                if req.uri().path() == "/slow" {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+        let slow = Arc::new(Slow::default());
+        let counts = Arc::clone(&slow);
+        let make_service = move || {
+            let counts = Arc::clone(&counts);
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let counts = Arc::clone(&counts);
+                async move {
+                    // An answer that is not ready at once, as an upstream call's is not.
+                    if req.uri().path() == "/slow" {
+                        counts.begun.fetch_add(1, Relaxed);
+                        tokio::time::sleep(SLOW).await;
+                        counts.ended.fetch_add(1, Relaxed);
+                    }
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
                 }
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
             })
         };
         let shutdown = async move {
@@ -346,7 +386,7 @@ mod tests {
         };
         let http = tls(Http1 { head_timeout: TEST_HEAD_TIMEOUT, ..Http1::new("test", "test", Duration::from_secs(5)) });
         tokio::spawn(http.serve(listener, make_service, shutdown));
-        (addr, stop)
+        (addr, stop, slow)
     }
 
     /// Reads until the server closes (true) or `within` passes (false); answers are skipped.
@@ -383,18 +423,62 @@ mod tests {
         String::from_utf8_lossy(&answer).into_owned()
     }
 
-    #[tokio::test]
-    async fn a_client_that_half_closes_mid_request_is_taken_for_gone_and_gets_no_answer() {
-        let (addr, _stop) = start().await;
+    /// Sends `request`, shuts the write side, and reads until the server closes.
+    async fn half_closed_answer(addr: SocketAddr, request: &[u8]) -> String {
         let mut conn = TcpStream::connect(addr).await.expect("connect");
-        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send");
+        conn.write_all(request).await.expect("send");
         conn.shutdown().await.expect("half-close");
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
             .await
             .expect("closed within 10 s")
             .expect("read");
-        assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_client_that_half_closes_mid_request_gets_a_100_continue_then_its_answer_then_the_close() {
+        let (addr, _stop) = start().await;
+        let answer = half_closed_answer(addr, b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_its_socket_mid_request_has_its_work_dropped() {
+        let (addr, _stop, slow) = start_counting(|http| http).await;
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while slow.begun.load(Relaxed) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the request was never served");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(conn);
+        // Three times the answer's time: had the work gone on, it would have ended by now.
+        tokio::time::sleep(SLOW * 3).await;
+        assert_eq!(slow.ended.load(Relaxed), 0, "the work went on for a client that had left");
+    }
+
+    /// RFC 9110 15.2: a server must not send a 1xx to an HTTP/1.0 client, so its FIN cannot
+    /// be probed and is taken for the client gone.
+    #[tokio::test]
+    async fn an_http_1_0_client_that_half_closes_mid_request_is_sent_no_1xx_and_taken_for_gone() {
+        let (addr, _stop, slow) = start_counting(|http| http).await;
+        let answer = half_closed_answer(addr, b"GET /slow HTTP/1.0\r\n\r\n").await;
+        assert!(answer.is_empty(), "{answer:?}");
+        assert_eq!(slow.begun.load(Relaxed), 1, "the request was never served");
+        tokio::time::sleep(SLOW * 3).await;
+        assert_eq!(slow.ended.load(Relaxed), 0, "the work went on for a client taken for gone");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_half_closes_after_its_answer_began_gets_no_1xx() {
+        let (addr, _stop) = start().await;
+        // /health answers at once: by the FIN the answer is out, and only the close follows.
+        let answer = half_closed_answer(addr, b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
     }
 
     #[tokio::test]
@@ -500,6 +584,7 @@ mod tests {
         tokio::sync::oneshot::Sender<()>,
         tokio::sync::mpsc::UnboundedReceiver<Handshake>,
         Arc<rustls::ClientConfig>,
+        Arc<Slow>,
     ) {
         use crate::tls::{Authority, CaFile, LOCAL_NAMES, Resume};
         let ca = Authority::new("test CA").expect("CA");
@@ -511,18 +596,18 @@ mod tests {
         let client = crate::tls::client_config(Some(&CaFile::load(&ca_path).expect("CA file")), Resume::On)
             .expect("client config");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (addr, stop) = start_with(|http| {
+        let (addr, stop, slow) = start_counting(|http| {
             http.with_tls(config, move |h| {
                 let _ = tx.send(h);
             })
         })
         .await;
-        (addr, stop, rx, client)
+        (addr, stop, rx, client, slow)
     }
 
     #[tokio::test]
     async fn over_tls_a_handshake_is_reported_then_http_is_served() {
-        let (addr, _stop, mut handshakes, client) = start_tls().await;
+        let (addr, _stop, mut handshakes, client, _slow) = start_tls().await;
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
         let mut tls = tokio_rustls::TlsConnector::from(client).connect(name, tcp).await.expect("handshake");
@@ -534,8 +619,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn over_tls_a_half_closed_client_gets_its_answer_and_a_client_that_left_has_its_work_dropped() {
+        let (addr, _stop, _handshakes, client, slow) = start_tls().await;
+        let connector = tokio_rustls::TlsConnector::from(client);
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let slow_request = b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n";
+        let mut tls =
+            connector.connect(name.clone(), TcpStream::connect(addr).await.expect("connect")).await.expect("tls");
+        tls.write_all(slow_request).await.expect("send");
+        // close_notify, then the FIN.
+        tls.shutdown().await.expect("half-close");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut answer))
+            .await
+            .expect("closed within 10 s")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+
+        let mut tls = connector.connect(name, TcpStream::connect(addr).await.expect("connect")).await.expect("tls");
+        tls.write_all(slow_request).await.expect("send");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while slow.begun.load(Relaxed) < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "the request was never served");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(tls);
+        tokio::time::sleep(SLOW * 3).await;
+        assert_eq!(slow.ended.load(Relaxed), 1, "the work went on for a client that had left");
+    }
+
+    #[tokio::test]
     async fn over_tls_a_silent_client_is_a_failed_handshake_within_the_head_timeout() {
-        let (addr, _stop, mut handshakes, _client) = start_tls().await;
+        let (addr, _stop, mut handshakes, _client, _slow) = start_tls().await;
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         assert!(closed_within(&mut conn, TEST_HEAD_TIMEOUT * 20).await, "a silent TLS client was not timed out");
         assert_eq!(handshakes.recv().await, Some(Handshake::Failed));

@@ -58,17 +58,6 @@ pub struct Subject {
     pub slow_cases: &'static [(&'static str, &'static str)],
 }
 
-/// The known gap of the servers on the shared hyper loop (hyper, axum, warp): a client's
-/// end-of-file mid-request is taken for the client gone (as Go's net/http does), so a
-/// half-closed client gets no answer. Holding the FIN for the answer made those servers keep
-/// working for clients that had closed altogether, and recover from an overload about 10x
-/// slower (docs/benchmarks/servers-recovery.md, 2026-12-07).
-pub const HALF_CLOSE_IS_GONE: (&str, &str) = (
-    "a_half_closed_client_gets_its_whole_answer",
-    "the hyper loop takes a client's FIN mid-request for the client gone and drops its upstream calls, \
-     as Go's net/http does: a FIN is all it sees of a client that closed altogether",
-);
-
 /// What a case's time bound says when it is missed (`"200 x 200 ms took 2.3s"`): how a
 /// [`Subject::slow_cases`] entry tells its gap from a real failure.
 pub const TOOK: &str = " took ";

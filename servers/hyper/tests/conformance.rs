@@ -1,10 +1,7 @@
 //! The shared conformance suite (servers/conformance), against server-hyper.
-conformance::suite!(conformance::Subject {
-    known_gaps: &[conformance::HALF_CLOSE_IS_GONE],
-    ..conformance::Subject::in_process(
-        "hyper",
-        server_hyper::SERVER_HEADER,
-        server_hyper::start,
-        env!("CARGO_BIN_EXE_server-hyper")
-    )
-});
+conformance::suite!(conformance::Subject::in_process(
+    "hyper",
+    server_hyper::SERVER_HEADER,
+    server_hyper::start,
+    env!("CARGO_BIN_EXE_server-hyper")
+));
