@@ -160,11 +160,20 @@ pub type ResetWatch = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// closed its socket (which resets on receiving data) from one that half-closed (which reads
 /// it), since each sends only a FIN.
 pub trait PeerReset {
+    /// Whether the peer has reset the connection by now. Over loopback a probe's reset has
+    /// most often arrived by the time the write returns: asked first, it spares the watch.
+    fn reset(&self) -> bool;
+
     /// A watch for the peer's reset, or `None` if it cannot be made.
     fn watch_reset(&self) -> Option<ResetWatch>;
 }
 
 impl PeerReset for tokio::net::TcpStream {
+    fn reset(&self) -> bool {
+        // The reset left its error on the socket (EPIPE, the FIN having come first).
+        !matches!(self.take_error(), Ok(None))
+    }
+
     fn watch_reset(&self) -> Option<ResetWatch> {
         use std::os::fd::AsFd;
         // A second descriptor of the socket, registered on its own, waits for the error a
@@ -192,9 +201,11 @@ enum FinStage {
 
 /// [`HeadIo::probing_fin`]'s state.
 struct FinProbe<T> {
+    reset: fn(&T) -> bool,
     watch_reset: fn(&T) -> Option<ResetWatch>,
     stage: FinStage,
-    /// Made as the probe is written, then polled while the answers are awaited.
+    /// Made once the probe is out and the peer has not reset yet, then polled while the
+    /// answers are awaited.
     watch: Option<ResetWatch>,
 }
 
@@ -259,7 +270,8 @@ impl<T> HeadIo<T> {
     where
         T: PeerReset,
     {
-        self.fin = Some(FinProbe { watch_reset: T::watch_reset, stage: FinStage::Unseen, watch: None });
+        self.fin =
+            Some(FinProbe { reset: T::reset, watch_reset: T::watch_reset, stage: FinStage::Unseen, watch: None });
         self
     }
 
@@ -353,13 +365,7 @@ impl<T: AsyncWrite + Unpin> HeadIo<T> {
                 FinStage::Unseen => {
                     fin.stage = match self.state.on_fin() {
                         OnFin::Hold => FinStage::Holding,
-                        OnFin::Probe if !self.unflushed => {
-                            fin.watch = (fin.watch_reset)(&self.io);
-                            if fin.watch.is_none() {
-                                return Poll::Ready(Ok(()));
-                            }
-                            FinStage::Probing { written: 0 }
-                        }
+                        OnFin::Probe if !self.unflushed => FinStage::Probing { written: 0 },
                         OnFin::Probe | OnFin::Gone => return Poll::Ready(Ok(())),
                     };
                 }
@@ -372,6 +378,14 @@ impl<T: AsyncWrite + Unpin> HeadIo<T> {
                         *written += n;
                     }
                     std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    if (fin.reset)(&self.io) {
+                        return Poll::Ready(Ok(()));
+                    }
+                    // No watch (no descriptor left, say): taken for gone, as hyper alone would.
+                    fin.watch = (fin.watch_reset)(&self.io);
+                    if fin.watch.is_none() {
+                        return Poll::Ready(Ok(()));
+                    }
                     fin.stage = FinStage::Watching;
                 }
                 FinStage::Watching => {
@@ -534,7 +548,10 @@ mod tests {
 
     /// Reads once, giving up after `wait` (of paused, auto-advanced time): `None` if the
     /// read was still waiting.
-    async fn read_within(io: &mut HeadIo<DuplexStream>, wait: Duration) -> Option<io::Result<usize>> {
+    async fn read_within<T: AsyncRead + AsyncWrite + Unpin>(
+        io: &mut HeadIo<T>,
+        wait: Duration,
+    ) -> Option<io::Result<usize>> {
         let mut buf = [0u8; 64];
         tokio::time::timeout(wait, io.read(&mut buf)).await.ok()
     }
@@ -577,6 +594,132 @@ mod tests {
         // The body's bytes started a clock (see `ConnState::bytes_read`), now running.
         let failed = read_within(&mut io, TIMEOUT).await.expect("timed out after the answer");
         assert_eq!(failed.expect_err("a read past the timeout").kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A pipe end whose peer's reset the test decides: at once (`reset_now`), or later by
+    /// sending on (or dropping) the sender of `watch`.
+    struct Resettable {
+        io: DuplexStream,
+        reset_now: bool,
+        watch: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    }
+
+    impl PeerReset for Resettable {
+        fn reset(&self) -> bool {
+            self.reset_now
+        }
+
+        fn watch_reset(&self) -> Option<ResetWatch> {
+            let reset = self.watch.lock().ok()?.take()?;
+            Some(Box::pin(async move {
+                let _ = reset.await;
+            }))
+        }
+    }
+
+    impl AsyncRead for Resettable {
+        fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Resettable {
+        fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        }
+    }
+
+    /// A FIN-probing [`HeadIo`] over a [`Resettable`] that has read one request and half-closed
+    /// after it; the client's end, and the sender that resets the client later.
+    async fn half_closed(
+        state: &Arc<ConnState>,
+        reset_now: bool,
+    ) -> (HeadIo<Resettable>, DuplexStream, tokio::sync::oneshot::Sender<()>) {
+        let (server, mut client) = tokio::io::duplex(1024);
+        let (reset, watch) = tokio::sync::oneshot::channel();
+        let server = Resettable { io: server, reset_now, watch: Mutex::new(Some(watch)) };
+        let mut io = HeadIo::new(server, Arc::clone(state)).probing_fin();
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        assert!(read_within(&mut io, TIMEOUT).await.expect("read").is_ok());
+        client.shutdown().await.expect("half-close");
+        (io, client, reset)
+    }
+
+    /// What the client has been sent within `wait` (of paused time).
+    async fn sent(client: &mut DuplexStream, wait: Duration) -> Vec<u8> {
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(wait, client.read(&mut buf)).await {
+            Ok(Ok(n)) => buf[..n].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fin_while_an_answer_is_awaited_is_probed_and_held_until_the_answer() {
+        let state = ConnState::new(TIMEOUT);
+        let request = InFlight::awaiting(&state, true);
+        let (mut io, mut client, _reset) = half_closed(&state, false).await;
+        assert!(read_within(&mut io, TIMEOUT).await.is_none(), "end-of-file read while the answer was awaited");
+        assert_eq!(sent(&mut client, TIMEOUT).await, FIN_PROBE);
+        drop(request);
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_after_the_probe_is_the_client_gone_and_end_of_file_at_once() {
+        let state = ConnState::new(TIMEOUT);
+        let _request = InFlight::awaiting(&state, true);
+        let (mut io, mut client, reset) = half_closed(&state, false).await;
+        assert!(read_within(&mut io, TIMEOUT).await.is_none(), "end-of-file read before the reset");
+        assert_eq!(sent(&mut client, TIMEOUT).await, FIN_PROBE);
+        reset.send(()).expect("reset");
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_by_the_time_the_probe_is_written_is_end_of_file_at_once() {
+        let state = ConnState::new(TIMEOUT);
+        let _request = InFlight::awaiting(&state, true);
+        let (mut io, mut client, _reset) = half_closed(&state, true).await;
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+        assert_eq!(sent(&mut client, TIMEOUT).await, FIN_PROBE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fin_after_the_answer_began_is_held_without_a_probe() {
+        let state = ConnState::new(TIMEOUT);
+        let mut request = InFlight::awaiting(&state, true);
+        request.answer_begun();
+        let (mut io, mut client, _reset) = half_closed(&state, false).await;
+        assert!(read_within(&mut io, TIMEOUT).await.is_none(), "end-of-file read while the answer was written");
+        assert!(sent(&mut client, TIMEOUT).await.is_empty(), "a probe went out after the answer began");
+        drop(request);
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fin_while_an_http_1_0_answer_is_awaited_is_end_of_file_at_once_without_a_probe() {
+        let state = ConnState::new(TIMEOUT);
+        let _request = InFlight::awaiting(&state, false);
+        let (mut io, mut client, _reset) = half_closed(&state, false).await;
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+        assert!(sent(&mut client, TIMEOUT).await.is_empty(), "a 1xx went to an HTTP/1.0 client");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fin_with_no_request_in_flight_is_end_of_file() {
+        let state = ConnState::new(TIMEOUT);
+        let (mut io, mut client, _reset) = half_closed(&state, false).await;
+        assert_eq!(read_within(&mut io, TIMEOUT).await.expect("read").expect("end-of-file"), 0);
+        assert!(sent(&mut client, TIMEOUT).await.is_empty(), "a probe with nothing in flight");
     }
 
     #[tokio::test(start_paused = true)]
@@ -622,5 +765,49 @@ mod tests {
         drop(client);
         let (_io, read) = tokio::time::timeout(TIMEOUT, &mut server).await.expect("server read").expect("join");
         assert_eq!(read.expect("end-of-file"), 0);
+    }
+
+    /// A connected pair over loopback: (server's end, client's end), the client having sent
+    /// a request and then either closed its socket or only shut its write side.
+    async fn tcp_after_fin(closed: bool) -> (tokio::net::TcpStream, Option<tokio::net::TcpStream>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("send");
+        let client = if closed {
+            drop(client);
+            None
+        } else {
+            client.shutdown().await.expect("half-close");
+            Some(client)
+        };
+        let mut request = Vec::new();
+        server.read_to_end(&mut request).await.expect("the request, then end-of-file");
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn a_tcp_streams_reset_watch_ends_once_a_closed_client_resets_on_the_probe() {
+        let (mut server, _) = tcp_after_fin(true).await;
+        let mut watch = server.watch_reset().expect("a watch");
+        let early = tokio::time::timeout(Duration::from_millis(100), &mut watch).await;
+        assert!(early.is_err(), "the watch ended before anything was written");
+        server.write_all(FIN_PROBE).await.expect("the probe");
+        tokio::time::timeout(Duration::from_secs(10), watch).await.expect("no reset seen within 10 s");
+        assert!(server.reset(), "the reset left no error on the socket");
+    }
+
+    #[tokio::test]
+    async fn a_tcp_streams_reset_watch_does_not_end_for_a_half_closed_client() {
+        let (mut server, mut client) = tcp_after_fin(false).await;
+        let watch = server.watch_reset().expect("a watch");
+        server.write_all(FIN_PROBE).await.expect("the probe");
+        let mut probe = [0u8; FIN_PROBE.len()];
+        client.as_mut().expect("client").read_exact(&mut probe).await.expect("the half-closed client reads the probe");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), watch).await.is_err(),
+            "a reset from a half-closed client"
+        );
+        assert!(!server.reset());
     }
 }

@@ -234,6 +234,10 @@ impl Http1 {
 
 /// Over TLS the probe is written as application data and the reset watched on the socket.
 impl PeerReset for TlsStream<TcpStream> {
+    fn reset(&self) -> bool {
+        self.get_ref().0.reset()
+    }
+
     fn watch_reset(&self) -> Option<ResetWatch> {
         self.get_ref().0.watch_reset()
     }
