@@ -260,12 +260,14 @@ impl<T> HeadIo<T> {
     }
 
     /// Probes a client's end-of-file that arrives while its requests await their answers
-    /// (RFC 9112 9.6's half-close, or a client gone): writes [`FIN_PROBE`] and holds the
+    /// (RFC 9112 9.6's half-close, or a client gone): writes `100 Continue` and holds the
     /// end-of-file from the server until either the client resets (gone: the server reads
     /// end-of-file and drops the requests' work) or the answers are done (a half-closed
     /// client: answered, then the close). For a server that takes end-of-file mid-request
     /// for the client gone (hyper's): it then answers half-closed clients without working
-    /// on for clients that left. See [`OnFin`] for the requests that cannot be probed.
+    /// on for clients that left. Not probed: a FIN once every answer has begun (held for
+    /// them), and one while an HTTP/1.0 answer (no 1xx allowed) or an answer behind a
+    /// pipelined one being written is awaited (end-of-file at once).
     pub fn probing_fin(mut self) -> Self
     where
         T: PeerReset,
