@@ -361,6 +361,17 @@ mod tests {
         ended: std::sync::atomic::AtomicUsize,
     }
 
+    impl Slow {
+        /// Returns once `n` answers have begun (a test failure after 10 s).
+        async fn wait_until_begun(&self, n: usize) {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while self.begun.load(Relaxed) < n {
+                assert!(tokio::time::Instant::now() < deadline, "the request was never served");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
     /// [`start_with`], counting the `/slow` answers.
     async fn start_counting(
         tls: impl FnOnce(Http1) -> Http1,
@@ -453,11 +464,7 @@ mod tests {
         let (addr, _stop, slow) = start_counting(|http| http).await;
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         conn.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while slow.begun.load(Relaxed) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "the request was never served");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        slow.wait_until_begun(1).await;
         drop(conn);
         // Three times the answer's time: had the work gone on, it would have ended by now.
         tokio::time::sleep(SLOW * 3).await;
@@ -644,11 +651,7 @@ mod tests {
 
         let mut tls = connector.connect(name, TcpStream::connect(addr).await.expect("connect")).await.expect("tls");
         tls.write_all(slow_request).await.expect("send");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while slow.begun.load(Relaxed) < 2 {
-            assert!(tokio::time::Instant::now() < deadline, "the request was never served");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        slow.wait_until_begun(2).await;
         drop(tls);
         tokio::time::sleep(SLOW * 3).await;
         assert_eq!(slow.ended.load(Relaxed), 1, "the work went on for a client that had left");
