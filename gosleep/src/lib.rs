@@ -52,7 +52,7 @@ pub const SERVER_HEADER: &str = "gosleep";
 /// own limit; the servers' is [`running::DRAIN_LIMIT`]).
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// Command line of gosleep (README, "Running gosleep by hand"). Its help opens with what
+/// Command line of gosleep (docs/contract.md, "Running gosleep by hand"). Its help opens with what
 /// gosleep is, under its own name, as every server's does.
 #[derive(Debug, Clone, Parser)]
 #[command(

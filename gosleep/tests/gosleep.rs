@@ -1,5 +1,5 @@
 //! gosleep over real HTTP on 127.0.0.1, ephemeral ports only: one test per line of its
-//! contract (README, "Running gosleep by hand").
+//! contract (docs/contract.md, "Running gosleep by hand").
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

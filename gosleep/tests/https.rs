@@ -1,5 +1,5 @@
 //! gosleep over HTTPS on 127.0.0.1, ephemeral ports only: one test per line of its TLS
-//! contract (README, "Running gosleep by hand"; issue 28).
+//! contract (docs/contract.md, "Running gosleep by hand"; issue 28).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //!
 //! Each server applies them through its own framework's settings where they fit (hyper's
 //! buffer size) and in its own code where not (the head timeout of the hyper servers and
-//! actix is `head_clock`'s); the README's error section says what each server answers at
-//! each limit.
+//! actix is `head_clock`'s); docs/contract.md ("Request heads") says what each server
+//! answers at each limit.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! One black-box conformance suite of the bench contract (docs/ARCHITECTURE.md, "The
-//! contract", and README, "Faults, limits and hostile clients"), run against every server:
+//! contract", and docs/contract.md, "Faults, limits and hostile clients"), run against every server:
 //! each server crate has a `tests/conformance.rs` that is a single [`suite!`]
 //! invocation, so a new server's tests are one line, and every case runs
 //! against every server the same way, over real HTTP on ephemeral ports of 127.0.0.1,
