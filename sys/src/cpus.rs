@@ -180,8 +180,26 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_at_least_a_fraction_of_a_core() {
-        let cores = cores(std::process::id()).expect("own /proc");
-        assert!(cores > 0.0 && cores <= 4096.0, "{cores}");
+    fn a_process_pinned_to_one_cpu_has_at_most_one_core() {
+        let mine = affinity(std::process::id()).expect("own /proc");
+        // `taskset` sets the affinity, then becomes `sleep` under the same PID.
+        let mut child = std::process::Command::new("taskset")
+            .args(["-c", &mine[0].to_string(), "sleep", "30"])
+            .spawn()
+            .expect("taskset (util-linux) runs");
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep") {
+            assert!(std::time::Instant::now() < deadline, "taskset never became sleep");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let (pinned, own) = (cores(pid), cores(std::process::id()));
+        let _ = child.kill();
+        let _ = child.wait();
+        let pinned = pinned.expect("the child's /proc");
+        assert!(pinned > 0.0 && pinned <= 1.0, "pinned to CPU {}: {pinned} cores", mine[0]);
+        // Unpinned, this process may use each CPU of its mask, quota permitting.
+        let own = own.expect("own /proc");
+        assert!(own > 0.0 && own <= mine.len() as f64, "{own} cores on {} CPUs", mine.len());
     }
 }
