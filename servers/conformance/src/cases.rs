@@ -7,8 +7,8 @@ use gosleep::Stats;
 use server_common::{Config, ErrorReply, ProxyReply, Running, Upstream};
 use testkit::{self, Child, Conn, Response};
 
+use crate::Subject;
 use crate::support::{block_on, get, gosleep, server, server_for};
-use crate::{Subject, TOOK};
 
 /// Body size gosleep answers by default: what `bytes` in a reply adds up.
 const BODY: u64 = 64;
@@ -181,7 +181,7 @@ pub fn no_reuse_opens_one_upstream_connection_per_call(subject: &Subject) {
     });
 }
 
-/// 200 calls of 200 ms cannot finish in 2 s if they are served one (or a few) at a time.
+/// 200 calls of 200 ms cannot finish in 8 s if they are served one (or four) at a time.
 pub fn concurrent_singles_are_not_serialized(subject: &Subject) {
     let g = gosleep(1000);
     let mut config = Config::for_upstream(gosleep::upstream(&g));
@@ -197,8 +197,10 @@ pub fn concurrent_singles_are_not_serialized(subject: &Subject) {
             let r = c.await.expect("task").expect("GET /single");
             assert_reply(subject, &r, 1, BODY);
         }
+        // In turn they would take 40 s; 8 s is five at a time or better. How much better is a
+        // benchmark's question (servers/latency.sh), not a test's.
         let took = t.elapsed();
-        assert!(took < Duration::from_secs(2), "{}: 200 x 200 ms{}{took:?}", subject.name, crate::TOOK);
+        assert!(took < Duration::from_secs(8), "{}: 200 x 200 ms took {took:?}", subject.name);
     });
 }
 
@@ -434,7 +436,7 @@ pub fn threads_out_of_range_exit_2_naming_the_range(subject: &Subject) {
         assert_eq!(out.status.code(), Some(2), "{what}: exit {}; stderr: {stderr}", out.status);
         assert!(stderr.contains(&max.to_string()), "{what}: stderr does not name the range 1..={max}: {stderr}");
         assert!(!stdout.contains("listening") && !stderr.contains("listening"), "{what}: it listened first");
-        assert!(took < Duration::from_secs(5), "{what}: the refusal{TOOK}{took:?}");
+        assert!(took < Duration::from_secs(5), "{what}: the refusal took {took:?}");
     }
 }
 

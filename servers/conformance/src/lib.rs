@@ -1,21 +1,25 @@
 //! One black-box conformance suite of the bench contract (docs/ARCHITECTURE.md, "The
 //! contract", and docs/contract.md, "Faults, limits and hostile clients"), run against every server:
-//! each server crate has a `tests/conformance.rs` that is a single [`suite!`]
-//! invocation, so a new server's tests are one line, and every case runs
-//! against every server the same way, over real HTTP on ephemeral ports of 127.0.0.1,
-//! each case with its own gosleep.
+//! each server crate has a `tests/conformance.rs` (a test target with `harness = false`)
+//! that is a single [`suite!`] invocation, so a new server's tests are one line, and every
+//! case runs against every server the same way, over real HTTP on ephemeral ports of
+//! 127.0.0.1, each case with its own gosleep.
 //!
 //! The Rust servers start in the test process ([`Start::InProcess`]). The Python servers of
 //! `python/` run the same suite from this crate's `tests/python.rs`, each started as a
-//! process of its own ([`Start::Process`], [`start_process`]): there a case is skipped,
-//! with one line saying why, when the machine has no usable python3
-//! ([`Subject::requires`]), and the cases a third-party server is known to fail are
+//! process of its own ([`Start::Process`], [`start_process`]): there every case is reported
+//! ignored (skipped, never passed), with one line saying why, when the machine has no usable
+//! python3 ([`Subject::requires`]), and the cases a third-party server is known to fail are
 //! listed with the reason ([`Subject::known_gaps`]): each still runs, must still fail,
 //! and fails the test once it passes.
 
+use std::cell::Cell;
 use std::io;
 use std::panic::AssertUnwindSafe;
+use std::process::ExitCode;
 use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Trial};
 
 use server_common::{Config, Running};
 use testkit::{self, Child};
@@ -43,24 +47,14 @@ pub struct Subject {
     pub binary: &'static str,
     /// Thread-per-request model: the concurrency cases start it with `--threads 256`.
     pub blocking: bool,
-    /// What the server needs of this machine, checked before every case: `Err(why)` skips
-    /// the case (it passes, printing `skipped: NAME: why`). `None`: nothing.
+    /// What the server needs of this machine, checked before each case: `Err(why)` skips
+    /// the case (reported ignored, with the reason). `None`: nothing.
     pub requires: Option<fn() -> Result<(), String>>,
     /// Cases the server is known to fail, `(case, why)`: each runs expecting to fail (and
     /// prints `known gap: NAME: CASE: WHY`), and fails if it passes, so that a gap that
     /// closes is noticed and taken off the list.
     pub known_gaps: &'static [(&'static str, &'static str)],
-    /// Cases whose time bound the server misses by a margin this machine's noise can
-    /// close, `(case, why)`: each runs; failing on its time bound (a panic saying
-    /// [`TOOK`]) is the gap and prints `slow: NAME: CASE: WHY`, meeting it prints that the
-    /// gap did not show this time, and any other failure (a wrong answer) fails the test.
-    /// A gap that could pass or fail by chance must not decide a test either way.
-    pub slow_cases: &'static [(&'static str, &'static str)],
 }
-
-/// What a case's time bound says when it is missed (`"200 x 200 ms took 2.3s"`): how a
-/// [`Subject::slow_cases`] entry tells its gap from a real failure.
-pub const TOOK: &str = " took ";
 
 impl Subject {
     /// A server of this workspace: started in-process by its crate's `start`, async,
@@ -80,7 +74,6 @@ impl Subject {
             blocking: false,
             requires: None,
             known_gaps: &[],
-            slow_cases: &[],
         }
     }
 
@@ -129,29 +122,26 @@ pub fn start_process(program: &str, config: &Config) -> io::Result<Running> {
     Ok(Running::new(addr, stop).with_pid(pid))
 }
 
-/// Runs `case` of the suite against `subject`: skipped if the subject's requirement is not
-/// met here, expected to fail if it is one of the subject's known gaps.
+thread_local! {
+    /// This thread runs a known gap, whose panic is expected: the panic hook stays quiet.
+    static EXPECTING_A_PANIC: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `case` of the suite against `subject`, expecting it to fail if it is one of the
+/// subject's known gaps.
 #[doc(hidden)]
 pub fn run_case(subject: &Subject, case: &str, run: fn(&Subject)) {
-    if let Some(Err(why)) = subject.requires.map(|requires| requires()) {
-        say(&format!("skipped: {}: {why}", subject.name));
-        return;
-    }
-    if let Some((_, why)) = subject.slow_cases.iter().find(|(slow, _)| *slow == case) {
-        return match std::panic::catch_unwind(AssertUnwindSafe(|| run(subject))) {
-            Ok(()) => say(&format!("slow case met its time bound this time: {}: {case}", subject.name)),
-            Err(panic) if panic_text(&*panic).contains(TOOK) => {
-                say(&format!("slow: {}: {case}: {why}", subject.name));
-            }
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-    }
     let Some((_, why)) = subject.known_gaps.iter().find(|(gap, _)| *gap == case) else {
         return run(subject);
     };
-    // How the case failed is its panic message, shown with the test's output (--nocapture).
-    match std::panic::catch_unwind(AssertUnwindSafe(|| run(subject))) {
-        Err(_) => say(&format!("known gap: {}: {case}: {why}", subject.name)),
+    EXPECTING_A_PANIC.with(|e| e.set(true));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(subject)));
+    EXPECTING_A_PANIC.with(|e| e.set(false));
+    match outcome {
+        Err(panic) => {
+            let how = panic_text(&*panic).lines().next().unwrap_or("").to_owned();
+            say(&format!("known gap: {}: {case}: {why} (failed: {how})", subject.name));
+        }
         Ok(()) => panic!("{case}: listed as a known gap of {} but it passes; remove it from the list", subject.name),
     }
 }
@@ -173,18 +163,79 @@ fn say(line: &str) {
 /// as a gap, and its case would fail as if it were not listed.
 #[doc(hidden)]
 pub fn check_known_gaps(subject: &Subject, cases: &[&str]) {
-    for (gap, _) in subject.known_gaps.iter().chain(subject.slow_cases) {
+    for (gap, _) in subject.known_gaps {
         assert!(cases.contains(gap), "{}: known gap {gap:?} is not a case of the suite", subject.name);
     }
 }
 
-/// Generates one `#[test]` per conformance case for `$subject` (a [`Subject`]), and one
-/// that checks its known gaps name cases.
+/// The conformance suite as the `main` of a test target with `harness = false`: libtest's
+/// flags (a name filter, `--list`, `--test-threads`) and output, over [`trials`].
+pub fn main(subjects: &[&'static Subject]) -> ExitCode {
+    let args = Arguments::from_args();
+    quiet_for_known_gaps();
+    libtest_mimic::run(&args, trials(subjects)).exit_code()
+}
+
+/// One trial per case and subject (named `CASE`, or `SUBJECT::CASE` when there are
+/// several), and one per subject checking its known gaps name cases. A case whose subject's
+/// [`Subject::requires`] fails here is reported ignored with the reason: skipped, and
+/// counted so at the end, never as passed.
+pub fn trials(subjects: &[&'static Subject]) -> Vec<Trial> {
+    let mut trials = Vec::new();
+    for &subject in subjects {
+        let name = |case: &str| if subjects.len() > 1 { format!("{}::{case}", subject.name) } else { case.to_owned() };
+        for &(case, run) in CASES {
+            trials.push(Trial::ignorable_test(name(case), move || {
+                if let Some(Err(why)) = subject.requires.map(|requires| requires()) {
+                    return Ok(Completion::ignored_with(format!("skipped: {}: {why}", subject.name)));
+                }
+                run_case(subject, case, run);
+                Ok(Completion::Completed)
+            }));
+        }
+        let cases: Vec<&str> = CASES.iter().map(|(case, _)| *case).collect();
+        trials.push(Trial::test(name("known_gaps_are_cases_of_the_suite"), move || {
+            check_known_gaps(subject, &cases);
+            Ok(())
+        }));
+    }
+    trials
+}
+
+/// A test target's whole `main` for one server: `conformance::suite!(SUBJECT_EXPR)` in its
+/// `tests/conformance.rs` (declared with `harness = false`) runs [`main`] on that subject.
 #[macro_export]
 macro_rules! suite {
     ($subject:expr) => {
-        const SUBJECT: $crate::Subject = $subject;
-        $crate::__suite!(
+        static SUBJECT: $crate::Subject = $subject;
+
+        fn main() -> ::std::process::ExitCode {
+            $crate::main(&[&SUBJECT])
+        }
+    };
+}
+
+/// The panic hook, but silent on a thread running a known gap: its failure is expected,
+/// and [`run_case`] names it in one line (libtest would capture the message; this harness
+/// captures nothing).
+fn quiet_for_known_gaps() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !EXPECTING_A_PANIC.with(Cell::get) {
+            hook(info);
+        }
+    }));
+}
+
+/// Lists the suite's cases once, by module: [`CASES`].
+macro_rules! cases {
+    ($($module:ident: [$($case:ident),* $(,)?]),* $(,)?) => {
+        /// Every case of the suite, named as its function, in the order they are listed.
+        pub const CASES: &[(&str, fn(&Subject))] = &[$($((stringify!($case), $module::$case)),*),*];
+    };
+}
+
+cases!(
             cases: [
                 single_answers_one_call_and_its_bytes,
                 multiple_answers_n_calls_and_total_bytes,
@@ -280,27 +331,7 @@ macro_rules! suite {
                 no_tls_resumption_makes_every_handshake_full,
                 gosleep_over_https_counts_only_full_handshakes_with_no_tls_resumption,
             ],
-        );
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __suite {
-    ($($module:ident: [$($case:ident),* $(,)?]),* $(,)?) => {
-        $($(
-            #[test]
-            fn $case() {
-                $crate::run_case(&SUBJECT, stringify!($case), $crate::$module::$case);
-            }
-        )*)*
-
-        #[test]
-        fn known_gaps_are_cases_of_the_suite() {
-            $crate::check_known_gaps(&SUBJECT, &[$($(stringify!($case)),*),*]);
-        }
-    };
-}
+);
 
 #[cfg(test)]
 mod tests {
@@ -312,7 +343,6 @@ mod tests {
 
     const SUBJECT: Subject = Subject {
         known_gaps: &[("fails", "a known gap"), ("passes", "a gap that has closed")],
-        slow_cases: &[("slow", "a slow server")],
         ..Subject::in_process("self-test", "x", never_started, "server-x")
     };
 
@@ -320,29 +350,20 @@ mod tests {
         panic!("the case fails");
     }
 
-    fn too_slow(_: &Subject) {
-        panic!("self-test: 200 x 200 ms{TOOK}2.3s");
-    }
-
-    #[test]
-    fn a_slow_case_passes_whether_or_not_it_meets_its_time_bound() {
-        run_case(&SUBJECT, "slow", too_slow);
-        run_case(&SUBJECT, "slow", passes);
-    }
-
-    #[test]
-    #[should_panic(expected = "the case fails")]
-    fn a_slow_case_that_fails_otherwise_than_on_time_fails() {
-        run_case(&SUBJECT, "slow", fails);
-    }
-
     fn passes(_: &Subject) {}
 
+    fn unmet() -> Result<(), String> {
+        Err("nothing here".to_owned())
+    }
+
+    static MISSING: Subject = Subject { requires: Some(unmet), known_gaps: &[], ..SUBJECT };
+
     #[test]
-    fn a_case_whose_requirement_is_missing_is_skipped_and_passes() {
-        let missing = Subject { requires: Some(|| Err("nothing here".to_owned())), ..SUBJECT };
-        run_case(&missing, "other", fails);
-        run_case(&missing, "fails", fails);
+    fn a_case_whose_requirement_is_missing_is_reported_ignored_not_passed() {
+        let args = Arguments { test_threads: Some(1), ..Arguments::default() };
+        let run = libtest_mimic::run(&args, trials(&[&MISSING]));
+        // Every case ignored; only the check of the known gaps' names ran.
+        assert_eq!((run.num_ignored, run.num_passed, run.num_failed), (CASES.len() as u64, 1, 0));
     }
 
     #[test]
