@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::baseline::vs_python_line;
-use super::validity::{capacity_invalid_reason, step_at_capacity};
+use super::validity::step_at_capacity;
 use super::{
     CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, Scheme, capacity_cell_name, esc, grouped,
     measured_header, write_table,
@@ -46,15 +46,13 @@ pub(super) enum Verdict<'a> {
 /// The verdict on a capacity cell. A client-bound search gives no figure: what
 /// it measured is the client's limit, a lower bound of the server's, so it goes in the
 /// footnote and never in the server's column.
-pub(super) fn verdict<'a>(meta: &RunMeta, cell: Option<&'a Cell<Capacity>>) -> Verdict<'a> {
+pub(super) fn verdict(cell: Option<&Cell<Capacity>>) -> Verdict<'_> {
     let cap = match cell {
-        Some(Cell::Measured(cap)) => cap,
+        Some(Cell::Valid(cap)) => cap,
+        Some(Cell::Invalid(_, why)) => return Verdict::Invalid(why.clone()),
         Some(Cell::Missing(reason)) => return Verdict::NoFigure(reason.clone()),
         None => return Verdict::NoFigure("failed: not loaded".into()),
     };
-    if let Some(why) = capacity_invalid_reason(meta, cap) {
-        return Verdict::Invalid(why);
-    }
     match (cap.bound, step_at_capacity(cap)) {
         (Bound::Client, _) => {
             let at_least = match cap.capacity_rps {
@@ -178,7 +176,7 @@ fn render_table(
     let mut costs = Vec::new();
     for server in &meta.servers {
         let name = capacity_cell_name(scheme, mode.0, endpoint.0, server);
-        let verdict = verdict(meta, cells.get(&name));
+        let verdict = verdict(cells.get(&name));
         let cost = match &verdict {
             Verdict::Figure { step, .. } => cpu_per_1k(&step.result),
             _ => None,
@@ -199,7 +197,7 @@ fn render_table(
             }
             Verdict::Invalid(why) => {
                 let mark = notes.mark(format!("{name}: invalid, {why}"));
-                let Some(Cell::Measured(cap)) = cells.get(&name) else { unreachable!("only a record is invalid") };
+                let Some(Cell::Invalid(cap, _)) = cells.get(&name) else { unreachable!("only a record is invalid") };
                 // Bound and SLO still say how the search ran; the rest is no result.
                 let col = std::array::from_fn(|i| match CAPACITY_ROWS[i] {
                     "Bound" => bound_label(cap.bound).to_owned(),
@@ -258,9 +256,9 @@ fn render_memory(out: &mut String, meta: &RunMeta, cells: &CapacityCells, scheme
         for (mode, _) in MODES {
             for (endpoint, _) in ENDPOINTS {
                 let name = capacity_cell_name(scheme, mode, endpoint, server);
-                let value = match (cells.get(&name), verdict(meta, cells.get(&name))) {
+                let value = match (cells.get(&name), verdict(cells.get(&name))) {
                     (_, Verdict::Invalid(why)) => format!("invalid {}", notes.mark(format!("{name}: invalid, {why}"))),
-                    (Some(Cell::Measured(cap)), _) => match cap.rss_kib_per_in_flight {
+                    (Some(Cell::Valid(cap)), _) => match cap.rss_kib_per_in_flight {
                         Some(kib) => format!("{kib:.1} KiB"),
                         None => format!(
                             "{DASH} {}",

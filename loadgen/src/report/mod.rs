@@ -8,7 +8,8 @@
 //! a loaded [`Run`] so that they can be tested without files; [`write_report`] is the thin
 //! file layer around them. A cell that was not measured is shown as "—" with a footnote
 //! giving the reason: the report never invents a number. Nor does it show an impossible
-//! one as a result: [`validity`] is the one home for "is this cell a result".
+//! one as a result: [`validity`] is the one home for "is this cell a result", asked once
+//! per cell as the run is loaded ([`Cell::Invalid`]); the renderers only render the answer.
 
 mod baseline;
 mod capacity;

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::validity::{capacity_invalid_reason, invalid_reason};
 use super::{ENDPOINTS, MODES, PythonRun};
 use crate::capacity::Capacity;
 use crate::result::RunResult;
@@ -183,14 +184,47 @@ pub struct Machine {
     pub memory_gib: f64,
 }
 
-/// One table cell: a measurement (a loadgen result, or a capacity search), or why there
-/// is none.
+/// One table cell, classified once, as [`load`] reads it: a result, a record that is no
+/// result (physically impossible, [`super::validity`]), or why there is none. Renderers
+/// only render what it says.
 #[derive(Debug, Clone)]
 pub enum Cell<T = RunResult> {
-    /// The record of the cell.
-    Measured(Box<T>),
+    /// The record of the cell, a result.
+    Valid(Box<T>),
+    /// The record of the cell, which is no result: the reason. Its set-up (a bound, an SLO)
+    /// may still be shown; its figures never are.
+    Invalid(Box<T>, String),
     /// Not measured (skipped, failed, missing or unreadable file): the reason.
     Missing(String),
+}
+
+impl<T> Cell<T> {
+    /// The record, valid or not.
+    pub fn record(&self) -> Option<&T> {
+        match self {
+            Cell::Valid(record) | Cell::Invalid(record, _) => Some(record),
+            Cell::Missing(_) => None,
+        }
+    }
+
+    /// The record if it is a result.
+    pub fn valid(&self) -> Option<&T> {
+        match self {
+            Cell::Valid(record) => Some(record),
+            Cell::Invalid(..) | Cell::Missing(_) => None,
+        }
+    }
+
+    /// A loaded record judged by `invalid` (why it is no result, if it is not).
+    fn judged(self, invalid: impl FnOnce(&T) -> Option<String>) -> Self {
+        match self {
+            Cell::Valid(record) => match invalid(&record) {
+                Some(why) => Cell::Invalid(record, why),
+                None => Cell::Valid(record),
+            },
+            other => other,
+        }
+    }
 }
 
 /// The fixed-load cells, by cell name (`{scheme prefix}{mode}-{endpoint}-{server}`).
@@ -283,9 +317,10 @@ pub(super) fn each_cell(meta: &RunMeta) -> impl Iterator<Item = (Scheme, &'stati
     })
 }
 
-/// Reads `DIR/run.json` and every cell it names. Only an unreadable or inconsistent
-/// run.json is an error: a missing or unreadable cell becomes [`Cell::Missing`] with the
-/// reason, so that one failed cell does not hide the others.
+/// Reads `DIR/run.json` and every cell it names, and classifies each cell once. Only an
+/// unreadable or inconsistent run.json is an error: a missing or unreadable cell becomes
+/// [`Cell::Missing`] with the reason, so that one failed cell does not hide the others, and
+/// a record that is no result [`Cell::Invalid`] with the reason.
 pub fn load(dir: &Path) -> Result<Run, ReportError> {
     let path = dir.join("run.json");
     let text = std::fs::read_to_string(&path).map_err(|source| ReportError::ReadMeta { path: path.clone(), source })?;
@@ -297,14 +332,16 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
     let mut upstream_tls = UpstreamTlsCells::new();
     for (scheme, mode, endpoint, server) in each_cell(&meta) {
         let name = cell_name(scheme, mode, endpoint, server);
-        cells.insert(name.clone(), load_cell(dir, &name, &meta, "a loadgen result"));
+        let cell = load_cell(dir, &name, &meta, "a loadgen result").judged(|r| invalid_reason(&meta, server, r));
+        cells.insert(name.clone(), cell);
         if scheme == Scheme::Https {
             let file = upstream_tls_file(&name);
             upstream_tls.insert(name.clone(), load_file(dir, &name, &file, &meta, "gosleep's TLS counters"));
         }
         if meta.capacity.is_some() {
             let name = capacity_cell_name(scheme, mode, endpoint, server);
-            capacity.insert(name.clone(), load_cell(dir, &name, &meta, "a capacity record"));
+            let cell = load_cell(dir, &name, &meta, "a capacity record").judged(|c| capacity_invalid_reason(&meta, c));
+            capacity.insert(name.clone(), cell);
         }
     }
     Ok(Run { meta, cells, capacity, upstream_tls })
@@ -332,7 +369,7 @@ fn load_file<T: DeserializeOwned>(dir: &Path, name: &str, file: &str, meta: &Run
         Err(e) => return Cell::Missing(format!("failed: cannot read {file}: {e}")),
     };
     match serde_json::from_str::<T>(&text) {
-        Ok(record) => Cell::Measured(Box::new(record)),
+        Ok(record) => Cell::Valid(Box::new(record)),
         Err(e) => Cell::Missing(format!("failed: {file} is not {what} ({e})")),
     }
 }

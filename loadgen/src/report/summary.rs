@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::capacity::{Verdict, bound_label, capacity_figure, verdict};
 use super::tables::efficiency;
-use super::validity::{bound_formula, invalid_reason};
+use super::validity::bound_formula;
 use super::{
     CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, Scheme, capacity_cell_name, cell_name, grouped, short_label,
 };
@@ -51,13 +51,9 @@ fn handshakes(run: &Run, mode: &str, endpoint: &str) -> Option<String> {
     let mut each = Vec::new();
     for server in &run.meta.servers {
         let name = cell_name(Scheme::Https, mode, endpoint, server);
-        let (Some(Cell::Measured(r)), Some(Cell::Measured(u))) = (run.cells.get(&name), run.upstream_tls.get(&name))
-        else {
+        let (Some(Cell::Valid(r)), Some(Cell::Valid(u))) = (run.cells.get(&name), run.upstream_tls.get(&name)) else {
             continue;
         };
-        if invalid_reason(&run.meta, server, r).is_some() {
-            continue;
-        }
         if let Some(per) = upstream_per_request(u, r) {
             each.push(format!("{server} {:.3} / {:.3}", per.full_handshakes, per.resumed_handshakes));
         }
@@ -70,11 +66,10 @@ fn handshakes(run: &Run, mode: &str, endpoint: &str) -> Option<String> {
 /// plain HTTP and over HTTPS side by side. A ratio of a lower-bound capacity is a bound
 /// itself: ≥ when the reuse figure is one, ≤ when the not-reuse one is.
 fn reuse_ratios(meta: &RunMeta, cells: &CapacityCells, endpoint: &str) -> String {
-    let figure =
-        |scheme, mode, server| match verdict(meta, cells.get(&capacity_cell_name(scheme, mode, endpoint, server))) {
-            Verdict::Figure { cap, step, lower_bound } => Some((capacity_figure(cap, step), lower_bound.is_some())),
-            _ => None,
-        };
+    let figure = |scheme, mode, server| match verdict(cells.get(&capacity_cell_name(scheme, mode, endpoint, server))) {
+        Verdict::Figure { cap, step, lower_bound } => Some((capacity_figure(cap, step), lower_bound.is_some())),
+        _ => None,
+    };
     let ratio = |scheme, server| match (figure(scheme, "reuse", server), figure(scheme, "no-reuse", server)) {
         (Some((reuse, reuse_bound)), Some((not, not_bound))) if not > 0.0 => match (reuse_bound, not_bound) {
             (false, false) => format!("{:.2}x", reuse / not),
@@ -109,8 +104,8 @@ fn fixed_load(run: &Run, scheme: Scheme, mode: &str, endpoint: &str) -> Vec<Stri
     let mut not_results = Vec::new();
     for server in &meta.servers {
         match run.cells.get(&cell_name(scheme, mode, endpoint, server)) {
-            Some(Cell::Measured(r)) if invalid_reason(meta, server, r).is_none() => results.push((server, r)),
-            Some(Cell::Measured(_)) => not_results.push(format!("{server} invalid")),
+            Some(Cell::Valid(r)) => results.push((server, r)),
+            Some(Cell::Invalid(..)) => not_results.push(format!("{server} invalid")),
             Some(Cell::Missing(reason)) => not_results.push(format!("{server} {}", missing_kind(reason))),
             None => not_results.push(format!("{server} failed")),
         }
@@ -184,11 +179,13 @@ fn cost(results: &[(&str, &RunResult)]) -> Option<String> {
 /// What a capacity cell without a figure is: "client-bound", "failed"...
 fn no_figure_kind(cell: Option<&Cell<Capacity>>) -> &str {
     match cell {
-        Some(Cell::Measured(cap)) if cap.bound == Bound::Client => "client-bound",
-        Some(Cell::Measured(cap)) if cap.bound == Bound::FirstStep => "no capacity (its first step failed)",
-        Some(Cell::Measured(_)) => "no figure",
         Some(Cell::Missing(reason)) => missing_kind(reason),
         None => "failed",
+        Some(cell) => match cell.record() {
+            Some(cap) if cap.bound == Bound::Client => "client-bound",
+            Some(cap) if cap.bound == Bound::FirstStep => "no capacity (its first step failed)",
+            _ => "no figure",
+        },
     }
 }
 
@@ -199,7 +196,7 @@ fn capacity(meta: &RunMeta, cells: &CapacityCells, scheme: Scheme, mode: &str, e
     let mut none = Vec::new();
     for server in &meta.servers {
         let cell = cells.get(&capacity_cell_name(scheme, mode, endpoint, server));
-        match verdict(meta, cell) {
+        match verdict(cell) {
             Verdict::Figure { cap, step, lower_bound } => {
                 let rps = capacity_figure(cap, step);
                 let at_least = if lower_bound.is_some() { "≥ " } else { "" };

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::baseline::vs_python_line;
-use super::validity::{cell_bound, invalid_reason};
+use super::validity::cell_bound;
 use super::{Cell, DASH, Footnotes, Run, RunMeta, Scheme, UpstreamTls, cell_name, measured_header, write_table};
 use crate::figures::{cpu_per_1k, upstream_per_request};
 use crate::result::{Errors, RunResult};
@@ -54,7 +54,7 @@ fn upstream_column(
     notes: &mut Footnotes,
 ) -> [String; UPSTREAM_TLS_ROWS.len()] {
     let why = match upstream {
-        Some(Cell::Measured(u)) => match upstream_per_request(u, result) {
+        Some(Cell::Valid(u) | Cell::Invalid(u, _)) => match upstream_per_request(u, result) {
             Some(per) => {
                 return [
                     format!("{:.2}", per.calls),
@@ -68,8 +68,8 @@ fn upstream_column(
         None => format!("{name}: the upstream's counts were not loaded"),
     };
     let mark = notes.mark(why);
-    let failures = match upstream {
-        Some(Cell::Measured(u)) => u.tls_failures.to_string(),
+    let failures = match upstream.and_then(Cell::record) {
+        Some(u) => u.tls_failures.to_string(),
         _ => format!("{DASH} {mark}"),
     };
     [format!("{DASH} {mark}"), format!("{DASH} {mark}"), failures]
@@ -153,28 +153,26 @@ pub(super) fn render_table(out: &mut String, run: &Run, scheme: Scheme, mode: (&
         // Only a valid result has a cost to set against the Python baselines.
         let mut cost = None;
         match cells.get(&name) {
-            Some(Cell::Measured(result)) => match invalid_reason(meta, server, result) {
-                None => {
-                    cost = cpu_per_1k(result);
-                    header.push(measured_header(meta, &name, server, &mut notes));
-                    let mut col = column(meta, server, result, &mut notes).to_vec();
-                    col.extend(tls_rows(&name, Some(result), &mut notes));
-                    columns.push(col);
-                }
-                Some(why) => {
-                    let mark = notes.mark(format!("{name}: invalid, {why}"));
-                    let mut col = column(meta, server, result, &mut notes);
-                    for (row, value) in ROWS.iter().zip(col.iter_mut()) {
-                        if INVALID_ROWS.contains(row) {
-                            *value = format!("invalid {mark}");
-                        }
+            Some(Cell::Valid(result)) => {
+                cost = cpu_per_1k(result);
+                header.push(measured_header(meta, &name, server, &mut notes));
+                let mut col = column(meta, server, result, &mut notes).to_vec();
+                col.extend(tls_rows(&name, Some(result), &mut notes));
+                columns.push(col);
+            }
+            Some(Cell::Invalid(result, why)) => {
+                let mark = notes.mark(format!("{name}: invalid, {why}"));
+                let mut col = column(meta, server, result, &mut notes);
+                for (row, value) in ROWS.iter().zip(col.iter_mut()) {
+                    if INVALID_ROWS.contains(row) {
+                        *value = format!("invalid {mark}");
                     }
-                    header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
-                    let mut col = col.to_vec();
-                    col.extend(tls_rows(&name, Some(result), &mut notes));
-                    columns.push(col);
                 }
-            },
+                header.push(format!("{} {mark}", measured_header(meta, &name, server, &mut notes)));
+                let mut col = col.to_vec();
+                col.extend(tls_rows(&name, Some(result), &mut notes));
+                columns.push(col);
+            }
             other => {
                 let reason = match other {
                     Some(Cell::Missing(reason)) => reason.clone(),

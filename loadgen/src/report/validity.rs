@@ -2,6 +2,7 @@
 //! fixed-load cell over its Little's bound, or with a majority of failed requests, and a
 //! capacity search whose step at capacity answered faster than the upstream can, or more
 //! than was offered, is shown as "invalid" with the reason, and makes `report` exit 1.
+//! [`super::load`] asks once per cell ([`Cell::Invalid`]); the renderers read its answer.
 
 use super::{Cell, RunMeta, grouped};
 use crate::capacity::{Capacity, Step};
@@ -12,18 +13,14 @@ pub fn invalid_cells(run: &super::Run) -> Vec<(String, String)> {
     let mut invalid = Vec::new();
     for (scheme, mode, endpoint, server) in super::each_cell(&run.meta) {
         let name = super::cell_name(scheme, mode, endpoint, server);
-        if let Some(Cell::Measured(result)) = run.cells.get(&name)
-            && let Some(why) = invalid_reason(&run.meta, server, result)
-        {
-            invalid.push((name, why));
+        if let Some(Cell::Invalid(_, why)) = run.cells.get(&name) {
+            invalid.push((name, why.clone()));
         }
     }
     for (scheme, mode, endpoint, server) in super::each_cell(&run.meta) {
         let name = super::capacity_cell_name(scheme, mode, endpoint, server);
-        if let Some(Cell::Measured(cap)) = run.capacity.get(&name)
-            && let Some(why) = capacity_invalid_reason(&run.meta, cap)
-        {
-            invalid.push((name, why));
+        if let Some(Cell::Invalid(_, why)) = run.capacity.get(&name) {
+            invalid.push((name, why.clone()));
         }
     }
     invalid

@@ -160,9 +160,9 @@ fn an_https_cell_of_a_run_is_named_and_loaded_apart_from_its_http_twin() {
     failed.failed.insert("https-reuse-single-axum".into(), "server-axum failed during the cell".into());
     std::fs::write(dir.0.join("run.json"), serde_json::to_string(&failed).unwrap()).unwrap();
     let run = load(&dir.0).unwrap();
-    assert!(matches!(run.cells["reuse-single-axum"], Cell::Measured(_)), "the http twin stands");
+    assert!(matches!(run.cells["reuse-single-axum"], Cell::Valid(_)), "the http twin stands");
     assert!(matches!(&run.cells["https-reuse-single-axum"], Cell::Missing(why) if why.contains("failed during")));
-    assert!(matches!(run.upstream_tls["https-reuse-single-hyper"], Cell::Measured(_)));
+    assert!(matches!(run.upstream_tls["https-reuse-single-hyper"], Cell::Valid(_)));
     assert!(!run.upstream_tls.contains_key("reuse-single-hyper"), "a plain-HTTP cell has no TLS counters");
     assert_eq!(run.cells.len(), 2 * 4 * SERVERS.len());
     assert_eq!(run.capacity.len(), 2 * 4 * SERVERS.len());
