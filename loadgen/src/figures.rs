@@ -2,8 +2,24 @@
 //! scripts (`loadgen field FILE NAME` prints them by [`DERIVED`] name), so that no figure
 //! is computed twice, two ways.
 
-use crate::report::UpstreamTls;
+use serde::{Deserialize, Serialize};
+
 use crate::result::RunResult;
+
+/// What gosleep counted over one HTTPS cell's recorded window (`DIR/{cell}.upstream.json`):
+/// run_all.sh resets its `/stats` as the window opens and keeps what `/stats` says when
+/// loadgen has finished. Only the fields the report reads; the file holds the others too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamTls {
+    /// Upstream calls (`/sleep` requests) received.
+    pub requests: u64,
+    /// TLS handshakes that set up a new session.
+    pub tls_handshakes_full: u64,
+    /// TLS handshakes that resumed a session (a ticket or a session ID).
+    pub tls_handshakes_resumed: u64,
+    /// TLS handshakes that failed.
+    pub tls_failures: u64,
+}
 
 /// The server's CPU seconds per 1,000 answers in the window (results.md's row "Server CPU
 /// per 1k requests"), or `None` without a server sample or without answers. CPU % alone

@@ -13,6 +13,7 @@
 
 pub mod capacity;
 pub mod cli;
+pub mod command;
 pub mod engine;
 pub mod field;
 pub mod figures;
@@ -30,7 +31,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, RunOpts};
+use crate::cli::RunOpts;
+use crate::command::{Cli, Command};
 use crate::engine::Plan;
 use crate::result::{Errors, RunResult};
 

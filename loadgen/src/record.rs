@@ -178,8 +178,14 @@ fn parse_cell(s: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
     use clap::Parser;
+
+    /// `loadgen record`'s options alone.
+    #[derive(Parser)]
+    struct Record {
+        #[command(flatten)]
+        opts: RecordOpts,
+    }
 
     /// The flags run_all.sh gives for a run of `servers` (NAME=THREADS), plus `extra`.
     fn opts(servers: &[&str], extra: &[&str]) -> Result<RecordOpts, clap::Error> {
@@ -198,16 +204,13 @@ mod tests {
             ("--warmup-s", "1"),
             ("--pinning", "none"),
         ];
-        let mut args = vec!["loadgen", "record"];
+        let mut args = vec!["record"];
         args.extend(flags.iter().flat_map(|(flag, value)| [*flag, *value]));
         for s in servers {
             args.extend(["--server", s]);
         }
         args.extend(extra);
-        match Cli::try_parse_from(args)?.command {
-            Some(Command::Record(o)) => Ok(*o),
-            other => panic!("not record: {other:?}"),
-        }
+        Ok(Record::try_parse_from(args)?.opts)
     }
 
     fn written(o: &RecordOpts) -> String {

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use loadgen::cli::Cli;
+use loadgen::command::Cli;
 use loadgen::result::RunResult;
 use server_common::Running;
 

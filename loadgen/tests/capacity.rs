@@ -14,7 +14,7 @@ use hyper::Response;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use loadgen::capacity::{Bound, Capacity, Phase};
-use loadgen::cli::{Cli, Command as Sub};
+use loadgen::command::{Cli, Command as Sub};
 use server_common::Running;
 use server_common::fault::{Fault, FaultUpstream};
 

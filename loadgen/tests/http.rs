@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::cli::Cli;
+use loadgen::command::Cli;
 use loadgen::result::RunResult;
 
 /// What the scripted server does with the `n`th request of a connection (from 0).

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bench_tls::rustls::{ServerConfig, ServerConnection, StreamOwned};
 use bench_tls::{ALPN_HTTP1, Authority, LOCAL_NAMES, Leaf};
 use clap::Parser;
-use loadgen::cli::Cli;
+use loadgen::command::Cli;
 use loadgen::result::RunResult;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");

@@ -75,17 +75,15 @@ mod tests {
     use super::*;
 
     fn grid(precision: f64, factor: f64) -> Grid {
-        let cli = <crate::cli::Cli as clap::Parser>::parse_from([
-            "loadgen",
-            "capacity",
-            "--precision",
-            &precision.to_string(),
-            "--factor",
-            &factor.to_string(),
-            "http://127.0.0.1:1/",
-        ]);
-        let Some(crate::cli::Command::Capacity(opts)) = cli.command else { panic!("not capacity") };
-        Grid::new(&opts)
+        /// `loadgen capacity`'s options alone.
+        #[derive(clap::Parser)]
+        struct Capacity {
+            #[command(flatten)]
+            opts: CapacityOpts,
+        }
+        let args =
+            ["capacity", "--precision", &precision.to_string(), "--factor", &factor.to_string(), "http://127.0.0.1:1/"];
+        Grid::new(&<Capacity as clap::Parser>::parse_from(args).opts)
     }
 
     #[test]

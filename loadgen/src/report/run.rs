@@ -12,6 +12,7 @@ use thiserror::Error;
 use super::validity::{capacity_invalid_reason, invalid_reason};
 use super::{ENDPOINTS, MODES, PythonRun};
 use crate::capacity::Capacity;
+pub use crate::figures::UpstreamTls;
 use crate::result::RunResult;
 
 /// The run's own record, `DIR/run.json`, written by run_all.sh.
@@ -154,21 +155,6 @@ impl RunMeta {
         }
         Ok(())
     }
-}
-
-/// What gosleep counted over one HTTPS cell's recorded window (`DIR/{cell}.upstream.json`):
-/// run_all.sh resets its `/stats` as the window opens and keeps what `/stats` says when
-/// loadgen has finished. Only the fields the report reads; the file holds the others too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamTls {
-    /// Upstream calls (`/sleep` requests) received.
-    pub requests: u64,
-    /// TLS handshakes that set up a new session.
-    pub tls_handshakes_full: u64,
-    /// TLS handshakes that resumed a session (a ticket or a session ID).
-    pub tls_handshakes_resumed: u64,
-    /// TLS handshakes that failed.
-    pub tls_failures: u64,
 }
 
 /// The machine a run was made on.
