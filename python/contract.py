@@ -1,6 +1,6 @@
 """The bench contract, once, for the three Python apps (Flask, Starlette, tornado).
 
-The Python twin of the Rust side's `servers/common` (query.rs, reply.rs, upstream.rs,
+The Python twin of the Rust side's `contract` (query.rs, reply.rs, upstream.rs,
 config.rs, sys.rs) and bench-tls: the flags and their defaults, query validation, the JSON
 bodies, the one mapping from failure to status, counting an upstream body, the TLS context
 of an https:// upstream, the listening socket, and the one line a started server prints.
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import NoReturn
 from urllib.parse import parse_qsl
 
-# --- limits of the contract (servers/common/src/{query,upstream,limits,sys}.rs) ------------
+# --- limits of the contract (contract/src/{query,upstream,limits,sys}.rs) ------------
 
 MAX_MS = 600_000
 """Largest `ms` any endpoint accepts (10 minutes)."""
@@ -46,7 +46,7 @@ HEAD_TIMEOUT_S = 10
 the accept for a connection's first head, from its first byte for a later one. An idle
 keep-alive connection between requests is not timed out."""
 MAX_THREADS = 10_000
-"""Largest --threads (servers/common/src/limits.rs MAX_THREADS): each a thread of ours, and
+"""Largest --threads (contract/src/limits.rs MAX_THREADS): each a thread of ours, and
 pid_max is 32768 on the project's machine."""
 
 ALPN_HTTP1 = "http/1.1"

@@ -52,7 +52,7 @@ for line in sys.stdin:
     msg = json.loads(line)
     if msg.get("reason") != "compiler-artifact" or msg.get("fresh", True):
         continue
-    # "registry+https://...#tokio@1.54.1", "path+file:///.../servers/common#server-common@0.1.0",
+    # "registry+https://...#tokio@1.54.1", "path+file:///.../contract#contract@0.1.0",
     # or "path+file:///.../gosleep#0.1.0" when the directory is named as the package.
     source, _, fragment = msg["package_id"].partition("#")
     name = fragment if "@" in fragment else source.rstrip("/").rsplit("/", 1)[-1] + "@" + fragment

@@ -68,7 +68,7 @@ PERF_CATEGORIES='
 kernel       ^\[kernel\.kallsyms\]$      .
 crypto       .                           ^(ring_core_|ring::)
 crypto       ^server-                    ^(fiat_|fe_|fe4_|x25519|sha[0-9_]|aes|gcm|ecp_|p256|p384|bn_|chacha|ChaCha|poly1305|limbs_|LIMBS_|CRYPTO_|OPENSSL_)
-glue         .                           ^(tokio_rustls::|hyper_rustls::|actix_tls::|rustls_pki_types::|webpki::|bench_tls::|server_common::ureq_client::(OurTls|TlsTransport)|ureq::tls::|reqwest::tls::)
+glue         .                           ^(tokio_rustls::|hyper_rustls::|actix_tls::|rustls_pki_types::|webpki::|bench_tls::|contract::ureq_client::(OurTls|TlsTransport)|ureq::tls::|reqwest::tls::)
 rustls       .                           ^rustls::
 alloc        ^libc[.-]                   ^(malloc|free|cfree|calloc|realloc|_int_|__libc_(malloc|free|calloc|realloc)|tcache|unlink_chunk|malloc_consolidate|__mem(move|cpy|set)|mem(move|cpy|set))
 alloc        .                           ^(__rustc::)?(__rust_(alloc|dealloc|realloc|alloc_zeroed|no_alloc_shim_is_unstable)|__rdl_)

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use contract::tls::rustls::pki_types::{CertificateDer, ServerName};
+use contract::tls::rustls::{ClientConfig, HandshakeKind, ProtocolVersion};
+use contract::tls::{self, CaFile, Resume};
+use contract::{Running, Upstream};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use server_common::tls::rustls::pki_types::{CertificateDer, ServerName};
-use server_common::tls::rustls::{ClientConfig, HandshakeKind, ProtocolVersion};
-use server_common::tls::{self, CaFile, Resume};
-use server_common::{Running, Upstream};
 use testkit::Response;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;

@@ -28,22 +28,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
+use contract::hyper_serve::Handshake;
+use contract::query::{self, MAX_MS, QueryError};
+use contract::running::{self, Running};
+use contract::tls::rustls::ServerConfig;
+use contract::tls::{self, Authority, LOCAL_NAMES, Resume, TlsError};
+use contract::{Upstream, hyper_serve};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use server_common::hyper_serve::Handshake;
-use server_common::query::{self, MAX_MS, QueryError};
-use server_common::running::{self, Running};
-use server_common::tls::rustls::ServerConfig;
-use server_common::tls::{self, Authority, LOCAL_NAMES, Resume, TlsError};
-use server_common::{Upstream, hyper_serve};
 use thiserror::Error;
 
 /// Largest body `/sleep` serves (`bytes=` and `--body-bytes`): the largest upstream body a
 /// server's call accepts, so every body gosleep can serve is one a server counts.
-pub use server_common::upstream::MAX_BODY_BYTES;
+pub use contract::upstream::MAX_BODY_BYTES;
 
 /// What every answer of gosleep says in `Server:`.
 pub const SERVER_HEADER: &str = "gosleep";
@@ -65,7 +65,7 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Address to listen on; 127.0.0.1 unless you ask for another (port 0: ephemeral,
     /// the bound address is printed on stdout).
-    #[arg(long, default_value = "127.0.0.1:8090", value_parser = server_common::config::parse_listen)]
+    #[arg(long, default_value = "127.0.0.1:8090", value_parser = contract::config::parse_listen)]
     pub listen: SocketAddr,
 
     /// Sleep of a `/sleep` request that gives no `ms`, in milliseconds.
@@ -77,7 +77,7 @@ pub struct Config {
     pub body_bytes: u64,
 
     /// Tokio worker threads, 1..=10000 (default: one per CPU).
-    #[arg(long, value_parser = server_common::config::parse_threads)]
+    #[arg(long, value_parser = contract::config::parse_threads)]
     pub threads: Option<NonZeroUsize>,
 
     /// Serve HTTPS with this certificate chain (PEM, the leaf first); needs --tls-key.

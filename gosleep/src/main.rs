@@ -4,5 +4,5 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let (config, tls) = gosleep::Config::parse_checked();
-    server_common::running::main("gosleep", || gosleep::start_with(config, tls))
+    contract::running::main("gosleep", || gosleep::start_with(config, tls))
 }

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use contract::Running;
 use gosleep::{Config, Stats};
-use server_common::Running;
 use testkit::{self, Child, Conn};
 
 fn start(delay_ms: u64) -> Running {
@@ -229,7 +229,7 @@ fn binary_rejects_bad_flags() {
         &["--delay-ms", "600001"][..],
         &["--body-bytes", "16777217"],
         &["--threads", "0"],
-        // Over server_common::limits::MAX_THREADS: refused, not a panic spawning them.
+        // Over contract::limits::MAX_THREADS: refused, not a panic spawning them.
         &["--threads", "100000"],
         &["--listen", "nowhere"],
     ] {

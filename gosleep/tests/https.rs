@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use contract::tls::rustls::{self, ClientConfig, HandshakeKind, ProtocolVersion, RootCertStore};
+use contract::tls::{self, ALPN_HTTP1, Authority, LOCAL_NAMES, Resume};
 use gosleep::Config;
 use gosleep::client::{HttpsGosleep, TlsConn};
-use server_common::tls::rustls::{self, ClientConfig, HandshakeKind, ProtocolVersion, RootCertStore};
-use server_common::tls::{self, ALPN_HTTP1, Authority, LOCAL_NAMES, Resume};
 use testkit::{Child, Conn};
 
 fn start(config: Config) -> HttpsGosleep {

@@ -5,9 +5,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use contract::Running;
 use loadgen::command::Cli;
 use loadgen::result::RunResult;
-use server_common::Running;
 
 /// The accuracy tests measure time and rates on a 2-core machine: run them one at a time
 /// (each holds this lock), so that one test's load is not another's noise.

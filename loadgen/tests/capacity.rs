@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
+use contract::Running;
+use contract::fault::{Fault, FaultUpstream};
 use http_body_util::Full;
 use hyper::Response;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use loadgen::capacity::{Bound, Capacity, Phase};
 use loadgen::command::{Cli, Command as Sub};
-use server_common::Running;
-use server_common::fault::{Fault, FaultUpstream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
 
@@ -31,7 +31,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// thread pool's cap, without the threads): its capacity is `in_flight / hold`.
 fn pool_server(in_flight: usize, hold: Duration) -> Running {
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    server_common::running::spawn_tokio("pool-server", listen, 1, move |listener, shutdown| async move {
+    contract::running::spawn_tokio("pool-server", listen, 1, move |listener, shutdown| async move {
         let permits = Arc::new(tokio::sync::Semaphore::new(in_flight));
         let accepting = async {
             loop {

@@ -2,7 +2,7 @@
 //! listening sockets ([`net`]), the file-descriptor limit, the stop signals ([`signals`]),
 //! CPUs ([`cpus`]) and process trees read from /proc ([`procstat`]).
 //!
-//! Nothing here knows the bench contract (that is server-common) or HTTP.
+//! Nothing here knows the bench contract (that is contract) or HTTP.
 
 pub mod cpus;
 pub mod net;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use server_common::upstream::MAX_BODY_BYTES;
+use contract::upstream::MAX_BODY_BYTES;
 
 pub use process::{Child, assert_a_port_in_use_is_named, binary_name, help_first_line, run_to_exit};
 
@@ -181,8 +181,8 @@ pub async fn request(addr: SocketAddr, method: &str, target: &str) -> io::Result
 
 #[cfg(test)]
 mod tests {
-    use server_common::fault::{Fault, FaultUpstream};
-    use server_common::upstream::MAX_BODY_BYTES;
+    use contract::fault::{Fault, FaultUpstream};
+    use contract::upstream::MAX_BODY_BYTES;
 
     #[tokio::test]
     async fn the_client_refuses_a_body_over_the_contracts_cap() {

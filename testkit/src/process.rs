@@ -89,7 +89,7 @@ pub struct Child {
 
 impl Child {
     /// Runs `program args...` (which must print `... listening on http://ADDR`, or
-    /// `https://ADDR`, on its first stdout line, as `server_common::log::announce` does) and
+    /// `https://ADDR`, on its first stdout line, as `contract::log::announce` does) and
     /// waits for that line.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> io::Result<Self> {
         Self::spawn_command(std::process::Command::new(program).args(args))

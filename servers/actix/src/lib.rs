@@ -20,8 +20,8 @@ use actix_tls::connect::rustls_0_23::reexports::ClientConfig;
 use actix_web::dev::Server;
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpRequest, HttpResponse, middleware, web};
-use server_common::running::DRAIN_LIMIT;
-use server_common::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy};
+use contract::running::DRAIN_LIMIT;
+use contract::{Answer, BenchError, Config, Running, UpstreamError, paths, proxy};
 use serving::{connection_service, head_limits, in_flight};
 
 /// What this server is, in the line its `--help` opens with (after `server-actix: `).
@@ -55,7 +55,7 @@ pub fn start(config: Config) -> io::Result<Running> {
                 // Applies only to sockets actix binds itself; the listener above already has
                 // this backlog. Kept so that a switch to `.bind` would not silently drop to 128.
                 .backlog(bench_sys::LISTEN_BACKLOG.unsigned_abs())
-                // server_common's main handles SIGTERM/SIGINT and calls stop below.
+                // contract's main handles SIGTERM/SIGINT and calls stop below.
                 .disable_signals()
                 .shutdown_timeout(DRAIN_LIMIT.as_secs());
             // What closes idle keep-alive connections at once on a graceful stop.
@@ -122,7 +122,7 @@ struct Worker {
     config: Config,
     client: awc::Client,
     /// The upstream as the client is handed it ([`upstream::as_called`]).
-    called: server_common::Upstream,
+    called: contract::Upstream,
 }
 
 impl Worker {
@@ -167,7 +167,7 @@ fn respond(answer: impl Into<Answer>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server_common::UpstreamError;
+    use contract::UpstreamError;
 
     #[test]
     fn errors_answer_their_status_as_json() {
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()), Some("GET"));
         let ct = r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        assert_eq!(ct, Some(server_common::CONTENT_TYPE_JSON));
+        assert_eq!(ct, Some(contract::CONTENT_TYPE_JSON));
         assert_eq!(respond(BenchError::Upstream(UpstreamError::Timeout(1))).status(), StatusCode::GATEWAY_TIMEOUT);
     }
 }

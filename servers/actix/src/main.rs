@@ -3,5 +3,5 @@
 //! Run with: cargo run -p server-actix
 
 fn main() -> std::process::ExitCode {
-    server_common::running::server_main("server-actix", server_actix::ABOUT, server_actix::start)
+    contract::running::server_main("server-actix", server_actix::ABOUT, server_actix::start)
 }

@@ -15,9 +15,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Extensions, RequestHead, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{KeepAlive, StatusCode};
 use actix_web::{HttpResponse, middleware};
-use server_common::head_clock::{ConnState, HeadIo, InFlight};
-use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::request_log::RequestLog;
+use contract::head_clock::{ConnState, HeadIo, InFlight};
+use contract::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use contract::request_log::RequestLog;
 
 /// How long actix waits for a client to take its last answer before a close: `HttpServer`'s
 /// default, kept now that the server is built without it.

@@ -16,9 +16,9 @@ use actix_web::http::{StatusCode, Version, header};
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::Uri;
 use awc::http::uri::Authority;
+use contract::upstream::BodyCount;
+use contract::{Config, Upstream, UpstreamError, tls};
 use futures_util::StreamExt;
-use server_common::upstream::BodyCount;
-use server_common::{Config, Upstream, UpstreamError, tls};
 
 /// A worker's client: no cap on connections, the whole call's budget for the connect (and
 /// for the TLS handshake in it), no redirects; `tls` is THE client config of an https://
@@ -207,7 +207,7 @@ mod eof {
     use actix_tls::connect::rustls_0_23::reexports::{AsyncTlsStream as TlsStream, ClientConfig};
     use actix_tls::connect::{ConnectError, ConnectInfo, Connection, Connector, Resolver};
     use awc::http::Uri;
-    use server_common::limits::MAX_HEAD_BYTES;
+    use contract::limits::MAX_HEAD_BYTES;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
     thread_local! {
@@ -407,7 +407,7 @@ mod eof {
 
 #[cfg(test)]
 mod tests {
-    use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
+    use contract::fault::{Certificate, Fault, TlsFaultUpstream};
 
     use super::*;
 

@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-actix.
+//! The shared conformance suite (conformance), against server-actix.
 conformance::suite!(conformance::Subject::in_process(
     "actix",
     server_actix::SERVER_HEADER,

@@ -1,14 +1,14 @@
 //! What RFC 9112 says server-actix must serve or refuse (issue 29: S2, S3, S9, S12, S14),
 //! black-box over raw sockets. actix-http answers a long request line 400 (past http's
 //! 64 KiB URI limit), hides a `#` from the App and 404s CONNECT and `OPTIONS *`: the shared
-//! head screen (`server_common::head_screen`) in front of it answers those.
+//! head screen (`contract::head_screen`) in front of it answers those.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::Duration;
 
-use server_common::{Config, Running, Upstream};
+use contract::{Config, Running, Upstream};
 use testkit::raw::{LAST, statuses};
 
 /// How long a test waits for an answer or a close before it calls the server hung.

@@ -16,10 +16,10 @@ use axum::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use contract::reqwest_client::ReqwestProxy;
+use contract::running::{self, Running};
+use contract::{Answer, BenchError, Config, hyper_serve, paths};
 use hyper_util::service::TowerToHyperService;
-use server_common::reqwest_client::ReqwestProxy;
-use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, hyper_serve, paths};
 
 /// What this server is, in the line its `--help` opens with (after `server-axum: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on axum 0.8, reqwest as the upstream client (async: a task per request on --threads tokio workers)";
@@ -44,7 +44,7 @@ pub fn app(state: Arc<ReqwestProxy>) -> Router {
 /// Starts server-axum on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
 ///
-/// Served by server-common's hyper loop (`hyper_serve`), as axum's docs suggest for
+/// Served by contract's hyper loop (`hyper_serve`), as axum's docs suggest for
 /// custom hyper settings: `axum::serve` has no hyper builder, so it could not apply the
 /// head limits. The loop also gives the backlog, TCP_NODELAY and the graceful stop.
 pub fn start(config: Config) -> io::Result<Running> {

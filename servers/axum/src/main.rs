@@ -2,5 +2,5 @@
 //!
 //! Run with: cargo run -p server-axum
 fn main() -> std::process::ExitCode {
-    server_common::running::server_main("server-axum", server_axum::ABOUT, server_axum::start)
+    contract::running::server_main("server-axum", server_axum::ABOUT, server_axum::start)
 }

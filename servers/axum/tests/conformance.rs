@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-axum.
+//! The shared conformance suite (conformance), against server-axum.
 conformance::suite!(conformance::Subject::in_process(
     "axum",
     server_axum::SERVER_HEADER,

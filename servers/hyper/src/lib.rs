@@ -1,7 +1,7 @@
 //! server-hyper: the contract on bare hyper 1, with the hyper-util legacy client.
 //!
 //! The floor under every framework: no router, no middleware, no extractors; just the
-//! shared accept loop (`server_common::hyper_serve`), a `match` on the path, and a pooled
+//! shared accept loop (`contract::hyper_serve`), a `match` on the path, and a pooled
 //! hyper client. Whatever axum, actix-web or warp cost on top shows against this one.
 //!
 //! Run with: `cargo run -p server-hyper` (127.0.0.1:8080, upstream gosleep on 127.0.0.1:8090)
@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use contract::proxy::{self, Endpoint};
+use contract::upstream::BodyCount;
+use contract::{Answer, Config, Running, Upstream, UpstreamError, hyper_serve, running, tls};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderValue};
@@ -20,9 +23,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::{self, Client};
 use hyper_util::rt::TokioExecutor;
-use server_common::proxy::{self, Endpoint};
-use server_common::upstream::BodyCount;
-use server_common::{Answer, Config, Running, Upstream, UpstreamError, hyper_serve, running, tls};
 
 /// What this server is, in the line its `--help` opens with (after `server-hyper: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on bare hyper 1, hyper-util's client upstream (async: a task per request on --threads tokio workers)";
@@ -169,7 +169,7 @@ pub fn start(config: Config) -> io::Result<Running> {
 
 #[cfg(test)]
 mod tests {
-    use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
+    use contract::fault::{Certificate, Fault, TlsFaultUpstream};
 
     use super::*;
 

@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-hyper.
+//! The shared conformance suite (conformance), against server-hyper.
 conformance::suite!(conformance::Subject::in_process(
     "hyper",
     server_hyper::SERVER_HEADER,

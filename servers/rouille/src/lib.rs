@@ -6,7 +6,7 @@
 //! (throughput <= threads / upstream delay). `/multiple` fans out on threads: the
 //! request's thread makes the first call, and each other call blocks a thread of a cached
 //! pool that grows with the load (a thread per call in flight, reused rather than spawned
-//! per call) up to [`server_common::proxy::MAX_FANOUT_THREADS`]; a request that cannot get
+//! per call) up to [`contract::proxy::MAX_FANOUT_THREADS`]; a request that cannot get
 //! a thread for each of its calls answers 503. One `ureq::Agent` per process pools
 //! keep-alive connections, shared by every thread.
 //!
@@ -19,10 +19,10 @@ use std::thread;
 use std::time::Duration;
 
 use bench_sys::ListenError;
+use contract::proxy::{self, blocking::App};
+use contract::running::{self, DRAIN_LIMIT};
+use contract::{Answer, Config, Running};
 use rouille::Response;
-use server_common::proxy::{self, blocking::App};
-use server_common::running::{self, DRAIN_LIMIT};
-use server_common::{Answer, Config, Running};
 
 /// What this server is, in the line its `--help` opens with (after `server-rouille: `).
 pub const ABOUT: &str = "the benchmark's /single and /multiple proxy on rouille 3 on tiny_http, ureq as the upstream client (blocking: a pool of --threads threads)";
@@ -121,7 +121,7 @@ fn respond(answer: Answer) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server_common::BenchError;
+    use contract::BenchError;
 
     #[test]
     fn errors_answer_their_status_as_json() {
@@ -130,8 +130,8 @@ mod tests {
         let header = |name: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         assert_eq!(header("Allow").as_deref(), Some("GET"));
         assert_eq!(header("Server").as_deref(), Some(SERVER_HEADER));
-        assert_eq!(header("Content-Type").as_deref(), Some(server_common::CONTENT_TYPE_JSON));
-        let r = respond(Answer::from(BenchError::Upstream(server_common::UpstreamError::Timeout(100))));
+        assert_eq!(header("Content-Type").as_deref(), Some(contract::CONTENT_TYPE_JSON));
+        let r = respond(Answer::from(BenchError::Upstream(contract::UpstreamError::Timeout(100))));
         assert_eq!(r.status_code, 504);
     }
 }

@@ -3,5 +3,5 @@
 //! Run with: cargo run -p server-rouille
 
 fn main() -> std::process::ExitCode {
-    server_common::running::server_main("server-rouille", server_rouille::ABOUT, server_rouille::start)
+    contract::running::server_main("server-rouille", server_rouille::ABOUT, server_rouille::start)
 }

@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-rouille.
+//! The shared conformance suite (conformance), against server-rouille.
 conformance::suite!(conformance::Subject {
     blocking: true,
     ..conformance::Subject::in_process(

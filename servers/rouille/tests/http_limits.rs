@@ -1,15 +1,15 @@
 //! What server-rouille does with a request head it must not serve: one it cannot frame, one
 //! over the size limits, one that comes too slowly. rouille cannot be told any of this; the
 //! workspace's copy of tiny_http does it (third_party/tiny_http/PATCHES.md), and these tests
-//! hold it to the contract's numbers in `server_common::limits`.
+//! hold it to the contract's numbers in `contract::limits`.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::{Config, Running};
+use contract::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use contract::{Config, Running};
 
 /// How long a test waits for an answer or a close before it calls the server hung.
 const WAIT: Duration = Duration::from_secs(30);

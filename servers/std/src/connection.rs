@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use server_common::proxy::blocking::App;
+use contract::proxy::blocking::App;
 
 use crate::head::{Persist, next_request, skip_chunked_body};
 use crate::response::respond;
@@ -22,7 +22,7 @@ const LINGER_BYTES: usize = 1 << 20;
 /// is not a request this server can frame, or the server stops.
 ///
 /// The first request's head must be in within
-/// [`HEAD_TIMEOUT`](server_common::limits::HEAD_TIMEOUT) of `accepted`.
+/// [`HEAD_TIMEOUT`](contract::limits::HEAD_TIMEOUT) of `accepted`.
 pub(crate) fn serve(connection: &Connection, app: &Arc<App>, accepted: Instant) {
     let stream = &*connection.stream;
     // Answers are small and latency is what is measured: no Nagle delay.
@@ -182,7 +182,7 @@ mod tests {
     use std::net::TcpListener;
     use std::thread;
 
-    use server_common::{Answer, BenchError};
+    use contract::{Answer, BenchError};
 
     use super::*;
     use crate::DEFAULT_THREADS;

@@ -1,13 +1,13 @@
 //! Reading and parsing a request head: what this server needs of it ([`Head`]), within the
-//! contract's limits ([`server_common::limits`]), or why it cannot frame it ([`Bad`]).
+//! contract's limits ([`contract::limits`]), or why it cannot frame it ([`Bad`]).
 
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use server_common::Answer;
-use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
-use server_common::proxy;
+use contract::Answer;
+use contract::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use contract::proxy;
 
 /// Reads until `buffer` holds a whole request head; `Ok(None)` when the connection ends
 /// first. Bytes after the head (a pipelined request) stay in `buffer`.

@@ -23,7 +23,7 @@
 //!
 //! A request head must fit `MAX_HEAD_BYTES` and `MAX_HEADERS` (else 431, or 414 for a
 //! request line alone that long) and arrive within `HEAD_TIMEOUT` (else 408), so `N` slow
-//! clients hold the `N` threads for that long at most ([`server_common::limits`]).
+//! clients hold the `N` threads for that long at most ([`contract::limits`]).
 //!
 //! The modules follow a request: `head` reads and parses its head, the app answers it
 //! ([`App`]: server-rouille's handler too), `response` writes the answer, all on the
@@ -43,10 +43,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bench_sys::AcceptErrors;
-use server_common::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError, THREAD_KEEP_ALIVE};
-use server_common::proxy::{self, blocking::App};
-use server_common::running::{self, DRAIN_LIMIT};
-use server_common::{Answer, BenchError, Config, Running};
+use contract::cached_pool::{CachedPool, MAX_PROCESS_THREADS, PoolError, THREAD_KEEP_ALIVE};
+use contract::proxy::{self, blocking::App};
+use contract::running::{self, DRAIN_LIMIT};
+use contract::{Answer, BenchError, Config, Running};
 
 use crate::connection::{Connections, serve};
 use crate::head::Persist;
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn without_threads_the_connections_and_fanout_threads_are_bounded_within_the_process_budget() {
         let vacant = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let config = Config::for_upstream(server_common::Upstream::at(vacant));
+        let config = Config::for_upstream(contract::Upstream::at(vacant));
         assert_eq!(config.threads, None);
         let connections = connection_threads(&config);
         assert_eq!(connections, DEFAULT_THREADS);
@@ -188,7 +188,7 @@ mod tests {
     fn a_request_body_is_answered_and_the_connection_ends_cleanly_not_in_a_reset() {
         // Nothing listens upstream: a 405 never calls it.
         let vacant = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let server = start(Config::for_upstream(server_common::Upstream::at(vacant))).unwrap();
+        let server = start(Config::for_upstream(contract::Upstream::at(vacant))).unwrap();
         let client = TcpStream::connect(server.addr()).unwrap();
         client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         // Far more body than the server reads with the head: unread input at its close.

@@ -3,5 +3,5 @@
 //! Run with: cargo run -p server-std
 
 fn main() -> std::process::ExitCode {
-    server_common::running::server_main("server-std", server_std::ABOUT, server_std::start)
+    contract::running::server_main("server-std", server_std::ABOUT, server_std::start)
 }

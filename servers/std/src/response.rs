@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use server_common::Answer;
+use contract::Answer;
 
 use crate::SERVER_HEADER;
 use crate::head::Persist;
@@ -59,7 +59,7 @@ mod tests {
     use std::io::Read;
     use std::net::TcpListener;
 
-    use server_common::BenchError;
+    use contract::BenchError;
 
     use super::*;
 

@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-std.
+//! The shared conformance suite (conformance), against server-std.
 conformance::suite!(conformance::Subject {
     blocking: true,
     ..conformance::Subject::in_process(

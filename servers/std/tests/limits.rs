@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
-use server_common::{Config, ErrorReply, Running, Upstream};
+use contract::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
+use contract::{Config, ErrorReply, Running, Upstream};
 
 /// Slack for a busy 2-core machine on every time bound below.
 const MARGIN: Duration = Duration::from_secs(5);

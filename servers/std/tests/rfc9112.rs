@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use server_common::{Config, Running, Upstream};
+use contract::{Config, Running, Upstream};
 use testkit::raw::{LAST, statuses};
 
 /// How long a test waits for an answer or a close before it calls the server hung.

@@ -12,10 +12,10 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 
+use contract::reqwest_client::ReqwestProxy;
+use contract::running::{self, Running};
+use contract::{Answer, BenchError, Config, hyper_serve, paths};
 use hyper_util::service::TowerToHyperService;
-use server_common::reqwest_client::ReqwestProxy;
-use server_common::running::{self, Running};
-use server_common::{Answer, BenchError, Config, hyper_serve, paths};
 use warp::filters::path::FullPath;
 use warp::http::header::{ALLOW, CONTENT_TYPE, SERVER};
 use warp::http::{HeaderValue, StatusCode};
@@ -49,7 +49,7 @@ pub fn routes(state: Arc<ReqwestProxy>) -> impl Filter<Extract = (impl Reply,), 
 /// Starts server-warp on its own tokio runtime (`--threads` workers, default one per
 /// CPU) and returns once the listener is bound.
 ///
-/// Served by server-common's hyper loop (`hyper_serve`) through `warp::service`, as warp's
+/// Served by contract's hyper loop (`hyper_serve`) through `warp::service`, as warp's
 /// docs suggest for custom hyper settings: warp's own `run` has no hyper builder, so it
 /// could not apply the head limits. The loop also gives the backlog, TCP_NODELAY and the
 /// graceful stop.
@@ -97,7 +97,7 @@ async fn multiple(query: Option<String>, app: Arc<ReqwestProxy>) -> Response {
 }
 
 /// Rejections of the routing filters as the contract's errors. Only routing can reject
-/// (the query is parsed in the handlers, by server-common), so anything else is passed
+/// (the query is parsed in the handlers, by contract), so anything else is passed
 /// on to warp's default handling unchanged.
 async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
     if rejection.find::<MethodNotAllowed>().is_some() {

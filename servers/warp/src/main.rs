@@ -2,5 +2,5 @@
 //!
 //! Run with: cargo run -p server-warp
 fn main() -> std::process::ExitCode {
-    server_common::running::server_main("server-warp", server_warp::ABOUT, server_warp::start)
+    contract::running::server_main("server-warp", server_warp::ABOUT, server_warp::start)
 }

@@ -1,4 +1,4 @@
-//! The shared conformance suite (servers/conformance), against server-warp.
+//! The shared conformance suite (conformance), against server-warp.
 conformance::suite!(conformance::Subject::in_process(
     "warp",
     server_warp::SERVER_HEADER,

@@ -14,7 +14,7 @@ use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBui
 use crate::Request;
 
 // PATCH(slow-upstream-bench): the limits of a request head (upstream has none). They are
-// the benchmark workspace's `server_common::limits` (MAX_HEAD_BYTES, MAX_HEADERS,
+// the benchmark workspace's `contract::limits` (MAX_HEAD_BYTES, MAX_HEADERS,
 // HEAD_TIMEOUT), repeated here because this crate cannot depend on the workspace.
 
 /// The longest request head (request line and headers, CRLFs included): past it 431, or

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use server_common::ProxyReply;
+use contract::ProxyReply;
 use testkit::Response;
 
 use crate::Subject;

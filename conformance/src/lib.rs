@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Trial};
 
-use server_common::{Config, Running};
+use contract::{Config, Running};
 use testkit::{self, Child};
 
 pub mod cases;

@@ -1,5 +1,5 @@
 //! One debug line per request, the same in every server: `RUST_LOG=debug` (or
-//! `RUST_LOG=server_common::request_log=debug`) shows each request's method, target,
+//! `RUST_LOG=contract::request_log=debug`) shows each request's method, target,
 //! status and time to its answer.
 //!
 //! Each server begins a [`RequestLog`] where its handler gets the request and ends it with

@@ -3,13 +3,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use server_common::{Config, ErrorReply, ProxyReply, Running};
+use contract::{Config, ErrorReply, ProxyReply, Running};
 use testkit::{self, Conn, Response};
 
 use crate::Subject;
 
 /// How long a stop, a forced exit or a close may take and still count as "at once": well
-/// under [`HEAD_TIMEOUT`](server_common::limits::HEAD_TIMEOUT) and the drain's grace,
+/// under [`HEAD_TIMEOUT`](contract::limits::HEAD_TIMEOUT) and the drain's grace,
 /// which is what a held-up one would take.
 pub(crate) const AT_ONCE: std::time::Duration = std::time::Duration::from_secs(5);
 

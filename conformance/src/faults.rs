@@ -1,5 +1,5 @@
 //! The upstream-fault cases: each server against each fault of the test kit's
-//! fault-injection upstream ([`server_common::fault`]), one function per contract line.
+//! fault-injection upstream ([`contract::fault`]), one function per contract line.
 //! Every case starts its own fault upstream and server on ephemeral ports; where it is
 //! cheap, `/multiple` has one faulty call among good ones, which must fail the request.
 
@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use server_common::fault::{Fault, FaultUpstream};
-use server_common::upstream::MAX_BODY_BYTES;
-use server_common::{Config, Running};
+use contract::fault::{Fault, FaultUpstream};
+use contract::upstream::MAX_BODY_BYTES;
+use contract::{Config, Running};
 
 use crate::Subject;
 use crate::support::{self, assert_error, assert_reply, block_on, get};

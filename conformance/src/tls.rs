@@ -1,13 +1,13 @@
 //! The HTTPS-upstream cases (issue 28): each server against the TLS fault upstream
-//! ([`server_common::fault::TlsFaultUpstream`]), one function per contract line. The
+//! ([`contract::fault::TlsFaultUpstream`]), one function per contract line. The
 //! server trusts exactly the upstream's CA (`--upstream-ca`, a file the upstream owns), so
 //! each certificate fault is the server's verification at work, and every failure must be
 //! a 502 that says it was TLS, with the server serving on.
 
 use std::time::{Duration, Instant};
 
-use server_common::fault::{Certificate, Fault, TlsFaultUpstream};
-use server_common::{Config, Running};
+use contract::fault::{Certificate, Fault, TlsFaultUpstream};
+use contract::{Config, Running};
 
 use crate::Subject;
 use crate::support::{self, assert_error, assert_reply, block_on, get};

@@ -6,8 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use server_common::Running;
-use server_common::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
+use contract::Running;
+use contract::limits::{HEAD_TIMEOUT, MAX_HEAD_BYTES, MAX_HEADERS};
 use testkit::{self, Child, Conn};
 
 use crate::Subject;

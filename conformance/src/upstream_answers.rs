@@ -1,10 +1,10 @@
 //! The cases of upstream answers that are valid HTTP but easy to get wrong (issue 29): a
 //! redirect (never followed), interim 1xx answers before the 200, a 204 with bytes after
 //! its head, and framing errors named for the framing the upstream used. Each starts its
-//! own fault upstream ([`server_common::fault`]) and server.
+//! own fault upstream ([`contract::fault`]) and server.
 
-use server_common::fault::{Fault, FaultUpstream};
-use server_common::{Config, Running};
+use contract::fault::{Fault, FaultUpstream};
+use contract::{Config, Running};
 
 use crate::Subject;
 use crate::support::{self, assert_error, assert_reply, assert_still_serving, block_on, get};

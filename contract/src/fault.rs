@@ -1,4 +1,4 @@
-//! A fault-injection upstream for tests (feature `fault`, and server-common's own tests).
+//! A fault-injection upstream for tests (feature `fault`, and contract's own tests).
 //!
 //! Raw tokio TCP on an ephemeral port of 127.0.0.1, on a runtime of its own, started and
 //! stopped by the test like gosleep. Each request gets the [`Fault`] its plan names, so one

@@ -22,7 +22,7 @@ enum Setup {
 fn python() -> Result<(), String> {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     let setup = SETUP.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/setup.sh");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../python/setup.sh");
         match Command::new(script).output() {
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
@@ -81,14 +81,14 @@ static FLASK: conformance::Subject = conformance::Subject {
                  (HTTPResponse.begin): a 103 Early Hints is taken for the answer, a non-2xx, so 502",
         ),
     ],
-    ..python_server("flask", "gunicorn", concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-flask"))
+    ..python_server("flask", "gunicorn", concat!(env!("CARGO_MANIFEST_DIR"), "/../python/bin/server-flask"))
 };
 
 // httpcore's connection pool walks every pooled connection for every queued request
 // (encode/httpcore#1035), so 200 concurrent calls through one httpx client take 2.3-3.7 s
 // here: not serialized, as concurrent_singles_are_not_serialized asks.
 static STARLETTE: conformance::Subject =
-    python_server("starlette", "uvicorn", concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-starlette"));
+    python_server("starlette", "uvicorn", concat!(env!("CARGO_MANIFEST_DIR"), "/../python/bin/server-starlette"));
 
 static TORNADO: conformance::Subject = conformance::Subject {
     known_gaps: &[
@@ -105,7 +105,7 @@ static TORNADO: conformance::Subject = conformance::Subject {
         ("a_head_trickled_past_the_head_timeout_is_closed", TORNADO_NO_HEAD_TIMEOUT),
         ("a_later_head_trickled_past_the_head_timeout_is_closed", TORNADO_NO_HEAD_TIMEOUT),
     ],
-    ..python_server("tornado", "TornadoServer", concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/bin/server-tornado"))
+    ..python_server("tornado", "TornadoServer", concat!(env!("CARGO_MANIFEST_DIR"), "/../python/bin/server-tornado"))
 };
 
 fn main() -> std::process::ExitCode {

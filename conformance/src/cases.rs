@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use contract::{Config, ErrorReply, ProxyReply, Running, Upstream};
 use gosleep::Stats;
-use server_common::{Config, ErrorReply, ProxyReply, Running, Upstream};
 use testkit::{self, Child, Conn, Response};
 
 use crate::Subject;
@@ -29,7 +29,7 @@ fn assert_reply(subject: &Subject, r: &Response, calls: usize, bytes: u64) {
 fn assert_error(subject: &Subject, r: &Response, status: u16, what: &str) {
     assert_eq!(r.status, status, "{}: {what}: {}", subject.name, r.text());
     assert!(
-        r.header("content-type").is_some_and(|t| t.starts_with(server_common::CONTENT_TYPE_JSON)),
+        r.header("content-type").is_some_and(|t| t.starts_with(contract::CONTENT_TYPE_JSON)),
         "{}: {what}: content-type {:?}",
         subject.name,
         r.header("content-type")
@@ -279,7 +279,7 @@ pub fn unknown_path_is_404_and_wrong_method_is_405(subject: &Subject) {
         {
             let r = testkit::request(s.addr(), method, target).await.expect("request");
             assert_error(subject, &r, 405, &format!("{method} {target}"));
-            assert_eq!(r.header("allow"), Some(server_common::ALLOW), "{}: {method} {target}: Allow", subject.name);
+            assert_eq!(r.header("allow"), Some(contract::ALLOW), "{}: {method} {target}: Allow", subject.name);
         }
     });
 }
@@ -421,11 +421,11 @@ pub fn help_opens_with_the_binary_and_its_framework(subject: &Subject) {
     );
 }
 
-/// `--threads` outside 1..=[`MAX_THREADS`](server_common::limits::MAX_THREADS) is a bad
+/// `--threads` outside 1..=[`MAX_THREADS`](contract::limits::MAX_THREADS) is a bad
 /// flag: exit 2 at once, before anything listens, with stderr naming the range (0 would
 /// serve nothing; 100000 threads would run into the machine's pid limit).
 pub fn threads_out_of_range_exit_2_naming_the_range(subject: &Subject) {
-    let max = server_common::limits::MAX_THREADS;
+    let max = contract::limits::MAX_THREADS;
     for threads in ["0".to_owned(), (max + 1).to_string(), "100000".to_owned()] {
         let args = ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9", "--threads", &threads];
         let t = Instant::now();
