@@ -366,6 +366,27 @@ mod tests {
         assert_eq!((run.num_ignored, run.num_passed, run.num_failed), (CASES.len() as u64, 1, 0));
     }
 
+    /// A suite target under libtest's own harness would set [`main`] aside and run no case,
+    /// silently: every server's `tests/conformance.rs` is declared `harness = false`.
+    #[test]
+    fn every_servers_conformance_target_is_its_own_harness() {
+        let servers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../servers");
+        let mut seen = 0;
+        for dir in std::fs::read_dir(&servers).expect("servers/").flatten() {
+            if !dir.path().join("tests/conformance.rs").exists() {
+                continue;
+            }
+            let manifest = std::fs::read_to_string(dir.path().join("Cargo.toml")).expect("Cargo.toml");
+            let declared = manifest.split("[[test]]").skip(1).any(|t| {
+                let lines: Vec<&str> = t.lines().map(str::trim).collect();
+                lines.contains(&"name = \"conformance\"") && lines.contains(&"harness = false")
+            });
+            assert!(declared, "{}: tests/conformance.rs is not declared harness = false", dir.path().display());
+            seen += 1;
+        }
+        assert!(seen >= 6, "only {seen} servers with a conformance target under {}", servers.display());
+    }
+
     #[test]
     fn a_known_gap_that_fails_passes() {
         run_case(&SUBJECT, "fails", fails);
