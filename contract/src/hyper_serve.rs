@@ -370,6 +370,13 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
+
+        /// After a client left mid-answer: three times an answer's time on, had its work
+        /// gone on it would have ended; `ended` is how many answers ended before it.
+        async fn assert_ended_after_leaving(&self, ended: usize) {
+            tokio::time::sleep(SLOW * 3).await;
+            assert_eq!(self.ended.load(Relaxed), ended, "the work went on for a client that had left");
+        }
     }
 
     /// [`start_with`], counting the `/slow` answers.
@@ -430,12 +437,7 @@ mod tests {
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         // The server may answer and close before reading all of a long request.
         let _ = conn.write_all(request).await;
-        let mut answer = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
-            .await
-            .expect("closed within 10 s")
-            .expect("read");
-        String::from_utf8_lossy(&answer).into_owned()
+        read_until_closed(&mut conn).await
     }
 
     /// Sends `request`, shuts the write side, and reads until the server closes.
@@ -443,6 +445,11 @@ mod tests {
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         conn.write_all(request).await.expect("send");
         conn.shutdown().await.expect("half-close");
+        read_until_closed(&mut conn).await
+    }
+
+    /// Everything the server sends on `conn` until it closes (a test failure after 10 s).
+    async fn read_until_closed(conn: &mut TcpStream) -> String {
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
             .await
@@ -466,9 +473,7 @@ mod tests {
         conn.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send");
         slow.wait_until_begun(1).await;
         drop(conn);
-        // Three times the answer's time: had the work gone on, it would have ended by now.
-        tokio::time::sleep(SLOW * 3).await;
-        assert_eq!(slow.ended.load(Relaxed), 0, "the work went on for a client that had left");
+        slow.assert_ended_after_leaving(0).await;
     }
 
     /// RFC 9110 15.2: a server must not send a 1xx to an HTTP/1.0 client, so its FIN cannot
@@ -479,8 +484,7 @@ mod tests {
         let answer = half_closed_answer(addr, b"GET /slow HTTP/1.0\r\n\r\n").await;
         assert!(answer.is_empty(), "{answer:?}");
         assert_eq!(slow.begun.load(Relaxed), 1, "the request was never served");
-        tokio::time::sleep(SLOW * 3).await;
-        assert_eq!(slow.ended.load(Relaxed), 0, "the work went on for a client taken for gone");
+        slow.assert_ended_after_leaving(0).await;
     }
 
     #[tokio::test]
@@ -653,8 +657,7 @@ mod tests {
         tls.write_all(slow_request).await.expect("send");
         slow.wait_until_begun(2).await;
         drop(tls);
-        tokio::time::sleep(SLOW * 3).await;
-        assert_eq!(slow.ended.load(Relaxed), 1, "the work went on for a client that had left");
+        slow.assert_ended_after_leaving(1).await;
     }
 
     #[tokio::test]
