@@ -46,7 +46,7 @@ wrk_errors() {
 # message and exit 1 for a path the file lacks. bench_ms US: microseconds as ms with one
 # decimal, "—" for null. loadgen_errors TEXT: "none" or the error lines of loadgen's text
 # output, in one cell.
-loadgen_field() { target/release/loadgen field "$@"; }
+loadgen_field() { target/release/bench field "$@"; }
 bench_ms() { if [[ $1 == null ]]; then echo "—"; else awk -v v="$1" 'BEGIN {printf "%.1f", v / 1000}'; fi; }
 loadgen_errors() {
   awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$1"

@@ -1,37 +1,25 @@
 # shellcheck shell=bash
-# The roster part of scripts/bench-lib.sh (which sources it): servers/roster loaded once,
+# The roster part of scripts/bench-lib.sh (which sources it): servers/roster.toml loaded once,
 # and the functions that answer from it.
 
-# The servers and their settings come from servers/roster (its header says what each
-# column means), loaded here once: BENCH_SERVERS is every name in roster order, and
-# BENCH_SETTING[NAME,COLUMN] each setting.
-BENCH_ROSTER=$(dirname "${BASH_SOURCE[0]}")/../servers/roster
+# The servers and their settings come from servers/roster.toml, which the runner reads and
+# checks (`bench roster --table`: one line per server, its columns in order), loaded here
+# once: BENCH_SERVERS is every name in roster order, and BENCH_SETTING[NAME,COLUMN] each
+# setting. The runner is built first (quietly; nothing to do once it is).
 BENCH_ROSTER_COLUMNS=(name runs model threads default floor start)
 BENCH_SERVERS=()
 declare -gA BENCH_SETTING=()
 bench_roster_load() {
-  local row col i line=0
+  local root row i table
+  root=$(dirname "${BASH_SOURCE[0]}")/..
+  (cd "$root" && cargo build --release --quiet -p bench) >&2
+  table=$("$root/target/release/bench" roster --table) || exit 2
   while read -r -a row; do
-    line=$(( line + 1 ))
-    [[ ${#row[@]} -eq 0 || ${row[0]} == '#'* ]] && continue
-    if (( ${#row[@]} != ${#BENCH_ROSTER_COLUMNS[@]} )) || ! [[ ${row[0]} =~ ^[a-z]+$ && ${row[1]} =~ ^(rust|python)$ \
-      && ${row[2]} =~ ^(pool|async)$ && ${row[3]} =~ ^[1-9][0-9]*$ && ${row[4]} =~ ^(yes|no)$ && ${row[6]} =~ ^(-|[1-9][0-9]*)$ ]]; then
-      echo "$BENCH_ROSTER:$line: not a roster line (${BENCH_ROSTER_COLUMNS[*]}; its header says what each takes): ${row[*]}" >&2
-      exit 2
-    fi
     BENCH_SERVERS+=("${row[0]}")
     for i in "${!BENCH_ROSTER_COLUMNS[@]}"; do
-      col=${BENCH_ROSTER_COLUMNS[$i]}
-      BENCH_SETTING[${row[0]},$col]=${row[$i]}
+      BENCH_SETTING[${row[0]},${BENCH_ROSTER_COLUMNS[$i]}]=${row[$i]}
     done
-  done <"$BENCH_ROSTER"
-  local s floor
-  for s in "${BENCH_SERVERS[@]}"; do
-    floor=${BENCH_SETTING[$s,floor]}
-    [[ $floor == - || -n ${BENCH_SETTING[$floor,name]:-} ]] && continue
-    echo "$BENCH_ROSTER: $s's floor $floor is not a server of the roster" >&2
-    exit 2
-  done
+  done <<<"$table"
 }
 bench_roster_load
 

@@ -69,7 +69,7 @@ run_all_pid=""
 (( rc != 0 )) || fail "run_all.sh exited 0 with a dead upstream"
 stops=$(grep -c '^run_all.sh: stopped' "$log" || true)
 (( stops == 1 )) || fail "expected one 'run_all.sh: stopped' line, got $stops"
-want="run_all.sh: stopped after $cell: the upstream (gosleep) failed: pid $gosleep_pid has exited (status 137)"
+want="run_all.sh: stopped after $cell: the upstream (gosleep) failed: pid $gosleep_pid has exited (killed by signal 9)"
 grep -qF "$want" "$log" || fail "no line starting: $want"
 ! grep -q "^<- $cell:" "$log" || fail "a figure was printed for $cell, measured against a dead upstream"
 ! grep -q 'No such process' "$log" || fail "'No such process' in the output"

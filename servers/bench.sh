@@ -3,7 +3,7 @@
 # Markdown tables. Upstream delay 1000 ms; per server and case one wrk run:
 #   /single and /multiple (fanout 5), with upstream reuse (2,000 connections) and with
 #   --no-reuse (1,000 connections, a fresh upstream connection per call).
-# The server runs pinned to core 0 with its --threads of servers/roster (one worker for an
+# The server runs pinned to core 0 with its --threads of servers/roster.toml (one worker for an
 # async server; a thread-pool server, e.g. rouille, its pool of 256, its natural unit being
 # a thread per request); gosleep (one thread) and wrk (one thread) share core 1. Reported: RPS, efficiency against the Little's-law bound
 # min(C, T) / D, p50/p99, wrk's errors, server CPU seconds per 1,000 requests and its
@@ -14,7 +14,7 @@
 # Usage: servers/bench.sh [--quick] [--servers LIST]
 #   --quick          5 s per run at 500 (reuse) and 200 (no reuse) connections
 #                    [60 s at 2,000 and 30 s at 1,000]
-#   --servers LIST   comma-separated, of servers/roster [its default set]
+#   --servers LIST   comma-separated, of servers/roster.toml [its default set]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,14 +15,14 @@
 # within a round, so that a noisy minute on this shared machine hits one run of every
 # server rather than all runs of one; the table gives the median and the range, and each
 # server's CPU against hyper's of the same round (median and range of those ratios), and
-# each framework's against the floor of its own model (servers/roster's floor): hyper under
+# each framework's against the floor of its own model (servers/roster.toml's floor): hyper under
 # axum, actix and warp, server-std (blocking, no framework) under rouille. Server
 # pinned to core 0; gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay
 # 1000 ms.
 # Only 127.0.0.1 is targeted; every run is bounded; the EXIT trap stops what it started.
 #
 # The Python baselines (flask, starlette, tornado: python/) run here too when named, each
-# with its --threads of servers/roster (flask: the pool of 256 threads of rouille and std),
+# with its --threads of servers/roster.toml (flask: the pool of 256 threads of rouille and std),
 # python/setup.sh making their venv.
 #
 # With --tls, every case runs over both schemes, http then https, one right after the
@@ -40,7 +40,7 @@
 #   --rounds N       N rounds (after --quick: of its 5 s)
 #   --tls            every case over http and over https (above)
 #   --floor-us F,R   with --tls: the in-memory handshake floor, client side, full and resumed
-#   --servers LIST   comma-separated, of servers/roster [its Rust servers]; also flask,
+#   --servers LIST   comma-separated, of servers/roster.toml [its Rust servers]; also flask,
 #                    starlette, tornado
 #   --base NAME      the server every other one's CPU is set against, round by round
 #                    (the column "CPU vs NAME"); one of LIST [hyper]
@@ -123,7 +123,7 @@ done
 [[ -z ${tls_gosleep_pid:-} ]] || bench_stop "$tls_gosleep_pid"
 bench_stop "$gosleep_pid"
 
-# Each server's floor (servers/roster), "NAME=FLOOR ...", for the tables' awk.
+# Each server's floor (servers/roster.toml), "NAME=FLOOR ...", for the tables' awk.
 floors=""
 for s in "${servers[@]}"; do floors+="$s=$(bench_floor "$s") "; done
 

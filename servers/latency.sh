@@ -5,7 +5,7 @@
 # in waves and p99 measures how fast a wave is cleared. Here loadgen sends at a constant
 # total rate (--rate, spread evenly over the connections, latency counted from each
 # request's intended send time: coordinated-omission corrected), after a warm-up, so p99
-# is the latency a steady stream of clients sees. Server: its --threads of servers/roster
+# is the latency a steady stream of clients sees. Server: its --threads of servers/roster.toml
 # (an async server: one) pinned to core 0;
 # gosleep (1 thread) and loadgen (1 thread) on core 1. Upstream delay 1000 ms, /single,
 # reuse, 2,000 connections at 95% of the Little's-law bound (1,900 requests/s).
@@ -13,7 +13,7 @@
 #
 # Usage: servers/latency.sh [--quick] [--servers LIST]
 #   --quick          500 connections, 5 s after 2 s of warm-up [2,000, 20 s after 3 s]
-#   --servers LIST   comma-separated, of servers/roster [its async Rust servers]
+#   --servers LIST   comma-separated, of servers/roster.toml [its async Rust servers]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."

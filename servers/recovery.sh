@@ -16,7 +16,7 @@
 #
 # Usage: servers/recovery.sh [--quick] [--servers LIST]
 #   --quick          a 3 s burst of 500 connections [10 s of 2,000]
-#   --servers LIST   comma-separated, of servers/roster [its Rust servers]
+#   --servers LIST   comma-separated, of servers/roster.toml [its Rust servers]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -31,7 +31,7 @@
 # (a server at a tenth of a core, sampled 10 s at 999 Hz: about a thousand samples), with
 # the share of the server's CPU (loadgen's figure) they stand for. The last section lists
 # each server's top symbols over HTTPS, to name what the categories hold.
-# Server pinned to core 0 (its --threads of servers/roster); gosleep, loadgen (one thread
+# Server pinned to core 0 (its --threads of servers/roster.toml); gosleep, loadgen (one thread
 # each) and perf on core 1 (unpinned, on a one-core machine: perf samples every core).
 # perf needs root (or kernel.perf_event_paranoid <= 0, to sample a whole core); it is
 # installed (Debian's linux-perf) when missing and we are root, and the script stops,
@@ -45,7 +45,7 @@
 #   --rate N         N requests/s, over max(256, 1.25 N) connections, so that the 1 s
 #                    upstream delay never runs out of them; a pool of 256 threads (rouille,
 #                    std) holds at most 256 a second [200]
-#   --servers LIST   comma-separated Rust servers of servers/roster [all of them]
+#   --servers LIST   comma-separated Rust servers of servers/roster.toml [all of them]
 #   -h, --help       this help
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -57,8 +57,8 @@ use serde::{Deserialize, Serialize};
 use crate::result::RunResult;
 
 pub use search::{connections_for, search};
-pub(crate) use text::ms;
 pub use text::verdict;
+pub use text::{bound_name, ms};
 pub use verdict::{decide_bound, failure};
 
 /// What stopped the capacity from being higher.

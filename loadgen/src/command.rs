@@ -45,31 +45,10 @@ pub enum Command {
     /// Prints one line per step and a verdict naming what bound it (cpu, pool, concurrency,
     /// fd budget, client, max rate); exits 1 when even the first step fails.
     Capacity(Box<CapacityOpts>),
-    /// Render a run_all.sh results directory (`DIR/run.json` plus one result file per
-    /// mode, endpoint and server) into the Markdown tables of DIR/results.md (or
-    /// `--output`) and SVG charts next to it (same path, `.svg`). Unmeasured cells show "—"
-    /// and the reason; impossible ones (over Little's bound, or mostly errors) show
-    /// "invalid" and the reason, and make the command exit 1 after writing.
-    Report {
-        /// The directory run_all.sh wrote.
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
-        /// The Markdown file to write [default: DIR/results.md]; the charts go next to it,
-        /// same stem: `.svg`, and `-capacity.svg` when the run made capacity searches.
-        #[arg(long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
-    /// Print values of a JSON file, one a line, by path (`latency_summary.p99_us`), or a
-    /// figure derived from a run's result (`cpu_per_1k_requests`, `non_2xx`, `socket_errors`);
-    /// a missing path exits 1.
-    Field(crate::field::FieldOpts),
-    /// Write a run_all.sh run's record (run.json, which `report` reads) from flags.
-    Record(Box<crate::record::RecordOpts>),
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
@@ -122,14 +101,5 @@ mod tests {
         let Some(Command::Capacity(o)) = cli.command else { panic!("not capacity") };
         assert_eq!((o.slo_p99, o.pool, o.upstream_pid), (Some(Duration::from_millis(200)), Some(64), Some(7)));
         assert_eq!(o.headers, [("A".to_owned(), "b".to_owned())]);
-    }
-
-    #[test]
-    fn report_takes_a_dir_and_an_optional_output() {
-        let cli = Cli::parse_from(["loadgen", "report", "out/run1"]);
-        let Some(Command::Report { dir, output }) = cli.command else { panic!("not report: {cli:?}") };
-        assert_eq!((dir, output), (PathBuf::from("out/run1"), None), "no --output: the report goes into DIR");
-        let cli = Cli::parse_from(["loadgen", "report", "d", "--output", "x/r.md"]);
-        assert!(matches!(cli.command, Some(Command::Report { output: Some(o), .. }) if o == Path::new("x/r.md")));
     }
 }

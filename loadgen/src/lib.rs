@@ -6,8 +6,9 @@
 //! kind, `--json` results that merge across machines, and `--server-pid` sampling of the
 //! server's CPU and memory from /proc (the process and its descendants); `capacity`, an
 //! open-loop search for the highest rate a server answers within a latency SLO and what
-//! bound it there; and `report`, which renders a run_all.sh results directory into its
-//! results.md and SVG charts.
+//! bound it there; and `merge`, which combines the results of runs made at once from
+//! several machines. The report of a whole run (results.md, its charts) is the
+//! `bench-report` crate's, above this one.
 //!
 //! Run with: `cargo run --release -p loadgen -- -c 100 -d 10s --latency http://127.0.0.1:8080/single`
 
@@ -15,11 +16,8 @@ pub mod capacity;
 pub mod cli;
 pub mod command;
 pub mod engine;
-pub mod field;
 pub mod figures;
 pub mod procstat;
-pub mod record;
-pub mod report;
 pub mod result;
 
 use std::fs::{File, OpenOptions};
@@ -83,18 +81,6 @@ pub enum LoadgenError {
     /// A result file that is not loadgen JSON (exit 1).
     #[error("{0}")]
     Json(String),
-    /// A results directory that cannot be reported, or a report that cannot be written (exit 1).
-    #[error(transparent)]
-    Report(#[from] report::ReportError),
-    /// The report was written, but shows cells as invalid (exit 1): the run did not
-    /// measure what it claims, so a script must not take it as a success.
-    #[error("wrote {markdown}, but {} cell(s) are invalid, not results: {}", invalid.len(), invalid.join("; "))]
-    InvalidCells {
-        /// The report written.
-        markdown: String,
-        /// "cell: reason" of each invalid cell.
-        invalid: Vec<String>,
-    },
 }
 
 impl LoadgenError {
@@ -170,27 +156,6 @@ fn dispatch(cli: Cli) -> Result<(), LoadgenError> {
                 _ => Ok(()),
             }
         }
-        Some(Command::Report { dir, output }) => {
-            let output = output.unwrap_or_else(|| dir.join(report::REPORT_FILE));
-            let written = report::write_report(&dir, &output)?;
-            if !written.invalid.is_empty() {
-                return Err(LoadgenError::InvalidCells {
-                    markdown: written.markdown.display().to_string(),
-                    invalid: written.invalid,
-                });
-            }
-            let mut files: Vec<String> =
-                [Some(&written.markdown), Some(&written.chart), written.capacity_chart.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .map(|p| p.display().to_string())
-                    .collect();
-            let last = files.pop().unwrap_or_default();
-            println!("wrote {} and {last}", files.join(", "));
-            Ok(())
-        }
-        Some(Command::Field(opts)) => field::run(&opts),
-        Some(Command::Record(opts)) => record::run(&opts),
         None => {
             let opts = cli.run;
             let plan = plan(&opts)?;
@@ -395,11 +360,11 @@ impl Drop for JsonOut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::fake;
+    use crate::result::tests::result;
 
     /// A 2 s run of `requests` answers, `status_500` of them 500s, and no other error.
     fn run_of(requests: u64, status_500: u64) -> RunResult {
-        let mut run = fake(0);
+        let mut run = result(&[1000]);
         run.mode.duration_s = 2.0;
         run.requests = requests;
         run.errors = Errors::default();

@@ -478,11 +478,12 @@ mod histogram_base64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A 1 s closed-loop run whose latencies are `samples`, in microseconds.
-    pub(super) fn result(samples: &[u64]) -> RunResult {
+    /// A 1 s closed-loop run whose latencies are `samples`, in microseconds (also the
+    /// crate's other unit tests' run result, with the fields they test set on it).
+    pub(crate) fn result(samples: &[u64]) -> RunResult {
         let mut latency = new_histogram();
         for s in samples {
             latency.record(*s).unwrap();

@@ -216,6 +216,11 @@ impl Tree {
         self.root
     }
 
+    /// The PIDs the last walk found, root first (none before the first reading).
+    pub fn pids(&self) -> Vec<u32> {
+        self.members.iter().map(|m| m.pid).collect()
+    }
+
     /// Reads the tree, walking it for new descendants when a walk is due (or when a member
     /// reaped a child while it was read). An error only when the root cannot be read.
     pub fn read(&mut self) -> io::Result<Reading> {
@@ -409,7 +414,8 @@ mod tests {
             let p = fake_tree();
             let mut tree = Tree::at(p.path(), 10, scan);
             assert_eq!(tree.walk().unwrap(), FAKE_TREE, "scan: {scan}");
-            let mut members: Vec<u32> = tree.members.iter().map(|m| m.pid).collect();
+            assert_eq!(tree.pids()[0], 10, "the root first");
+            let mut members = tree.pids();
             members.sort_unstable();
             assert_eq!(members, [10, 11, 20, 30], "scan: {scan}");
             assert_eq!(Tree::at(p.path(), 30, scan).walk().unwrap().processes, 1, "a leaf is a tree of one");

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use super::{Bound, Capacity, Phase, Step};
 
-fn bound_name(bound: Bound) -> &'static str {
+/// The bound's name, as the verdict line and the JSON write it.
+pub fn bound_name(bound: Bound) -> &'static str {
     match bound {
         Bound::Cpu => "cpu",
         Bound::Pool => "pool",
@@ -95,7 +96,7 @@ fn with_busy(cpu_percent: f64, busy_percent: Option<f64>) -> String {
 }
 
 /// "182.3 ms".
-pub(crate) fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 

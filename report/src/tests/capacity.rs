@@ -3,8 +3,8 @@
 use super::*;
 use plotters::style::RGBColor;
 
-use crate::capacity::{Bound, ClientSample, Phase, Step};
-use crate::report::capacity::CAPACITY_ROWS;
+use crate::capacity::CAPACITY_ROWS;
+use loadgen::capacity::{Bound, ClientSample, Phase, Step};
 
 /// The fixture's capacity settings: a 100 ms upstream, servers under half a core.
 pub(super) fn capacity_meta(servers: &[&str]) -> RunMeta {

@@ -5,10 +5,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{chart_err, server_color};
-use crate::figures::cpu_per_1k;
-use crate::report::validity::cell_bound;
-use crate::report::{Cell, Cells, ENDPOINTS, MODES, ReportError, RunMeta, chart_label};
-use crate::result::RunResult;
+use crate::validity::cell_bound;
+use crate::{Cell, Cells, ENDPOINTS, MODES, ReportError, RunMeta, chart_label};
+use loadgen::figures::cpu_per_1k;
+use loadgen::result::RunResult;
 
 /// The colour of the Little's bound markers: dark, apart from every server's colour.
 const BOUND_COLOR: RGBColor = RGBColor(0x22, 0x22, 0x22);

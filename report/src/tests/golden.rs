@@ -1,5 +1,7 @@
 //! An http-only run renders byte for byte as it did before the report learned of https
-//! cells: the golden file was rendered from this fixture by the report of 6ef859f.
+//! cells: the golden file was rendered from this fixture by the report of 6ef859f. One line
+//! has changed since, by hand: the command it names, `loadgen report` until the report
+//! moved out of loadgen into this crate (`bench report`).
 
 use super::summary::summary_fixture;
 use super::*;

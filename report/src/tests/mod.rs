@@ -7,8 +7,8 @@ use super::tables::{HOW_TO_READ, INVALID_ROWS};
 use super::validity::CLOCK_TOLERANCE;
 use super::*;
 
-use crate::capacity::Capacity;
-use crate::result::{Errors, LatencySummary, Mode, RunResult, ServerSample, new_histogram};
+use loadgen::capacity::Capacity;
+use loadgen::result::{Errors, LatencySummary, Mode, RunResult, ServerSample, new_histogram};
 
 /// The servers of the fixture run, in its column order.
 const SERVERS: [&str; 5] = ["rouille", "axum", "actix", "warp", "hyper"];

@@ -2,7 +2,7 @@
 
 use super::capacity::{capacity_meta, client_bound, put_capacity, search};
 use super::*;
-use crate::capacity::Bound;
+use loadgen::capacity::Bound;
 
 /// Every kind of cell: fixed-load cells of rising RPS and falling CPU per request at one
 /// connection count, one of them invalid (over its bound), one failed, one skipped; a

@@ -10,8 +10,8 @@ use super::{
     CapacityCells, Cell, DASH, ENDPOINTS, Footnotes, MODES, RunMeta, Scheme, capacity_cell_name, esc, grouped,
     measured_header, write_table,
 };
-use crate::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
-use crate::figures::cpu_per_1k;
+use loadgen::capacity::{Bound, CLIENT_BOUND_SHARE, Capacity, Phase, Step};
+use loadgen::figures::cpu_per_1k;
 
 /// The server every capacity is compared with: the bare hyper server, the least code
 /// between the socket and the upstream call.
@@ -118,7 +118,7 @@ fn cores_text(cores: f64) -> String {
 }
 
 fn ms(us: u64) -> String {
-    crate::capacity::ms(std::time::Duration::from_micros(us))
+    loadgen::capacity::ms(std::time::Duration::from_micros(us))
 }
 
 /// The rows of a column with a figure, in [`CAPACITY_ROWS`] order, "vs" left empty.

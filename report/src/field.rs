@@ -1,51 +1,21 @@
-//! `loadgen field FILE PATH...`: one value of a JSON file per line, for the scripts, which
+//! `bench field FILE PATH...`: one value of a JSON file per line, for the scripts, which
 //! then never take a figure out of JSON by text matching. A path names its field exactly
 //! (keys joined by dots); one the file lacks is an error naming what is there, never the
 //! first number of a similar name, nor an empty string. A run's derived figures
-//! ([`crate::figures::DERIVED`]) are asked for by name like a field.
+//! ([`DERIVED`]) are asked for by name like a field.
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
+use loadgen::figures::cpu_per_1k;
+use loadgen::result::RunResult;
 use serde_json::Value;
 
-use crate::LoadgenError;
-use crate::figures;
-use crate::result::RunResult;
-
-/// `loadgen field`.
-#[derive(Debug, Clone, Args)]
-pub struct FieldOpts {
-    /// A JSON file: a run's `--json`, a capacity search's, a run_all.sh `run.json`, or any
-    /// other; `-` reads standard input.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-
-    /// What to print, one line each: a field's path, keys joined by dots (an array item by
-    /// its index: `thread_rps.0`), e.g. `latency_summary.p99_us`; or a figure derived from
-    /// a run's result: `cpu_per_1k_requests` (the server's CPU seconds per 1,000 answers),
-    /// `non_2xx` (answers of any status outside 2xx) or `socket_errors` (connect, read, write
-    /// and timeout errors).
-    /// Strings print as they are, null as `null`, objects and arrays as JSON.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<String>,
-}
-
-/// Prints each path's value of the file, one a line; nothing at all if one is missing.
-pub fn run(opts: &FieldOpts) -> Result<(), LoadgenError> {
-    let name = opts.file.display().to_string();
-    let json = read(&opts.file).map_err(|e| LoadgenError::Json(format!("{name}: {e}")))?;
-    let values = opts
-        .paths
-        .iter()
-        .map(|path| lookup(&json, path))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| LoadgenError::Json(format!("{name}: {e}")))?;
-    for value in values {
-        println!("{value}");
-    }
-    Ok(())
+/// Each path's value of the file, in order; or, naming the file, why one has none.
+pub fn values(file: &Path, paths: &[String]) -> Result<Vec<String>, String> {
+    let name = file.display();
+    let json = read(file).map_err(|e| format!("{name}: {e}"))?;
+    paths.iter().map(|path| lookup(&json, path)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("{name}: {e}"))
 }
 
 fn read(file: &Path) -> Result<Value, String> {
@@ -61,7 +31,7 @@ fn read(file: &Path) -> Result<Value, String> {
 /// The value at `path` in `json` as a script reads it, or a derived figure of a run by that
 /// name; or why there is none.
 pub fn lookup(json: &Value, path: &str) -> Result<String, String> {
-    if let Some(figure) = figures::derived(path) {
+    if let Some(figure) = derived(path) {
         let run: RunResult = serde_json::from_value(json.clone())
             .map_err(|e| format!("{path} is a figure of a loadgen run's --json, and this is not one ({e})"))?;
         return Ok(figure(&run).map_or_else(|| "null".to_owned(), |v| v.to_string()));
@@ -87,6 +57,23 @@ pub fn lookup(json: &Value, path: &str) -> Result<String, String> {
     })
 }
 
+/// A figure a run's result gives without holding it as a field: its name for `bench
+/// field` and how it is computed (`None`: the run cannot give it).
+pub type Derived = (&'static str, fn(&RunResult) -> Option<f64>);
+
+/// The derived figures, by name. No name is a field of the result's JSON, so a path means
+/// one thing.
+pub const DERIVED: [Derived; 3] = [
+    ("cpu_per_1k_requests", cpu_per_1k),
+    ("non_2xx", |r| Some(r.errors.non_2xx() as f64)),
+    ("socket_errors", |r| Some(r.errors.socket() as f64)),
+];
+
+/// The derived figure `name`, if there is one by that name.
+pub fn derived(name: &str) -> Option<fn(&RunResult) -> Option<f64>> {
+    DERIVED.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
 /// What a JSON value holds, for the message naming a missing field.
 fn holds(value: &Value) -> String {
     match value {
@@ -100,8 +87,9 @@ fn holds(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::fake;
-    use crate::result::ServerSample;
+    use loadgen::result::ServerSample;
+
+    use crate::tests::fake;
 
     fn run_json() -> Value {
         let mut run = fake(0);
@@ -143,7 +131,7 @@ mod tests {
     fn cpu_per_1k_requests_is_the_reports_figure() {
         let json = run_json();
         let run: RunResult = serde_json::from_value(json.clone()).unwrap();
-        assert_eq!(lookup(&json, "cpu_per_1k_requests").unwrap(), figures::cpu_per_1k(&run).unwrap().to_string());
+        assert_eq!(lookup(&json, "cpu_per_1k_requests").unwrap(), cpu_per_1k(&run).unwrap().to_string());
         assert_eq!(lookup(&json, "cpu_per_1k_requests").unwrap(), "0.25");
     }
 
@@ -168,5 +156,17 @@ mod tests {
         assert_eq!(lookup(&json, "socket_errors").unwrap(), "5");
         assert_eq!(lookup(&json, "non_2xx").unwrap(), "5");
         assert_eq!(lookup(&json, "errors.status").unwrap(), r#"{"502":4,"504":1}"#, "the codes, as JSON");
+    }
+
+    #[test]
+    fn no_derived_name_is_a_field_of_the_result_json() {
+        let mut run = fake(0);
+        run.server = Some(ServerSample::default());
+        let json = serde_json::to_string(&run).unwrap();
+        for (name, _) in DERIVED {
+            assert!(!json.contains(&format!("\"{name}\"")), "{name} is also a field");
+            assert!(derived(name).is_some());
+        }
+        assert!(derived("requests").is_none());
     }
 }

@@ -5,8 +5,8 @@
 //! [`super::load`] asks once per cell ([`Cell::Invalid`]); the renderers read its answer.
 
 use super::{Cell, RunMeta, grouped};
-use crate::capacity::{Capacity, Step};
-use crate::result::RunResult;
+use loadgen::capacity::{Capacity, Step};
+use loadgen::result::RunResult;
 
 /// The invalid cells, fixed-load then capacity, each in table order, with the reason.
 pub fn invalid_cells(run: &super::Run) -> Vec<(String, String)> {

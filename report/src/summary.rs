@@ -12,9 +12,10 @@ use super::validity::bound_formula;
 use super::{
     CapacityCells, Cell, ENDPOINTS, MODES, Run, RunMeta, Scheme, capacity_cell_name, cell_name, grouped, short_label,
 };
-use crate::capacity::{Bound, Capacity};
-use crate::figures::{cpu_per_1k, upstream_per_request};
-use crate::result::RunResult;
+use crate::upstream::upstream_per_request;
+use loadgen::capacity::{Bound, Capacity};
+use loadgen::figures::cpu_per_1k;
+use loadgen::result::RunResult;
 
 /// The summary paragraph: a lead line, then one bullet per cell.
 pub(super) fn render(out: &mut String, run: &Run) {

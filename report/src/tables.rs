@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use super::baseline::vs_python_line;
 use super::validity::cell_bound;
 use super::{Cell, DASH, Footnotes, Run, RunMeta, Scheme, UpstreamTls, cell_name, measured_header, write_table};
-use crate::figures::{cpu_per_1k, upstream_per_request};
-use crate::result::{Errors, RunResult};
+use crate::upstream::upstream_per_request;
+use loadgen::figures::cpu_per_1k;
+use loadgen::result::{Errors, RunResult};
 
 /// "12 (connect 10, 502: 2)", or "0".
 fn errors_text(e: &Errors) -> String {
@@ -88,7 +89,7 @@ fn column(meta: &RunMeta, server: &str, result: &RunResult, notes: &mut Footnote
     let l = &result.latency_summary;
     let rps = result.rps();
     let no_sample = "no server sample (loadgen ran without --server-pid)";
-    let sampled = |f: &dyn Fn(&crate::result::ServerSample) -> String, notes: &mut Footnotes| match &result.server {
+    let sampled = |f: &dyn Fn(&loadgen::result::ServerSample) -> String, notes: &mut Footnotes| match &result.server {
         Some(s) => f(s),
         None => format!("{DASH} {}", notes.mark(no_sample.into())),
     };

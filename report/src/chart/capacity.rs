@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{chart_err, server_color};
-use crate::capacity::Bound;
-use crate::report::{Cell, ENDPOINTS, MODES, ReportError, Run, Scheme, capacity_cell_name, chart_label};
+use crate::{Cell, ENDPOINTS, MODES, ReportError, Run, Scheme, capacity_cell_name, chart_label};
+use loadgen::capacity::Bound;
 
 /// One server's line in one panel of the latency-vs-load chart.
 struct Line {
@@ -32,7 +32,7 @@ fn panel_lines(run: &Run, scheme: Scheme, mode: &str, endpoint: &str) -> (Vec<Li
             absent.push(name);
             continue;
         };
-        let p99_ms = |s: &crate::capacity::Step| s.result.latency_summary.p99_us as f64 / 1000.0;
+        let p99_ms = |s: &loadgen::capacity::Step| s.result.latency_summary.p99_us as f64 / 1000.0;
         // One point per rate, the run the search's verdict there rests on, in rate order.
         let points: Vec<(f64, f64)> = cap
             .latest_steps()
@@ -40,9 +40,9 @@ fn panel_lines(run: &Run, scheme: Scheme, mode: &str, endpoint: &str) -> (Vec<Li
             .map(|s| (s.offered_rps, p99_ms(s)))
             .filter(|(x, y)| *x > 0.0 && *y > 0.0)
             .collect();
-        let capacity = match crate::report::capacity::verdict(cell) {
-            crate::report::capacity::Verdict::Figure { cap, step, .. } => {
-                Some((crate::report::capacity::capacity_figure(cap, step), p99_ms(step))).filter(|(_, y)| *y > 0.0)
+        let capacity = match crate::capacity::verdict(cell) {
+            crate::capacity::Verdict::Figure { cap, step, .. } => {
+                Some((crate::capacity::capacity_figure(cap, step), p99_ms(step))).filter(|(_, y)| *y > 0.0)
             }
             _ => None,
         };

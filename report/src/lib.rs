@@ -1,4 +1,4 @@
-//! `loadgen report DIR`: renders the result files of a `run_all.sh` run (and its
+//! A run's report (`bench report DIR`): renders the result files of a run (and its
 //! `run.json`) into results.md: a summary generated from the run's figures, the four
 //! tables of the fixed-load cells with an SVG bar chart of RPS, then the capacity tables,
 //! the memory per in-flight request and a latency-vs-load chart from the capacity searches.
@@ -14,10 +14,12 @@
 mod baseline;
 mod capacity;
 mod chart;
+pub mod field;
 mod markdown;
 mod run;
 mod summary;
 mod tables;
+pub mod upstream;
 pub mod validity;
 
 use std::io::Write as _;
@@ -33,7 +35,7 @@ pub use self::tables::{ROWS, UPSTREAM_TLS_ROWS};
 pub use self::validity::{invalid_cells, invalid_reason, littles_bound, littles_tolerance};
 
 /// The report's file name, in the results directory unless `--output` names another
-/// path: a default in the current directory let `loadgen report results/X` overwrite the
+/// path: a default in the current directory let `loadgen report results/X` (as it then was) overwrite the
 /// repository's results.md.
 pub const REPORT_FILE: &str = "results.md";
 

@@ -6,14 +6,14 @@ use super::capacity::{capacity_meta, polylines, put_capacity, search};
 use super::summary::bullet;
 use super::*;
 
-/// The stack a --tls run records (`bench_tls::STACK` at `loadgen record`).
+/// The stack a --tls run records (`bench_tls::STACK`, as the runner writes it into run.json).
 const STACK: &str = "rustls 0.23, ring provider";
 
 /// gosleep's `/stats` after an HTTPS cell's window, as run_all.sh keeps it: the counters
 /// the report reads among the others gosleep serves; `full` handshakes of the servers, plus
 /// the one of the read itself.
 fn upstream_json(requests: u64, full: u64, resumed: u64, failures: u64) -> String {
-    let full = full + crate::figures::STATS_READ_HANDSHAKES;
+    let full = full + crate::upstream::STATS_READ_HANDSHAKES;
     format!(
         r#"{{"connections_accepted": {}, "connections_open": 3, "requests": {requests}, "in_flight": 0,
             "max_in_flight": 9, "tls_handshakes_full": {full}, "tls_handshakes_resumed": {resumed},
@@ -128,7 +128,7 @@ fn a_ratio_without_both_figures_is_a_dash_and_one_of_a_lower_bound_says_which_wa
     tls_fixture(&dir.0, &["axum", "hyper"]);
     std::fs::remove_file(dir.0.join("capacity-https-no-reuse-single-axum.json")).unwrap();
     let mut fd = search_at(1000.0);
-    fd.bound = crate::capacity::Bound::FdBudget;
+    fd.bound = loadgen::capacity::Bound::FdBudget;
     put_capacity(&dir.0, "capacity-reuse-single-hyper", &fd);
     let md = report(&dir.0);
     let ratios = bullet(&md, "Reuse / not reuse capacity, Single req");

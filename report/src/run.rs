@@ -11,9 +11,9 @@ use thiserror::Error;
 
 use super::validity::{capacity_invalid_reason, invalid_reason};
 use super::{ENDPOINTS, MODES, PythonRun};
-use crate::capacity::Capacity;
-pub use crate::figures::UpstreamTls;
-use crate::result::RunResult;
+pub use crate::upstream::UpstreamTls;
+use loadgen::capacity::Capacity;
+use loadgen::result::RunResult;
 
 /// The run's own record, `DIR/run.json`, written by run_all.sh.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ impl RunMeta {
     /// Why the record is inconsistent, if it is: each name in `pooled` and
     /// `server_threads` must be one of `servers`, which must be a non-empty list of
     /// distinct names.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.servers.is_empty() {
             return Err("\"servers\" is empty: no column to render".into());
         }

@@ -1,0 +1,186 @@
+//! bench: the benchmark's runner. `bench run` is the whole run that `./run_all.sh`
+//! launches: the roster ([`roster`]), the plan of cells and the fd budget ([`plan`]), the
+//! processes it starts, pins, stops and probes ([`process`], [`probe`]), the capacity
+//! phase's CPU quota (`quota`), progress, and run.json written from the report's types;
+//! then the report. `bench report`, `bench field` and `bench roster` are the report's and
+//! the roster's commands for the scripts.
+//!
+//! Run with: `./run_all.sh --quick` (or `cargo run --release -p bench -- run --quick`).
+
+pub mod cli;
+mod clock;
+mod machine;
+pub mod plan;
+pub mod probe;
+pub mod process;
+mod progress;
+mod python;
+mod quota;
+pub mod roster;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use thiserror::Error;
+
+use crate::cli::Command;
+use crate::roster::Roster;
+
+/// What stops a command, each mapped to its exit status in `BenchError::exit_code`.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// A bad flag or value (exit 2).
+    #[error("{0} (./run_all.sh --help lists the flags)")]
+    Usage(String),
+    /// servers/roster.toml cannot be read or contradicts itself (exit 2).
+    #[error("{0}")]
+    Roster(String),
+    /// A process did not start (exit 1).
+    #[error("{0}")]
+    Start(String),
+    /// The upstream died: the run stops at once, writes no results.md (exit 1).
+    #[error("stopped {when}: the upstream (gosleep) failed: {why}. No results.md written; the raw results so far are in {}/", dir.display())]
+    UpstreamDied {
+        /// Before or after which cell.
+        when: String,
+        /// What failed.
+        why: String,
+        /// The run's directory.
+        dir: PathBuf,
+    },
+    /// No cell was measured (exit 1).
+    #[error("no cell was measured ({skipped} skipped, {failed} failed; why is in {}/run.json); no results.md written", dir.display())]
+    NothingMeasured {
+        /// Cells skipped.
+        skipped: usize,
+        /// Cells failed.
+        failed: usize,
+        /// The run's directory.
+        dir: PathBuf,
+    },
+    /// The Python set-up failed (exit 1).
+    #[error("python/setup.sh failed ({0}); nothing measured")]
+    Python(String),
+    /// The build failed (exit 1).
+    #[error("the release build failed ({0})")]
+    Build(String),
+    /// The run's record would not be one the report reads (exit 1: a bug of the runner).
+    #[error("run.json: {0}")]
+    Record(String),
+    /// publish-run.sh failed (exit 1).
+    #[error("scripts/publish-run.sh failed ({0})")]
+    Publish(String),
+    /// The report could not be made (exit 1).
+    #[error(transparent)]
+    Report(#[from] bench_report::ReportError),
+    /// The report was written, but shows cells as invalid (exit 1).
+    #[error("wrote {markdown}, but {} cell(s) are invalid, not results: {}", invalid.len(), invalid.join("; "))]
+    InvalidCells {
+        /// The report written.
+        markdown: String,
+        /// "cell: reason" of each invalid cell.
+        invalid: Vec<String>,
+    },
+    /// A JSON file without the field asked for, or not JSON (exit 1).
+    #[error("{0}")]
+    Field(String),
+    /// Reading or writing a file, a process (exit 1).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for BenchError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e.to_string())
+    }
+}
+
+impl BenchError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::Roster(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The repository's root: where bench was built (target/release/bench), else the
+/// current directory.
+fn root() -> PathBuf {
+    let built = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()));
+    built.filter(|r| r.join(roster::ROSTER_FILE).is_file()).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The whole program: parse, run, print; errors as one line on stderr.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    let is_run = args.first().is_some_and(|a| a == "run");
+    let name = if is_run { "run_all.sh" } else { "bench" };
+    match dispatch(&root, &args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
+    let roster = Roster::load(root)?;
+    if let (Some("run"), Some(glued)) = (args.first().map(String::as_str), cli::glued(args)) {
+        return Err(BenchError::Usage(format!("unknown argument {glued}")));
+    }
+    let cli = match cli::parse(&roster, args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(BenchError::Usage(cli::usage_line(&e))),
+    };
+    match cli.command {
+        Command::Run(flags) => {
+            let settings = flags.settings(&roster).map_err(BenchError::Usage)?;
+            let command =
+                std::iter::once("./run_all.sh").chain(args[1..].iter().map(String::as_str)).collect::<Vec<_>>();
+            run::start(root, &settings, &command.join(" "))
+        }
+        Command::Report { dir, output } => {
+            let output = output.unwrap_or_else(|| dir.join(bench_report::REPORT_FILE));
+            let written = bench_report::write_report(&dir, &output)?;
+            if !written.invalid.is_empty() {
+                return Err(BenchError::InvalidCells {
+                    markdown: written.markdown.display().to_string(),
+                    invalid: written.invalid,
+                });
+            }
+            let mut files: Vec<String> =
+                [Some(&written.markdown), Some(&written.chart), written.capacity_chart.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p.display().to_string())
+                    .collect();
+            let last = files.pop().unwrap_or_default();
+            println!("wrote {} and {last}", files.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Field { file, paths } => {
+            for value in bench_report::field::values(&file, &paths).map_err(BenchError::Field)? {
+                println!("{value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Roster { table, filters } => {
+            if table {
+                print!("{}", roster.table());
+            } else {
+                let picked = roster.filter(&filters).map_err(BenchError::Usage)?;
+                println!("{}", picked.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
