@@ -89,6 +89,12 @@ impl Conn {
         self.request("GET", target, &[]).await
     }
 
+    /// This end's address: with the server's, it names the connection (for
+    /// [`sockets::unread_bytes`]).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.get_ref().local_addr()
+    }
+
     /// Writes bytes as they are (for malformed requests).
     pub async fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.get_mut().write_all(bytes).await
