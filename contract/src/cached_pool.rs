@@ -212,10 +212,25 @@ mod tests {
     #[test]
     fn jobs_run_at_once_on_as_many_threads_as_are_busy() {
         let pool = CachedPool::new("test", Duration::from_secs(10), MAX_PROCESS_THREADS);
-        let t = Instant::now();
-        sleep_on(&pool, 20, Duration::from_millis(300));
-        // 20 x 300 ms in well under 20 x 300: no job waited for another.
-        assert!(t.elapsed() < Duration::from_millis(1500), "20 jobs took {:?}", t.elapsed());
+        // Each job returns once all 20 run, or after 10 s: had one waited for another, the
+        // first would give up without seeing them all.
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..20 {
+            let (running, tx) = (Arc::clone(&running), tx.clone());
+            pool.execute(move || {
+                running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let until = Instant::now() + Duration::from_secs(10);
+                while running.load(std::sync::atomic::Ordering::SeqCst) < 20 && Instant::now() < until {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                tx.send(running.load(std::sync::atomic::Ordering::SeqCst)).unwrap();
+            })
+            .unwrap();
+        }
+        for _ in 0..20 {
+            assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), 20, "a job waited for another");
+        }
         assert_eq!(pool.threads(), 20);
     }
 
