@@ -107,16 +107,21 @@ pub fn every_response_has_content_type_length_date_and_server(subject: &Subject)
     });
 }
 
-/// A Date cached for the life of the process is a known framework shortcut.
+/// A Date cached for the life of the process is a known framework shortcut. Asked again
+/// until it changes: a Date a framework refreshes on a timer of its own may lag the clock's
+/// second by up to that timer's period, and a busy machine adds its own delay.
 pub fn date_changes_between_requests_a_second_apart(subject: &Subject) {
+    const WITHIN: Duration = Duration::from_secs(10);
     let g = gosleep(0);
     let s = server_for(subject, &g);
     block_on(async {
         let first = get(s.addr(), "/single?ms=0").await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let second = get(s.addr(), "/single?ms=0").await;
-        assert!(first.header("date").is_some(), "{}: no Date", subject.name);
-        assert_ne!(first.header("date"), second.header("date"), "{}: Date did not change in 1.1 s", subject.name);
+        let date = first.header("date").unwrap_or_else(|| panic!("{}: no Date", subject.name));
+        let t = Instant::now();
+        while get(s.addr(), "/single?ms=0").await.header("date") == Some(date) {
+            assert!(t.elapsed() < WITHIN, "{}: Date still {date:?} after {WITHIN:?}", subject.name);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     });
 }
 

@@ -165,6 +165,7 @@ pub fn an_idle_keep_alive_connection_outlives_the_head_timeout(subject: &Subject
     block_on(async {
         let mut conn = Conn::open(s.addr()).await.expect("connect");
         assert_eq!(conn.get("/health").await.expect("first GET").status, 200);
+        // Idle past the head timeout: the wait is the test's subject.
         tokio::time::sleep(HEAD_TIMEOUT + Duration::from_secs(2)).await;
         let again =
             conn.get("/health").await.unwrap_or_else(|e| panic!("{}: idle connection closed: {e}", subject.name));
@@ -190,10 +191,16 @@ pub fn stop_closes_idle_and_half_read_connections_at_once(subject: &Subject) {
         assert_eq!(second_half.get("/health").await.expect("GET").status, 200);
         second_half.send_raw(b"GET /health HTTP/1.1\r\nHo").await.expect("send");
         let silent = Conn::open(addr).await.expect("connect");
-        // Let the server take in the partial heads before it is told to stop.
-        tokio::time::sleep(Duration::from_millis(300)).await;
         vec![("idle", idle), ("half a first head", half), ("half a second head", second_half), ("silent", silent)]
     });
+    // The server takes in the partial heads before it is told to stop: it has read every
+    // byte the clients sent (a connection already gone has nothing left unread either).
+    for (what, conn) in &conns {
+        let client = conn.local_addr().expect("local address");
+        testkit::wait_until(Duration::from_secs(20), &format!("{}: the {what} connection read", subject.name), || {
+            testkit::sockets::unread_bytes(addr, client).unwrap_or(0) == 0
+        });
+    }
     let t = Instant::now();
     s.stop().expect("stop");
     let took = t.elapsed();
@@ -262,6 +269,8 @@ pub fn new_connections_during_the_drain_are_refused(subject: &Subject) {
         gosleep::client::wait_for_upstream_in_flight(g.addr(), 1, Duration::from_secs(10)).await;
         child.signal("TERM").expect("SIGTERM");
         // Time for the signal to be handled: a connect before that is still an ordinary one.
+        // No event shows that moment from outside but the closed listener, and that is what
+        // the probe below checks: waiting for it would assume the result.
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Ok(mut conn) = Conn::open(addr).await {
             let sent = conn.send_raw(b"GET /health HTTP/1.1\r\nHost: conformance\r\n\r\n").await;

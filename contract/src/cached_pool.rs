@@ -176,13 +176,14 @@ impl Shared {
     }
 }
 
-/// Waits up to 5 s for `done`, and fails the test if it never holds: for a pool thread
-/// that counts itself idle just after its job has handed over its result.
+/// Waits up to 10 s (room for a busy machine) for `done`, and fails the test if it never
+/// holds: for a pool thread that counts itself idle just after its job has handed over
+/// its result.
 #[cfg(test)]
 pub(crate) fn eventually(done: impl Fn() -> bool) {
-    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let until = std::time::Instant::now() + Duration::from_secs(10);
     while !done() {
-        assert!(std::time::Instant::now() < until, "not within 5 s");
+        assert!(std::time::Instant::now() < until, "not within 10 s");
         thread::sleep(Duration::from_millis(1));
     }
 }
@@ -212,10 +213,25 @@ mod tests {
     #[test]
     fn jobs_run_at_once_on_as_many_threads_as_are_busy() {
         let pool = CachedPool::new("test", Duration::from_secs(10), MAX_PROCESS_THREADS);
-        let t = Instant::now();
-        sleep_on(&pool, 20, Duration::from_millis(300));
-        // 20 x 300 ms in well under 20 x 300: no job waited for another.
-        assert!(t.elapsed() < Duration::from_millis(1500), "20 jobs took {:?}", t.elapsed());
+        // Each job returns once all 20 run, or after 10 s: had one waited for another, the
+        // first would give up without seeing them all.
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..20 {
+            let (running, tx) = (Arc::clone(&running), tx.clone());
+            pool.execute(move || {
+                running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let until = Instant::now() + Duration::from_secs(10);
+                while running.load(std::sync::atomic::Ordering::SeqCst) < 20 && Instant::now() < until {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                tx.send(running.load(std::sync::atomic::Ordering::SeqCst)).unwrap();
+            })
+            .unwrap();
+        }
+        for _ in 0..20 {
+            assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), 20, "a job waited for another");
+        }
         assert_eq!(pool.threads(), 20);
     }
 
@@ -255,6 +271,8 @@ mod tests {
                     for i in 0..500 {
                         let tx = tx.clone();
                         pool.execute(move || tx.send(()).unwrap()).unwrap();
+                        // The pause is the test's subject: it outlasts the keep-alive, so
+                        // threads expire between bursts and race the next jobs.
                         if i % 50 == 0 {
                             thread::sleep(Duration::from_millis(2));
                         }
@@ -313,8 +331,9 @@ mod tests {
         assert_eq!(pool.threads(), 8);
         drop(release);
         eventually(|| pool.idle() == 8);
-        // The refused job was dropped, not kept for a thread that came free.
-        thread::sleep(Duration::from_millis(50));
+        // The refused job was dropped, not kept for a thread that came free: nothing holds
+        // its closure (and its copy of `ran`) any more, so it can never run.
+        assert_eq!(Arc::strong_count(&ran), 1, "a refused job is still held by the pool");
         assert!(!*ran.lock().unwrap(), "a refused job ran later");
         // And a freed thread takes the next job.
         sleep_on(&pool, 8, Duration::ZERO);

@@ -354,11 +354,23 @@ mod tests {
         (addr, stop)
     }
 
-    /// How many `/slow` answers have begun and how many ran to their end.
+    /// How many `/slow` answers have begun, how many ran to their end, and how many have
+    /// settled: ended, or had their work dropped before the end.
     #[derive(Debug, Default)]
     struct Slow {
         begun: std::sync::atomic::AtomicUsize,
         ended: std::sync::atomic::AtomicUsize,
+        settled: std::sync::atomic::AtomicUsize,
+    }
+
+    /// Counts a `/slow` answer settled when its work goes, run to its end or dropped.
+    struct Settles(Arc<Slow>);
+
+    impl Drop for Settles {
+        fn drop(&mut self) {
+            // Release: whoever sees the answer settled also sees its `ended`.
+            self.0.settled.fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
     }
 
     impl Slow {
@@ -371,10 +383,15 @@ mod tests {
             }
         }
 
-        /// After a client left mid-answer: three times an answer's time on, had its work
-        /// gone on it would have ended; `ended` is how many answers ended before it.
+        /// After a client left mid-answer: waits until every begun answer has settled (its
+        /// work ended or was dropped; a test failure after 10 s), then checks that `ended`
+        /// of them ran to their end, the answers served before the client left.
         async fn assert_ended_after_leaving(&self, ended: usize) {
-            tokio::time::sleep(SLOW * 3).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while self.settled.load(std::sync::atomic::Ordering::Acquire) < self.begun.load(Relaxed) {
+                assert!(tokio::time::Instant::now() < deadline, "an answer neither ended nor was dropped in 10 s");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             assert_eq!(self.ended.load(Relaxed), ended, "the work went on for a client that had left");
         }
     }
@@ -396,6 +413,7 @@ mod tests {
                     // An answer that is not ready at once, as an upstream call's is not.
                     if req.uri().path() == "/slow" {
                         counts.begun.fetch_add(1, Relaxed);
+                        let _settles = Settles(Arc::clone(&counts));
                         tokio::time::sleep(SLOW).await;
                         counts.ended.fetch_add(1, Relaxed);
                     }
@@ -574,7 +592,8 @@ mod tests {
         let mut conn = TcpStream::connect(addr).await.expect("connect");
         conn.write_all(REQUEST).await.expect("send");
         assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 200"));
-        // Idle for several head timeouts: no head has begun, so nothing is timed.
+        // Idle for several head timeouts (the wait is the test's subject): no head has
+        // begun, so nothing is timed.
         tokio::time::sleep(TEST_HEAD_TIMEOUT * 4).await;
         conn.write_all(b"GET / HTTP/1.1\r\n").await.expect("send half a head");
         // Not cut off for the idle time: the rest of the head, sent at once, is answered...

@@ -300,7 +300,8 @@ async fn accept_errors_back_off_and_never_end_the_accept_loop() {
             held.push(c);
         }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // gosleep has run out of descriptors once it says so; it must still be running then.
+    child.wait_for_stderr("accept failed", Duration::from_secs(30));
     assert!(child.wait_timeout(Duration::ZERO).unwrap().is_none(), "gosleep exited under EMFILE");
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -132,7 +132,11 @@ fn server_stopping_mid_run_ends_on_time_with_errors_by_kind() {
     let g = gosleep(0);
     let url = format!("http://{}/sleep?ms=20", g.addr());
     let stopper = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        // Mid-run: once the run has had some answers (whenever the machine gets to them),
+        // well before its 2 s are over.
+        testkit::wait_until(Duration::from_secs(10), "8 requests of the run at gosleep", || {
+            stats(g.addr()).requests >= 8
+        });
         g.stop().expect("stop gosleep");
     });
     let t = Instant::now();

@@ -87,7 +87,8 @@ fn serve(mut stream: TcpStream, script: fn(u64) -> Reply, pipelined: &AtomicU64)
     for n in 0.. {
         let Some(end) = read_head(&mut stream, &mut pending) else { return };
         pending.drain(..end);
-        // A request written before this answer could only be a pipelined one.
+        // A request written before this answer could only be a pipelined one: the pause is
+        // the test's subject, the time a pipelining client gets to show itself.
         thread::sleep(Duration::from_millis(2));
         if !pending.is_empty() || bytes_waiting(&stream) {
             pipelined.fetch_add(1, Ordering::Relaxed);

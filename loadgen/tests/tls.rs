@@ -150,6 +150,7 @@ fn serve(
                     let (first, second) = answer.split_at(answer.len() - 3);
                     tls.write_all(first)?;
                     tls.flush()?;
+                    // The pause is the subject: the answer's end comes in a later record.
                     thread::sleep(Duration::from_millis(1));
                     tls.write_all(second)?;
                 }

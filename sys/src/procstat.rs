@@ -505,26 +505,29 @@ mod tests {
             .spawn()
             .expect("sh, timeout and yes");
         let pid = sh.id();
-        let waited = |until: &dyn Fn(&Reading) -> bool| {
-            let deadline = Instant::now() + std::time::Duration::from_secs(3);
+        // The tree's reading once `until` holds, polled; a test failure after 10 s (the tree
+        // ends by itself within ~2 s).
+        let waited = |what: &str, until: &dyn Fn(&Reading) -> bool| {
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
             loop {
                 let r = read(pid).unwrap();
-                if until(&r) || Instant::now() > deadline {
+                if until(&r) {
                     return r;
                 }
+                assert!(Instant::now() < deadline, "not within 10 s: {what}; last reading {r:?}");
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         };
         let root_alone = || read_proc(Path::new("/proc"), pid).unwrap().reading.cpu_ticks;
-        waited(&|r| r.processes == 3);
+        waited("sh, timeout and yes running", &|r| r.processes == 3);
         let (root_from, first) = (root_alone(), read(pid).unwrap());
         let mut tree = Tree::new(pid);
         let window_from = tree.walk().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(600));
-        let mid = read(pid).unwrap();
+        // Until yes has burnt its ticks (or has ended: the asserts below then say so).
+        let mid = waited("5 ticks of yes", &|r| r.cpu_ticks >= first.cpu_ticks + 5 || r.processes < 3);
         let root_used = root_alone() - root_from;
         // yes is ended and reaped: its time moves to sh's cutime, and the tree keeps it.
-        let after = waited(&|r| r.processes < 3);
+        let after = waited("yes ended and reaped", &|r| r.processes < 3);
         let window = tree.walk().unwrap().cpu_ticks - window_from.cpu_ticks;
         sh.wait().unwrap();
         assert_eq!((mid.processes, mid.threads), (3, 3), "{mid:?}");

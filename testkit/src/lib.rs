@@ -8,6 +8,8 @@
 
 pub mod process;
 pub mod raw;
+pub mod sockets;
+pub mod wait;
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use tokio::net::TcpStream;
 use contract::upstream::MAX_BODY_BYTES;
 
 pub use process::{Child, assert_a_port_in_use_is_named, binary_name, help_first_line, run_to_exit};
+pub use wait::wait_until;
 
 /// How long any single test request may take before the test fails instead of hanging.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,6 +87,12 @@ impl Conn {
     /// `GET target` on this connection.
     pub async fn get(&mut self, target: &str) -> io::Result<Response> {
         self.request("GET", target, &[]).await
+    }
+
+    /// This end's address: with the server's, it names the connection (for
+    /// [`sockets::unread_bytes`]).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.get_ref().local_addr()
     }
 
     /// Writes bytes as they are (for malformed requests).

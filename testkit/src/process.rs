@@ -85,6 +85,14 @@ pub struct Child {
     child: std::process::Child,
     addr: SocketAddr,
     https: bool,
+    /// Its stderr as read so far, once [`Child::wait_for_stderr`] has started reading it.
+    stderr_read: Option<StderrReader>,
+}
+
+/// A thread that reads a child's stderr to its end, as it comes.
+struct StderrReader {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Child {
@@ -108,7 +116,7 @@ impl Child {
             io::Error::other(format!("no address announced; first line was {line:?}"))
         });
         match addr {
-            Ok(addr) => Ok(Self { child, addr, https }),
+            Ok(addr) => Ok(Self { child, addr, https, stderr_read: None }),
             Err(e) => {
                 let _ = child.wait();
                 Err(e)
@@ -120,11 +128,41 @@ impl Child {
     /// exited (empty otherwise).
     pub fn stderr_text(&mut self) -> String {
         use std::io::Read;
+        if let Some(reader) = self.stderr_read.take() {
+            // The child has exited: the reader is at the pipe's end, or about to be.
+            let _ = reader.thread.join();
+            let text = reader.text.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            return String::from_utf8_lossy(&text).into_owned();
+        }
         let mut text = String::new();
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut text);
         }
         text
+    }
+
+    /// Waits until the child (spawned with a piped stderr) has written `needle` to stderr:
+    /// a line it logs when something has happened. Panics after `within`. What it read is
+    /// kept for [`Child::stderr_text`].
+    pub fn wait_for_stderr(&mut self, needle: &str, within: Duration) {
+        let stderr = &mut self.child.stderr;
+        let reader = self.stderr_read.get_or_insert_with(|| {
+            let Some(mut err) = stderr.take() else { panic!("the child's stderr is not piped") };
+            let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let into = std::sync::Arc::clone(&text);
+            let thread = std::thread::spawn(move || {
+                use std::io::Read;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = err.read(&mut chunk) {
+                    into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(&chunk[..n]);
+                }
+            });
+            StderrReader { text, thread }
+        });
+        crate::wait_until(within, &format!("{needle:?} on the child's stderr"), || {
+            let text = reader.text.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            needle.is_empty() || text.windows(needle.len()).any(|w| w == needle.as_bytes())
+        });
     }
 
     /// The announced address.

@@ -198,7 +198,7 @@ mod tests {
     use super::*;
     use crate::proxy::MAX_FANOUT_THREADS;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn pool() -> CachedPool {
         CachedPool::new("test-fanout", Duration::from_secs(10), MAX_FANOUT_THREADS)
@@ -222,14 +222,16 @@ mod tests {
 
     #[test]
     fn multiple_blocking_runs_calls_at_once() {
-        let t = Instant::now();
-        let reply = multiple_blocking(Some("n=8&ms=5"), 5, &upstream(), &pool(), |url| {
+        // Each call returns once all 8 are under way: calls made one after another never get
+        // there, and panic (a 502) after `eventually`'s deadline.
+        let begun = Arc::new(AtomicUsize::new(0));
+        let reply = multiple_blocking(Some("n=8&ms=5"), 5, &upstream(), &pool(), move |url| {
             assert_eq!(url, "http://127.0.0.1:9/sleep?ms=5");
-            std::thread::sleep(Duration::from_millis(200));
+            begun.fetch_add(1, Ordering::SeqCst);
+            crate::cached_pool::eventually(|| begun.load(Ordering::SeqCst) == 8);
             Ok(10)
         });
-        assert_eq!(reply, Ok(ProxyReply { calls: 8, bytes: 80 }));
-        assert!(t.elapsed() < Duration::from_millis(1000), "8 x 200 ms took {:?}", t.elapsed());
+        assert_eq!(reply, Ok(ProxyReply { calls: 8, bytes: 80 }), "the 8 calls were not under way at once");
     }
 
     #[test]

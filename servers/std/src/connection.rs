@@ -200,6 +200,8 @@ mod tests {
             let connections = Arc::clone(&connections);
             thread::spawn(move || connections.wait_for_room())
         };
+        // A wait that must not end: no event marks it, so the waiter is given 100 ms to be
+        // let in wrongly, and the close below must then let it in.
         thread::sleep(Duration::from_millis(100));
         assert!(!waiter.is_finished(), "a second connection was let in past --threads 1");
         drop(first);
@@ -222,6 +224,8 @@ mod tests {
             let wrote = respond(&connection.stream, &answer, Persist::Close).is_ok();
             (next, wrote)
         });
+        // Likely (not certain) to find the reader blocked in its read, which no event shows;
+        // a read begun after the stop ends at once as well, so the test holds either way.
         thread::sleep(Duration::from_millis(50));
         connections.stop();
         assert!(!connections.wait_for_room(), "a stopping server made room");

@@ -150,8 +150,11 @@ fn two_trickled_heads_lock_a_third_client_out_of_threads_2_for_head_timeout_at_m
             (stream, trickle)
         })
         .collect();
-    // Both hold their threads before the third comes.
-    thread::sleep(Duration::from_millis(500));
+    // Both hold their threads before the third comes: the server has taken both from its
+    // listen backlog (and started their head timers).
+    testkit::wait_until(Duration::from_secs(20), "both tricklers accepted", || {
+        testkit::sockets::accept_queue(addr) == Some(0)
+    });
     let t = Instant::now();
     let (status, body) = get(addr, "/health");
     let waited = t.elapsed();
@@ -176,6 +179,7 @@ fn idle_keep_alive_is_not_timed_out_and_a_head_is_due_head_timeout_after_its_fir
         let stream = connect(addr);
         (&stream).write_all(request).expect("request sent");
         assert_eq!(read_answer(&stream), (200, "ok".to_owned()));
+        // Idle past the head timeout: the wait is the test's subject.
         thread::sleep(HEAD_TIMEOUT + Duration::from_secs(1));
         let t = Instant::now();
         (&stream).write_all(rest).expect("request sent");

@@ -194,6 +194,7 @@ fn an_answer_split_across_reads_is_put_together() {
             if s.write_all(piece).is_err() {
                 return;
             }
+            // The pacing is the test's subject: each piece comes in a read of its own.
             thread::sleep(Duration::from_millis(2));
         }
         until_closed(&mut s);
