@@ -7,7 +7,6 @@
 # /proc entry is gone when it has ended), as "USER SYSTEM" (cutime, cstime).
 bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 bench_children_cpu_ticks_split() { awk '{print $16, $17}' "/proc/$1/stat"; }
-bench_peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # bench_cpu_per_1000 TICKS_BEFORE TICKS_AFTER REQUESTS: CPU seconds per 1,000 requests, for
 # CPU read from /proc around a run that loadgen did not sample (wrk's, a tool's own);
 # loadgen's --server-pid runs give theirs as `loadgen_field JSON cpu_per_1k_requests`.
@@ -43,22 +42,18 @@ wrk_errors() {
 # Figures from a loadgen run. loadgen_field JSON PATH: the value at PATH (keys joined by
 # dots: requests, latency_summary.p99_us, server.cpu_percent) of a JSON file (- for stdin),
 # or a figure derived from a run's --json (cpu_per_1k_requests); "null" for none, and a
-# message and exit 1 for a path the file lacks. bench_ms US: microseconds as ms with one
-# decimal, "—" for null. loadgen_errors TEXT: "none" or the error lines of loadgen's text
-# output, in one cell.
+# message and exit 1 for a path the file lacks. loadgen_errors TEXT: "none" or the error
+# lines of loadgen's text output, in one cell.
 loadgen_field() { target/release/bench field "$@"; }
-bench_ms() { if [[ $1 == null ]]; then echo "—"; else awk -v v="$1" 'BEGIN {printf "%.1f", v / 1000}'; fi; }
 loadgen_errors() {
   awk '/Socket errors|Non-2xx/ {sub(/^ */, ""); e = e (e == "" ? "" : "; ") $0} END {print (e == "" ? "none" : e)}' "$1"
 }
 
-# gosleep_stat ADDR FIELD: one counter of gosleep's /stats (its own connection counts: the
-# caller subtracts it from connections_accepted). ADDR is HOST:PORT, or https://HOST:PORT
-# for a gosleep serving HTTPS (trusting bench_trust's CA). gosleep_stats ADDR: all of
-# /stats, as JSON (nothing, and status 1, when it does not answer 200).
+# gosleep_stats ADDR: all of gosleep's /stats, as JSON (nothing, and status 1, when it does
+# not answer 200); gosleep_reset ADDR zeroes them. ADDR is HOST:PORT, or https://HOST:PORT
+# for a gosleep serving HTTPS (trusting bench_trust's CA).
 gosleep_url() { if [[ $1 == https://* ]]; then echo "$1"; else echo "http://$1"; fi; }
 gosleep_stats() { curl -sf "${BENCH_CA_FLAGS[@]}" "$(gosleep_url "$1")/stats"; }
-gosleep_stat() { gosleep_stats "$1" | loadgen_field - "$2"; }
 gosleep_reset() { curl -s "${BENCH_CA_FLAGS[@]}" -X POST "$(gosleep_url "$1")/stats/reset" >/dev/null; }
 
 # The machine: its CPU model and memory (GiB); bench_machine: one line naming the machine

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared pieces of the project's shell scripts (run_all.sh, gosleep/bench.sh,
-# servers/bench.sh, servers/latency.sh, loadgen/bench.sh). Source it after
+# Shared pieces of the project's measuring scripts (gosleep/bench.sh, loadgen/bench.sh,
+# servers/tls-profile.sh, ...). Source it after
 # `set -euo pipefail`; it defines functions and a temp dir ($BENCH_TMP), and traps that stop
 # every process started through bench_start (or added to BENCH_PIDS), by PID, however the
 # script ends (an INT or TERM ends it at once: children are waited for with `wait`).
@@ -162,20 +162,6 @@ bench_serving() {
   return 1
 }
 
-# bench_settles PID HOST:PORT PATH SECONDS: like bench_serving, but a process that is alive
-# gets SECONDS to answer: a server that is still working off the requests its load left
-# behind is busy, not dead. BENCH_WHY says which it was when it fails.
-bench_settles() {
-  local deadline=$(( SECONDS + $4 ))
-  until bench_serving "$1" "$2" "$3"; do
-    bench_alive "$1" || return 1
-    if (( SECONDS >= deadline )); then
-      BENCH_WHY="pid $1 on $2, alive, did not answer GET $3 with 200 within $4 s"
-      return 1
-    fi
-    sleep 1
-  done
-}
 
 # bench_forget PID: the process has ended; the traps need not stop it.
 bench_forget() {

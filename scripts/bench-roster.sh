@@ -52,9 +52,6 @@ bench_server_bin() {
   if bench_is_python "$1"; then echo "python/bin/server-$1"; else echo "target/release/server-$1"; fi
 }
 
-# bench_pooled NAME: whether the server's --threads is a pool that caps its requests in
-# flight (thread per request), so that it needs threads to hold clients.
-bench_pooled() { [[ ${BENCH_SETTING[$1,model]} == pool ]]; }
 
 # bench_threads NAME: the server's --threads.
 bench_threads() { echo "${BENCH_SETTING[$1,threads]}"; }
@@ -66,9 +63,4 @@ bench_threads_line() {
   echo "--threads: $line"
 }
 
-# bench_start_rate NAME: the first rate of its capacity search, req/s; empty for
-# loadgen's default.
-bench_start_rate() { [[ ${BENCH_SETTING[$1,start]} == - ]] || echo "${BENCH_SETTING[$1,start]}"; }
 
-# bench_floor NAME: the bare server of its model that its CPU is set against; empty for none.
-bench_floor() { [[ ${BENCH_SETTING[$1,floor]} == - ]] || echo "${BENCH_SETTING[$1,floor]}"; }

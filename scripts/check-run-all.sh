@@ -2,8 +2,8 @@
 # check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
 #
 # - `./run_all.sh --help` names every flag the script accepts, with its default, and every
-#   server of servers/roster.toml; the benchmark scripts' (servers/*.sh, loadgen/bench.sh) name
-#   theirs too.
+#   server of servers/roster.toml; the benchmarks' (bench servers, cpu, latency, recovery,
+#   loadgen/bench.sh) name theirs too.
 # - A bad flag or value exits 2 with one line naming it (no build, no run).
 # - A run in which no cell could be measured (every cell needs more file descriptors than
 #   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
@@ -44,17 +44,18 @@ for f in --quick --servers --python --connections --duration --delay-ms --fanout
   grep -qE -- "^ +(-h, )?$f( |$)" <<<"$help" || fail "--help does not describe $f"
 done
 grep -q -- '--connections <N> .*\[1000' <<<"$help" || fail "--help does not give --connections' default"
-# The servers are servers/roster.toml's, as scripts/bench-lib.sh reads it: --help offers each.
-roster=$(bash -c 'source scripts/bench-lib.sh; echo "${BENCH_SERVERS[*]}"')
-[[ -n $roster ]] || fail "scripts/bench-lib.sh read no server from servers/roster.toml"
+# The servers are servers/roster.toml's, as bench roster reads it: --help offers each.
+roster=$(target/release/bench roster)
+[[ -n $roster ]] || fail "bench roster read no server from servers/roster.toml"
 grep -qF -- "from: $roster" <<<"$help" || fail "--help does not offer the roster's servers ($roster)"
 
-# The benchmark scripts: --help describes --quick, a bad flag exits 2 (neither builds).
-for script in servers/bench.sh servers/cpu.sh servers/latency.sh servers/recovery.sh loadgen/bench.sh; do
-  "$script" --help | grep -A1 -E -- '^  --quick ' | grep -qF '[' || fail "$script --help does not describe --quick and its default"
+# The benchmarks: --help describes --quick and its default, a bad flag exits 2 (neither builds).
+for bench in "target/release/bench servers" "target/release/bench cpu" "target/release/bench latency" \
+  "target/release/bench recovery" loadgen/bench.sh; do
+  $bench --help | grep -A1 -E -- '^ +--quick ' | grep -qF '[' || fail "$bench --help does not describe --quick and its default"
   rc=0
-  "$script" --bogus >/dev/null 2>&1 || rc=$?
-  (( rc == 2 )) || fail "$script --bogus exited $rc, not 2"
+  $bench --bogus >/dev/null 2>&1 || rc=$?
+  (( rc == 2 )) || fail "$bench --bogus exited $rc, not 2"
 done
 
 # Bad input: exit 2, one line naming what is wrong.

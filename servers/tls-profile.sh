@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # servers/tls-profile.sh: where each server's CPU for a not-reused HTTPS upstream call goes.
 #
-# servers/cpu.sh --tls measures what a not-reused HTTPS upstream call adds to each server's
+# bench cpu --tls measures what a not-reused HTTPS upstream call adds to each server's
 # CPU per request; docs/benchmarks/tls.md found it 2.2-3.6x what the client side of a
 # resumed TLS 1.3 handshake costs in memory (tls/floor), and split it, by hand and from one
 # perf run, for server-hyper only. This script makes that split for every server. Each

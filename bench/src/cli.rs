@@ -52,6 +52,20 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
+    /// The servers under the slow-upstream load, measured with wrk, as Markdown tables
+    /// (docs/benchmarks/servers.md).
+    Servers(crate::lab::servers::ServersArgs),
+    /// Server CPU per proxied request, every server under the same open-loop load, in
+    /// rounds; with --tls over HTTP and HTTPS back to back.
+    Cpu(crate::lab::cpu::CpuArgs),
+    /// The servers' latency under an open-loop load at 95% of Little's bound.
+    Latency(crate::lab::latency::LatencyArgs),
+    /// How long each server takes to serve again after an overload, and the upstream work
+    /// it does for clients that have gone.
+    Recovery(crate::lab::recovery::RecoveryArgs),
+    /// A CPU-bound capacity of a run against the server's CPU cost per request, measured at
+    /// half that capacity in the run's own set-up.
+    CapacityCheck(crate::lab::capacity_check::CapacityCheckArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
     /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
     /// line per server: name runs model threads default floor start (`-` for none).

@@ -9,6 +9,7 @@
 
 pub mod cli;
 mod clock;
+pub mod lab;
 mod machine;
 pub mod plan;
 pub mod probe;
@@ -31,7 +32,7 @@ use crate::roster::Roster;
 #[derive(Debug, Error)]
 pub enum BenchError {
     /// A bad flag or value (exit 2).
-    #[error("{0} (./run_all.sh --help lists the flags)")]
+    #[error("{0} (--help lists the flags)")]
     Usage(String),
     /// servers/roster.toml cannot be read or contradicts itself (exit 2).
     #[error("{0}")]
@@ -116,8 +117,11 @@ fn root() -> PathBuf {
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
-    let is_run = args.first().is_some_and(|a| a == "run");
-    let name = if is_run { "run_all.sh" } else { "bench" };
+    let name = match args.first().map(String::as_str) {
+        Some("run") => "run_all.sh".to_owned(),
+        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check")) => format!("bench {sub}"),
+        _ => "bench".to_owned(),
+    };
     match dispatch(&root, &args) {
         Ok(code) => code,
         Err(e) => {
@@ -127,9 +131,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The command line as typed: `program` and the subcommand's arguments.
+fn typed(program: &str, args: &[String]) -> String {
+    std::iter::once(program).chain(args.iter().skip(1).map(String::as_str)).collect::<Vec<_>>().join(" ")
+}
+
 fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
     let roster = Roster::load(root)?;
-    if let (Some("run"), Some(glued)) = (args.first().map(String::as_str), cli::glued(args)) {
+    if let (Some(_), Some(glued)) = (args.first(), cli::glued(args)) {
         return Err(BenchError::Usage(format!("unknown argument {glued}")));
     }
     let cli = match cli::parse(&roster, args) {
@@ -173,6 +182,17 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Servers(a) => {
+            lab::servers::run(root, &roster, &a, &typed("bench servers", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Cpu(a) => lab::cpu::run(root, &roster, &a, &typed("bench cpu", args)).map(|()| ExitCode::SUCCESS),
+        Command::Latency(a) => {
+            lab::latency::run(root, &roster, &a, &typed("bench latency", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Recovery(a) => {
+            lab::recovery::run(root, &roster, &a, &typed("bench recovery", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
         Command::Roster { table, filters } => {
             if table {
                 print!("{}", roster.table());

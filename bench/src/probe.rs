@@ -65,18 +65,24 @@ impl Target {
 
     /// GET `path`.
     pub fn get(&self, path: &str) -> Result<Answer, String> {
-        self.request("GET", path)
+        self.request("GET", path, PROBE_LIMIT)
+    }
+
+    /// GET `path`, waiting up to `limit` to connect and for each read (a server still
+    /// working off an overload may take long to answer, and that time is the figure).
+    pub fn get_within(&self, path: &str, limit: Duration) -> Result<Answer, String> {
+        self.request("GET", path, limit)
     }
 
     /// POST `path`, without a body.
     pub fn post(&self, path: &str) -> Result<Answer, String> {
-        self.request("POST", path)
+        self.request("POST", path, PROBE_LIMIT)
     }
 
-    fn request(&self, method: &str, path: &str) -> Result<Answer, String> {
-        let stream = TcpStream::connect_timeout(&self.addr, PROBE_LIMIT).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(PROBE_LIMIT)).map_err(|e| e.to_string())?;
-        stream.set_write_timeout(Some(PROBE_LIMIT)).map_err(|e| e.to_string())?;
+    fn request(&self, method: &str, path: &str, limit: Duration) -> Result<Answer, String> {
+        let stream = TcpStream::connect_timeout(&self.addr, limit).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+        stream.set_write_timeout(Some(limit)).map_err(|e| e.to_string())?;
         let head = format!("{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: 0\r\n\r\n", self.addr);
         let mut raw = Vec::new();
         match &self.tls {

@@ -203,7 +203,7 @@ pub fn concurrent_singles_are_not_serialized(subject: &Subject) {
             assert_reply(subject, &r, 1, BODY);
         }
         // In turn they would take 40 s; 8 s is five at a time or better. How much better is a
-        // benchmark's question (servers/latency.sh), not a test's.
+        // benchmark's question (bench latency), not a test's.
         let took = t.elapsed();
         assert!(took < Duration::from_secs(8), "{}: 200 x 200 ms took {took:?}", subject.name);
     });

@@ -211,7 +211,7 @@ pub(super) const HOW_TO_READ: &str = "## How to read this
   cost of a request where CPU % is the cost of a load (a server held to a lower RPS, like
   rouille's pool, shows a lower % for a higher cost); each server is at its own RPS here,
   and the cost per request moves with the load, so the fair comparison at one equal load
-  is `servers/cpu.sh` (docs/benchmarks/servers-cpu.md); **Server peak RSS**: its largest
+  is `bench cpu` (docs/benchmarks/servers-cpu.md); **Server peak RSS**: its largest
   resident memory.
 - **Errors**: socket errors (connect, write, read, timeout) plus non-2xx answers, by kind.
 - **Efficiency**: RPS divided by Little's bound. By Little's law, with C requests in

@@ -1,7 +1,7 @@
 //! An http-only run renders byte for byte as it did before the report learned of https
-//! cells: the golden file was rendered from this fixture by the report of 6ef859f. One line
-//! has changed since, by hand: the command it names, `loadgen report` until the report
-//! moved out of loadgen into this crate (`bench report`).
+//! cells: the golden file was rendered from this fixture by the report of 6ef859f. Two
+//! lines have changed since, by hand, each naming a command that moved: `loadgen report`
+//! (now `bench report`, this crate) and `servers/cpu.sh` (now `bench cpu`).
 
 use super::summary::summary_fixture;
 use super::*;

@@ -1,0 +1,327 @@
+//! The server benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`):
+//! each a Markdown report on stdout, progress on stderr. What they share lives here: the
+//! release build, the pinning, gosleep and the servers started and stopped by PID, loadgen
+//! and wrk runs read through types, gosleep's counters, medians, and the machine line.
+
+pub mod capacity_check;
+pub mod cpu;
+pub mod latency;
+pub mod recovery;
+pub mod servers;
+pub mod wrk;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Args;
+use loadgen::result::RunResult;
+use serde::Deserialize;
+
+use crate::BenchError;
+use crate::probe::Target;
+use crate::process::{Pinning, Proc, Side, Supervisor};
+use crate::python::Python;
+use crate::roster::{Roster, Server};
+
+/// `--servers LIST`, and the roster it picks from.
+#[derive(Debug, Clone, Args)]
+pub struct ServerList {
+    /// Comma-separated servers of servers/roster.toml [each benchmark's own set, in its help]
+    #[arg(long, value_name = "LIST")]
+    pub servers: Option<String>,
+}
+
+impl ServerList {
+    /// The servers named, or `default` (the roster's servers that `default` keeps).
+    pub fn pick(&self, roster: &Roster, default: impl Fn(&Server) -> bool) -> Result<Vec<Server>, BenchError> {
+        match &self.servers {
+            Some(list) => Ok(roster
+                .pick(list)
+                .map_err(|e| BenchError::Usage(format!("--servers {e}")))?
+                .into_iter()
+                .cloned()
+                .collect()),
+            None => Ok(roster.servers().iter().filter(|s| default(s)).cloned().collect()),
+        }
+    }
+}
+
+/// A benchmark's processes and where they run.
+pub struct Lab {
+    root: PathBuf,
+    supervisor: Supervisor,
+    pinning: Pinning,
+    logs: tempfile::TempDir,
+    fd_limit: u64,
+}
+
+/// A gosleep the lab started.
+pub struct Upstream {
+    proc: Proc,
+    /// Where it answers.
+    pub target: Target,
+    /// Its CA (https only), for the servers' `--upstream-ca`.
+    pub ca: Option<PathBuf>,
+}
+
+/// A server the lab started.
+pub struct Running {
+    proc: Proc,
+    /// Where it answers.
+    pub target: Target,
+}
+
+/// gosleep's counters (`/stats`): the fields the benchmarks read.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct GosleepStats {
+    /// Upstream calls received.
+    pub requests: u64,
+    /// Connections accepted.
+    pub connections_accepted: u64,
+    /// TLS handshakes that set up a new session.
+    #[serde(default)]
+    pub tls_handshakes_full: u64,
+    /// TLS handshakes that resumed one.
+    #[serde(default)]
+    pub tls_handshakes_resumed: u64,
+}
+
+impl Lab {
+    /// The fd limit raised, the release build, the Python venv when a server needs it,
+    /// the pinning, and a stop signal stopping every process started.
+    pub fn new(root: &Path, servers: &[Server]) -> Result<Self, BenchError> {
+        let fd_limit = bench_sys::raise_fd_limit()?;
+        build(root)?;
+        if let Some(why) = Python::prepare(root, servers.iter().any(Server::python))?.unavailable() {
+            return Err(BenchError::Python(why.to_owned()));
+        }
+        let supervisor = Supervisor::default();
+        supervisor.on_signals()?;
+        let logs = tempfile::Builder::new().prefix("bench-lab-").tempdir()?;
+        Ok(Self { root: root.to_owned(), supervisor, pinning: Pinning::detect(), logs, fd_limit })
+    }
+
+    /// The soft fd limit, raised to the hard one.
+    pub fn fd_limit(&self) -> u64 {
+        self.fd_limit
+    }
+
+    /// "server on taskset -c 0, gosleep and the load on taskset -c 1", for a report's header.
+    pub fn sides(&self) -> (&'static str, &'static str) {
+        match self.pinning {
+            Pinning::Split => ("taskset -c 0", "taskset -c 1"),
+            Pinning::None { .. } => ("no pinning", "no pinning"),
+        }
+    }
+
+    /// gosleep at `delay_ms`, one thread, on the client core; over TLS with a CA of its own
+    /// when `tls`.
+    pub fn upstream(&self, delay_ms: u64, tls: bool) -> Result<Upstream, BenchError> {
+        let mut command = self.pinning.command(Side::Client, &self.root.join("target/release/gosleep"));
+        command.args(["--listen", "127.0.0.1:0", "--delay-ms", &delay_ms.to_string(), "--threads", "1"]);
+        let ca = tls.then(|| self.logs.path().join("upstream-ca.pem"));
+        if let Some(ca) = &ca {
+            command.arg("--tls-self-signed").arg(ca);
+        }
+        let name = if tls { "gosleep-tls" } else { "gosleep" };
+        let log = self.logs.path().join(format!("{name}.out"));
+        let (proc, target) = Proc::start(name, command, &log, &self.supervisor, ca.as_deref())?;
+        Ok(Upstream { proc, target, ca })
+    }
+
+    /// `server` on the server core against `upstream`, with `--threads threads` and `flags`.
+    pub fn server(
+        &self,
+        server: &Server,
+        upstream: &Upstream,
+        threads: usize,
+        flags: &[&str],
+    ) -> Result<Running, BenchError> {
+        let mut command = self.pinning.command(Side::Server, &server.binary(&self.root));
+        command.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream.target.url(),
+            "--threads",
+            &threads.to_string(),
+        ]);
+        command.args(flags);
+        if let Some(ca) = &upstream.ca {
+            command.arg("--upstream-ca").arg(ca);
+        }
+        let name = format!("server-{}", server.name);
+        let log = self.logs.path().join(format!("{name}.out"));
+        let (proc, target) = Proc::start(&name, command, &log, &self.supervisor, None)?;
+        Ok(Running { proc, target })
+    }
+
+    /// A command on the client core: `program` under target/release, or a tool on PATH.
+    pub fn client(&self, program: &str) -> Command {
+        let built = self.root.join("target/release").join(program);
+        self.pinning.command(Side::Client, if built.is_file() { &built } else { Path::new(program) })
+    }
+
+    /// Runs loadgen with `args` on the client core; its result, also when it exited 1
+    /// (a run without a 2xx answer still writes its JSON, whose row shows the errors).
+    pub fn loadgen(&self, args: &[String]) -> Result<RunResult, BenchError> {
+        let json = self.logs.path().join("loadgen.json");
+        let _ = std::fs::remove_file(&json);
+        let mut command = self.client("loadgen");
+        command.args(args).arg("--json").arg(&json);
+        let log = self.logs.path().join("loadgen.out");
+        let mut proc = Proc::spawn("loadgen", command, &log, &self.supervisor)?;
+        let status = proc.wait()?;
+        let text = std::fs::read_to_string(&json).map_err(|_| {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            BenchError::Io(format!("loadgen wrote no result ({status}): {}", said.trim_end()))
+        })?;
+        serde_json::from_str(&text).map_err(|e| BenchError::Io(format!("loadgen's result: {e}")))
+    }
+
+    /// A cgroup with a CPU quota of `cores`, removed with it (and by a stop signal).
+    pub fn quota(&self, cores: f64) -> Result<crate::quota::Quota, String> {
+        let quota = crate::quota::Quota::new(cores)?;
+        self.supervisor.own_cgroup(Some(quota.dir().to_owned()));
+        Ok(quota)
+    }
+
+    /// Spawns a process the lab owns (stopped with the lab).
+    pub fn spawn(&self, name: &str, command: Command) -> Result<Proc, BenchError> {
+        Proc::spawn(name, command, &self.logs.path().join(format!("{name}.out")), &self.supervisor)
+    }
+}
+
+impl Upstream {
+    /// Its counters.
+    pub fn stats(&self) -> Result<GosleepStats, BenchError> {
+        let a = self.target.get("/stats").map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))?;
+        serde_json::from_str(&a.body).map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))
+    }
+
+    /// Zeroes its counters.
+    pub fn reset(&self) -> Result<(), BenchError> {
+        match self.target.post("/stats/reset") {
+            Ok(a) if a.status == 200 => Ok(()),
+            Ok(a) => Err(BenchError::Io(format!("gosleep /stats/reset answered {}", a.status))),
+            Err(e) => Err(BenchError::Io(format!("gosleep /stats/reset: {e}"))),
+        }
+    }
+
+    /// Stops it.
+    pub fn stop(self) {
+        if let Some(said) = self.proc.stop() {
+            eprintln!("{said}");
+        }
+    }
+}
+
+impl Running {
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// `http://HOST:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.target.url())
+    }
+
+    /// Whether it still runs.
+    pub fn alive(&mut self) -> bool {
+        self.proc.alive()
+    }
+
+    /// How it ended, if it has.
+    pub fn ended(&mut self) -> Option<String> {
+        self.proc.ended()
+    }
+
+    /// SIGTERM and wait: `None` when it exited 0, else what happened.
+    pub fn stop(self) -> Option<String> {
+        self.proc.stop()
+    }
+}
+
+/// The release build of the whole workspace, which every benchmark measures.
+pub fn build(root: &Path) -> Result<(), BenchError> {
+    let built = Command::new("cargo").args(["build", "--release", "--workspace"]).current_dir(root).status()?;
+    if built.success() { Ok(()) } else { Err(BenchError::Build(built.to_string())) }
+}
+
+/// "2 cores, AMD EPYC, Linux 6.18, 23 GiB, wrk 4.1.0": the machine and tools, for a header.
+pub fn machine_line() -> String {
+    let m = crate::machine::this_machine();
+    let wrk = Command::new("wrk")
+        .arg("-v")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+        .and_then(|t| t.lines().next().map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")))
+        .map(|w| format!(", {w}"))
+        .unwrap_or_default();
+    format!("{} cores, {}, {}, {} GiB{wrk}", m.cores, m.cpu, m.kernel, m.memory_gib)
+}
+
+/// "--threads: rouille 256, axum 1", for a header.
+pub fn threads_line(servers: &[Server]) -> String {
+    let each: Vec<String> = servers.iter().map(|s| format!("{} {}", s.name, s.threads)).collect();
+    format!("--threads: {}", each.join(", "))
+}
+
+/// The median of `values`, with their smallest and largest; `None` for none.
+pub fn median(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let mid = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    Some((mid, v[0], v[n - 1]))
+}
+
+/// Microseconds as milliseconds with one decimal.
+pub fn ms(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// "none", or a run's errors by kind, for a table cell.
+pub fn errors(result: &RunResult) -> String {
+    if result.errors.total() == 0 { "none".to_owned() } else { result.errors.kinds() }
+}
+
+/// Installs a missing tool from Debian's packages when root, or says how.
+pub fn need(tool: &str) -> Result<(), BenchError> {
+    let there = |t: &str| {
+        Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
+    };
+    if there(tool) {
+        return Ok(());
+    }
+    let apt = |args: &[&str]| Command::new("apt-get").args(args).output().is_ok_and(|o| o.status.success());
+    if !(apt(&["install", "-y", "-qq", tool]) || (apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", tool])))
+        || !there(tool)
+    {
+        return Err(BenchError::Start(format!("{tool} not found (Debian: apt-get install {tool})")));
+    }
+    Ok(())
+}
+
+/// The date line of a report: `2026-12-08 01:23 UTC`.
+pub fn now() -> String {
+    crate::clock::utc_minute()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some((2.0, 1.0, 3.0)));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some((2.5, 1.0, 4.0)));
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[f64::NAN]), None);
+    }
+}
