@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared pieces of the project's measuring scripts (gosleep/bench.sh, loadgen/bench.sh,
-# servers/tls-profile.sh, ...). Source it after
+# python/flask-bound.sh). Source it after
 # `set -euo pipefail`; it defines functions and a temp dir ($BENCH_TMP), and traps that stop
 # every process started through bench_start (or added to BENCH_PIDS), by PID, however the
 # script ends (an INT or TERM ends it at once: children are waited for with `wait`).

@@ -63,6 +63,9 @@ pub enum Command {
     /// How long each server takes to serve again after an overload, and the upstream work
     /// it does for clients that have gone.
     Recovery(crate::lab::recovery::RecoveryArgs),
+    /// Where each server's CPU for a not-reused HTTPS upstream call goes, by perf: crypto,
+    /// kernel, allocator, rustls, TLS glue, the rest.
+    TlsProfile(crate::lab::tls_profile::TlsProfileArgs),
     /// A CPU-bound capacity of a run against the server's CPU cost per request, measured at
     /// half that capacity in the run's own set-up.
     CapacityCheck(crate::lab::capacity_check::CapacityCheckArgs),

@@ -6,8 +6,10 @@
 pub mod capacity_check;
 pub mod cpu;
 pub mod latency;
+pub mod perf;
 pub mod recovery;
 pub mod servers;
+pub mod tls_profile;
 pub mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -291,8 +293,13 @@ pub fn errors(result: &RunResult) -> String {
     if result.errors.total() == 0 { "none".to_owned() } else { result.errors.kinds() }
 }
 
-/// Installs a missing tool from Debian's packages when root, or says how.
+/// Installs a missing tool from Debian's package of the same name when root, or says how.
 pub fn need(tool: &str) -> Result<(), BenchError> {
+    need_from(tool, tool)
+}
+
+/// Installs a missing `tool` from Debian's `package` when root, or says how.
+pub fn need_from(tool: &str, package: &str) -> Result<(), BenchError> {
     let there = |t: &str| {
         Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
     };
@@ -300,10 +307,11 @@ pub fn need(tool: &str) -> Result<(), BenchError> {
         return Ok(());
     }
     let apt = |args: &[&str]| Command::new("apt-get").args(args).output().is_ok_and(|o| o.status.success());
-    if !(apt(&["install", "-y", "-qq", tool]) || (apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", tool])))
+    if !(apt(&["install", "-y", "-qq", package])
+        || (apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", package])))
         || !there(tool)
     {
-        return Err(BenchError::Start(format!("{tool} not found (Debian: apt-get install {tool})")));
+        return Err(BenchError::Start(format!("{tool} not found (Debian: apt-get install {package}, as root)")));
     }
     Ok(())
 }

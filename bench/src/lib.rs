@@ -119,7 +119,9 @@ pub fn main() -> ExitCode {
     let root = root();
     let name = match args.first().map(String::as_str) {
         Some("run") => "run_all.sh".to_owned(),
-        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check")) => format!("bench {sub}"),
+        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "tls-profile")) => {
+            format!("bench {sub}")
+        }
         _ => "bench".to_owned(),
     };
     match dispatch(&root, &args) {
@@ -191,6 +193,9 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
         }
         Command::Recovery(a) => {
             lab::recovery::run(root, &roster, &a, &typed("bench recovery", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::TlsProfile(a) => {
+            lab::tls_profile::run(root, &roster, &a, &typed("bench tls-profile", args)).map(|()| ExitCode::SUCCESS)
         }
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
         Command::Roster { table, filters } => {
