@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-run-all.sh: run_all.sh and publish-run.sh do what their help says.
+# check-run-all.sh: run_all.sh does what its help says.
 #
 # - `./run_all.sh --help` names every flag the script accepts, with its default, and every
 #   server of servers/roster.toml; the benchmarks' (bench servers, cpu, latency, recovery,
@@ -10,8 +10,6 @@
 #   writes no results.md, and leaves the repository's results.md alone.
 # - `--python` where no usable python3 exists (a stand-in for python/setup.sh says so) says
 #   why once, skips every Python cell with that reason, and records it in run.json.
-# - scripts/publish-run.sh copies a complete run's results.md and charts, and refuses a
-#   run that is not complete.
 # - With --tls (unless --no-tls-run): a quick run of server-hyper's eight table cells, over
 #   plain HTTP and over HTTPS, completes; its results.md has the HTTPS tables with the
 #   upstream's TLS rows; and gosleep's counts say what reusing connections means: without
@@ -107,25 +105,6 @@ python=$(target/release/bench field "$work/run-py/run.json" python.servers pytho
 [[ $python == $'["flask","starlette","tornado"]\nnull\nno python3 on PATH (check-run-all stand-in)' ]] ||
   fail "run.json does not record why the Python servers did not run: $python"
 
-# publish-run.sh: a complete run is copied, anything else refused.
-run=$work/fake-run to=$work/published
-mkdir -p "$run" "$to"
-echo "# results" >"$run/results.md"
-echo "<svg/>" >"$run/results.svg"
-echo "stale" >"$to/results-capacity.svg"
-rc=0
-scripts/publish-run.sh "$run" --to "$to" >/dev/null 2>"$work/err" || rc=$?
-if (( rc != 1 )) || ! grep -q "is not a complete run" "$work/err"; then
-  fail "publish-run.sh did not refuse a run without its complete status (exit $rc)"
-fi
-[[ ! -e $to/results.md ]] || fail "publish-run.sh copied an incomplete run"
-echo complete >"$run/status"
-scripts/publish-run.sh "$run" --to "$to" >/dev/null || fail "publish-run.sh refused a complete run"
-if ! cmp -s "$run/results.md" "$to/results.md" || ! cmp -s "$run/results.svg" "$to/results.svg"; then
-  fail "publish-run.sh did not copy results.md and results.svg"
-fi
-[[ ! -e $to/results-capacity.svg ]] || fail "publish-run.sh left a capacity chart the run does not have"
-
 # --tls: one server, no searches, the shortest cells, and 20 connections: a /multiple cell
 # then opens 100 upstream connections at once over TLS, not --quick's 500, whose
 # handshakes gosleep (on loadgen's core) can take longer than the 1 s warm-up and the
@@ -170,4 +149,4 @@ fi
 if (( failures )); then
   exit 1
 fi
-echo "check-run-all: ok (help, bad input, a run with nothing measured, --python without python3, publishing$( (( tls_run )) && echo ', a --tls run'))"
+echo "check-run-all: ok (help, bad input, a run with nothing measured, --python without python3$( (( tls_run )) && echo ', a --tls run'))"

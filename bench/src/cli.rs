@@ -63,6 +63,17 @@ pub enum Command {
     /// How long each server takes to serve again after an overload, and the upstream work
     /// it does for clients that have gone.
     Recovery(crate::lab::recovery::RecoveryArgs),
+    /// Make a complete run the repository's published results: its results.md and charts
+    /// copied over the ones at the top of the repository (a run with a failed or invalid
+    /// cell, or cut short, is refused). Then review with `git diff --stat` and commit them.
+    Publish {
+        /// The run's directory [results/latest]
+        #[arg(value_name = "RUN_DIR")]
+        run: Option<PathBuf>,
+        /// Where to publish [the repository's top directory]
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
     /// Where each server's CPU for a not-reused HTTPS upstream call goes, by perf: crypto,
     /// kernel, allocator, rustls, TLS glue, the rest.
     TlsProfile(crate::lab::tls_profile::TlsProfileArgs),
@@ -88,7 +99,7 @@ Output: DIR/run.json (the run's record), DIR/<cell>.json and .txt per cell (load
 result and log; an HTTPS cell's name starts with https-, and its DIR/<cell>.upstream.json
 holds gosleep's counters over its window), DIR/results.md and its charts. results/latest
 points at the newest run under results/. To publish a run afterwards:
-scripts/publish-run.sh results/latest.
+target/release/bench publish [RUN_DIR] (results/latest by default).
 
 Exit status: 0 when every cell was measured and valid; 1 when a cell failed or was not
 a valid result, no cell was measured, or the upstream died (the run stops at once);

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod probe;
 pub mod process;
 mod progress;
+pub mod publish;
 mod python;
 mod quota;
 pub mod roster;
@@ -69,8 +70,8 @@ pub enum BenchError {
     /// The run's record would not be one the report reads (exit 1: a bug of the runner).
     #[error("run.json: {0}")]
     Record(String),
-    /// publish-run.sh failed (exit 1).
-    #[error("scripts/publish-run.sh failed ({0})")]
+    /// A run that cannot be published (exit 1).
+    #[error("{0}")]
     Publish(String),
     /// The report could not be made (exit 1).
     #[error(transparent)]
@@ -196,6 +197,10 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
         }
         Command::TlsProfile(a) => {
             lab::tls_profile::run(root, &roster, &a, &typed("bench tls-profile", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Publish { run, to } => {
+            let run = run.unwrap_or_else(|| root.join("results/latest"));
+            publish::publish(&run, &to.unwrap_or_else(|| root.to_owned())).map(|()| ExitCode::SUCCESS)
         }
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
         Command::Roster { table, filters } => {

@@ -32,9 +32,6 @@ use crate::quota::Quota;
 /// working off the requests its load left in flight.
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// What the run's directory holds beside the results, and what `publish-run.sh` checks.
-const STATUS_FILE: &str = "status";
-
 /// The run's paths: the repository's root, its binaries and the run's directory.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -475,15 +472,12 @@ impl Runner<'_> {
             );
             return Ok(Outcome::Incomplete);
         }
-        std::fs::write(dir.join(STATUS_FILE), "complete\n")?;
+        crate::publish::mark_complete(dir)?;
         if s.publish {
-            let status = Command::new(self.paths.root.join("scripts/publish-run.sh")).arg(dir).status()?;
-            if !status.success() {
-                return Err(BenchError::Publish(status_text(status)));
-            }
+            crate::publish::publish(dir, &self.paths.root)?;
         } else {
             println!(
-                "== the repository's results.md is unchanged; to publish this run: scripts/publish-run.sh {}",
+                "== the repository's results.md is unchanged; to publish this run: target/release/bench publish {}",
                 dir.display()
             );
         }
