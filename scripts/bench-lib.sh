@@ -205,7 +205,7 @@ bench_pins() {
 bench_build() { cargo build --release --workspace >&2; }
 
 # bench_python_setup: makes python/.venv if needed (python/setup.sh, or the stand-in that
-# BENCH_PYTHON_SETUP names: scripts/check-run-all.sh plays a machine without python3).
+# BENCH_PYTHON_SETUP names: a test plays a machine without python3).
 # Returns 0 when it is ready; otherwise setup.sh's status (3: no usable python3 here; 1: the
 # set-up failed), with its last line in BENCH_WHY.
 bench_python_setup() {
