@@ -25,6 +25,16 @@ use crate::process::{Pinning, Proc, Side, Supervisor};
 use crate::python::Python;
 use crate::roster::{Roster, Server};
 
+/// The upstream delay of the benchmarks beside the run, ms: the original experiment's 1 s.
+pub const DELAY_MS: u64 = 1000;
+/// Upstream calls per /multiple request: the run's.
+pub const FANOUT: u32 = crate::plan::FANOUT;
+/// The equal open-loop load of `bench cpu` and `bench tls-profile`: a rate every server
+/// holds (a pool of 256 threads at most 256 a second against a 1 s upstream) ...
+pub const EQUAL_RATE: u64 = 200;
+/// ... over this many connections.
+pub const EQUAL_CONNECTIONS: u64 = 256;
+
 /// `--servers LIST`, and the roster it picks from.
 #[derive(Debug, Clone, Args)]
 pub struct ServerList {
@@ -216,6 +226,29 @@ impl Upstream {
             eprintln!("{said}");
         }
     }
+}
+
+/// loadgen's flags for an open-loop run: `rate` requests/s over `conns` connections, one
+/// thread, `warmup` s then `secs` s recorded, against `server`'s `path` with its CPU sampled.
+pub fn open_loop(conns: u64, rate: u64, warmup: u64, secs: u64, server: &Running, path: &str) -> Vec<String> {
+    let flags = [
+        "-c",
+        &conns.to_string(),
+        "-t",
+        "1",
+        "--rate",
+        &rate.to_string(),
+        "--warmup",
+        &format!("{warmup}s"),
+        "-d",
+        &format!("{secs}s"),
+        "--timeout",
+        "10s",
+        "--server-pid",
+        &server.pid().to_string(),
+    ]
+    .map(str::to_owned);
+    flags.into_iter().chain(std::iter::once(server.url(path))).collect()
 }
 
 impl Running {

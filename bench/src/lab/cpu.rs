@@ -25,14 +25,12 @@ use std::time::Duration;
 use bench_report::upstream::STATS_READ_HANDSHAKES;
 use clap::Args;
 
-use super::{Lab, ServerList, Upstream, errors, machine_line, median, now, threads_line};
+use super::{
+    DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE as RATE, FANOUT, Lab, ServerList, Upstream, errors,
+    machine_line, median, now, open_loop, threads_line,
+};
 use crate::BenchError;
 use crate::roster::{BASE_SERVER, Roster, Runs, Server};
-
-const DELAY_MS: u64 = 1000;
-const FANOUT: u32 = 5;
-const CONNECTIONS: u64 = 256;
-const RATE: u64 = 200;
 
 /// `bench cpu`'s flags.
 #[derive(Debug, Clone, Args)]
@@ -167,31 +165,13 @@ fn one(
     warmup: u64,
     secs: u64,
 ) -> Result<Row, BenchError> {
-    let mut flags = vec!["--fanout", "5"];
+    let fanout = FANOUT.to_string();
+    let mut flags = vec!["--fanout", fanout.as_str()];
     if !reuse {
         flags.push("--no-reuse");
     }
     let server = lab.server(s, upstream, s.threads.get(), &flags)?;
-    let args: Vec<String> = [
-        "-c",
-        &CONNECTIONS.to_string(),
-        "-t",
-        "1",
-        "--rate",
-        &RATE.to_string(),
-        "--warmup",
-        &format!("{warmup}s"),
-        "-d",
-        &format!("{secs}s"),
-        "--timeout",
-        "10s",
-        "--server-pid",
-        &server.pid().to_string(),
-        &server.url(path),
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .collect();
+    let args = open_loop(CONNECTIONS, RATE, warmup, secs, &server, path);
     // gosleep's handshakes over the recorded window: reset as it opens, read as it ends.
     let result = std::thread::scope(|scope| {
         let resetter = tls.then(|| {

@@ -10,11 +10,9 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{Lab, ServerList, errors, machine_line, ms, now, threads_line};
+use super::{DELAY_MS, Lab, ServerList, errors, machine_line, ms, now, threads_line};
 use crate::BenchError;
 use crate::roster::{Model, Roster, Runs};
-
-const DELAY_MS: u64 = 1000;
 
 /// `bench latency`'s flags.
 #[derive(Debug, Clone, Args)]
@@ -49,27 +47,7 @@ pub fn run(root: &Path, roster: &Roster, args: &LatencyArgs, command: &str) -> R
     for s in &servers {
         eprintln!("{}: {rate} requests/s over {conns} connections, {warmup} s + {secs} s", s.name);
         let server = lab.server(s, &upstream, s.threads.get(), &[])?;
-        let args: Vec<String> = [
-            "-c",
-            &conns.to_string(),
-            "-t",
-            "1",
-            "--rate",
-            &rate.to_string(),
-            "--warmup",
-            &format!("{warmup}s"),
-            "-d",
-            &format!("{secs}s"),
-            "--timeout",
-            "10s",
-            "--latency",
-            "--server-pid",
-            &server.pid().to_string(),
-            &server.url("single"),
-        ]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect();
+        let args = super::open_loop(conns, rate, warmup, secs, &server, "single");
         let result = lab.loadgen(&args);
         if let Some(said) = server.stop() {
             eprintln!("{said}");

@@ -15,13 +15,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::wrk::Wrk;
-use super::{Lab, ServerList, machine_line, need, now};
+use super::{DELAY_MS, FANOUT, Lab, ServerList, machine_line, need, now};
 use crate::BenchError;
 use crate::plan::fds_needed;
 use crate::roster::{BASE_SERVER, Roster};
-
-const DELAY_MS: u64 = 1000;
-const FANOUT: u32 = 5;
 
 /// `bench servers`' flags.
 #[derive(Debug, Clone, Args)]
@@ -71,7 +68,8 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
             for path in ["single", "multiple"] {
                 let (conns, secs) = if reuse { (reuse_conns, reuse_secs) } else { (noreuse_conns, noreuse_secs) };
                 eprintln!("{} /{path} {}: {conns} connections, {secs} s", s.name, mode(reuse));
-                let mut flags = vec!["--fanout", "5"];
+                let fanout = FANOUT.to_string();
+                let mut flags = vec!["--fanout", fanout.as_str()];
                 if !reuse {
                     flags.push("--no-reuse");
                 }

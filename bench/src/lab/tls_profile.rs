@@ -25,13 +25,13 @@ use bench_report::upstream::STATS_READ_HANDSHAKES;
 use clap::Args;
 
 use super::perf::{CATEGORIES, Symbol, Totals, parse_report, totals};
-use super::{Lab, ServerList, errors, machine_line, need_from, now, threads_line};
+use super::{
+    DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE, FANOUT, Lab, ServerList, errors, machine_line, need_from,
+    now, open_loop, threads_line,
+};
 use crate::BenchError;
 use crate::roster::{Roster, Runs};
 
-const DELAY_MS: u64 = 1000;
-const FANOUT: u64 = 5;
-const CONNECTIONS: u64 = 256;
 /// perf's sampling frequency, Hz.
 const FREQUENCY: u64 = 999;
 
@@ -50,7 +50,7 @@ pub struct TlsProfileArgs {
     pub endpoint: String,
     /// N requests/s, over max(256, 1.25 N) connections, so that the 1 s upstream delay
     /// never runs out of them; a pool of 256 threads holds at most 256 a second [200]
-    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..10000))]
+    #[arg(long, value_name = "N", default_value_t = EQUAL_RATE, value_parser = clap::value_parser!(u64).range(1..10000))]
     pub rate: u64,
     #[command(flatten)]
     pub list: ServerList,
@@ -79,7 +79,7 @@ pub fn run(root: &Path, roster: &Roster, args: &TlsProfileArgs, command: &str) -
     }
     let (secs, warmup) = (args.secs.unwrap_or(if args.quick { 3 } else { 10 }), if args.quick { 1 } else { 3 });
     let conns = CONNECTIONS.max(args.rate * 5 / 4);
-    let calls = if args.endpoint == "multiple" { FANOUT } else { 1 };
+    let calls = if args.endpoint == "multiple" { u64::from(FANOUT) } else { 1 };
     perf_ready()?;
     let lab = Lab::new(root, &servers)?;
     let http = lab.upstream(DELAY_MS, false)?;
@@ -99,28 +99,9 @@ pub fn run(root: &Path, roster: &Roster, args: &TlsProfileArgs, command: &str) -
                 "{} /{} no-reuse {scheme}: {} requests/s over {conns} connections, {warmup} s + {secs} s under perf",
                 s.name, args.endpoint, args.rate
             );
-            let server = lab.server(s, upstream, s.threads.get(), &["--fanout", "5", "--no-reuse"])?;
+            let server = lab.server(s, upstream, s.threads.get(), &["--fanout", &FANOUT.to_string(), "--no-reuse"])?;
             let data = data_dir.path().join(format!("{}-{scheme}.data", s.name));
-            let load: Vec<String> = [
-                "-c",
-                &conns.to_string(),
-                "-t",
-                "1",
-                "--rate",
-                &args.rate.to_string(),
-                "--warmup",
-                &format!("{warmup}s"),
-                "-d",
-                &format!("{secs}s"),
-                "--timeout",
-                "10s",
-                "--server-pid",
-                &server.pid().to_string(),
-                &server.url(&args.endpoint),
-            ]
-            .iter()
-            .map(|a| (*a).to_owned())
-            .collect();
+            let load = open_loop(conns, args.rate, warmup, secs, &server, &args.endpoint);
             // As loadgen's window opens: gosleep's counters reset (over HTTPS), and perf (on
             // the client core) samples the server's core for the window's length.
             let (result, perf) = std::thread::scope(|scope| {
