@@ -19,7 +19,7 @@ use clap::Args;
 use loadgen::result::RunResult;
 use serde::Deserialize;
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::probe::Target;
 use crate::process::{Pinning, Proc, Side, Supervisor};
 use crate::python::Python;

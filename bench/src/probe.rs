@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 
-use crate::BenchError;
+use crate::error::BenchError;
 
 /// How long a probe waits to connect, and for each read: anything alive answers a trivial
 /// request on loopback far sooner.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::probe::Target;
 
 /// How long a process may take to print its address and answer `/health`.

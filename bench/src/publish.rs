@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::BenchError;
+use crate::error::BenchError;
 
 /// The file a complete run holds, and what it says.
 pub const STATUS_FILE: &str = "status";

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::BenchError;
+use crate::error::BenchError;
 
 /// Whether the Python servers can run, and their versions.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::BenchError;
+use crate::error::BenchError;
 
 /// The roster's path under the repository's root.
 pub const ROSTER_FILE: &str = "servers/roster.toml";

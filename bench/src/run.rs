@@ -20,7 +20,7 @@ use bench_report::{CapacityRun, PythonRun, RunMeta, Scheme, TlsRun, upstream_tls
 use loadgen::capacity::Capacity;
 use loadgen::result::RunResult;
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::plan::{Cell, Kind, Settings, fds_needed, max_connections};
 use crate::probe::Target;
 use crate::process::{Pinning, Proc, Side, Supervisor};

@@ -19,7 +19,7 @@ use clap::Args;
 use loadgen::capacity::Capacity;
 
 use super::{Lab, median};
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::roster::{BASE_SERVER, Roster};
 
 /// `bench capacity-check`'s flags.

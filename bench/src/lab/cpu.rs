@@ -29,7 +29,7 @@ use super::{
     DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE as RATE, FANOUT, Lab, ServerList, Upstream, errors,
     machine_line, median, now, open_loop, threads_line,
 };
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::roster::{BASE_SERVER, Roster, Runs, Server};
 
 /// `bench cpu`'s flags.

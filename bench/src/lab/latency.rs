@@ -11,7 +11,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::{DELAY_MS, Lab, ServerList, errors, machine_line, ms, now, threads_line};
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::roster::{Model, Roster, Runs};
 
 /// `bench latency`'s flags.

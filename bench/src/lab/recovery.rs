@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{Lab, ServerList, machine_line, now, threads_line};
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::roster::{Roster, Runs};
 
 /// The upstream's delay during the burst.

@@ -16,7 +16,7 @@ use clap::Args;
 
 use super::wrk::Wrk;
 use super::{DELAY_MS, FANOUT, Lab, ServerList, machine_line, need, now};
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::plan::fds_needed;
 use crate::roster::{BASE_SERVER, Roster};
 

@@ -29,7 +29,7 @@ use super::{
     DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE, FANOUT, Lab, ServerList, errors, machine_line, need_from,
     now, open_loop, threads_line,
 };
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::roster::{Roster, Runs};
 
 /// perf's sampling frequency, Hz.
