@@ -14,5 +14,7 @@
 # 2 for a bad flag or value.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Quiet, so that a bad flag is one line; the first build of a checkout says what it does.
+[[ -x target/release/bench ]] || echo "== building the runner (cargo build --release -p bench)" >&2
 cargo build --release --quiet -p bench
 exec target/release/bench run "$@"
