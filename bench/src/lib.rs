@@ -119,7 +119,9 @@ pub fn main() -> ExitCode {
     let root = root();
     let name = match args.first().map(String::as_str) {
         Some("run") => "run_all.sh".to_owned(),
-        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check")) => format!("bench {sub}"),
+        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "gosleep" | "gosleep-tls-cpu")) => {
+            format!("bench {sub}")
+        }
         _ => "bench".to_owned(),
     };
     match dispatch(&root, &args) {
@@ -193,6 +195,8 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
             lab::recovery::run(root, &roster, &a, &typed("bench recovery", args)).map(|()| ExitCode::SUCCESS)
         }
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
+        Command::Gosleep(a) => lab::gosleep::run(root, &a, &typed("bench gosleep", args)).map(|()| ExitCode::SUCCESS),
+        Command::GosleepTlsCpu(a) => lab::gosleep_tls_cpu::run(root, &a).map(|()| ExitCode::SUCCESS),
         Command::Roster { table, filters } => {
             if table {
                 print!("{}", roster.table());
