@@ -345,6 +345,8 @@ fn twin(root: &Path, lab: &Lab) -> (Option<PathBuf>, Option<String>) {
         .arg("gosleep.go")
         .current_dir(root.join("gosleep/bench"))
         .env("GOCACHE", lab.scratch().join("gocache"))
+        // stdout is the report's; go's errors go to stderr, as everything the build says.
+        .stdout(std::process::Stdio::null())
         .status();
     match built {
         Ok(s) if s.success() => (Some(binary), None),
