@@ -80,6 +80,12 @@ pub enum Command {
     /// A CPU-bound capacity of a run against the server's CPU cost per request, measured at
     /// half that capacity in the run's own set-up.
     CapacityCheck(crate::lab::capacity_check::CapacityCheckArgs),
+    /// Is gosleep ever the bottleneck? gosleep measured as the server, beside a minimal Go
+    /// net/http twin: many 1 s sleepers, raw speed at ms=0; with --tls, HTTPS instead.
+    Gosleep(crate::lab::gosleep::GosleepArgs),
+    /// gosleep's CPU per request over HTTPS next to plain HTTP, keep-alive and a connection
+    /// per request (resumed or full handshakes), at fixed open-loop rates.
+    GosleepTlsCpu(crate::lab::gosleep_tls_cpu::GosleepTlsCpuArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
     /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
     /// line per server: name runs model threads default floor start (`-` for none).

@@ -5,6 +5,8 @@
 
 pub mod capacity_check;
 pub mod cpu;
+pub mod gosleep;
+pub mod gosleep_tls_cpu;
 pub mod latency;
 pub mod perf;
 pub mod recovery;
@@ -96,6 +98,17 @@ pub struct GosleepStats {
     /// TLS handshakes that resumed one.
     #[serde(default)]
     pub tls_handshakes_resumed: u64,
+    /// TLS handshakes that failed.
+    #[serde(default)]
+    pub tls_failures: u64,
+}
+
+impl GosleepStats {
+    /// The counters of the gosleep at `target`.
+    pub fn read(target: &Target) -> Result<Self, BenchError> {
+        let a = target.get("/stats").map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))?;
+        serde_json::from_str(&a.body).map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))
+    }
 }
 
 impl Lab {
@@ -120,10 +133,22 @@ impl Lab {
 
     /// "server on taskset -c 0, gosleep and the load on taskset -c 1", for a report's header.
     pub fn sides(&self) -> (&'static str, &'static str) {
-        match self.pinning {
-            Pinning::Split => ("taskset -c 0", "taskset -c 1"),
-            Pinning::None { .. } => ("no pinning", "no pinning"),
+        (self.pin(Side::Server).unwrap_or("no pinning"), self.pin(Side::Client).unwrap_or("no pinning"))
+    }
+
+    /// How `side` is pinned ("taskset -c 0"), or `None` where nothing is.
+    pub fn pin(&self, side: Side) -> Option<&'static str> {
+        match (self.pinning, side) {
+            (Pinning::Split, Side::Server) => Some("taskset -c 0"),
+            (Pinning::Split, Side::Client) => Some("taskset -c 1"),
+            (Pinning::None { .. }, _) => None,
         }
+    }
+
+    /// A directory of the lab's for files a benchmark makes (certificates, a build),
+    /// removed with the lab.
+    pub fn scratch(&self) -> &Path {
+        self.logs.path()
     }
 
     /// gosleep at `delay_ms`, one thread, on the client core; over TLS with a CA of its own
@@ -162,16 +187,31 @@ impl Lab {
         if let Some(ca) = &upstream.ca {
             command.arg("--upstream-ca").arg(ca);
         }
-        let name = format!("server-{}", server.name);
+        self.listen(&format!("server-{}", server.name), command, None)
+    }
+
+    /// Starts `command`, a program that prints "listening on URL" and answers `/health`
+    /// (over TLS trusting `trust` for an https:// URL), as a process of the lab's.
+    pub fn listen(&self, name: &str, command: Command, trust: Option<&Path>) -> Result<Running, BenchError> {
         let log = self.logs.path().join(format!("{name}.out"));
-        let (proc, target) = Proc::start(&name, command, &log, &self.supervisor, None)?;
+        let (proc, target) = Proc::start(name, command, &log, &self.supervisor, trust)?;
         Ok(Running { proc, target })
     }
 
     /// A command on the client core: `program` under target/release, or a tool on PATH.
     pub fn client(&self, program: &str) -> Command {
-        let built = self.root.join("target/release").join(program);
-        self.pinning.command(Side::Client, if built.is_file() { &built } else { Path::new(program) })
+        self.command(Some(Side::Client), program)
+    }
+
+    /// A command on `side`'s core, or on any core for `None` (a run that shares the cores
+    /// as a user's would): `program` under target/release, a path, or a tool on PATH.
+    pub fn command(&self, side: Option<Side>, program: impl AsRef<Path>) -> Command {
+        let built = self.root.join("target/release").join(program.as_ref());
+        let program = if built.is_file() { built.as_path() } else { program.as_ref() };
+        match side {
+            Some(side) => self.pinning.command(side, program),
+            None => Command::new(program),
+        }
     }
 
     /// Runs loadgen with `args` on the client core; its result, also when it exited 1
@@ -207,8 +247,7 @@ impl Lab {
 impl Upstream {
     /// Its counters.
     pub fn stats(&self) -> Result<GosleepStats, BenchError> {
-        let a = self.target.get("/stats").map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))?;
-        serde_json::from_str(&a.body).map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))
+        GosleepStats::read(&self.target)
     }
 
     /// Zeroes its counters.
@@ -328,11 +367,11 @@ pub fn errors(result: &RunResult) -> String {
 
 /// Installs a missing tool from Debian's package of the same name when root, or says how.
 pub fn need(tool: &str) -> Result<(), BenchError> {
-    need_from(tool, tool)
+    need_package(tool, tool)
 }
 
-/// Installs a missing `tool` from Debian's `package` when root, or says how.
-pub fn need_from(tool: &str, package: &str) -> Result<(), BenchError> {
+/// Installs `package` for a missing `tool` (`go` comes in `golang-go`) when root, or says how.
+pub fn need_package(tool: &str, package: &str) -> Result<(), BenchError> {
     let there = |t: &str| {
         Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
     };

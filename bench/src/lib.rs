@@ -42,7 +42,10 @@ pub fn main() -> ExitCode {
     let root = root();
     let name = match args.first().map(String::as_str) {
         Some("run") => "run_all.sh".to_owned(),
-        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "tls-profile")) => {
+        Some(
+            sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "tls-profile" | "gosleep"
+            | "gosleep-tls-cpu"),
+        ) => {
             format!("bench {sub}")
         }
         _ => "bench".to_owned(),
@@ -125,6 +128,8 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
             publish::publish(&run, &to.unwrap_or_else(|| root.to_owned())).map(|()| ExitCode::SUCCESS)
         }
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
+        Command::Gosleep(a) => lab::gosleep::run(root, &a, &typed("bench gosleep", args)).map(|()| ExitCode::SUCCESS),
+        Command::GosleepTlsCpu(a) => lab::gosleep_tls_cpu::run(root, &a).map(|()| ExitCode::SUCCESS),
         Command::Roster { table, filters } => {
             if table {
                 print!("{}", roster.table());

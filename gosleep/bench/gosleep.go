@@ -1,4 +1,4 @@
-// A minimal Go net/http twin of gosleep's /sleep, the yardstick of gosleep/bench.sh:
+// A minimal Go net/http twin of gosleep's /sleep, the yardstick of `bench gosleep`:
 // the original experiment's upstream was a Go server like this one.
 package main
 

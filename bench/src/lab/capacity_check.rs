@@ -25,16 +25,16 @@ use crate::roster::{BASE_SERVER, Roster};
 /// `bench capacity-check`'s flags.
 #[derive(Debug, Clone, Args)]
 pub struct CapacityCheckArgs {
-    /// The server whose capacity is checked [hyper]
+    /// The server whose capacity is checked [default: hyper]
     #[arg(long, value_name = "NAME")]
     pub server: Option<String>,
     /// The capacity cell, MODE-ENDPOINT [reuse-single]
     #[arg(long, value_name = "CELL", default_value = "reuse-single", value_parser = ["reuse-single", "reuse-multiple", "no-reuse-single", "no-reuse-multiple"])]
     pub cell: String,
-    /// Measurements per run [3]
+    /// Measurements per run
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
-    /// Recorded seconds per measurement [10]
+    /// Recorded seconds per measurement
     #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub window: u64,
     /// run_all.sh run directories

@@ -48,7 +48,7 @@ pub struct CpuArgs {
     /// With --tls: the in-memory handshake floor, client side, full and resumed, µs (e.g. 256,116)
     #[arg(long, value_name = "F,R", requires = "tls", value_parser = floor_us)]
     pub floor_us: Option<(f64, f64)>,
-    /// The server every other one's CPU is set against, round by round; one of the servers [hyper]
+    /// The server every other one's CPU is set against, round by round; one of the servers [default: hyper]
     #[arg(long, value_name = "NAME")]
     pub base: Option<String>,
     #[command(flatten)]

@@ -26,8 +26,8 @@ use clap::Args;
 
 use super::perf::{CATEGORIES, Symbol, Totals, parse_report, totals};
 use super::{
-    DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE, FANOUT, Lab, ServerList, errors, machine_line, need_from,
-    now, open_loop, threads_line,
+    DELAY_MS, EQUAL_CONNECTIONS as CONNECTIONS, EQUAL_RATE, FANOUT, Lab, ServerList, errors, machine_line,
+    need_package, now, open_loop, threads_line,
 };
 use crate::error::BenchError;
 use crate::roster::{Roster, Runs};
@@ -45,11 +45,11 @@ pub struct TlsProfileArgs {
     /// N seconds sampled after the warm-up (also beside --quick), 1 to 999
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..1000))]
     pub secs: Option<u64>,
-    /// single, or multiple (fanout 5) [single]
+    /// single, or multiple (fanout 5) [default: single]
     #[arg(long, value_name = "E", default_value = "single", value_parser = ["single", "multiple"])]
     pub endpoint: String,
     /// N requests/s, over max(256, 1.25 N) connections, so that the 1 s upstream delay
-    /// never runs out of them; a pool of 256 threads holds at most 256 a second [200]
+    /// never runs out of them; a pool of 256 threads holds at most 256 a second [default: 200]
     #[arg(long, value_name = "N", default_value_t = EQUAL_RATE, value_parser = clap::value_parser!(u64).range(1..10000))]
     pub rate: u64,
     #[command(flatten)]
@@ -298,7 +298,7 @@ pub fn run(root: &Path, roster: &Roster, args: &TlsProfileArgs, command: &str) -
 /// perf is there (installed from Debian's linux-perf when root) and may sample a whole
 /// core; otherwise why not.
 fn perf_ready() -> Result<(), BenchError> {
-    need_from("perf", "linux-perf")?;
+    need_package("perf", "linux-perf")?;
     let probe = tempfile::NamedTempFile::new()?;
     let out = Command::new("perf")
         .args(["record", "-q", "-F", "999", "-C", "0", "-o"])

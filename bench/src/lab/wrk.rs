@@ -1,6 +1,22 @@
 //! wrk's report, parsed once into a type: wrk writes nothing but its text, so this is
 //! where its lines are read, and nowhere else.
 
+use std::process::Command;
+
+use super::Lab;
+use crate::error::BenchError;
+
+impl Lab {
+    /// Runs `command` (a wrk run with `--latency`, bounded by its `-d`) as a process of the
+    /// lab's, so that a stop signal stops it too, and parses what it printed.
+    pub fn wrk(&self, command: Command) -> Result<Wrk, BenchError> {
+        let mut proc = self.spawn("wrk", command)?;
+        let status = proc.wait()?;
+        let text = std::fs::read_to_string(proc.log())?;
+        Wrk::parse(&text).map_err(|e| BenchError::Io(format!("wrk ({status}): {e}: {}", text.trim_end())))
+    }
+}
+
 /// What a `wrk --latency` run reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wrk {
