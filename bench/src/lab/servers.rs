@@ -109,7 +109,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
                     conns,
                     threads,
                     bound_rps: bound as f64 * 1000.0 / DELAY_MS as f64,
-                    cpu_per_1k: if wrk.requests > 0 { cpu_s / wrk.requests as f64 * 1000.0 } else { 0.0 },
+                    cpu_per_1k: if wrk.totals.requests > 0 { cpu_s / wrk.totals.requests as f64 * 1000.0 } else { 0.0 },
                     rss_mib: after.hwm_kib / 1024,
                     time_wait: time_wait_sockets(),
                     // The connections it opened upstream (less the /stats read's own), and the
@@ -153,7 +153,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
             let base = case.iter().find(|r| r.server == BASE_SERVER).map(|r| r.cpu_per_1k).filter(|b| *b > 0.0);
             for r in case {
                 let eff = if r.bound_rps > 0.0 {
-                    format!("{:.1}%", 100.0 * r.wrk.rps / r.bound_rps)
+                    format!("{:.1}%", 100.0 * r.wrk.totals.rps / r.bound_rps)
                 } else {
                     "—".to_owned()
                 };
@@ -164,7 +164,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
                     r.server,
                     r.conns,
                     r.threads,
-                    r.wrk.rps,
+                    r.wrk.totals.rps,
                     r.bound_rps,
                     r.wrk.p50_ms,
                     r.wrk.p99_ms,
