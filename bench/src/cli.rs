@@ -66,6 +66,10 @@ pub enum Command {
     /// A CPU-bound capacity of a run against the server's CPU cost per request, measured at
     /// half that capacity in the run's own set-up.
     CapacityCheck(crate::lab::capacity_check::CapacityCheckArgs),
+    /// Is loadgen as fast as wrk? Both against one target (gosleep, ms=0, alone on the
+    /// server core), runs alternated: requests/s, the client's own CPU per request (user and
+    /// kernel), and whether the target bound the run.
+    Loadgen(crate::lab::versus_wrk::VersusWrkArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
     /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
     /// line per server: name runs model threads default floor start (`-` for none).
@@ -147,7 +151,8 @@ pub struct RunArgs {
     pub publish: bool,
 }
 
-fn positive_integer(s: &str) -> Result<u64, String> {
+/// A positive integer written plainly (no sign, no leading 0), for a flag's value.
+pub(crate) fn positive_integer(s: &str) -> Result<u64, String> {
     s.parse::<u64>()
         .ok()
         .filter(|n| *n > 0 && !s.starts_with(['+', '0']))

@@ -1,5 +1,5 @@
-//! The server benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`):
-//! each a Markdown report on stdout, progress on stderr. What they share lives here: the
+//! The benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`,
+//! `capacity-check`, `loadgen`): each a Markdown report on stdout, progress on stderr. What they share lives here: the
 //! release build, the pinning, gosleep and the servers started and stopped by PID, loadgen
 //! and wrk runs read through types, gosleep's counters, medians, and the machine line.
 
@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod latency;
 pub mod recovery;
 pub mod servers;
+pub mod versus_wrk;
 pub mod wrk;
 
 use std::path::{Path, PathBuf};

@@ -119,7 +119,9 @@ pub fn main() -> ExitCode {
     let root = root();
     let name = match args.first().map(String::as_str) {
         Some("run") => "run_all.sh".to_owned(),
-        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check")) => format!("bench {sub}"),
+        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "loadgen")) => {
+            format!("bench {sub}")
+        }
         _ => "bench".to_owned(),
     };
     match dispatch(&root, &args) {
@@ -193,6 +195,9 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
             lab::recovery::run(root, &roster, &a, &typed("bench recovery", args)).map(|()| ExitCode::SUCCESS)
         }
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
+        Command::Loadgen(a) => {
+            lab::versus_wrk::run(root, &a, &typed("bench loadgen", args)).map(|()| ExitCode::SUCCESS)
+        }
         Command::Roster { table, filters } => {
             if table {
                 print!("{}", roster.table());
