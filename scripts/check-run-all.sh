@@ -3,7 +3,7 @@
 #
 # - `./run_all.sh --help` names every flag the script accepts, with its default, and every
 #   server of servers/roster.toml; the benchmarks' (bench servers, cpu, latency, recovery,
-#   loadgen) name theirs too.
+#   loadgen, flask-bound) name theirs too.
 # - A bad flag or value exits 2 with one line naming it (no build, no run).
 # - A run in which no cell could be measured (every cell needs more file descriptors than
 #   the limit) exits 1 saying so, prints its progress as "[k/N] CELL (about T left)",
@@ -51,7 +51,7 @@ grep -qF -- "from: $roster" <<<"$help" || fail "--help does not offer the roster
 
 # The benchmarks: --help describes --quick and its default, a bad flag exits 2 (neither builds).
 for bench in "target/release/bench servers" "target/release/bench cpu" "target/release/bench latency" \
-  "target/release/bench recovery" "target/release/bench loadgen"; do
+  "target/release/bench recovery" "target/release/bench loadgen" "target/release/bench flask-bound"; do
   $bench --help | grep -A1 -E -- '^ +--quick ' | grep -qF '[' || fail "$bench --help does not describe --quick and its default"
   rc=0
   $bench --bogus >/dev/null 2>&1 || rc=$?

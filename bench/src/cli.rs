@@ -70,6 +70,9 @@ pub enum Command {
     /// server core), runs alternated: requests/s, the client's own CPU per request (user and
     /// kernel), and whether the target bound the run.
     Loadgen(crate::lab::versus_wrk::VersusWrkArgs),
+    /// server-flask against its Little's bound min(C, T) / D, per pool size T, /single
+    /// with upstream connections reused and not (sets up python/.venv).
+    FlaskBound(crate::lab::flask_bound::FlaskBoundArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
     /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
     /// line per server: name runs model threads default floor start (`-` for none).

@@ -1,10 +1,12 @@
 //! The benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`,
-//! `capacity-check`, `loadgen`): each a Markdown report on stdout, progress on stderr. What they share lives here: the
+//! `capacity-check`, `loadgen`, `flask-bound`): each a Markdown report on stdout, progress
+//! on stderr. What they share lives here: the
 //! release build, the pinning, gosleep and the servers started and stopped by PID, loadgen
 //! and wrk runs read through types, gosleep's counters, medians, and the machine line.
 
 pub mod capacity_check;
 pub mod cpu;
+pub mod flask_bound;
 pub mod latency;
 pub mod recovery;
 pub mod servers;

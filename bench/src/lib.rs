@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
     let root = root();
     let name = match args.first().map(String::as_str) {
         Some("run") => "run_all.sh".to_owned(),
-        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "loadgen")) => {
+        Some(sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "loadgen" | "flask-bound")) => {
             format!("bench {sub}")
         }
         _ => "bench".to_owned(),
@@ -197,6 +197,9 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
         Command::Loadgen(a) => {
             lab::versus_wrk::run(root, &a, &typed("bench loadgen", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::FlaskBound(a) => {
+            lab::flask_bound::run(root, &roster, &a, &typed("bench flask-bound", args)).map(|()| ExitCode::SUCCESS)
         }
         Command::Roster { table, filters } => {
             if table {
