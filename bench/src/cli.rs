@@ -86,6 +86,13 @@ pub enum Command {
     /// gosleep's CPU per request over HTTPS next to plain HTTP, keep-alive and a connection
     /// per request (resumed or full handshakes), at fixed open-loop rates.
     GosleepTlsCpu(crate::lab::gosleep_tls_cpu::GosleepTlsCpuArgs),
+    /// Is loadgen as fast as wrk? Both against one target (gosleep, ms=0, alone on the
+    /// server core), runs alternated: requests/s, the client's own CPU per request (user and
+    /// kernel), and whether the target bound the run.
+    Loadgen(crate::lab::versus_wrk::VersusWrkArgs),
+    /// server-flask against its Little's bound min(C, T) / D, per pool size T, /single
+    /// with upstream connections reused and not (sets up python/.venv).
+    FlaskBound(crate::lab::flask_bound::FlaskBoundArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
     /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
     /// line per server: name runs model threads default floor start (`-` for none).
@@ -167,7 +174,8 @@ pub struct RunArgs {
     pub publish: bool,
 }
 
-fn positive_integer(s: &str) -> Result<u64, String> {
+/// A positive integer written plainly (no sign, no leading 0), for a flag's value.
+pub(crate) fn positive_integer(s: &str) -> Result<u64, String> {
     s.parse::<u64>()
         .ok()
         .filter(|n| *n > 0 && !s.starts_with(['+', '0']))

@@ -1,10 +1,12 @@
-//! The server benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`):
-//! each a Markdown report on stdout, progress on stderr. What they share lives here: the
+//! The benchmarks beside the run (`bench servers`, `cpu`, `latency`, `recovery`,
+//! `capacity-check`, `loadgen`, `flask-bound`): each a Markdown report on stdout, progress
+//! on stderr. What they share lives here: the
 //! release build, the pinning, gosleep and the servers started and stopped by PID, loadgen
 //! and wrk runs read through types, gosleep's counters, medians, and the machine line.
 
 pub mod capacity_check;
 pub mod cpu;
+pub mod flask_bound;
 pub mod gosleep;
 pub mod gosleep_tls_cpu;
 pub mod latency;
@@ -12,6 +14,7 @@ pub mod perf;
 pub mod recovery;
 pub mod servers;
 pub mod tls_profile;
+pub mod versus_wrk;
 pub mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -67,6 +70,7 @@ pub struct Lab {
     pinning: Pinning,
     logs: tempfile::TempDir,
     fd_limit: u64,
+    python: Python,
 }
 
 /// A gosleep the lab started.
@@ -117,13 +121,21 @@ impl Lab {
     pub fn new(root: &Path, servers: &[Server]) -> Result<Self, BenchError> {
         let fd_limit = bench_sys::raise_fd_limit()?;
         build(root)?;
-        if let Some(why) = Python::prepare(root, servers.iter().any(Server::python))?.unavailable() {
+        // Progress on stderr: stdout is the report's.
+        let python = Python::prepare(root, servers.iter().any(Server::python), &|line| eprintln!("{line}"))?;
+        if let Some(why) = python.unavailable() {
             return Err(BenchError::Python(why.to_owned()));
         }
         let supervisor = Supervisor::default();
         supervisor.on_signals()?;
         let logs = tempfile::Builder::new().prefix("bench-lab-").tempdir()?;
-        Ok(Self { root: root.to_owned(), supervisor, pinning: Pinning::detect(), logs, fd_limit })
+        Ok(Self { root: root.to_owned(), supervisor, pinning: Pinning::detect(), logs, fd_limit, python })
+    }
+
+    /// The Python interpreter's and frameworks' versions (python/setup.sh --versions), when
+    /// a Python server is among the lab's.
+    pub fn python_versions(&self) -> Option<&str> {
+        self.python.versions()
     }
 
     /// The soft fd limit, raised to the hard one.
@@ -154,8 +166,21 @@ impl Lab {
     /// gosleep at `delay_ms`, one thread, on the client core; over TLS with a CA of its own
     /// when `tls`.
     pub fn upstream(&self, delay_ms: u64, tls: bool) -> Result<Upstream, BenchError> {
-        let mut command = self.pinning.command(Side::Client, &self.root.join("target/release/gosleep"));
-        command.args(["--listen", "127.0.0.1:0", "--delay-ms", &delay_ms.to_string(), "--threads", "1"]);
+        self.gosleep(Side::Client, Some(delay_ms), tls)
+    }
+
+    /// gosleep as the measured target itself: one thread alone on the server core, at its
+    /// default delay (a load asks `/sleep?ms=N` for its own); over TLS as [`Lab::upstream`].
+    pub fn target(&self, tls: bool) -> Result<Upstream, BenchError> {
+        self.gosleep(Side::Server, None, tls)
+    }
+
+    fn gosleep(&self, side: Side, delay_ms: Option<u64>, tls: bool) -> Result<Upstream, BenchError> {
+        let mut command = self.pinning.command(side, &self.root.join("target/release/gosleep"));
+        command.args(["--listen", "127.0.0.1:0", "--threads", "1"]);
+        if let Some(delay) = delay_ms {
+            command.args(["--delay-ms", &delay.to_string()]);
+        }
         let ca = tls.then(|| self.logs.path().join("upstream-ca.pem"));
         if let Some(ca) = &ca {
             command.arg("--tls-self-signed").arg(ca);
@@ -214,6 +239,16 @@ impl Lab {
         }
     }
 
+    /// A command running the executable at `path` on the client core.
+    pub fn client_at(&self, path: &Path) -> Command {
+        self.pinning.command(Side::Client, path)
+    }
+
+    /// Its log directory (removed with the lab), for a run's own files.
+    pub fn logs(&self) -> &Path {
+        self.logs.path()
+    }
+
     /// Runs loadgen with `args` on the client core; its result, also when it exited 1
     /// (a run without a 2xx answer still writes its JSON, whose row shows the errors).
     pub fn loadgen(&self, args: &[String]) -> Result<RunResult, BenchError> {
@@ -245,6 +280,11 @@ impl Lab {
 }
 
 impl Upstream {
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
     /// Its counters.
     pub fn stats(&self) -> Result<GosleepStats, BenchError> {
         GosleepStats::read(&self.target)

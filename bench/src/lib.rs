@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
         Some("run") => "run_all.sh".to_owned(),
         Some(
             sub @ ("servers" | "cpu" | "latency" | "recovery" | "capacity-check" | "tls-profile" | "gosleep"
-            | "gosleep-tls-cpu"),
+            | "gosleep-tls-cpu" | "loadgen" | "flask-bound"),
         ) => {
             format!("bench {sub}")
         }
@@ -130,6 +130,12 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
         Command::CapacityCheck(a) => lab::capacity_check::run(root, &roster, &a).map(|()| ExitCode::SUCCESS),
         Command::Gosleep(a) => lab::gosleep::run(root, &a, &typed("bench gosleep", args)).map(|()| ExitCode::SUCCESS),
         Command::GosleepTlsCpu(a) => lab::gosleep_tls_cpu::run(root, &a).map(|()| ExitCode::SUCCESS),
+        Command::Loadgen(a) => {
+            lab::versus_wrk::run(root, &a, &typed("bench loadgen", args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::FlaskBound(a) => {
+            lab::flask_bound::run(root, &roster, &a, &typed("bench flask-bound", args)).map(|()| ExitCode::SUCCESS)
+        }
         Command::Roster { table, filters } => {
             if table {
                 print!("{}", roster.table());

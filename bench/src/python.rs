@@ -22,12 +22,14 @@ pub enum Python {
 const UNAVAILABLE: i32 = 3;
 
 impl Python {
-    /// Runs the set-up when `needed`; a set-up that failed otherwise ends the run.
-    pub fn prepare(root: &Path, needed: bool) -> Result<Self, BenchError> {
+    /// Runs the set-up when `needed`, its progress lines to `say` (a run's progress is on
+    /// stdout, a benchmark's on stderr beside its report); a set-up that failed otherwise
+    /// ends the run.
+    pub fn prepare(root: &Path, needed: bool, say: &dyn Fn(&str)) -> Result<Self, BenchError> {
         if !needed {
             return Ok(Self::NotNeeded);
         }
-        println!("== python: python/setup.sh (python/.venv)");
+        say("== python: python/setup.sh (python/.venv)");
         let setup = std::env::var_os("BENCH_PYTHON_SETUP").map_or_else(|| root.join("python/setup.sh"), Into::into);
         let out = Command::new(&setup).output().map_err(|e| BenchError::Python(format!("{}: {e}", setup.display())))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -36,11 +38,11 @@ impl Python {
             Some(0) => {
                 let versions = Command::new(root.join("python/setup.sh")).arg("--versions").output()?;
                 let versions = String::from_utf8_lossy(&versions.stdout).trim().to_owned();
-                println!("== python: {versions}");
+                say(&format!("== python: {versions}"));
                 Ok(Self::Ready(versions))
             }
             Some(UNAVAILABLE) => {
-                println!("== python: not here ({why}); their cells are skipped");
+                say(&format!("== python: not here ({why}); their cells are skipped"));
                 Ok(Self::Unavailable(why))
             }
             _ => {

@@ -121,7 +121,7 @@ pub fn run(settings: &Settings, paths: &Paths, command: &str) -> Result<Outcome,
     let supervisor = Supervisor::default();
     supervisor.on_signals()?;
     let fd_limit = bench_sys::raise_fd_limit()?;
-    let python = Python::prepare(&paths.root, !settings.python_servers().is_empty())?;
+    let python = Python::prepare(&paths.root, !settings.python_servers().is_empty(), &|line| println!("{line}"))?;
     let pinning = Pinning::detect();
     println!("== pinning: {}", pinning.describe());
     let mut runner = Runner {

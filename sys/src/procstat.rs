@@ -311,6 +311,46 @@ impl Tree {
     }
 }
 
+/// The CPU time of the children a process has waited for (its cutime and cstime, fields
+/// 16-17 of /proc/PID/stat), ticks: how a tool run to its end is measured, as its own
+/// /proc entry is gone once it has been reaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// User-mode ticks.
+    pub user_ticks: u64,
+    /// Kernel-mode ticks.
+    pub system_ticks: u64,
+}
+
+impl Reaped {
+    /// The ticks added since `before` (a later reading of the same process).
+    pub fn since(self, before: Reaped) -> Reaped {
+        Reaped {
+            user_ticks: self.user_ticks.saturating_sub(before.user_ticks),
+            system_ticks: self.system_ticks.saturating_sub(before.system_ticks),
+        }
+    }
+
+    /// User and kernel together.
+    pub fn total_ticks(self) -> u64 {
+        self.user_ticks + self.system_ticks
+    }
+}
+
+/// The CPU of the children this process has reaped so far: read before and after waiting
+/// for one child, and with no other child reaped in between, the difference is that child's
+/// (and its own reaped children's) whole CPU time.
+pub fn reaped_by_self() -> io::Result<Reaped> {
+    parse_reaped(&std::fs::read_to_string("/proc/self/stat")?)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/self/stat"))
+}
+
+fn parse_reaped(stat: &str) -> Option<Reaped> {
+    let rest = stat_fields(stat)?;
+    let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(Reaped { user_ticks: field(16)?, system_ticks: field(17)? })
+}
+
 /// CPU ticks (as in [`Reading::cpu_ticks`]) in seconds.
 pub fn ticks_to_seconds(ticks: u64) -> f64 {
     ticks as f64 / TICKS_PER_SECOND
@@ -329,6 +369,31 @@ mod tests {
         assert_eq!(p, Proc { ppid: 1, start: 100, zombie: false, reaped: 50, reading });
         assert!(parse(&stat.replace(") S", ") Z"), status).unwrap().zombie);
         assert_eq!(parse("42 (x) S 1", status), None, "a stat cut short");
+    }
+
+    #[test]
+    fn the_reaped_childrens_ticks_are_fields_16_and_17() {
+        let stat = "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 7 0 100 1000 300";
+        let r = parse_reaped(stat).unwrap();
+        assert_eq!(r, Reaped { user_ticks: 30, system_ticks: 20 });
+        assert_eq!(r.since(Reaped { user_ticks: 10, system_ticks: 25 }), Reaped { user_ticks: 20, system_ticks: 0 });
+        assert_eq!(r.total_ticks(), 50);
+        assert_eq!(parse_reaped("42 (x) S 1 2 3"), None, "a stat cut short");
+    }
+
+    #[test]
+    fn a_child_waited_for_adds_its_cpu_to_our_reaped_ticks() {
+        // timeout ends yes (a core's worth of CPU) after 0.3 s and is reaped here; other
+        // tests reaping children at the same time only add to the figure.
+        let before = reaped_by_self().unwrap();
+        let status = std::process::Command::new("timeout")
+            .args(["0.3", "yes"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("timeout and yes");
+        assert!(!status.success(), "timeout ends yes");
+        let used = reaped_by_self().unwrap().since(before);
+        assert!(used.total_ticks() >= 5, "{used:?}");
     }
 
     #[test]

@@ -23,6 +23,8 @@ use crate::error::BenchError;
 use crate::roster::{BASE_SERVER, Roster};
 
 /// `bench capacity-check`'s flags.
+// A flag's default in brackets, [5], is its --help text, not an intra-doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct CapacityCheckArgs {
     /// The server whose capacity is checked [default: hyper]

@@ -33,6 +33,8 @@ use crate::error::BenchError;
 use crate::roster::{BASE_SERVER, Roster, Runs, Server};
 
 /// `bench cpu`'s flags.
+// A flag's default in brackets, [5], is its --help text, not an intra-doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct CpuArgs {
     /// One round of 5 s after 2 s of warm-up [3 rounds of 15 s after 3 s]; the servers by

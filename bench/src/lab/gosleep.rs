@@ -165,9 +165,9 @@ pub fn run(root: &Path, args: &GosleepArgs, command: &str) -> Result<(), BenchEr
                     println!(
                         "| {} | {mode} ({c}) | {round} | {:.2} | {:.1} | {:.4} | {:.0}% | {} | {handshakes} |",
                         s.name(),
-                        w.rps,
+                        w.totals.rps,
                         w.p99_ms,
-                        per_1000(cpu, w.requests),
+                        per_1000(cpu, w.totals.requests),
                         100.0 * cpu / f64::from(short),
                         w.errors()
                     );
@@ -200,8 +200,8 @@ pub fn run(root: &Path, args: &GosleepArgs, command: &str) -> Result<(), BenchEr
         println!(
             "| {} | {:.2} | {bound} | {:.1}% | {:.1} | {:.1} | {:.0}% | {} |",
             s.name(),
-            w.rps,
-            100.0 * w.rps / bound as f64,
+            w.totals.rps,
+            100.0 * w.totals.rps / bound as f64,
             w.p50_ms,
             w.p99_ms,
             100.0 * cpu / long as f64,
@@ -231,7 +231,13 @@ pub fn run(root: &Path, args: &GosleepArgs, command: &str) -> Result<(), BenchEr
             wrk.args(wrk_args(1, 100, short)).arg(running.url("sleep?ms=0"));
             let (w, cpu) = measured(&lab, &running, wrk)?;
             stop(running);
-            println!("| {} | {round} | {:.2} | {:.1} | {:.4} |", s.name(), w.rps, w.p99_ms, per_1000(cpu, w.requests));
+            println!(
+                "| {} | {round} | {:.2} | {:.1} | {:.4} |",
+                s.name(),
+                w.totals.rps,
+                w.p99_ms,
+                per_1000(cpu, w.totals.requests)
+            );
         }
     }
     if let Some(why) = &skipped {

@@ -4,7 +4,7 @@
 //! give up, close and send again, as impatient clients do), far past what any server can
 //! answer. When loadgen has exited every client is gone; then one GET /health at a time
 //! until one answers 200: the recovery time is from loadgen's exit to that answer, at most
-//! `LIMIT` (120 s). Reported: the burst's answers by kind, upstream calls during the burst and
+//! 120 s (`LIMIT`). Reported: the burst's answers by kind, upstream calls during the burst and
 //! after it (work for nobody), the recovery time, peak threads, and whether the server
 //! then stopped cleanly on SIGTERM.
 

@@ -89,13 +89,12 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
                     "--latency",
                 ]);
                 wrk.arg(server.url(path));
-                let out = wrk.output()?;
+                let wrk = lab.wrk(wrk);
                 let after = bench_sys::procstat::read(server.pid())?;
                 if let Some(said) = server.stop() {
                     eprintln!("{said}");
                 }
-                let wrk = Wrk::parse(&String::from_utf8_lossy(&out.stdout))
-                    .map_err(|e| BenchError::Io(format!("wrk: {e}")))?;
+                let wrk = wrk?;
                 let stats = upstream.stats()?;
                 // Little's law: at most min(C, T) requests wait upstream at once (T: a pool's size).
                 let bound = if s.pooled() { conns.min(threads as u64) } else { conns };
@@ -107,7 +106,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
                     conns,
                     threads,
                     bound_rps: bound as f64 * 1000.0 / DELAY_MS as f64,
-                    cpu_per_1k: if wrk.requests > 0 { cpu_s / wrk.requests as f64 * 1000.0 } else { 0.0 },
+                    cpu_per_1k: if wrk.totals.requests > 0 { cpu_s / wrk.totals.requests as f64 * 1000.0 } else { 0.0 },
                     rss_mib: after.hwm_kib / 1024,
                     time_wait: time_wait_sockets(),
                     // The connections it opened upstream (less the /stats read's own), and the
@@ -151,7 +150,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
             let base = case.iter().find(|r| r.server == BASE_SERVER).map(|r| r.cpu_per_1k).filter(|b| *b > 0.0);
             for r in case {
                 let eff = if r.bound_rps > 0.0 {
-                    format!("{:.1}%", 100.0 * r.wrk.rps / r.bound_rps)
+                    format!("{:.1}%", 100.0 * r.wrk.totals.rps / r.bound_rps)
                 } else {
                     "—".to_owned()
                 };
@@ -162,7 +161,7 @@ pub fn run(root: &Path, roster: &Roster, args: &ServersArgs, command: &str) -> R
                     r.server,
                     r.conns,
                     r.threads,
-                    r.wrk.rps,
+                    r.wrk.totals.rps,
                     r.bound_rps,
                     r.wrk.p50_ms,
                     r.wrk.p99_ms,
