@@ -94,12 +94,8 @@ pub enum Command {
     /// with upstream connections reused and not (sets up python/.venv).
     FlaskBound(crate::lab::flask_bound::FlaskBoundArgs),
     /// The servers of servers/roster.toml whose columns match every COLUMN=VALUE (e.g.
-    /// `runs=python`, `default=yes`), space-separated in roster order; with `--table`, one
-    /// line per server: name runs model threads default floor start (`-` for none).
+    /// `runs=python`, `default=yes`), space-separated in roster order.
     Roster {
-        /// Every server's columns, one a line.
-        #[arg(long, conflicts_with = "filters")]
-        table: bool,
         /// COLUMN=VALUE filters.
         #[arg(value_name = "COLUMN=VALUE")]
         filters: Vec<String>,

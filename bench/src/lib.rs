@@ -136,13 +136,9 @@ fn dispatch(root: &Path, args: &[String]) -> Result<ExitCode, BenchError> {
         Command::FlaskBound(a) => {
             lab::flask_bound::run(root, &roster, &a, &typed("bench flask-bound", args)).map(|()| ExitCode::SUCCESS)
         }
-        Command::Roster { table, filters } => {
-            if table {
-                print!("{}", roster.table());
-            } else {
-                let picked = roster.filter(&filters).map_err(BenchError::Usage)?;
-                println!("{}", picked.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
-            }
+        Command::Roster { filters } => {
+            let picked = roster.filter(&filters).map_err(BenchError::Usage)?;
+            println!("{}", picked.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
             Ok(ExitCode::SUCCESS)
         }
     }

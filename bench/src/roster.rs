@@ -1,6 +1,6 @@
 //! The servers' roster, `servers/roster.toml`: parsed once into types and checked (a
 //! name known twice, a floor that is not a server, a bad column are errors naming the
-//! file), then asked by the run and by the scripts (`bench roster`).
+//! file), then asked by the run, the benchmarks and `bench roster`.
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -142,8 +142,8 @@ impl Roster {
         self.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" ")
     }
 
-    /// The servers whose every `column=value` filter matches (`runs=python`, `default=yes`),
-    /// as the scripts ask; an unknown column is an error.
+    /// The servers whose every `column=value` filter matches (`runs=python`, `default=yes`);
+    /// an unknown column is an error.
     pub fn filter(&self, filters: &[String]) -> Result<Vec<&Server>, String> {
         let mut picked = Vec::new();
         for s in &self.servers {
@@ -159,18 +159,12 @@ impl Roster {
         }
         Ok(picked)
     }
-
-    /// One line per server, its columns as the scripts read them (`-` for none): `name runs
-    /// model threads default floor start`, with `default` as yes or no.
-    pub fn table(&self) -> String {
-        self.servers.iter().map(|s| COLUMNS.map(|c| column_value(s, c).unwrap_or_default()).join(" ") + "\n").collect()
-    }
 }
 
-/// The columns of [`Roster::table`], in its order.
+/// The columns a filter may name.
 pub const COLUMNS: [&str; 7] = ["name", "runs", "model", "threads", "default", "floor", "start"];
 
-/// A column of a server as the scripts read it.
+/// A column of a server as a filter names it (`-` for none, `default` as yes or no).
 fn column_value(s: &Server, column: &str) -> Result<String, String> {
     let none = || "-".to_owned();
     Ok(match column {
@@ -245,12 +239,15 @@ mod tests {
     }
 
     #[test]
-    fn the_scripts_table_has_every_column_in_order() {
+    fn a_filter_names_columns_as_the_roster_file_does() {
         let roster = repository_roster();
-        let table = roster.table();
-        assert!(table.starts_with("rouille rust pool 256 yes std -\n"), "{table}");
-        assert!(table.contains("\nflask python pool 256 no - 10\n"), "{table}");
-        assert_eq!(table.lines().count(), roster.servers().len());
+        let names = |f: &[&str]| -> Vec<String> {
+            let f: Vec<String> = f.iter().map(|x| (*x).to_owned()).collect();
+            roster.filter(&f).unwrap().iter().map(|s| s.name.clone()).collect()
+        };
+        assert_eq!(names(&["runs=python"]), ["flask", "starlette", "tornado"]);
+        assert_eq!(names(&["model=pool", "runs=rust"]), ["rouille", "std"]);
+        assert_eq!(names(&["floor=hyper"]), ["axum", "actix", "warp"]);
         assert!(roster.filter(&["colour=red".to_owned()]).unwrap_err().contains("no roster column colour"));
     }
 }

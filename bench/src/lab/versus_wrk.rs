@@ -19,8 +19,8 @@ use loadgen::result::RunResult;
 
 use super::wrk::Totals;
 use super::{Lab, Upstream, errors, machine_line, median, need, now};
-use crate::error::BenchError;
 use crate::cli::positive_integer;
+use crate::error::BenchError;
 use crate::quota::Quota;
 
 /// Connections of either tool.
