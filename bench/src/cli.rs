@@ -6,6 +6,7 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::plan::{CAPACITY_DELAY_MS, CAPACITY_QUOTA, CapacitySettings, FANOUT, FULL, QUICK, Settings};
 use crate::roster::Roster;
+use crate::values::{cores, positive_integer, positive_seconds};
 
 /// The benchmark's runner: `bench run` is `./run_all.sh`.
 #[derive(Debug, Parser)]
@@ -171,24 +172,6 @@ pub struct RunArgs {
 }
 
 /// A positive integer written plainly (no sign, no leading 0), for a flag's value.
-pub(crate) fn positive_integer(s: &str) -> Result<u64, String> {
-    s.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0 && !s.starts_with(['+', '0']))
-        .ok_or_else(|| format!("takes a positive integer, not {s}"))
-}
-
-fn cores(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|c| c.is_finite() && *c >= 0.0 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .ok_or_else(|| format!("takes a number of cores (e.g. 0.5; 0 for none), not {s}"))
-}
-
-fn positive_seconds(s: &str) -> Result<f64, String> {
-    cores(s).ok().filter(|v| *v > 0.0).ok_or_else(|| format!("takes a positive number of seconds (e.g. 3), not {s}"))
-}
-
 impl RunArgs {
     /// The run's settings: the flags given, over `--quick`'s presets or the defaults.
     pub fn settings(&self, roster: &Roster) -> Result<Settings, String> {

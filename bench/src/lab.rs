@@ -119,17 +119,34 @@ impl Lab {
     /// The fd limit raised, the release build, the Python venv when a server needs it,
     /// the pinning, and a stop signal stopping every process started.
     pub fn new(root: &Path, servers: &[Server]) -> Result<Self, BenchError> {
-        let fd_limit = bench_sys::raise_fd_limit()?;
         build(root)?;
         // Progress on stderr: stdout is the report's.
         let python = Python::prepare(root, servers.iter().any(Server::python), &|line| eprintln!("{line}"))?;
         if let Some(why) = python.unavailable() {
             return Err(BenchError::Python(why.to_owned()));
         }
+        Self::open(root, python)
+    }
+
+    /// The fd limit raised, the pinning, and a stop signal stopping every process started,
+    /// over a build made and a Python venv prepared (or not) already: what `bench run`,
+    /// which skips the Python cells where there is no python3, starts from.
+    pub fn open(root: &Path, python: Python) -> Result<Self, BenchError> {
+        let fd_limit = bench_sys::raise_fd_limit()?;
         let supervisor = Supervisor::default();
         supervisor.on_signals()?;
         let logs = tempfile::Builder::new().prefix("bench-lab-").tempdir()?;
         Ok(Self { root: root.to_owned(), supervisor, pinning: Pinning::detect(), logs, fd_limit, python })
+    }
+
+    /// Where the processes run, in the run record's words.
+    pub fn pinning(&self) -> String {
+        self.pinning.describe()
+    }
+
+    /// Whether the Python servers can run, and their versions.
+    pub fn python(&self) -> &Python {
+        &self.python
     }
 
     /// The Python interpreter's and frameworks' versions (python/setup.sh --versions), when
@@ -275,7 +292,12 @@ impl Lab {
 
     /// Spawns a process the lab owns (stopped with the lab).
     pub fn spawn(&self, name: &str, command: Command) -> Result<Proc, BenchError> {
-        Proc::spawn(name, command, &self.logs.path().join(format!("{name}.out")), &self.supervisor)
+        self.spawn_into(name, command, &self.logs.path().join(format!("{name}.out")))
+    }
+
+    /// Spawns a process the lab owns, its output into `log` (a file the caller keeps).
+    pub fn spawn_into(&self, name: &str, command: Command, log: &Path) -> Result<Proc, BenchError> {
+        Proc::spawn(name, command, log, &self.supervisor)
     }
 }
 

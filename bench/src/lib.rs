@@ -21,6 +21,7 @@ mod python;
 mod quota;
 pub mod roster;
 pub mod run;
+pub mod values;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -21,9 +21,9 @@ use loadgen::capacity::Capacity;
 use loadgen::result::RunResult;
 
 use crate::error::BenchError;
+use crate::lab::{Lab, Running};
 use crate::plan::{Cell, Kind, Settings, fds_needed, max_connections};
-use crate::probe::Target;
-use crate::process::{Pinning, Proc, Side, Supervisor};
+use crate::process::Side;
 use crate::progress::Progress;
 use crate::python::Python;
 use crate::quota::Quota;
@@ -39,14 +39,6 @@ pub struct Paths {
     pub root: PathBuf,
     /// The run's directory.
     pub dir: PathBuf,
-    /// Where the processes' own output goes while they run (removed with the runner).
-    pub logs: PathBuf,
-}
-
-impl Paths {
-    fn bin(&self, name: &str) -> PathBuf {
-        self.root.join("target/release").join(name)
-    }
 }
 
 /// How the run ended, for the exit status.
@@ -60,8 +52,7 @@ pub enum Outcome {
 
 /// The upstream of one phase and scheme.
 struct Upstream {
-    proc: Proc,
-    target: Target,
+    gosleep: Running,
     /// The CA the servers trust (https only).
     ca: Option<PathBuf>,
 }
@@ -70,10 +61,7 @@ struct Upstream {
 struct Runner<'a> {
     settings: &'a Settings,
     paths: &'a Paths,
-    supervisor: Supervisor,
-    pinning: Pinning,
-    fd_limit: u64,
-    python: Python,
+    lab: Lab,
     quota: Option<Quota>,
     skipped: BTreeMap<String, String>,
     failed: BTreeMap<String, String>,
@@ -103,8 +91,7 @@ pub fn start(root: &Path, settings: &Settings, command: &str) -> Result<std::pro
     if !built.success() {
         return Err(BenchError::Build(status_text(built)));
     }
-    let logs = tempfile::Builder::new().prefix("bench-run-").tempdir()?;
-    let paths = Paths { root: root.to_owned(), dir, logs: logs.path().to_owned() };
+    let paths = Paths { root: root.to_owned(), dir };
     Ok(match run(settings, &paths, command)? {
         Outcome::Complete => std::process::ExitCode::SUCCESS,
         Outcome::Incomplete => std::process::ExitCode::from(1),
@@ -118,19 +105,13 @@ fn shown<'a>(root: &Path, path: &'a Path) -> &'a Path {
 
 /// Runs the whole benchmark into `paths.dir`. `command` is the command line as typed.
 pub fn run(settings: &Settings, paths: &Paths, command: &str) -> Result<Outcome, BenchError> {
-    let supervisor = Supervisor::default();
-    supervisor.on_signals()?;
-    let fd_limit = bench_sys::raise_fd_limit()?;
     let python = Python::prepare(&paths.root, !settings.python_servers().is_empty(), &|line| println!("{line}"))?;
-    let pinning = Pinning::detect();
-    println!("== pinning: {}", pinning.describe());
+    let lab = Lab::open(&paths.root, python)?;
+    println!("== pinning: {}", lab.pinning());
     let mut runner = Runner {
         settings,
         paths,
-        supervisor,
-        pinning,
-        fd_limit,
-        python,
+        lab,
         quota: None,
         skipped: BTreeMap::new(),
         failed: BTreeMap::new(),
@@ -189,18 +170,19 @@ impl Runner<'_> {
     /// Why `cell` cannot run here, if it cannot: a Python server without python3, or a
     /// table cell whose sockets pass the fd limit.
     fn unrunnable(&self, cell: &Cell) -> Option<String> {
-        if let (true, Some(why)) = (cell.server.python(), self.python.unavailable()) {
+        if let (true, Some(why)) = (cell.server.python(), self.lab.python().unavailable()) {
             return Some(format!("the Python servers did not run: {why}"));
         }
         let need = fds_needed(self.settings.connections, cell.calls(self.settings.fanout));
-        (cell.kind == Kind::Table && need > self.fd_limit)
-            .then(|| format!("needs {need} file descriptors (C x (1 + calls)), the limit is {}", self.fd_limit))
+        let limit = self.lab.fd_limit();
+        (cell.kind == Kind::Table && need > limit)
+            .then(|| format!("needs {need} file descriptors (C x (1 + calls)), the limit is {limit}"))
     }
 
     /// (Re)starts gosleep at `delay_ms` on the client core, serving `scheme` (https with a
     /// CA of its own, which the servers and the probes trust).
     fn start_upstream(&self, delay_ms: u64, scheme: Scheme) -> Result<Upstream, BenchError> {
-        let mut command = self.pinning.command(Side::Client, &self.paths.bin("gosleep"));
+        let mut command = self.lab.command(Some(Side::Client), "gosleep");
         command.args(["--listen", "127.0.0.1:0", "--delay-ms", &delay_ms.to_string()]);
         let ca = (scheme == Scheme::Https).then(|| self.paths.dir.join("upstream-ca.pem"));
         if let Some(ca) = &ca {
@@ -208,15 +190,14 @@ impl Runner<'_> {
             let _ = std::fs::remove_file(ca);
             command.arg("--tls-self-signed").arg(ca);
         }
-        let log = self.paths.logs.join("gosleep.out");
-        let (proc, target) = Proc::start("gosleep", command, &log, &self.supervisor, ca.as_deref())?;
-        std::fs::write(self.paths.dir.join("gosleep.pid"), format!("{}\n", proc.pid()))?;
-        println!("== gosleep on {}, delay {delay_ms} ms", target.url());
-        Ok(Upstream { proc, target, ca })
+        let gosleep = self.lab.listen("gosleep", command, ca.as_deref())?;
+        std::fs::write(self.paths.dir.join("gosleep.pid"), format!("{}\n", gosleep.pid()))?;
+        println!("== gosleep on {}, delay {delay_ms} ms", gosleep.target.url());
+        Ok(Upstream { gosleep, ca })
     }
 
     fn stop_upstream(&self, upstream: Upstream) {
-        if let Some(said) = upstream.proc.stop() {
+        if let Some(said) = upstream.gosleep.stop() {
             eprintln!("{said}");
         }
         let _ = std::fs::remove_file(self.paths.dir.join("gosleep.pid"));
@@ -225,10 +206,9 @@ impl Runner<'_> {
     /// Makes the capacity phase's cgroup, or says why there is none.
     fn set_up_quota(&mut self) {
         let Some(cores) = self.settings.capacity.map(|c| c.quota_cores).filter(|c| *c > 0.0) else { return };
-        match Quota::new(cores) {
+        match self.lab.quota(cores) {
             Ok(quota) => {
                 println!("== capacity: each server under a CPU quota of {cores} core(s) ({})", quota.dir().display());
-                self.supervisor.own_cgroup(Some(quota.dir().to_owned()));
                 self.quota = Some(quota);
             }
             Err(why) => {
@@ -244,8 +224,8 @@ impl Runner<'_> {
         let s = self.settings;
         self.upstream_ok(upstream, &format!("before {}", cell.name))?;
         let server_name = format!("server-{}", cell.server.name);
-        let mut command = self.pinning.command(Side::Server, &cell.server.binary(&self.paths.root));
-        command.args(["--listen", "127.0.0.1:0", "--upstream", &upstream.target.url()]);
+        let mut command = self.lab.command(Some(Side::Server), cell.server.binary(&self.paths.root));
+        command.args(["--listen", "127.0.0.1:0", "--upstream", &upstream.gosleep.target.url()]);
         command.args(["--threads", &s.threads(&cell.server).to_string(), "--fanout", &s.fanout.to_string()]);
         if !cell.reuse() {
             command.arg("--no-reuse");
@@ -253,25 +233,24 @@ impl Runner<'_> {
         if let Some(ca) = &upstream.ca {
             command.arg("--upstream-ca").arg(ca);
         }
-        let log = self.paths.logs.join(format!("{server_name}.out"));
-        let (mut server, server_at) = Proc::start(&server_name, command, &log, &self.supervisor, None)?;
+        let mut server = self.lab.listen(&server_name, command, None)?;
         if cell.kind == Kind::Capacity
             && let Some(quota) = &self.quota
         {
             quota.add(server.pid())?;
         }
         let json = self.paths.dir.join(format!("{}.json", cell.name));
-        let mut load = self.pinning.command(Side::Client, &self.paths.bin("loadgen"));
+        let mut load = self.lab.client("loadgen");
         load.args(self.loadgen_args(cell, upstream, &json));
         load.arg("--server-pid").arg(server.pid().to_string());
-        load.arg(format!("{}/{}", server_at.url(), cell.endpoint));
+        load.arg(server.url(cell.endpoint));
         let txt = self.paths.dir.join(format!("{}.txt", cell.name));
-        let mut loadgen = Proc::spawn("loadgen", load, &txt, &self.supervisor)?;
+        let mut loadgen = self.lab.spawn_into("loadgen", load, &txt)?;
         // Over HTTPS a table cell keeps gosleep's counts over its window: reset as the
         // window opens (loadgen opens its connections first, far within the warm-up).
         let counting = cell.kind == Kind::Table && cell.scheme == Scheme::Https && {
             std::thread::sleep(Duration::from_secs(u64::from(s.warmup_s)));
-            upstream.target.post("/stats/reset").is_ok_and(|a| a.status == 200)
+            upstream.gosleep.target.post("/stats/reset").is_ok_and(|a| a.status == 200)
         };
         let status = loadgen.wait()?;
         if counting {
@@ -279,7 +258,7 @@ impl Runner<'_> {
         }
         // The server first: one that died makes a failed cell; one still busy long after
         // its load keeps its figures, noted.
-        match settle(&mut server, &server_at) {
+        match settle(&mut server) {
             Ok(()) => report_stop(server),
             Err(why) if server.alive() => {
                 let note = format!(
@@ -334,8 +313,8 @@ impl Runner<'_> {
         let mut args: Vec<String> = match (cell.kind, s.capacity) {
             (Kind::Capacity, Some(c)) => {
                 let mut args =
-                    vec!["capacity".to_owned(), "--upstream-pid".to_owned(), upstream.proc.pid().to_string()];
-                let max_c = max_connections(self.fd_limit, cell.calls(s.fanout));
+                    vec!["capacity".to_owned(), "--upstream-pid".to_owned(), upstream.gosleep.pid().to_string()];
+                let max_c = max_connections(self.lab.fd_limit(), cell.calls(s.fanout));
                 args.extend(["--max-connections".to_owned(), max_c.to_string()]);
                 args.extend([
                     "-d".to_owned(),
@@ -379,7 +358,7 @@ impl Runner<'_> {
     /// read failed (the report then says the counts are missing).
     fn keep_upstream_counts(&self, cell: &Cell, upstream: &Upstream) {
         let path = self.paths.dir.join(upstream_tls_file(&cell.name));
-        match upstream.target.get("/stats") {
+        match upstream.gosleep.target.get("/stats") {
             Ok(a) if a.status == 200 && serde_json::from_str::<UpstreamTls>(&a.body).is_ok() => {
                 if let Err(e) = std::fs::write(&path, a.body) {
                     eprintln!("{}: {e}", path.display());
@@ -391,13 +370,15 @@ impl Runner<'_> {
 
     /// gosleep still runs and answers a real upstream call; otherwise the run stops.
     fn upstream_ok(&self, upstream: &mut Upstream, when: &str) -> Result<(), BenchError> {
-        let pid = upstream.proc.pid();
-        let why = match upstream.proc.ended() {
+        let pid = upstream.gosleep.pid();
+        let why = match upstream.gosleep.ended() {
             Some(how) => format!("pid {pid} has exited ({how})"),
-            None => match upstream.target.get("/sleep?ms=0") {
+            None => match upstream.gosleep.target.get("/sleep?ms=0") {
                 Ok(a) if a.status == 200 => return Ok(()),
                 Ok(a) => format!("pid {pid} answered GET /sleep?ms=0 with {}", a.status),
-                Err(e) => format!("pid {pid} on {} did not answer GET /sleep?ms=0: {e}", upstream.target.addr()),
+                Err(e) => {
+                    format!("pid {pid} on {} did not answer GET /sleep?ms=0: {e}", upstream.gosleep.target.addr())
+                }
             },
         };
         Err(BenchError::UpstreamDied { when: when.to_owned(), why, dir: self.paths.dir.clone() })
@@ -418,7 +399,7 @@ impl Runner<'_> {
             connections: usize::try_from(s.connections).unwrap_or(usize::MAX),
             duration_s: f64::from(s.duration_s),
             warmup_s: f64::from(s.warmup_s),
-            pinning: self.pinning.describe(),
+            pinning: self.lab.pinning(),
             server_threads: s.servers.iter().map(|x| (x.name.clone(), s.threads(x))).collect(),
             capacity: s.capacity.map(|c| CapacityRun {
                 delay_ms: c.delay_ms,
@@ -427,8 +408,8 @@ impl Runner<'_> {
             }),
             python: (!s.python_servers().is_empty()).then(|| PythonRun {
                 servers: s.python_servers().iter().map(|x| x.name.clone()).collect(),
-                versions: self.python.versions().map(str::to_owned),
-                unavailable: self.python.unavailable().map(str::to_owned),
+                versions: self.lab.python().versions().map(str::to_owned),
+                unavailable: self.lab.python().unavailable().map(str::to_owned),
             }),
             tls: s.tls.then(|| TlsRun { stack: bench_tls::STACK.to_owned() }),
             skipped: self.skipped.clone(),
@@ -486,19 +467,19 @@ impl Runner<'_> {
 }
 
 /// The server answers `/health` within [`SETTLE`], or why not.
-fn settle(server: &mut Proc, at: &Target) -> Result<(), String> {
+fn settle(server: &mut Running) -> Result<(), String> {
     let deadline = Instant::now() + SETTLE;
     loop {
         if let Some(how) = server.ended() {
             return Err(format!("pid {} has exited ({how})", server.pid()));
         }
-        match at.get("/health") {
+        match server.target.get("/health") {
             Ok(a) if a.status == 200 => return Ok(()),
             _ if Instant::now() >= deadline => {
                 return Err(format!(
                     "pid {} on {}, alive, did not answer GET /health with 200 within {} s",
                     server.pid(),
-                    at.addr(),
+                    server.target.addr(),
                     SETTLE.as_secs()
                 ));
             }
@@ -507,7 +488,7 @@ fn settle(server: &mut Proc, at: &Target) -> Result<(), String> {
     }
 }
 
-fn report_stop(server: Proc) {
+fn report_stop(server: Running) {
     if let Some(said) = server.stop() {
         eprintln!("{said}");
     }

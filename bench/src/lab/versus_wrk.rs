@@ -19,9 +19,9 @@ use loadgen::result::RunResult;
 
 use super::wrk::Totals;
 use super::{Lab, Upstream, errors, machine_line, median, need, now};
-use crate::cli::positive_integer;
 use crate::error::BenchError;
 use crate::quota::Quota;
+use crate::values::{positive_cores, positive_integer};
 
 /// Connections of either tool.
 const CONNECTIONS: u32 = 100;
@@ -57,7 +57,7 @@ pub struct VersusWrkArgs {
     pub tls: bool,
     /// The client runs under a CPU quota of X cores (e.g. 0.5; a cgroup, needs root): it is
     /// then the bound, not the target, and its requests/s measure the client [no quota]
-    #[arg(long, value_name = "X", value_parser = cores)]
+    #[arg(long, value_name = "X", value_parser = positive_cores)]
     pub client_cores: Option<f64>,
     /// The loadgen binary to measure, e.g. a saved older build to compare before and after
     /// a change [target/release/loadgen]
@@ -66,13 +66,6 @@ pub struct VersusWrkArgs {
     /// Its name in the tables: letters, digits and ._@+- only, and not wrk [loadgen]
     #[arg(long, value_name = "NAME", default_value = "loadgen", value_parser = label, hide_default_value = true)]
     pub label: String,
-}
-
-fn cores(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|c| c.is_finite() && *c > 0.0 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .ok_or_else(|| format!("takes a number of cores above 0, not {s}"))
 }
 
 /// The label is a table cell and tells the tools apart: no spaces, no |, and not wrk's name.
@@ -396,10 +389,10 @@ mod tests {
         for bad in ["wrk", "a b", "a|b", ""] {
             assert!(label(bad).is_err(), "{bad}");
         }
-        assert_eq!(cores("0.5"), Ok(0.5));
-        assert_eq!(cores(".5"), Ok(0.5));
+        assert_eq!(positive_cores("0.5"), Ok(0.5));
+        assert_eq!(positive_cores(".5"), Ok(0.5));
         for bad in ["0", "0.0", "-1", "1e2", "inf", "x"] {
-            assert!(cores(bad).is_err(), "{bad}");
+            assert!(positive_cores(bad).is_err(), "{bad}");
         }
     }
 }
