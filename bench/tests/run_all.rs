@@ -19,8 +19,25 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `./run_all.sh` as a user's shell starts it: without the variables cargo set for this
+/// test (its package's CARGO_*, the test's library path), which the launcher's own cargo
+/// would take for a change and rebuild the release workspace over (2-3 minutes each time).
+fn launcher() -> Command {
+    let mut command = Command::new(root().join("run_all.sh"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO") && name != "CARGO_HOME")
+            || name == "LD_LIBRARY_PATH"
+            || name == "RUST_RECURSION_COUNT"
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 fn run_all(args: &[&str]) -> Output {
-    Command::new(root().join("run_all.sh")).args(args).output().expect("run ./run_all.sh")
+    launcher().args(args).output().expect("run ./run_all.sh")
 }
 
 fn text(b: &[u8]) -> String {
@@ -152,7 +169,7 @@ fn python_without_python3_skips_its_cells_with_the_reason_in_run_json() {
         .expect("stand-in");
     Command::new("chmod").arg("+x").arg(&stand_in).status().expect("chmod");
     let out_dir = dir.path().join("run");
-    let out = Command::new(root().join("run_all.sh"))
+    let out = launcher()
         .args(["--servers", "hyper", "--python", "--no-capacity", "--connections", "30000", "--output"])
         .arg(&out_dir)
         .env("BENCH_PYTHON_SETUP", &stand_in)
@@ -235,7 +252,7 @@ fn a_dead_upstream_stops_the_run_naming_the_cell_and_nothing_is_left_running() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out_dir = dir.path().join("run");
     let cell = "no-reuse-multiple-hyper";
-    let mut child = Command::new(root().join("run_all.sh"))
+    let mut child = launcher()
         .args(["--quick", "--servers", "hyper", "--output"])
         .arg(&out_dir)
         .stdout(Stdio::piped())
