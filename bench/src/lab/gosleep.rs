@@ -30,6 +30,7 @@ use super::wrk::Wrk;
 use super::{GosleepStats, Lab, Running, machine_line, need, need_package, now};
 use crate::error::BenchError;
 use crate::process::Side;
+use crate::values::positive_cores;
 
 /// The sleep of the first measurement, ms.
 const SLEEP_MS: u64 = 1000;
@@ -46,13 +47,6 @@ pub struct GosleepArgs {
     /// With --tls: the server under a CPU quota of X cores (e.g. 0.4; a cgroup, needs root) [no quota]
     #[arg(long, value_name = "X", value_parser = positive_cores)]
     pub server_cores: Option<f64>,
-}
-
-fn positive_cores(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|c| c.is_finite() && *c > 0.0 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .ok_or_else(|| format!("takes a positive number of cores, e.g. 0.4, not {s}"))
 }
 
 /// The two servers compared.
