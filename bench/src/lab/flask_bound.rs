@@ -16,14 +16,13 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{Lab, errors, machine_line, median, now};
+use super::{DELAY_MS, Lab, errors, machine_line, median, now};
 use crate::error::BenchError;
 use crate::roster::Roster;
+use crate::values::positive_integer;
 
 /// Connections (C).
 const CONNECTIONS: usize = 1000;
-/// The upstream's delay (D), ms.
-const DELAY_MS: u64 = 1000;
 
 /// `bench flask-bound`'s flags.
 // A flag's default in brackets, [5], is its --help text, not an intra-doc link.
@@ -43,7 +42,7 @@ pub struct FlaskBoundArgs {
 pub struct Pools(pub Vec<usize>);
 
 fn pools(s: &str) -> Result<Pools, String> {
-    let size = |t: &str| t.parse::<usize>().ok().filter(|n| *n > 0 && !t.starts_with(['+', '0']));
+    let size = |t: &str| positive_integer(t).ok().and_then(|n| usize::try_from(n).ok());
     s.split(',')
         .map(size)
         .collect::<Option<Vec<_>>>()

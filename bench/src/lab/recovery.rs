@@ -19,9 +19,9 @@ use crate::error::BenchError;
 use crate::roster::{Roster, Runs};
 
 /// The upstream's delay during the burst.
-const DELAY_MS: u64 = 200;
+const BURST_DELAY_MS: u64 = 200;
 /// Upstream calls per request of the burst.
-const FANOUT: u32 = 64;
+const BURST_FANOUT: u32 = 64;
 /// The longest a server may take to answer /health again.
 const LIMIT: Duration = Duration::from_secs(120);
 /// How often the peak of the server's threads is read during the burst.
@@ -43,13 +43,13 @@ pub fn run(root: &Path, roster: &Roster, args: &RecoveryArgs, command: &str) -> 
     let servers = args.list.pick(roster, |s| s.runs == Runs::Rust)?;
     let (conns, secs) = if args.quick { (500u64, 3) } else { (2000, 10) };
     let lab = Lab::new(root, &servers)?;
-    let upstream = lab.upstream(DELAY_MS, false)?;
+    let upstream = lab.upstream(BURST_DELAY_MS, false)?;
     let (server_side, client_side) = lab.sides();
     let mut out = String::new();
     let _ = writeln!(out, "# Server recovery after an overload\n\nMachine: {}.", machine_line());
     let _ = writeln!(
         out,
-        "Command: `{command}` on {}; burst: loadgen -c {conns} -t 1 -d {secs}s (timeout 2 s) on /multiple?n={FANOUT}, gosleep delay {DELAY_MS} ms; server on {server_side} ({}), gosleep and loadgen on {client_side}.\n",
+        "Command: `{command}` on {}; burst: loadgen -c {conns} -t 1 -d {secs}s (timeout 2 s) on /multiple?n={BURST_FANOUT}, gosleep delay {BURST_DELAY_MS} ms; server on {server_side} ({}), gosleep and loadgen on {client_side}.\n",
         now(),
         threads_line(&servers)
     );
@@ -65,7 +65,7 @@ pub fn run(root: &Path, roster: &Roster, args: &RecoveryArgs, command: &str) -> 
         let json = tempfile::NamedTempFile::new()?;
         let mut load = lab.client("loadgen");
         load.args(["-c", &conns.to_string(), "-t", "1", "-d", &format!("{secs}s"), "--json"]);
-        load.arg(json.path()).arg(server.url(&format!("multiple?n={FANOUT}")));
+        load.arg(json.path()).arg(server.url(&format!("multiple?n={BURST_FANOUT}")));
         let mut loadgen = lab.spawn("loadgen", load)?;
         let threads = |pid| bench_sys::procstat::read(pid).map_or(0, |r| r.threads);
         let mut peak = 0;
