@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bench_report::upstream::UpstreamTls;
@@ -87,10 +86,7 @@ pub fn start(root: &Path, settings: &Settings, command: &str) -> Result<std::pro
     }
     println!("== this run: {}/", shown(root, &dir).display());
     println!("== building (release)");
-    let built = Command::new("cargo").args(["build", "--release", "--workspace"]).current_dir(root).status()?;
-    if !built.success() {
-        return Err(BenchError::Build(status_text(built)));
-    }
+    crate::lab::build(root)?;
     let paths = Paths { root: root.to_owned(), dir };
     Ok(match run(settings, &paths, command)? {
         Outcome::Complete => std::process::ExitCode::SUCCESS,
