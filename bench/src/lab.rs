@@ -22,7 +22,6 @@ use std::process::Command;
 
 use clap::Args;
 use loadgen::result::RunResult;
-use serde::Deserialize;
 
 use crate::error::BenchError;
 use crate::probe::Target;
@@ -89,30 +88,10 @@ pub struct Running {
     pub target: Target,
 }
 
-/// gosleep's counters (`/stats`): the fields the benchmarks read.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct GosleepStats {
-    /// Upstream calls received.
-    pub requests: u64,
-    /// Connections accepted.
-    pub connections_accepted: u64,
-    /// TLS handshakes that set up a new session.
-    #[serde(default)]
-    pub tls_handshakes_full: u64,
-    /// TLS handshakes that resumed one.
-    #[serde(default)]
-    pub tls_handshakes_resumed: u64,
-    /// TLS handshakes that failed.
-    #[serde(default)]
-    pub tls_failures: u64,
-}
-
-impl GosleepStats {
-    /// The counters of the gosleep at `target`.
-    pub fn read(target: &Target) -> Result<Self, BenchError> {
-        let a = target.get("/stats").map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))?;
-        serde_json::from_str(&a.body).map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))
-    }
+/// The counters of the gosleep at `target`: its `/stats`, as gosleep's own type.
+pub fn gosleep_stats(target: &Target) -> Result<::gosleep::Stats, BenchError> {
+    let a = target.get("/stats").map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))?;
+    serde_json::from_str(&a.body).map_err(|e| BenchError::Io(format!("gosleep /stats: {e}")))
 }
 
 impl Lab {
@@ -308,8 +287,8 @@ impl Upstream {
     }
 
     /// Its counters.
-    pub fn stats(&self) -> Result<GosleepStats, BenchError> {
-        GosleepStats::read(&self.target)
+    pub fn stats(&self) -> Result<::gosleep::Stats, BenchError> {
+        gosleep_stats(&self.target)
     }
 
     /// Zeroes its counters.

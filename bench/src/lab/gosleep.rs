@@ -27,7 +27,7 @@ use bench_sys::procstat;
 use clap::Args;
 
 use super::wrk::Wrk;
-use super::{GosleepStats, Lab, Running, machine_line, need, need_package, now};
+use super::{Lab, Running, gosleep_stats, machine_line, need, need_package, now};
 use crate::error::BenchError;
 use crate::process::Side;
 use crate::values::positive_cores;
@@ -147,7 +147,7 @@ pub fn run(root: &Path, args: &GosleepArgs, command: &str) -> Result<(), BenchEr
                     let (w, cpu) = measured(&lab, &running, wrk)?;
                     let handshakes = match s {
                         Server::Gosleep => {
-                            let st = GosleepStats::read(&running.target)?;
+                            let st = gosleep_stats(&running.target)?;
                             format!(
                                 "full {}, resumed {}, failed {}",
                                 st.tls_handshakes_full, st.tls_handshakes_resumed, st.tls_failures
